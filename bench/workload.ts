@@ -34,12 +34,19 @@ export interface WorkloadOptions {
   chassis: number;
   /** total number of floating IPs (dnat_and_snat NAT rows), spread over routers (default 10000) */
   fips: number;
+  /**
+   * Give every FIP NAT row Neutron-like external_ids (fip/port/network ids,
+   * revision number: ~300 bytes per row on the wire), to make a replica
+   * database's size realistic. Default false (the apply workload is lean).
+   */
+  fipExternalIds: boolean;
 }
 
 export const DEFAULT_WORKLOAD_OPTIONS: Readonly<WorkloadOptions> = Object.freeze({
   routers: 1000,
   chassis: 20,
   fips: 10000,
+  fipExternalIds: false,
 });
 
 export interface GatewayChassisSpec {
@@ -53,6 +60,8 @@ export interface NatSpec {
   type: 'snat' | 'dnat_and_snat';
   externalIp: string;
   logicalIp: string;
+  /** only with WorkloadOptions.fipExternalIds */
+  externalIds?: Record<string, string>;
 }
 
 export interface RouteSpec {
@@ -170,7 +179,10 @@ export function buildWorkload(opts: Partial<WorkloadOptions> = {}): Workload {
     const nFips = base + (i < extra ? 1 : 0);
     const fips: NatSpec[] = [];
     for (let k = 0; k < nFips; k++) {
-      fips.push({ type: 'dnat_and_snat', externalIp: intToIp(FIP_BASE + fipIndex++), logicalIp: intToIp(internalBase + 2 + k) });
+      const nat: NatSpec = { type: 'dnat_and_snat', externalIp: intToIp(FIP_BASE + fipIndex), logicalIp: intToIp(internalBase + 2 + k) };
+      if (options.fipExternalIds) nat.externalIds = neutronLikeIds(fipIndex, i);
+      fips.push(nat);
+      fipIndex++;
     }
     routers.push({
       index: i,
@@ -201,6 +213,21 @@ export function buildWorkload(opts: Partial<WorkloadOptions> = {}): Workload {
   };
   totals.rows = totals.routers + totals.ports + totals.gatewayChassis + totals.nat + totals.routes;
   return { options, externalCidr: EXTERNAL_CIDR, externalGateway: EXTERNAL_GATEWAY, chassis, routers, totals };
+}
+
+/** A deterministic UUID-shaped string: kind (0-15) and index. */
+function fakeUuid(kind: number, n: number): string {
+  return `${kind.toString(16).padStart(8, '0')}-0000-4000-8000-${n.toString(16).padStart(12, '0')}`;
+}
+
+function neutronLikeIds(fip: number, router: number): Record<string, string> {
+  return {
+    'neutron:fip_id': fakeUuid(1, fip),
+    'neutron:fip_port_id': fakeUuid(2, fip),
+    'neutron:fip_network_id': fakeUuid(3, router),
+    'neutron:router_name': `neutron-${fakeUuid(4, router)}`,
+    'neutron:revision_number': '1',
+  };
 }
 
 function definedOnly<T extends object>(o: Partial<T>): Partial<T> {
@@ -253,7 +280,9 @@ export function routerOperations(r: RouterSpec): InsertOp[] {
   routerNats(r).forEach((n, k) => {
     const un = `nat${k}`;
     natNames.push(named(un));
-    ops.push({ op: 'insert', table: 'NAT', row: { type: n.type, external_ip: n.externalIp, logical_ip: n.logicalIp }, 'uuid-name': un });
+    const row: Record<string, Datum> = { type: n.type, external_ip: n.externalIp, logical_ip: n.logicalIp };
+    if (n.externalIds) row.external_ids = map(n.externalIds);
+    ops.push({ op: 'insert', table: 'NAT', row, 'uuid-name': un });
   });
   const routeNames: Atom[] = [];
   r.routes.forEach((rt, k) => {
@@ -292,6 +321,11 @@ export function rawTransactions(w: Workload, opts: { firstId?: number; db?: stri
 
 // ---------------------------------------------------------------------------
 // options from CLI / environment
+
+/** True if some NAT row carries external_ids (contenders that cannot set them refuse such a workload). */
+export function hasNatExternalIds(w: Workload): boolean {
+  return w.routers.some((r) => r.snat.externalIds !== undefined || r.fips.some((f) => f.externalIds !== undefined));
+}
 
 /** Workload options from env BENCH_ROUTERS / BENCH_CHASSIS / BENCH_FIPS (unset → default). */
 export function workloadOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Partial<WorkloadOptions> {

@@ -5,7 +5,7 @@
  */
 import { execFile } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
-import type { RouterSpec, Workload } from '../workload.js';
+import { hasNatExternalIds, type RouterSpec, type Workload } from '../workload.js';
 
 export const DEFAULT_NBCTL_CHUNK = 100;
 
@@ -45,6 +45,7 @@ export function nbctlInvocations(nbRemote: string, w: Workload, chunk = DEFAULT_
 
 /** Applies the workload; returns wall seconds from the first spawn to the last exit. */
 export async function nbctlApply(nbRemote: string, w: Workload, chunk = DEFAULT_NBCTL_CHUNK): Promise<{ seconds: number; invocations: number }> {
+  if (hasNatExternalIds(w)) throw new Error('ovn-nbctl contender: NAT external_ids are not supported (lr-nat-add cannot set them)');
   const invocations = nbctlInvocations(nbRemote, w, chunk);
   const t0 = performance.now();
   for (const args of invocations) await nbctl(args);

@@ -30,6 +30,9 @@ def main():
     with open(args.workload) as f:
         w = json.load(f)
     routers = w["routers"]
+    if any("externalIds" in n for r in routers for n in [r["snat"]] + r["fips"]):
+        sys.exit("ovsdbapp_apply: NAT external_ids are not supported "
+                 "(lr_nat_add cannot set them)")
     if args.limit:
         routers = routers[:args.limit]
 
