@@ -1,0 +1,470 @@
+/**
+ * Benchmark harness: `npm run bench [-- options]`.
+ *
+ * Figures go to stdout, one per line: `bench <scenario> <contender> key=value ...`;
+ * progress goes to stderr.
+ *
+ * Scenarios:
+ *  apply    apply the shared workload (bench/workload.ts) into a fresh, empty NB
+ *           sandbox with each contender: raw (pipelined pre-built transactions,
+ *           the "raw limit"), ovn-natgw, ovn-nbctl, ovsdbapp.
+ *  replica  fill a fresh NB sandbox with ~100k NAT rows, then build a full NB
+ *           replica with each contender, each in its own child process:
+ *           server-send (raw bytes of one monitor_cond reply), json-parse,
+ *           ovsdb-client-dump, python-idl, ovn-natgw.
+ *
+ * Options (flags win over env):
+ *  --only apply|replica         run one scenario (default: both)
+ *  --routers N   (BENCH_ROUTERS, 1000)   --chassis N (BENCH_CHASSIS, 20)
+ *  --fips N      (BENCH_FIPS, 10000)
+ *  --replica-nat N     (BENCH_REPLICA_NAT, 100000)  NAT rows in the replica DB
+ *  --replica-routers N (BENCH_REPLICA_ROUTERS, 1000) routers in the replica DB
+ *  --replica-lean      (BENCH_REPLICA_LEAN=1) replica FIP NAT rows without the
+ *                      Neutron-like external_ids (default: with them, ~300 B/row,
+ *                      which brings the monitor reply near the 47 MB reference)
+ *  --nbctl-chunk N     routers per ovn-nbctl invocation (100)
+ *  --ovsdbapp-routers N  apply only the first N routers with ovsdbapp and scale (0 = all; default all)
+ *  --raw-runs N        repetitions of the cheap raw measurements, min reported (3)
+ *  --skip a,b          contenders to skip (e.g. --skip ovsdbapp,python-idl)
+ */
+import { spawn } from 'node:child_process';
+import { openSync, closeSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { natgwApply } from './contenders/natgw.js';
+import { DEFAULT_NBCTL_CHUNK, nbctlApply } from './contenders/nbctl.js';
+import { countRows, rawApply } from './raw.js';
+import { startSandbox, sandboxProvider, type Sandbox } from './sandbox.js';
+import {
+  buildWorkload,
+  DEFAULT_WORKLOAD_OPTIONS,
+  rawTransactions,
+  workloadOptionsFromEnv,
+  type Workload,
+  type WorkloadOptions,
+} from './workload.js';
+
+const HERE = fileURLToPath(new URL('.', import.meta.url));
+const PYTHON = '/usr/bin/python3'; // Debian's, with ovsdbapp and the OVS IDL
+const TSX_LOADER = import.meta.resolve('tsx');
+
+// ---------------------------------------------------------------------------
+// options
+
+const { values: flags } = parseArgs({
+  options: {
+    only: { type: 'string' },
+    routers: { type: 'string' },
+    chassis: { type: 'string' },
+    fips: { type: 'string' },
+    'replica-nat': { type: 'string' },
+    'replica-routers': { type: 'string' },
+    'nbctl-chunk': { type: 'string' },
+    'ovsdbapp-routers': { type: 'string' },
+    'raw-runs': { type: 'string' },
+    'replica-lean': { type: 'boolean' },
+    skip: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  },
+  allowPositionals: false,
+});
+if (flags.help) {
+  process.stderr.write('usage: npm run bench -- [--only apply|replica] [--routers N] [--chassis N] [--fips N] [--replica-nat N] [--replica-routers N] [--nbctl-chunk N] [--ovsdbapp-routers N] [--raw-runs N] [--replica-lean] [--skip a,b]\n');
+  process.exit(0);
+}
+
+function intOpt(name: string, flag: string | undefined, env: string | undefined, def: number, min = 0): number {
+  const s = flag ?? (env === '' ? undefined : env);
+  if (s === undefined) return def;
+  const v = Number(s);
+  if (!Number.isSafeInteger(v) || v < min) throw new Error(`--${name} must be an integer >= ${min} (got ${s})`);
+  return v;
+}
+
+const envW = workloadOptionsFromEnv();
+const opts: WorkloadOptions = {
+  routers: intOpt('routers', flags.routers, undefined, envW.routers ?? DEFAULT_WORKLOAD_OPTIONS.routers, 1),
+  chassis: intOpt('chassis', flags.chassis, undefined, envW.chassis ?? DEFAULT_WORKLOAD_OPTIONS.chassis, 1),
+  fips: intOpt('fips', flags.fips, undefined, envW.fips ?? DEFAULT_WORKLOAD_OPTIONS.fips, 0),
+  fipExternalIds: false,
+};
+const replicaNat = intOpt('replica-nat', flags['replica-nat'], process.env.BENCH_REPLICA_NAT, 100000, 1);
+const replicaRouters = intOpt('replica-routers', flags['replica-routers'], process.env.BENCH_REPLICA_ROUTERS, 1000, 1);
+const nbctlChunk = intOpt('nbctl-chunk', flags['nbctl-chunk'], process.env.BENCH_NBCTL_CHUNK, DEFAULT_NBCTL_CHUNK, 1);
+const ovsdbappRouters = intOpt('ovsdbapp-routers', flags['ovsdbapp-routers'], process.env.BENCH_OVSDBAPP_ROUTERS, 0, 0);
+const replicaLean = flags['replica-lean'] ?? ['1', 'true'].includes(process.env.BENCH_REPLICA_LEAN ?? '');
+const rawRuns = intOpt('raw-runs', flags['raw-runs'], process.env.BENCH_RAW_RUNS, 3, 1);
+const skip = new Set((flags.skip ?? process.env.BENCH_SKIP ?? '').split(',').map((s) => s.trim()).filter(Boolean));
+const only = flags.only ?? process.env.BENCH_ONLY;
+if (only !== undefined && only !== 'apply' && only !== 'replica') throw new Error(`--only must be apply or replica (got ${only})`);
+if (replicaNat < replicaRouters) throw new Error('--replica-nat must be >= --replica-routers (each router has one SNAT)');
+
+// ---------------------------------------------------------------------------
+// output
+
+type Fields = Record<string, string | number | boolean | undefined>;
+
+function fmt(v: string | number | boolean): string {
+  if (typeof v === 'number') {
+    if (Number.isInteger(v)) return String(v);
+    const a = Math.abs(v);
+    return a >= 100 ? v.toFixed(1) : a >= 1 ? v.toFixed(2) : v.toFixed(3);
+  }
+  if (typeof v === 'string' && /[\s"=]/.test(v)) return JSON.stringify(v);
+  return String(v);
+}
+
+function figure(scenario: string, contender: string, fields: Fields): void {
+  const kv = Object.entries(fields)
+    .filter(([, v]) => v !== undefined)
+    .map(([k, v]) => `${k}=${fmt(v!)}`);
+  process.stdout.write(`bench ${scenario} ${contender} ${kv.join(' ')}`.trimEnd() + '\n');
+}
+
+function progress(msg: string): void {
+  process.stderr.write(`[bench] ${msg}\n`);
+}
+
+const ratio = (x: number, base: number | undefined) => (base && base > 0 ? x / base : undefined);
+const mb = (bytes: number) => bytes / (1024 * 1024);
+
+function isNotImplemented(e: unknown): boolean {
+  return /not.implemented/i.test((e as Error)?.message ?? String(e));
+}
+
+/** Runs one contender; a failure prints an error (or skipped) figure and the run goes on. */
+async function contender(scenario: string, name: string, fn: () => Promise<void>): Promise<void> {
+  if (skip.has(name)) {
+    figure(scenario, name, { skipped: 'by-option' });
+    return;
+  }
+  progress(`${scenario} ${name} ...`);
+  const t0 = performance.now();
+  try {
+    await fn();
+  } catch (e) {
+    if (isNotImplemented(e)) {
+      figure(scenario, name, { skipped: 'not-implemented' });
+    } else {
+      const msg = ((e as Error)?.message ?? String(e)).split('\n')[0].slice(0, 300);
+      figure(scenario, name, { error: msg });
+      progress(`${scenario} ${name} failed: ${(e as Error)?.stack ?? String(e)}`);
+      process.exitCode = 1;
+    }
+  }
+  progress(`${scenario} ${name} done in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+}
+
+// ---------------------------------------------------------------------------
+// sandboxes: every one started is stopped, also on error / signals
+
+const live = new Set<Sandbox>();
+
+async function withSandbox<T>(fn: (sb: Sandbox) => Promise<T>): Promise<T> {
+  const sb = await startSandbox({ northd: false, watchdog: true });
+  live.add(sb);
+  try {
+    return await fn(sb);
+  } finally {
+    live.delete(sb);
+    await sb.stop();
+  }
+}
+
+async function stopAll(): Promise<void> {
+  const all = [...live];
+  live.clear();
+  await Promise.allSettled(all.map((s) => s.stop()));
+}
+
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(sig, () => {
+    progress(`${sig}: stopping sandboxes`);
+    void stopAll().finally(() => process.exit(130));
+  });
+}
+
+// ---------------------------------------------------------------------------
+// helpers
+
+const WORKLOAD_TABLES = ['Logical_Router', 'Logical_Router_Port', 'Gateway_Chassis', 'NAT', 'Logical_Router_Static_Route'] as const;
+
+function subset(w: Workload, n: number): Workload {
+  if (n <= 0 || n >= w.routers.length) return w;
+  const routers = w.routers.slice(0, n);
+  const fips = routers.reduce((s, r) => s + r.fips.length, 0);
+  const gc = routers.reduce((s, r) => s + r.port.gatewayChassis.length, 0);
+  const routes = routers.reduce((s, r) => s + r.routes.length, 0);
+  return {
+    ...w,
+    routers,
+    totals: { routers: n, ports: n, gatewayChassis: gc, nat: n + fips, snat: n, fips, routes, rows: n + n + gc + n + fips + routes },
+  };
+}
+
+/** Checks that the NB holds exactly the workload's rows. */
+async function verifyApplied(nbRemote: string, w: Workload): Promise<void> {
+  const got = await countRows(nbRemote, [...WORKLOAD_TABLES]);
+  const want: Record<string, number> = {
+    Logical_Router: w.totals.routers,
+    Logical_Router_Port: w.totals.ports,
+    Gateway_Chassis: w.totals.gatewayChassis,
+    NAT: w.totals.nat,
+    Logical_Router_Static_Route: w.totals.routes,
+  };
+  const bad = WORKLOAD_TABLES.filter((t) => got[t] !== want[t]).map((t) => `${t} ${got[t]}/${want[t]}`);
+  if (bad.length) throw new Error(`verification failed: ${bad.join(', ')}`);
+}
+
+interface ChildResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  seconds: number;
+}
+
+/** Spawns a child; stdout captured (or sent to /dev/null), stderr captured; wall time measured around it. */
+function runChild(file: string, args: string[], opts: { stdoutToNull?: boolean; timeoutMs?: number } = {}): Promise<ChildResult> {
+  return new Promise((resolve, reject) => {
+    const devnull = opts.stdoutToNull ? openSync('/dev/null', 'w') : undefined;
+    const t0 = performance.now();
+    const child = spawn(file, args, { stdio: ['ignore', devnull ?? 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout?.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr?.setEncoding('utf8').on('data', (d: string) => {
+      stderr += d;
+      if (stderr.length > 1 << 20) stderr = stderr.slice(-(1 << 19));
+    });
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 900_000);
+    child.once('error', (e) => {
+      clearTimeout(timer);
+      if (devnull !== undefined) closeSync(devnull);
+      reject(e);
+    });
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      if (devnull !== undefined) closeSync(devnull);
+      resolve({ code, stdout, stderr, seconds: (performance.now() - t0) / 1000 });
+    });
+  });
+}
+
+/** Runs a child that prints one JSON object as its last stdout line. */
+async function jsonChild<T>(file: string, args: string[]): Promise<T> {
+  const r = await runChild(file, args);
+  const last = r.stdout.trim().split('\n').pop() ?? '';
+  let parsed: (T & { error?: string }) | undefined;
+  try {
+    parsed = JSON.parse(last) as T & { error?: string };
+  } catch {
+    /* handled below */
+  }
+  if (parsed?.error) throw new Error(parsed.error);
+  if (r.code !== 0 || !parsed) {
+    throw new Error(`${file} ${args.slice(0, 3).join(' ')} exited ${r.code}: ${r.stderr.trim().split('\n').slice(-3).join(' | ') || last}`);
+  }
+  return parsed;
+}
+
+const tsxChild = <T>(script: string, args: string[]) => jsonChild<T>(process.execPath, ['--import', TSX_LOADER, join(HERE, script), ...args]);
+
+const min = (xs: number[]) => Math.min(...xs);
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+// ---------------------------------------------------------------------------
+// scenarios
+
+async function applyScenario(): Promise<void> {
+  const w = buildWorkload(opts);
+  const txns = rawTransactions(w);
+  const base = { routers: w.totals.routers, chassis: opts.chassis, fips: w.totals.fips };
+  progress(`apply workload: ${w.totals.routers} routers, ${w.totals.fips} FIPs, ${w.totals.rows} rows, ${txns.length} transactions`);
+  let rawSeconds: number | undefined;
+
+  await contender('apply', 'raw', async () => {
+    const runs: number[] = [];
+    let last: Awaited<ReturnType<typeof rawApply>> | undefined;
+    for (let k = 0; k < rawRuns; k++) {
+      await withSandbox(async (sb) => {
+        last = await rawApply(sb.nbRemote, txns);
+        await verifyApplied(sb.nbRemote, w);
+        runs.push(last.seconds);
+      });
+    }
+    rawSeconds = min(runs);
+    figure('apply', 'raw', {
+      ...base,
+      rows: w.totals.rows,
+      seconds: rawSeconds,
+      median_seconds: runs.length > 1 ? median(runs) : undefined,
+      runs: runs.length,
+      request_mb: mb(last!.requestBytes),
+    });
+  });
+
+  await contender('apply', 'ovn-natgw', async () => {
+    await withSandbox(async (sb) => {
+      const t0 = performance.now();
+      await natgwApply(sb.nbRemote, w);
+      const seconds = (performance.now() - t0) / 1000;
+      await verifyApplied(sb.nbRemote, w);
+      figure('apply', 'ovn-natgw', { ...base, seconds, ratio_to_raw: ratio(seconds, rawSeconds) });
+    });
+  });
+
+  await contender('apply', 'ovn-nbctl', async () => {
+    await withSandbox(async (sb) => {
+      const r = await nbctlApply(sb.nbRemote, w, nbctlChunk);
+      await verifyApplied(sb.nbRemote, w);
+      figure('apply', 'ovn-nbctl', {
+        ...base,
+        chunk: nbctlChunk,
+        invocations: r.invocations,
+        seconds: r.seconds,
+        ratio_to_raw: ratio(r.seconds, rawSeconds),
+      });
+    });
+  });
+
+  await contender('apply', 'ovsdbapp', async () => {
+    const ws = subset(w, ovsdbappRouters);
+    const dir = await mkdtemp(join(tmpdir(), 'natgw-bench-'));
+    try {
+      const file = join(dir, 'workload.json');
+      await writeFile(file, JSON.stringify(ws));
+      await withSandbox(async (sb) => {
+        const r = await jsonChild<{ seconds: number; routers: number; connect_seconds: number; rss_mb: number }>(PYTHON, [
+          join(HERE, 'peers', 'ovsdbapp_apply.py'),
+          sb.nbRemote,
+          file,
+        ]);
+        await verifyApplied(sb.nbRemote, ws);
+        const partial = ws.routers.length < w.routers.length;
+        // scaled linearly to the full workload when only a subset was applied
+        const seconds = partial ? (r.seconds * w.routers.length) / ws.routers.length : r.seconds;
+        figure('apply', 'ovsdbapp', {
+          ...base,
+          applied_routers: partial ? ws.routers.length : undefined,
+          measured_seconds: partial ? r.seconds : undefined,
+          seconds,
+          scaled: partial ? true : undefined,
+          ratio_to_raw: ratio(seconds, rawSeconds),
+          txns: ws.routers.length,
+          rss_mb: r.rss_mb,
+        });
+      });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+}
+
+async function replicaScenario(): Promise<void> {
+  const wr = buildWorkload({ routers: replicaRouters, chassis: opts.chassis, fips: replicaNat - replicaRouters, fipExternalIds: !replicaLean });
+  progress(`replica: filling NB with ${wr.totals.nat} NAT rows (${wr.totals.rows} workload rows) ...`);
+  await withSandbox(async (sb) => {
+    const fill = await rawApply(sb.nbRemote, rawTransactions(wr));
+    await verifyApplied(sb.nbRemote, wr);
+    figure('replica', 'fill', {
+      routers: wr.totals.routers,
+      nat: wr.totals.nat,
+      rows: wr.totals.rows,
+      nat_external_ids: !replicaLean,
+      seconds: fill.seconds,
+    });
+
+    let sendSeconds: number | undefined;
+    let totalRows: number | undefined;
+
+    type RawOut = { seconds: number; bytes: number; rss_mb: number; rows?: number; parse_seconds?: number };
+
+    await contender('replica', 'server-send', async () => {
+      const runs: RawOut[] = [];
+      for (let k = 0; k < rawRuns; k++) runs.push(await tsxChild<RawOut>('child-raw-replica.ts', [sb.nbRemote, 'server-send']));
+      const secs = runs.map((r) => r.seconds);
+      sendSeconds = min(secs);
+      figure('replica', 'server-send', {
+        nat: wr.totals.nat,
+        seconds: sendSeconds,
+        median_seconds: runs.length > 1 ? median(secs) : undefined,
+        runs: runs.length,
+        mb: mb(runs[0].bytes),
+        bytes: runs[0].bytes,
+        rss_mb: runs[0].rss_mb,
+      });
+    });
+
+    await contender('replica', 'json-parse', async () => {
+      const r = await tsxChild<RawOut>('child-raw-replica.ts', [sb.nbRemote, 'json-parse']);
+      totalRows = r.rows;
+      figure('replica', 'json-parse', {
+        rows: r.rows,
+        seconds: r.seconds,
+        parse_seconds: r.parse_seconds,
+        rss_mb: r.rss_mb,
+        mb: mb(r.bytes),
+        ratio_to_send: ratio(r.seconds, sendSeconds),
+      });
+    });
+
+    await contender('replica', 'ovsdb-client-dump', async () => {
+      for (const format of ['table', 'json'] as const) {
+        const args = ['dump', ...(format === 'json' ? ['-f', 'json'] : []), sb.nbRemote, 'OVN_Northbound'];
+        const r = await runChild('ovsdb-client', args, { stdoutToNull: true });
+        if (r.code !== 0) throw new Error(`ovsdb-client ${args.join(' ')} exited ${r.code}: ${r.stderr.trim()}`);
+        figure('replica', 'ovsdb-client-dump', { format, seconds: r.seconds, ratio_to_send: ratio(r.seconds, sendSeconds) });
+      }
+    });
+
+    await contender('replica', 'python-idl', async () => {
+      const r = await jsonChild<{ seconds: number; rows: number; rss_mb: number; json_parser: string }>(PYTHON, [
+        join(HERE, 'peers', 'idl_replica.py'),
+        sb.nbRemote,
+      ]);
+      figure('replica', 'python-idl', {
+        rows: r.rows,
+        seconds: r.seconds,
+        rss_mb: r.rss_mb,
+        json_parser: r.json_parser,
+        ratio_to_send: ratio(r.seconds, sendSeconds),
+      });
+    });
+
+    await contender('replica', 'ovn-natgw', async () => {
+      const r = await tsxChild<{ seconds: number; rows: number; rss_mb: number }>('child-replica.ts', [sb.nbRemote]);
+      figure('replica', 'ovn-natgw', {
+        rows: r.rows,
+        seconds: r.seconds,
+        rss_mb: r.rss_mb,
+        ratio_to_send: ratio(r.seconds, sendSeconds),
+        rows_expected: totalRows !== undefined && r.rows !== totalRows ? totalRows : undefined,
+      });
+    });
+  });
+}
+
+// ---------------------------------------------------------------------------
+
+const tStart = performance.now();
+try {
+  progress(
+    `options: routers=${opts.routers} chassis=${opts.chassis} fips=${opts.fips} replica-nat=${replicaNat} ` +
+      `replica-routers=${replicaRouters} replica-lean=${replicaLean} only=${only ?? 'all'}`,
+  );
+  if (only !== 'replica') await applyScenario();
+  if (only !== 'apply') await replicaScenario();
+  progress(`sandbox provider: ${sandboxProvider}; total ${((performance.now() - tStart) / 1000).toFixed(1)} s`);
+} catch (e) {
+  progress(`fatal: ${(e as Error)?.stack ?? String(e)}`);
+  process.exitCode = 1;
+} finally {
+  await stopAll();
+}
