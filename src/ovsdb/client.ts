@@ -1,0 +1,588 @@
+// The OVSDB client: one database on a list of remotes, reconnecting with
+// backoff, optionally to the Raft leader only, keeping replicas in sync and
+// turning every server error into a typed error.
+//
+// Connection sequence (each step bounded by a timeout; any failure drops the
+// connection and moves on to the next remote):
+//   dial -> list_dbs -> _Server check (monitor_cond on _Server.Database: schema
+//   present, connected, leader, index not older than seen before) -> get_schema
+//   -> set_db_change_aware -> re-take locks -> each replica's monitor
+//   (monitor_cond_since from its last transaction id, falling back to
+//   monitor_cond, then monitor) -> connected.
+
+import { EventEmitter } from 'node:events';
+import pino, { type Logger } from 'pino';
+import { dial, parseRemotes, type Remote, type TlsFiles } from './transport.js';
+import { JsonRpcSession } from './jsonrpc.js';
+import { type DatabaseSchema, parseSchema, ZERO_UUID } from './schema.js';
+import { type Condition, type Operation, type OperationResult, decodeResult, encodeOperation } from './operations.js';
+import { Replica, type ReplicaRow, type ReplicaSpec, UpdateDecoder } from './replica.js';
+import {
+  CommitUnknownError,
+  ConnectionClosedError,
+  type OperationFailure,
+  ReplicaInconsistentError,
+  RequestTimeoutError,
+  RpcError,
+  TransactionError,
+} from './errors.js';
+
+export interface ClientOptions {
+  /** One remote or a comma-separated list ("unix:/run/ovn/ovnnb_db.sock", "tcp:10.0.0.1:6641,tcp:10.0.0.2:6641"). */
+  remote: string;
+  /** Database name, e.g. "OVN_Northbound". */
+  database: string;
+  /** Only use the Raft leader of a clustered database (default true, as the OVN tools). */
+  leaderOnly?: boolean;
+  /** Private key, certificate and CA certificate for ssl: remotes. */
+  tls?: TlsFiles;
+  /** Inactivity probe interval in ms (default 60000 for tcp/ssl, off for unix). 0 disables. */
+  probeIntervalMs?: number;
+  /** Timeout of each request such as transact (default 60000 ms). */
+  requestTimeoutMs?: number;
+  /** Timeout of an initial or resync monitor reply (default 600000 ms); separate because big databases take long. */
+  syncTimeoutMs?: number;
+  /** Timeout of dialing one remote (default 10000 ms). */
+  connectTimeoutMs?: number;
+  /** Maximum size of one incoming message (default 1 GiB). */
+  maxMessageBytes?: number;
+  /** Reconnect after a drop (default true). */
+  reconnect?: boolean;
+  /** Backoff between rounds over all remotes: starts at min, doubles up to max, with jitter. */
+  minBackoffMs?: number;
+  maxBackoffMs?: number;
+  logger?: Logger;
+}
+
+export interface TransactOptions {
+  timeoutMs?: number;
+  /** Appended as a "comment" operation (shows in the server's log). */
+  comment?: string;
+  /** Prefix an "assert" of this lock: the transaction fails with "not owner" if we do not hold it. */
+  assertLock?: string;
+}
+
+interface ServerDbRow {
+  name: string;
+  model: string;
+  connected: boolean;
+  leader: boolean;
+  index: number | null;
+  schema: string | null;
+  sid: string | null;
+  cid: string | null;
+}
+
+/** Why a server was not accepted (or dropped): the remote goes to the back of the list. */
+class ServerRejected extends Error {
+  override name = 'ServerRejected';
+}
+
+const SERVER_MONITOR_ID = '_server';
+
+export class OvsdbClient extends EventEmitter {
+  readonly database: string;
+  private readonly o: Required<Omit<ClientOptions, 'tls' | 'logger' | 'probeIntervalMs'>> & Pick<ClientOptions, 'tls' | 'probeIntervalMs'>;
+  private readonly log: Logger;
+  private remotes: Remote[];
+  private session: JsonRpcSession | undefined;
+  private activeRemote: Remote | undefined;
+  private sessionReady = false;
+  private closing = false;
+  private running = false;
+  private connectWaiters: { resolve: (s: JsonRpcSession) => void; reject: (e: Error) => void }[] = [];
+  private monitorMethod: 'monitor_cond_since' | 'monitor_cond' | 'monitor' = 'monitor_cond_since';
+  private readonly replicas = new Map<string, Replica<any>>();
+  private serverReplica: Replica | undefined;
+  private serverSchema: DatabaseSchema | undefined;
+  private minIndex = 0;
+  private readonly locks = new Map<string, { held: boolean }>();
+  private backoffMs: number;
+  private wake: (() => void) | undefined;
+  /** The schema of the database, once connected. */
+  schema: DatabaseSchema | undefined;
+
+  constructor(opts: ClientOptions) {
+    super();
+    this.database = opts.database;
+    this.remotes = parseRemotes(opts.remote);
+    this.o = {
+      remote: opts.remote,
+      database: opts.database,
+      leaderOnly: opts.leaderOnly ?? true,
+      tls: opts.tls,
+      probeIntervalMs: opts.probeIntervalMs,
+      requestTimeoutMs: opts.requestTimeoutMs ?? 60_000,
+      syncTimeoutMs: opts.syncTimeoutMs ?? 600_000,
+      connectTimeoutMs: opts.connectTimeoutMs ?? 10_000,
+      maxMessageBytes: opts.maxMessageBytes ?? 1024 * 1024 * 1024,
+      reconnect: opts.reconnect ?? true,
+      minBackoffMs: opts.minBackoffMs ?? 500,
+      maxBackoffMs: opts.maxBackoffMs ?? 8_000,
+    };
+    this.backoffMs = this.o.minBackoffMs;
+    this.log = (opts.logger ?? pino({ level: 'silent' })).child({ db: opts.database });
+  }
+
+  /** True while a connection is established and every replica is in sync. */
+  get connected(): boolean {
+    return this.sessionReady && !!this.session?.isOpen;
+  }
+
+  /** The remote in use. */
+  get remote(): string | undefined {
+    return this.activeRemote?.text;
+  }
+
+  /**
+   * Start connecting; resolves once connected and every replica made so far is
+   * synced. With reconnect on, keeps trying (and rejects only after
+   * `timeoutMs`, default: the sync timeout); with it off, rejects when every
+   * remote failed once.
+   */
+  connect(timeoutMs = this.o.syncTimeoutMs): Promise<void> {
+    if (!this.running) {
+      this.running = true;
+      this.closing = false;
+      void this.loop();
+    }
+    return this.whenConnected(timeoutMs).then(() => undefined);
+  }
+
+  /** Close the connection and stop reconnecting. Pending requests fail. */
+  async close(): Promise<void> {
+    this.closing = true;
+    this.running = false;
+    this.session?.close(new ConnectionClosedError('client closed'));
+    this.wake?.();
+    for (const r of this.replicas.values()) r.close();
+    for (const w of this.connectWaiters.splice(0)) w.reject(new ConnectionClosedError('client closed'));
+  }
+
+  /**
+   * A replica of some tables of this database. Its monitor is set up now if
+   * connected, and on every (re)connection. Await `replica.ready` before reading.
+   */
+  replica<DB = Record<string, object>>(spec: ReplicaSpec<DB>): Replica<DB> {
+    const rep = new Replica<DB>(spec);
+    this.replicas.set(rep.monitorId, rep);
+    if (this.connected && this.session) {
+      const s = this.session;
+      this.establish(rep, s).catch((e) => this.dropSession(s, e as Error));
+    }
+    return rep;
+  }
+
+  /** Stop a replica's monitor. */
+  async dropReplica(rep: Replica<any>): Promise<void> {
+    this.replicas.delete(rep.monitorId);
+    rep.close();
+    if (this.connected && this.session) await this.session.request('monitor_cancel', [rep.monitorId], { timeoutMs: this.o.requestTimeoutMs }).catch(() => {});
+  }
+
+  /** Change the row condition of one table of a replica (monitor_cond_change). */
+  async setCondition(rep: Replica<any>, table: string, where: readonly Condition[]): Promise<void> {
+    const spec = rep.spec.tables as Record<string, { columns?: readonly string[]; where?: readonly Condition[] } | true | undefined>;
+    const cur = spec[table];
+    if (!cur) throw new Error(`table ${table} is not monitored by this replica`);
+    spec[table] = cur === true ? { where } : { ...cur, where };
+    if (!this.connected || !this.session) return; // applied on the next connection
+    if (this.monitorMethod === 'monitor') throw new Error('the server does not support conditional monitoring');
+    rep.condChangeInFlight = true;
+    try {
+      await this.session.request('monitor_cond_change', [rep.monitorId, rep.monitorId, rep.conditionRequest(this.schema!, table, where)], {
+        timeoutMs: this.o.requestTimeoutMs,
+      });
+    } finally {
+      rep.condChangeInFlight = false;
+    }
+  }
+
+  // ---------------------------------------------------------------- requests
+
+  /** Send a raw JSON-RPC request on the current connection. */
+  async request(method: string, params: unknown, timeoutMs = this.o.requestTimeoutMs): Promise<unknown> {
+    const s = await this.whenConnected(timeoutMs);
+    return s.request(method, params, { timeoutMs });
+  }
+
+  async listDbs(): Promise<string[]> {
+    return (await this.request('list_dbs', [])) as string[];
+  }
+
+  async getSchema(db = this.database): Promise<DatabaseSchema> {
+    return parseSchema(await this.request('get_schema', [db]));
+  }
+
+  async echo(payload: unknown[] = []): Promise<unknown> {
+    return this.request('echo', payload);
+  }
+
+  /**
+   * Run operations as one transaction. Values are validated against the schema
+   * before anything is sent. Throws TransactionError (naming the failing
+   * operation) when the server refuses it, CommitUnknownError when the
+   * connection dropped before the reply.
+   */
+  async transact(operations: readonly Operation[], opts: TransactOptions = {}): Promise<OperationResult[]> {
+    const timeoutMs = opts.timeoutMs ?? this.o.requestTimeoutMs;
+    const session = await this.whenConnected(timeoutMs);
+    const schema = this.schema!;
+    const all: Operation[] = [];
+    if (opts.assertLock) all.push({ op: 'assert', lock: opts.assertLock });
+    all.push(...operations);
+    if (opts.comment) all.push({ op: 'comment', comment: opts.comment });
+    const wire = all.map((op) => encodeOperation(schema, op));
+    let reply: unknown;
+    try {
+      reply = await session.request('transact', [this.database, ...wire], { timeoutMs });
+    } catch (e) {
+      if (e instanceof ConnectionClosedError || e instanceof RequestTimeoutError) throw new CommitUnknownError(e);
+      throw e;
+    }
+    return this.checkResults(all, wire, reply, opts.assertLock ? 1 : 0, operations.length);
+  }
+
+  private checkResults(all: Operation[], wire: unknown[], reply: unknown, skip: number, count: number): OperationResult[] {
+    if (!Array.isArray(reply)) throw new TransactionError([{ opIndex: -1, error: 'syntax error', details: `reply is not an array: ${JSON.stringify(reply)}` }]);
+    const failures: OperationFailure[] = [];
+    reply.forEach((r, i) => {
+      const e = r as { error?: string; details?: string } | null;
+      if (e && typeof e.error === 'string') {
+        const opIndex = i < wire.length ? i - skip : -1;
+        failures.push({ opIndex, ...(i < wire.length ? { op: wire[i] } : {}), error: e.error, ...(e.details ? { details: e.details } : {}) });
+      }
+    });
+    if (failures.length) throw new TransactionError(failures);
+    const out: OperationResult[] = [];
+    for (let i = skip; i < skip + count; i++) out.push(decodeResult(this.schema!, all[i], reply[i]));
+    return out;
+  }
+
+  /**
+   * Cancel an outstanding request by id (RFC 7047 4.1.4). ovsdb-server only
+   * honours it for transactions blocked in a "wait" operation.
+   */
+  cancel(id: number): void {
+    this.session?.notify('cancel', [id]);
+  }
+
+  // ---------------------------------------------------------------- locks
+
+  /** Ask for a lock. Resolves true when held now; otherwise "locked" is emitted when it is granted. */
+  async lock(name: string): Promise<boolean> {
+    this.locks.set(name, { held: false });
+    const r = (await this.request('lock', [name])) as { locked?: boolean };
+    if (r?.locked) this.setLock(name, true);
+    return !!r?.locked;
+  }
+
+  /** Take a lock from its holder (who is told "stolen"). */
+  async steal(name: string): Promise<boolean> {
+    this.locks.set(name, { held: false });
+    const r = (await this.request('steal', [name])) as { locked?: boolean };
+    if (r?.locked) this.setLock(name, true);
+    return !!r?.locked;
+  }
+
+  async unlock(name: string): Promise<void> {
+    this.locks.delete(name);
+    await this.request('unlock', [name]);
+  }
+
+  hasLock(name: string): boolean {
+    return this.locks.get(name)?.held ?? false;
+  }
+
+  private setLock(name: string, held: boolean): void {
+    const l = this.locks.get(name);
+    if (!l || l.held === held) return;
+    l.held = held;
+    this.emit(held ? 'locked' : 'stolen', name);
+  }
+
+  // ---------------------------------------------------------------- connection loop
+
+  private whenConnected(timeoutMs: number): Promise<JsonRpcSession> {
+    if (this.connected) return Promise.resolve(this.session!);
+    if (!this.running) return Promise.reject(new ConnectionClosedError(`${this.database}: not connected (call connect() first)`));
+    return new Promise((resolve, reject) => {
+      const w = {
+        resolve: (s: JsonRpcSession) => {
+          clearTimeout(t);
+          resolve(s);
+        },
+        reject: (e: Error) => {
+          clearTimeout(t);
+          reject(e);
+        },
+      };
+      const t = setTimeout(() => {
+        this.connectWaiters = this.connectWaiters.filter((x) => x !== w);
+        reject(new ConnectionClosedError(`${this.database}: not connected within ${timeoutMs} ms (remotes: ${this.remotes.map((r) => r.text).join(',')})`));
+      }, timeoutMs);
+      this.connectWaiters.push(w);
+    });
+  }
+
+  private async loop(): Promise<void> {
+    while (!this.closing) {
+      let progressed = false;
+      for (let i = 0; i < this.remotes.length && !this.closing; ) {
+        const remote = this.remotes[i];
+        let session: JsonRpcSession | undefined;
+        try {
+          session = await this.open(remote);
+        } catch (e) {
+          this.log.warn({ remote: remote.text, err: (e as Error).message }, 'connection attempt failed');
+          session?.close(e as Error);
+          // a rejected server (follower, stale, not joined) goes to the back of the list
+          if (e instanceof ServerRejected && this.remotes.length > 1) {
+            this.remotes.push(...this.remotes.splice(i, 1));
+            if (i === this.remotes.length - 1) break;
+            continue;
+          }
+          i++;
+          continue;
+        }
+        progressed = true;
+        this.backoffMs = this.o.minBackoffMs;
+        const reason = await new Promise<Error>((res) => session!.onClose(res));
+        this.sessionReady = false;
+        this.emit('disconnected', reason);
+        this.log.info({ remote: remote.text, reason: reason.message }, 'disconnected');
+        if (!this.o.reconnect) {
+          this.running = false;
+          this.closing = true;
+          break;
+        }
+        if (reason instanceof ServerRejected) {
+          // leadership moved or the server fell behind: try the others first, at once
+          const at = this.remotes.indexOf(remote);
+          if (at >= 0 && this.remotes.length > 1) this.remotes.push(...this.remotes.splice(at, 1));
+          i = 0;
+          continue;
+        }
+        i = 0;
+      }
+      if (this.closing) break;
+      if (!this.o.reconnect && !progressed) {
+        this.running = false;
+        const err = new ConnectionClosedError(`${this.database}: could not connect to any remote (${this.remotes.map((r) => r.text).join(',')})`);
+        for (const w of this.connectWaiters.splice(0)) w.reject(err);
+        return;
+      }
+      if (!progressed) {
+        const delay = this.backoffMs * (0.5 + Math.random() * 0.5);
+        this.backoffMs = Math.min(this.backoffMs * 2, this.o.maxBackoffMs);
+        await new Promise<void>((res) => {
+          const t = setTimeout(res, delay);
+          this.wake = () => {
+            clearTimeout(t);
+            res();
+          };
+        });
+        this.wake = undefined;
+      }
+    }
+    for (const w of this.connectWaiters.splice(0)) w.reject(new ConnectionClosedError('client closed'));
+  }
+
+  /** Open one remote fully (through every replica's initial sync). */
+  private async open(remote: Remote): Promise<JsonRpcSession> {
+    const sock = await dial(remote, { ...(this.o.tls ? { tls: this.o.tls } : {}), timeoutMs: this.o.connectTimeoutMs });
+    const probe = this.o.probeIntervalMs ?? (remote.kind === 'unix' ? 0 : 60_000);
+    const session = new JsonRpcSession(sock, {
+      maxMessageBytes: this.o.maxMessageBytes,
+      probeIntervalMs: probe,
+      notificationSink: (method) =>
+        method === 'update' || method === 'update2' || method === 'update3'
+          ? new UpdateDecoder(undefined, (id) => (id === SERVER_MONITOR_ID ? this.serverReplica : this.replicas.get(id as string)), method === 'update3' ? 2 : 1)
+          : undefined,
+    });
+    session.onNotification = (method, params, sink) => this.onNotification(session, method, params, sink as UpdateDecoder | undefined);
+    this.session = session;
+    this.activeRemote = remote;
+    const t = this.o.requestTimeoutMs;
+    try {
+      const dbs = (await session.request('list_dbs', [], { timeoutMs: t })) as string[];
+      if (!dbs.includes(this.database)) throw new ServerRejected(`${remote.text} does not serve database ${this.database} (it has ${dbs.join(', ')})`);
+      if (dbs.includes('_Server')) await this.checkServer(session, remote);
+      const schema = parseSchema(await session.request('get_schema', [this.database], { timeoutMs: t }));
+      if (!this.schema || this.schema.cksum !== schema.cksum || this.schema.version !== schema.version) this.schema = schema;
+      if (dbs.includes('_Server')) {
+        await session.request('set_db_change_aware', [true], { timeoutMs: t }).catch((e) => {
+          if (!(e instanceof RpcError)) throw e;
+        });
+      }
+      for (const name of this.locks.keys()) {
+        this.locks.get(name)!.held = false;
+        const r = (await session.request('lock', [name], { timeoutMs: t })) as { locked?: boolean };
+        if (r?.locked) this.setLock(name, true);
+      }
+      for (const rep of this.replicas.values()) await this.establish(rep, session);
+    } catch (e) {
+      session.close(e as Error);
+      if (this.session === session) this.session = undefined;
+      throw e;
+    }
+    for (const rep of this.replicas.values()) rep.setFlow({ pause: () => sock.pause(), resume: () => sock.resume() });
+    this.sessionReady = true;
+    this.log.info({ remote: remote.text, monitor: this.monitorMethod }, 'connected');
+    this.emit('connected', remote.text);
+    for (const w of this.connectWaiters.splice(0)) w.resolve(session);
+    return session;
+  }
+
+  /** Check the _Server row of our database; keep watching it for leadership changes. */
+  private async checkServer(session: JsonRpcSession, remote: Remote): Promise<void> {
+    const t = this.o.requestTimeoutMs;
+    if (!this.serverSchema) this.serverSchema = parseSchema(await session.request('get_schema', ['_Server'], { timeoutMs: t }));
+    const rep = new Replica<{ Database: ServerDbRow }>({
+      tables: { Database: { columns: ['name', 'model', 'connected', 'leader', 'index', 'schema', 'sid', 'cid'], where: [['name', '==', this.database]] } },
+    });
+    (rep as { monitorId: string }).monitorId = SERVER_MONITOR_ID;
+    this.serverReplica = rep as unknown as Replica;
+    await this.establish(rep as unknown as Replica, session, '_Server', this.serverSchema, 'monitor_cond');
+    const why = this.judgeServer(rep.table('Database').values().next().value as ServerDbRow | undefined);
+    if (why) throw new ServerRejected(`${remote.text}: ${why}`);
+    rep.onChange(() => {
+      const reason = this.judgeServer(rep.table('Database').values().next().value as ServerDbRow | undefined);
+      if (reason && session.isOpen) {
+        this.log.info({ remote: remote.text, reason }, 'server no longer usable, moving on');
+        session.close(new ServerRejected(`${remote.text}: ${reason}`));
+      }
+    });
+  }
+
+  /** Why this server cannot be used (undefined when it can), after the Python IDL's rules. */
+  private judgeServer(row: ServerDbRow | undefined): string | undefined {
+    if (!row) return `database ${this.database} is not listed in _Server`;
+    if (row.model === 'clustered' || row.model === 'relay') {
+      if (row.model === 'clustered' && !row.schema) return 'not yet joined the cluster';
+      if (!row.connected) return 'disconnected from the cluster';
+      if (this.o.leaderOnly && row.model === 'relay') return 'a relay cannot be the leader';
+      if (this.o.leaderOnly && !row.leader) return 'not the cluster leader';
+      if (row.index !== null) {
+        if (row.index < this.minIndex) return `stale data (index ${row.index}, but ${this.minIndex} was seen before)`;
+        this.minIndex = row.index;
+      }
+    }
+    return undefined;
+  }
+
+  /** Set up (or resume) one replica's monitor on a session. */
+  private async establish(
+    rep: Replica,
+    session: JsonRpcSession,
+    db = this.database,
+    schema = this.schema!,
+    only?: 'monitor_cond',
+  ): Promise<void> {
+    rep.bind(schema);
+    for (;;) {
+      const method = only ?? this.monitorMethod;
+      const decoder = new UpdateDecoder(rep, undefined, 2);
+      let params: unknown[];
+      if (method === 'monitor_cond_since') {
+        if (rep.condChangeInFlight) rep.lastTxnId = ZERO_UUID;
+        params = [db, rep.monitorId, rep.monitorRequests(schema, true), rep.lastTxnId];
+      } else {
+        decoder.fresh = new Map();
+        params = [db, rep.monitorId, rep.monitorRequests(schema, method === 'monitor_cond')];
+      }
+      const foundSink = method === 'monitor_cond_since' ? sinceSink(decoder) : decoder;
+      let result: unknown;
+      try {
+        result = await session.request(method, params, { timeoutMs: this.o.syncTimeoutMs, sink: foundSink });
+      } catch (e) {
+        if (e instanceof RpcError && e.code === 'unknown method' && !only && method !== 'monitor') {
+          this.monitorMethod = method === 'monitor_cond_since' ? 'monitor_cond' : 'monitor';
+          this.log.info({ method: this.monitorMethod }, 'server lacks a monitor method, falling back');
+          continue;
+        }
+        rep.fail(e as Error);
+        throw e;
+      }
+      if (method === 'monitor_cond_since') {
+        const [found, lastId] = result as [boolean, string];
+        rep.lastTxnId = typeof lastId === 'string' ? lastId : ZERO_UUID;
+        if (found) {
+          rep.stats.resumes++;
+          rep.applyChanges(decoder.changes);
+          rep.markReady();
+        } else rep.applyFull(decoder.fresh ?? new Map());
+      } else {
+        rep.applyFull(decoder.fresh!);
+      }
+      return;
+    }
+  }
+
+  private onNotification(session: JsonRpcSession, method: string, params: unknown, sink: UpdateDecoder | undefined): void {
+    const p = params as unknown[];
+    switch (method) {
+      case 'update':
+      case 'update2':
+      case 'update3': {
+        const rep = sink?.monitorId === SERVER_MONITOR_ID ? this.serverReplica : this.replicas.get(p[0] as string);
+        if (!rep || !sink) return;
+        try {
+          rep.applyChanges(sink.changes);
+          if (method === 'update3' && typeof p[1] === 'string') rep.lastTxnId = p[1];
+        } catch (e) {
+          if (e instanceof ReplicaInconsistentError) {
+            // never trust a diverged replica: forget the txn id and rebuild from scratch
+            this.log.error({ err: e.message }, 'replica inconsistent, resynchronising');
+            rep.lastTxnId = ZERO_UUID;
+            session.close(e);
+            return;
+          }
+          throw e;
+        }
+        break;
+      }
+      case 'locked':
+        this.setLock(p[0] as string, true);
+        break;
+      case 'stolen':
+        this.setLock(p[0] as string, false);
+        break;
+      case 'monitor_canceled': {
+        // the database changed (e.g. schema conversion): fetch the schema again and re-monitor
+        this.log.info({ monitor: p[0] }, 'monitor canceled by the server, re-establishing');
+        this.emit('monitor_canceled', p[0]);
+        void (async () => {
+          this.schema = parseSchema(await session.request('get_schema', [this.database], { timeoutMs: this.o.requestTimeoutMs }));
+          const rep = this.replicas.get(p[0] as string);
+          if (rep) {
+            rep.lastTxnId = ZERO_UUID;
+            await this.establish(rep, session);
+          } else if (p[0] === SERVER_MONITOR_ID) session.close(new ServerRejected('_Server monitor canceled'));
+        })().catch((e) => this.dropSession(session, e as Error));
+        break;
+      }
+      default:
+        this.log.debug({ method }, 'ignoring notification');
+    }
+  }
+
+  private dropSession(session: JsonRpcSession, e: Error): void {
+    this.log.warn({ err: e.message }, 'dropping connection');
+    session.close(e);
+  }
+}
+
+/** For monitor_cond_since replies: learn "found" (result[0]) before the rows arrive. */
+function sinceSink(decoder: UpdateDecoder) {
+  return {
+    onLeaf(path: readonly (string | number)[], value: unknown): boolean {
+      if (path.length === 1 && path[0] === 0 && typeof value === 'boolean') {
+        decoder.fresh = value ? undefined : new Map<string, Map<string, ReplicaRow>>();
+      }
+      return decoder.onLeaf(path, value);
+    },
+  };
+}
+
+export { Replica };

@@ -1,0 +1,638 @@
+// An in-memory replica of the tables a caller asks for, kept by one OVSDB
+// monitor. Rows are decoded while the monitor reply or update is still
+// arriving (the framer hands us one row at a time), applied atomically per
+// message, indexed, and announced as change events that are never dropped.
+
+import type { LeafSink, PathElem } from './framing.js';
+import { type Condition, encodeOperation } from './operations.js';
+import { type ColumnSchema, type DatabaseSchema, type TableSchema, type Value, decodeValue, defaultValue, ZERO_UUID } from './schema.js';
+import { ReplicaInconsistentError } from './errors.js';
+
+export type ReplicaRow = Readonly<Record<string, unknown>> & { readonly _uuid: string };
+
+export interface TableSpec {
+  /** Columns to monitor (default: all). */
+  columns?: readonly string[];
+  /** Row condition (monitor_cond); rows matching any clause set... see RFC: all conditions must hold. */
+  where?: readonly Condition[];
+}
+
+/** An index over a column, or one key of a map column ("external_ids:name"), or several of them. */
+export type IndexSpec = string | readonly string[];
+
+export interface ReplicaSpec<DB = Record<string, object>> {
+  tables: { [T in keyof DB & string]?: TableSpec | true };
+  /** Secondary (non-unique) indexes per table. */
+  indexes?: { [T in keyof DB & string]?: readonly IndexSpec[] };
+}
+
+export type ChangeKind = 'insert' | 'update' | 'delete';
+
+export interface ChangeEvent<R = ReplicaRow> {
+  table: string;
+  kind: ChangeKind;
+  /** The row after the change (for delete: the row as it was). */
+  row: R;
+  /** The row before an update. */
+  old?: R;
+}
+
+// ------------------------------------------------------------------ table view
+
+interface IndexPart {
+  column: string;
+  key?: string;
+}
+
+class SecondaryIndex {
+  readonly map = new Map<unknown, Set<string>>();
+  constructor(
+    readonly name: string,
+    readonly parts: readonly IndexPart[],
+  ) {}
+
+  keysOf(row: ReplicaRow): unknown[] {
+    if (this.parts.length === 1) return partValues(row, this.parts[0]);
+    const vals: unknown[] = [];
+    for (const p of this.parts) {
+      const v = partValues(row, p);
+      if (v.length !== 1) return [];
+      vals.push(v[0]);
+    }
+    return [JSON.stringify(vals)];
+  }
+
+  add(row: ReplicaRow): void {
+    for (const k of this.keysOf(row)) {
+      let s = this.map.get(k);
+      if (!s) this.map.set(k, (s = new Set()));
+      s.add(row._uuid);
+    }
+  }
+
+  remove(row: ReplicaRow): void {
+    for (const k of this.keysOf(row)) {
+      const s = this.map.get(k);
+      if (!s) continue;
+      s.delete(row._uuid);
+      if (s.size === 0) this.map.delete(k);
+    }
+  }
+}
+
+function partValues(row: ReplicaRow, p: IndexPart): unknown[] {
+  const v = row[p.column];
+  if (p.key !== undefined) {
+    const m = v as ReadonlyMap<unknown, unknown> | undefined;
+    return m && m.has(p.key) ? [m.get(p.key)] : [];
+  }
+  if (v === null || v === undefined) return [];
+  if (Array.isArray(v)) return v;
+  if (v instanceof Map) return [...v.keys()];
+  return [v];
+}
+
+/** Read-only view of one replicated table. */
+export class TableView<R extends { _uuid: string } = ReplicaRow> {
+  /** @internal */ rows = new Map<string, R>();
+  /** @internal */ readonly indexes = new Map<string, SecondaryIndex>();
+
+  constructor(
+    readonly name: string,
+    /** @internal */ readonly schema: TableSchema,
+    /** @internal */ readonly columns: readonly ColumnSchema[],
+  ) {}
+
+  get size(): number {
+    return this.rows.size;
+  }
+
+  get(uuid: string): R | undefined {
+    return this.rows.get(uuid);
+  }
+
+  values(): IterableIterator<R> {
+    return this.rows.values();
+  }
+
+  [Symbol.iterator](): IterableIterator<R> {
+    return this.rows.values();
+  }
+
+  /** Rows whose index `index` (as declared, e.g. "external_ids:name") has `value`. */
+  lookup(index: string, ...value: unknown[]): R[] {
+    const ix = this.indexes.get(index);
+    if (!ix) throw new Error(`table ${this.name} has no index "${index}" (declare it in the replica's indexes)`);
+    const key = ix.parts.length === 1 ? value[0] : JSON.stringify(value);
+    const s = ix.map.get(key);
+    if (!s) return [];
+    const out: R[] = [];
+    for (const u of s) out.push(this.rows.get(u)!);
+    return out;
+  }
+
+  /** Rows matching a predicate (a scan; prefer lookup on an index). */
+  filter(pred: (r: R) => boolean): R[] {
+    const out: R[] = [];
+    for (const r of this.rows.values()) if (pred(r)) out.push(r);
+    return out;
+  }
+
+  /** @internal */ reindexAll(): void {
+    for (const ix of this.indexes.values()) {
+      ix.map.clear();
+      for (const r of this.rows.values()) ix.add(r as unknown as ReplicaRow);
+    }
+  }
+}
+
+// ------------------------------------------------------------------ decoding
+
+/** A decoded change of one row, applied when its message is complete. */
+type RowChange =
+  | { table: TableView; uuid: string; kind: 'put'; row: ReplicaRow }
+  | { table: TableView; uuid: string; kind: 'modify'; diff: Map<string, Value> }
+  | { table: TableView; uuid: string; kind: 'delete' };
+
+function makeRow(tv: TableView, uuid: string, json: Record<string, unknown> | undefined): ReplicaRow {
+  const row: Record<string, unknown> = { _uuid: uuid };
+  const cols = tv.columns;
+  for (let i = 0; i < cols.length; i++) {
+    const c = cols[i];
+    const w = json ? json[c.name] : undefined;
+    row[c.name] = w === undefined ? defaultValue(c.type) : decodeColumn(tv, c, w);
+  }
+  return Object.freeze(row) as ReplicaRow;
+}
+
+function decodeColumn(tv: TableView, c: ColumnSchema, w: unknown): Value {
+  try {
+    return decodeValue(c.type, w);
+  } catch (e) {
+    throw new ReplicaInconsistentError(`table ${tv.name}, column ${c.name}: ${(e as Error).message}`);
+  }
+}
+
+function decodeDiff(tv: TableView, json: Record<string, unknown>): Map<string, Value> {
+  const diff = new Map<string, Value>();
+  for (const [name, w] of Object.entries(json)) {
+    const c = tv.schema.columns.get(name);
+    if (!c) continue;
+    // sets (including optional) are toggled element by element: decode as a set
+    const ct = c.type.kind === 'optional' ? { ...c.type, kind: 'set' as const, max: Infinity } : c.type;
+    diff.set(name, decodeColumn(tv, { ...c, type: ct }, w));
+  }
+  return diff;
+}
+
+/** Apply an update2 "modify" diff (ovsdb-server(7) section 4.1.14). */
+function applyDiff(tv: TableView, old: ReplicaRow, diff: Map<string, Value>): ReplicaRow {
+  const row: Record<string, unknown> = { ...old };
+  for (const [name, d] of diff) {
+    const c = tv.schema.columns.get(name)!;
+    if (!(name in row)) continue;
+    switch (c.type.kind) {
+      case 'scalar':
+        row[name] = d;
+        break;
+      case 'optional': {
+        // toggle: elements in the diff that are present go away, the others come in
+        const cur = row[name] === null ? [] : [row[name]];
+        const next = toggle(cur, d as unknown[]);
+        row[name] = next.length === 0 ? null : next[0];
+        break;
+      }
+      case 'set':
+        row[name] = Object.freeze(toggle(row[name] as unknown[], d as unknown[]));
+        break;
+      case 'map': {
+        const m = new Map(row[name] as ReadonlyMap<unknown, unknown>);
+        for (const [k, v] of d as ReadonlyMap<unknown, unknown>) {
+          if (!m.has(k)) m.set(k, v);
+          else if (m.get(k) === v) m.delete(k);
+          else m.set(k, v);
+        }
+        row[name] = m;
+        break;
+      }
+    }
+  }
+  return Object.freeze(row) as ReplicaRow;
+}
+
+function toggle(cur: readonly unknown[], d: readonly unknown[]): unknown[] {
+  const out = new Set(cur);
+  for (const e of d) {
+    if (out.has(e)) out.delete(e);
+    else out.add(e);
+  }
+  return [...out];
+}
+
+const ROW_KINDS = new Set(['initial', 'insert', 'modify', 'delete', 'new', 'old']);
+
+/**
+ * Receives rows of one monitor message as they arrive. Handles the reply of
+ * monitor / monitor_cond ([table, uuid, kind]), the reply of
+ * monitor_cond_since ([2, table, uuid]) and update/update2/update3
+ * notifications ([0] monitor id, [1|2, table, uuid]).
+ */
+export class UpdateDecoder implements LeafSink {
+  readonly changes: RowChange[] = [];
+  /** Full state (initial reply): rows go straight into fresh tables. */
+  fresh: Map<string, Map<string, ReplicaRow>> | undefined;
+  monitorId: unknown;
+
+  constructor(
+    private replica: Replica | undefined,
+    private readonly resolve?: (monitorId: unknown) => Replica | undefined,
+    private readonly rowsAt = 2,
+  ) {}
+
+  onLeaf(path: readonly PathElem[], value: unknown): boolean {
+    if (path.length === 1 && path[0] === 0 && this.resolve) {
+      this.monitorId = value;
+      this.replica = this.resolve(value);
+      return false;
+    }
+    const rep = this.replica;
+    if (!rep || path.length !== 3) return false;
+    if (typeof path[0] === 'string') {
+      // reply of monitor / monitor_cond: [table, uuid, kind] -> row
+      const kind = path[2] as string;
+      if (!ROW_KINDS.has(kind)) return false;
+      this.add(rep, path[0], path[1] as string, kind, value as Record<string, unknown> | null);
+      return true;
+    }
+    if (path[0] !== this.rowsAt) return false;
+    const table = path[1] as string;
+    const uuid = path[2] as string;
+    const obj = value as Record<string, Record<string, unknown> | null>;
+    if (obj === null || typeof obj !== 'object') return false;
+    if ('new' in obj || 'old' in obj) {
+      // update (version 1): "new" is the full new row; only "old" means deleted
+      if (obj.new) this.add(rep, table, uuid, 'new', obj.new);
+      else this.add(rep, table, uuid, 'delete', null);
+      return true;
+    }
+    for (const kind of Object.keys(obj)) this.add(rep, table, uuid, kind, obj[kind]);
+    return true;
+  }
+
+  private add(rep: Replica, table: string, uuid: string, kind: string, json: Record<string, unknown> | null): void {
+    const tv = rep.tableState(table);
+    if (!tv) throw new ReplicaInconsistentError(`update for table ${table}, which is not monitored`);
+    switch (kind) {
+      case 'initial':
+      case 'insert':
+      case 'new': {
+        const row = makeRow(tv, uuid, json ?? undefined);
+        if (this.fresh) {
+          let m = this.fresh.get(table);
+          if (!m) this.fresh.set(table, (m = new Map()));
+          m.set(uuid, row);
+        } else this.changes.push({ table: tv, uuid, kind: 'put', row });
+        break;
+      }
+      case 'modify':
+        this.changes.push({ table: tv, uuid, kind: 'modify', diff: decodeDiff(tv, json ?? {}) });
+        break;
+      case 'delete':
+      case 'old':
+        this.changes.push({ table: tv, uuid, kind: 'delete' });
+        break;
+    }
+  }
+}
+
+// ------------------------------------------------------------------ events with back-pressure
+
+/** Flow control the replica asks of its connection. */
+export interface Flow {
+  pause(): void;
+  resume(): void;
+}
+
+class EventQueue<R> implements AsyncIterableIterator<ChangeEvent<R>> {
+  private buf: ChangeEvent<R>[] = [];
+  private head = 0;
+  private waiter: ((r: IteratorResult<ChangeEvent<R>>) => void) | undefined;
+  closed = false;
+
+  constructor(
+    private readonly owner: Replica,
+    readonly highWater: number,
+  ) {}
+
+  get length(): number {
+    return this.buf.length - this.head;
+  }
+
+  push(e: ChangeEvent<R>): void {
+    if (this.closed) return;
+    if (this.waiter) {
+      const w = this.waiter;
+      this.waiter = undefined;
+      w({ value: e, done: false });
+      return;
+    }
+    this.buf.push(e);
+  }
+
+  next(): Promise<IteratorResult<ChangeEvent<R>>> {
+    if (this.head < this.buf.length) {
+      const value = this.buf[this.head++];
+      if (this.head > 1024 && this.head * 2 > this.buf.length) {
+        this.buf = this.buf.slice(this.head);
+        this.head = 0;
+      }
+      this.owner.checkFlow();
+      return Promise.resolve({ value, done: false });
+    }
+    if (this.closed) return Promise.resolve({ value: undefined, done: true });
+    return new Promise((r) => (this.waiter = r));
+  }
+
+  return(): Promise<IteratorResult<ChangeEvent<R>>> {
+    this.close();
+    return Promise.resolve({ value: undefined, done: true });
+  }
+
+  close(): void {
+    this.closed = true;
+    this.buf = [];
+    this.head = 0;
+    this.owner.dropQueue(this as unknown as EventQueue<unknown>);
+    this.waiter?.({ value: undefined, done: true });
+    this.waiter = undefined;
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+}
+
+// ------------------------------------------------------------------ the replica
+
+let monitorSeq = 0;
+
+/**
+ * The replica. Created by OvsdbClient.replica(); the client (re)establishes its
+ * monitor on every connection and feeds it updates.
+ */
+export class Replica<DB = Record<string, object>> {
+  readonly monitorId: string;
+  /** Last transaction id seen (monitor_cond_since / update3); zero when unknown. */
+  lastTxnId = ZERO_UUID;
+  /** Whether a monitor_cond_change was in flight when the connection dropped. */
+  condChangeInFlight = false;
+  /** Number of full (re)builds of the replica, and of resumes without one. */
+  stats = { fullSyncs: 0, resumes: 0, updates: 0 };
+
+  private tables = new Map<string, TableView>();
+  private isReady = false;
+  private readyResolve!: () => void;
+  private readyReject!: (e: Error) => void;
+  readonly ready: Promise<void>;
+  private listeners: ((e: ChangeEvent) => void)[] = [];
+  private queues = new Set<EventQueue<unknown>>();
+  private paused = false;
+  private flow: Flow | undefined;
+  private schema: DatabaseSchema | undefined;
+
+  constructor(readonly spec: ReplicaSpec<DB>) {
+    this.monitorId = `natgw-${process.pid}-${++monitorSeq}`;
+    this.ready = new Promise((res, rej) => {
+      this.readyResolve = res;
+      this.readyReject = rej;
+    });
+    this.ready.catch(() => {});
+  }
+
+  get synced(): boolean {
+    return this.isReady;
+  }
+
+  /** A monitored table. Throws before the first sync is complete. */
+  table<T extends keyof DB & string>(name: T): TableView<DB[T] & { _uuid: string }> {
+    if (!this.isReady) throw new Error(`replica not ready: await replica.ready before reading table ${name}`);
+    const t = this.tables.get(name);
+    if (!t) throw new Error(`table ${name} is not monitored by this replica`);
+    return t as unknown as TableView<DB[T] & { _uuid: string }>;
+  }
+
+  /** Synchronous listener for every change, called as it is applied. Returns an unsubscribe function. */
+  onChange(fn: (e: ChangeEvent) => void): () => void {
+    this.listeners.push(fn);
+    return () => {
+      this.listeners = this.listeners.filter((f) => f !== fn);
+    };
+  }
+
+  /**
+   * Change events as an async iterator. When the consumer falls more than
+   * `highWater` events behind, the replica stops reading from the server (the
+   * socket is paused) until it catches up: events are never dropped.
+   */
+  events(highWater = 10_000): AsyncIterableIterator<ChangeEvent> {
+    const q = new EventQueue<ReplicaRow>(this as Replica, highWater);
+    this.queues.add(q as EventQueue<unknown>);
+    return q as AsyncIterableIterator<ChangeEvent>;
+  }
+
+  // ---------------------------------------------------------------- internals used by the client
+
+  /** @internal */ setFlow(flow: Flow | undefined): void {
+    this.flow = flow;
+    if (flow && this.paused) flow.pause();
+  }
+
+  /** @internal */ dropQueue(q: EventQueue<unknown>): void {
+    this.queues.delete(q);
+    this.checkFlow();
+  }
+
+  /** @internal */ checkFlow(): void {
+    let over = false;
+    let drained = true;
+    for (const q of this.queues) {
+      if (q.length > q.highWater) over = true;
+      if (q.length > q.highWater / 2) drained = false;
+    }
+    if (over && !this.paused) {
+      this.paused = true;
+      this.flow?.pause();
+    } else if (this.paused && drained) {
+      this.paused = false;
+      this.flow?.resume();
+    }
+  }
+
+  get isPaused(): boolean {
+    return this.paused;
+  }
+
+  /** @internal */ tableState(name: string): TableView | undefined {
+    return this.tables.get(name);
+  }
+
+  /** @internal Bind to a (possibly new) schema; keeps rows when the table layout is unchanged. */
+  bind(schema: DatabaseSchema): void {
+    if (this.schema === schema) return;
+    const next = new Map<string, TableView>();
+    for (const [name, s] of Object.entries(this.spec.tables) as [string, TableSpec | true | undefined][]) {
+      if (!s) continue;
+      const ts = schema.tables.get(name);
+      if (!ts) throw new Error(`replica: table ${name} does not exist in database ${schema.name}`);
+      const colNames = s === true || !s.columns ? [...ts.columns.keys()] : [...s.columns];
+      const cols = colNames.map((c) => {
+        const cs = ts.columns.get(c);
+        if (!cs) throw new Error(`replica: table ${name} has no column ${c}`);
+        return cs;
+      });
+      const tv = new TableView(name, ts, cols);
+      for (const ixs of (this.spec.indexes as Record<string, readonly IndexSpec[]> | undefined)?.[name] ?? []) {
+        const parts = (typeof ixs === 'string' ? [ixs] : [...ixs]).map((p) => {
+          const colon = p.indexOf(':');
+          const column = colon < 0 ? p : p.slice(0, colon);
+          const cs = ts.columns.get(column);
+          if (!cs) throw new Error(`replica: index "${p}": table ${name} has no column ${column}`);
+          if (colon >= 0 && cs.type.kind !== 'map') throw new Error(`replica: index "${p}": column ${column} is not a map`);
+          if (!colNames.includes(column)) throw new Error(`replica: index "${p}": column ${column} is not monitored`);
+          return colon < 0 ? { column } : { column, key: p.slice(colon + 1) };
+        });
+        const ixName = typeof ixs === 'string' ? ixs : ixs.join(',');
+        tv.indexes.set(ixName, new SecondaryIndex(ixName, parts));
+      }
+      const old = this.tables.get(name);
+      if (old && sameColumns(old.columns, cols)) {
+        tv.rows = old.rows;
+        tv.reindexAll();
+      }
+      next.set(name, tv);
+    }
+    this.schema = schema;
+    this.tables = next;
+  }
+
+  /** @internal The monitor requests for the method in use ("monitor" has no conditions). */
+  monitorRequests(schema: DatabaseSchema, withConditions: boolean): Record<string, unknown> {
+    const req: Record<string, unknown> = {};
+    for (const [name, s] of Object.entries(this.spec.tables) as [string, TableSpec | true | undefined][]) {
+      if (!s) continue;
+      const tv = this.tables.get(name)!;
+      const r: Record<string, unknown> = { columns: tv.columns.map((c) => c.name) };
+      if (withConditions && s !== true && s.where && s.where.length > 0) {
+        r.where = (encodeOperation(schema, { op: 'select', table: name, where: s.where }) as { where: unknown }).where;
+      }
+      req[name] = withConditions ? [r] : r;
+    }
+    return req;
+  }
+
+  /** @internal Encoded condition change for monitor_cond_change. */
+  conditionRequest(schema: DatabaseSchema, table: string, where: readonly Condition[]): unknown {
+    const enc = (encodeOperation(schema, { op: 'select', table, where }) as { where: unknown[] }).where;
+    return { [table]: [{ where: enc.length ? enc : [true] }] };
+  }
+
+  /** @internal Replace the whole state with `fresh` (after found=false or a plain monitor). */
+  applyFull(fresh: Map<string, Map<string, ReplicaRow>>): void {
+    this.stats.fullSyncs++;
+    const emit = this.listeners.length > 0 || this.queues.size > 0;
+    for (const [name, tv] of this.tables) {
+      const next = fresh.get(name) ?? new Map<string, ReplicaRow>();
+      if (emit) {
+        for (const [uuid, old] of tv.rows) {
+          const nu = next.get(uuid);
+          if (!nu) this.emit({ table: name, kind: 'delete', row: old });
+          else if (!sameRow(tv, old, nu)) this.emit({ table: name, kind: 'update', row: nu, old });
+        }
+        for (const [uuid, nu] of next) if (!tv.rows.has(uuid)) this.emit({ table: name, kind: 'insert', row: nu });
+      }
+      tv.rows = next;
+      tv.reindexAll();
+    }
+    this.markReady();
+  }
+
+  /** @internal Apply the changes of one message, in order. Throws ReplicaInconsistentError. */
+  applyChanges(changes: readonly RowChange[]): void {
+    this.stats.updates++;
+    for (const ch of changes) {
+      const tv = ch.table;
+      const old = tv.rows.get(ch.uuid);
+      switch (ch.kind) {
+        case 'put': {
+          if (old) for (const ix of tv.indexes.values()) ix.remove(old);
+          tv.rows.set(ch.uuid, ch.row);
+          for (const ix of tv.indexes.values()) ix.add(ch.row);
+          this.emit(old ? { table: tv.name, kind: 'update', row: ch.row, old } : { table: tv.name, kind: 'insert', row: ch.row });
+          break;
+        }
+        case 'modify': {
+          if (!old) throw new ReplicaInconsistentError(`modify of row ${ch.uuid} in table ${tv.name}, which the replica does not have`);
+          const nu = applyDiff(tv, old, ch.diff);
+          for (const ix of tv.indexes.values()) ix.remove(old);
+          tv.rows.set(ch.uuid, nu);
+          for (const ix of tv.indexes.values()) ix.add(nu);
+          this.emit({ table: tv.name, kind: 'update', row: nu, old });
+          break;
+        }
+        case 'delete': {
+          if (!old) throw new ReplicaInconsistentError(`delete of row ${ch.uuid} in table ${tv.name}, which the replica does not have`);
+          for (const ix of tv.indexes.values()) ix.remove(old);
+          tv.rows.delete(ch.uuid);
+          this.emit({ table: tv.name, kind: 'delete', row: old });
+          break;
+        }
+      }
+    }
+  }
+
+  /** @internal */ markReady(): void {
+    if (!this.isReady) {
+      this.isReady = true;
+      this.readyResolve();
+    }
+  }
+
+  /** @internal */ fail(e: Error): void {
+    if (!this.isReady) this.readyReject(e);
+  }
+
+  /** @internal */ close(): void {
+    for (const q of [...this.queues]) q.close();
+  }
+
+  private emit(e: ChangeEvent): void {
+    for (const l of this.listeners) l(e);
+    if (this.queues.size === 0) return;
+    for (const q of this.queues) q.push(e);
+    this.checkFlow();
+  }
+}
+
+function sameColumns(a: readonly ColumnSchema[], b: readonly ColumnSchema[]): boolean {
+  return a.length === b.length && a.every((c, i) => c.name === b[i].name && JSON.stringify(c.type) === JSON.stringify(b[i].type));
+}
+
+function sameValue(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (Array.isArray(a) && Array.isArray(b)) {
+    if (a.length !== b.length) return false;
+    const s = new Set(a);
+    return b.every((x) => s.has(x));
+  }
+  if (a instanceof Map && b instanceof Map) {
+    if (a.size !== b.size) return false;
+    for (const [k, v] of a) if (!b.has(k) || b.get(k) !== v) return false;
+    return true;
+  }
+  return false;
+}
+
+function sameRow(tv: TableView, a: ReplicaRow, b: ReplicaRow): boolean {
+  for (const c of tv.columns) if (!sameValue(a[c.name], b[c.name])) return false;
+  return true;
+}
