@@ -1,29 +1,66 @@
 /**
- * ovn-natgw's own client as a benchmark contender.
+ * ovn-natgw's own OVSDB client as a benchmark contender.
  *
- * STUB: the client engineer plugs the real implementation in here (only this
- * file needs to change). bench/run.ts prints
- * `bench <scenario> ovn-natgw skipped=not-implemented` while these throw.
- *
- * Contract:
  *  - natgwApply: connect to nbRemote (an empty NB database) and apply the whole
- *    workload (every router with its port, gateway chassis, NAT rows and route,
- *    as in bench/workload.ts), resolving once the server has committed all of
- *    it. Timed by the caller around the whole call (connect included).
+ *    workload with the typed operation builders, one transaction per router
+ *    (the same transactions the raw limit sends), all pipelined; resolves once
+ *    the server has committed all of them. Values are validated against the
+ *    schema before sending, as in production use.
  *  - natgwReplica: connect, build an in-memory replica of ALL NB tables (all
- *    columns) and resolve once the initial contents are in it, with the number
- *    of rows held. Runs in its own process (bench/child-replica.ts) so peak RSS
- *    is its own.
+ *    columns) and resolve once the initial contents are in it.
  */
-import type { Workload } from '../workload.js';
+import { OvsdbClient } from '../../src/ovsdb/client.js';
+import { ops, type Operation } from '../../src/ovsdb/operations.js';
+import type { Workload, RouterSpec } from '../workload.js';
+
+export function routerOps(r: RouterSpec): Operation[] {
+  const out: Operation[] = [];
+  const gcNames: string[] = [];
+  r.port.gatewayChassis.forEach((gc, k) => {
+    const n = `gc${k}`;
+    gcNames.push(n);
+    out.push(ops.insert('Gateway_Chassis', { name: gc.name, chassis_name: gc.chassisName, priority: gc.priority }, n));
+  });
+  out.push(ops.insert('Logical_Router_Port', { name: r.port.name, mac: r.port.mac, networks: r.port.networks, gateway_chassis: gcNames }, 'lrp'));
+  const natNames: string[] = [];
+  const nat = (n: RouterSpec['snat'], name: string) => {
+    natNames.push(name);
+    out.push(ops.insert('NAT', { type: n.type, external_ip: n.externalIp, logical_ip: n.logicalIp, ...(n.externalIds ? { external_ids: new Map(Object.entries(n.externalIds)) } : {}) }, name));
+  };
+  nat(r.snat, 'snat');
+  r.fips.forEach((f, k) => nat(f, `fip${k}`));
+  const routeNames = r.routes.map((rt, k) => {
+    out.push(ops.insert('Logical_Router_Static_Route', { ip_prefix: rt.ipPrefix, nexthop: rt.nexthop }, `rt${k}`));
+    return `rt${k}`;
+  });
+  out.push(
+    ops.insert('Logical_Router', { name: r.name, external_ids: new Map(Object.entries(r.externalIds)), ports: ['lrp'], nat: natNames, static_routes: routeNames }, 'lr'),
+  );
+  return out;
+}
 
 export async function natgwApply(nbRemote: string, w: Workload): Promise<void> {
-  void nbRemote;
-  void w;
-  throw new Error('not implemented');
+  const client = new OvsdbClient({ remote: nbRemote, database: 'OVN_Northbound', reconnect: false });
+  try {
+    await client.connect(30_000);
+    await Promise.all(w.routers.map((r) => client.transact(routerOps(r))));
+  } finally {
+    await client.close();
+  }
 }
 
 export async function natgwReplica(nbRemote: string): Promise<{ rows: number }> {
-  void nbRemote;
-  throw new Error('not implemented');
+  const client = new OvsdbClient({ remote: nbRemote, database: 'OVN_Northbound', reconnect: false });
+  try {
+    await client.connect(30_000);
+    const schema = client.schema!;
+    const tables = Object.fromEntries([...schema.tables.keys()].map((t) => [t, true as const]));
+    const rep = client.replica({ tables });
+    await rep.ready;
+    let rows = 0;
+    for (const t of schema.tables.keys()) rows += rep.table(t).size;
+    return { rows };
+  } finally {
+    await client.close();
+  }
 }

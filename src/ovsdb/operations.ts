@@ -55,6 +55,7 @@ export interface OperationResult {
 }
 
 type AnyTables = Record<string, object>;
+// A table map such as NbTables (an interface, so constrained by `object`, not an index signature).
 type Cols<R> = Exclude<keyof R, '_uuid'> & string;
 /** A row as written: every column optional, _uuid never given. */
 export type NewRow<R> = { [K in Cols<R>]?: R[K] };
@@ -64,7 +65,7 @@ export type TypedCondition<R> = { [K in keyof R & string]: readonly [K, Conditio
  * Builders typed by a table map (e.g. NbTables from src/models/ovn-nb.ts):
  * `const nb = opsFor<NbTables>(); nb.insert('NAT', { type: 'snat', ... }, 'nat1')`.
  */
-export function opsFor<DB extends AnyTables = AnyTables>() {
+export function opsFor<DB extends object = AnyTables>() {
   return {
     insert<T extends keyof DB & string>(table: T, row: NewRow<DB[T]>, uuidName?: string): Operation {
       return uuidName ? { op: 'insert', table, row: row as Row, uuidName } : { op: 'insert', table, row: row as Row };
@@ -147,7 +148,8 @@ function encodeCondition(t: TableSchema, c: Condition): unknown {
 
 function encodeRow(t: TableSchema, row: Row, forInsert: boolean): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const [column, value] of Object.entries(row)) {
+  for (const column in row) {
+    const value = row[column];
     if (value === undefined) continue;
     const col = columnOf(t, column);
     if (column === '_uuid' || column === '_version') throw new OvsdbValueError(t.name, column, 'cannot be written');

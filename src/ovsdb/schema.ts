@@ -300,44 +300,46 @@ export interface EncodeOptions {
   namedUuids?: boolean;
 }
 
+function fail(table: string, column: string, reason: string): never {
+  throw new OvsdbValueError(table, column, reason);
+}
+
+const NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
 function checkAtom(table: string, column: string, bt: BaseType, v: unknown, opts: EncodeOptions): unknown {
-  const fail = (reason: string): never => {
-    throw new OvsdbValueError(table, column, reason);
-  };
   switch (bt.type) {
-    case 'integer':
-      if (typeof v !== 'number' || !Number.isInteger(v)) fail(`${brief(v)} is not an integer`);
-      if (bt.minInteger !== undefined && (v as number) < bt.minInteger) fail(`${String(v)} is less than the minimum ${bt.minInteger}`);
-      if (bt.maxInteger !== undefined && (v as number) > bt.maxInteger) fail(`${String(v)} is greater than the maximum ${bt.maxInteger}`);
-      break;
-    case 'real':
-      if (typeof v !== 'number' || !Number.isFinite(v)) fail(`${brief(v)} is not a finite real number`);
-      if (bt.minReal !== undefined && (v as number) < bt.minReal) fail(`${String(v)} is less than the minimum ${bt.minReal}`);
-      if (bt.maxReal !== undefined && (v as number) > bt.maxReal) fail(`${String(v)} is greater than the maximum ${bt.maxReal}`);
-      break;
-    case 'boolean':
-      if (typeof v !== 'boolean') fail(`${brief(v)} is not a boolean`);
-      break;
-    case 'string': {
-      if (typeof v !== 'string') fail(`${brief(v)} is not a string`);
+    case 'string':
+      if (typeof v !== 'string') fail(table, column, `${brief(v)} is not a string`);
       if (bt.minLength !== undefined || bt.maxLength !== undefined) {
         const len = [...(v as string)].length;
-        if (bt.minLength !== undefined && len < bt.minLength) fail(`"${String(v)}" is shorter than ${bt.minLength} characters`);
-        if (bt.maxLength !== undefined && len > bt.maxLength) fail(`"${String(v)}" is longer than ${bt.maxLength} characters`);
+        if (bt.minLength !== undefined && len < bt.minLength) fail(table, column, `"${String(v)}" is shorter than ${bt.minLength} characters`);
+        if (bt.maxLength !== undefined && len > bt.maxLength) fail(table, column, `"${String(v)}" is longer than ${bt.maxLength} characters`);
       }
       break;
-    }
+    case 'integer':
+      if (typeof v !== 'number' || !Number.isInteger(v)) fail(table, column, `${brief(v)} is not an integer`);
+      if (bt.minInteger !== undefined && (v as number) < bt.minInteger) fail(table, column, `${String(v)} is less than the minimum ${bt.minInteger}`);
+      if (bt.maxInteger !== undefined && (v as number) > bt.maxInteger) fail(table, column, `${String(v)} is greater than the maximum ${bt.maxInteger}`);
+      break;
+    case 'real':
+      if (typeof v !== 'number' || !Number.isFinite(v)) fail(table, column, `${brief(v)} is not a finite real number`);
+      if (bt.minReal !== undefined && (v as number) < bt.minReal) fail(table, column, `${String(v)} is less than the minimum ${bt.minReal}`);
+      if (bt.maxReal !== undefined && (v as number) > bt.maxReal) fail(table, column, `${String(v)} is greater than the maximum ${bt.maxReal}`);
+      break;
+    case 'boolean':
+      if (typeof v !== 'boolean') fail(table, column, `${brief(v)} is not a boolean`);
+      break;
     case 'uuid':
-      if (typeof v !== 'string') fail(`${brief(v)} is not a UUID string`);
+      if (typeof v !== 'string') fail(table, column, `${brief(v)} is not a UUID string`);
       if (!UUID_RE.test(v as string)) {
-        if (!opts.namedUuids) fail(`"${String(v)}" is not a UUID`);
-        if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(v as string)) fail(`"${String(v)}" is neither a UUID nor a valid uuid-name`);
+        if (!opts.namedUuids) fail(table, column, `"${String(v)}" is not a UUID`);
+        if (!NAME_RE.test(v as string)) fail(table, column, `"${String(v)}" is neither a UUID nor a valid uuid-name`);
         return ['named-uuid', v];
       }
       return ['uuid', (v as string).toLowerCase()];
   }
   if (bt.enum && !bt.enum.has(v as Atom)) {
-    fail(`${brief(v)} is not one of the allowed values (${[...bt.enum].map(String).join(', ')})`);
+    fail(table, column, `${brief(v)} is not one of the allowed values (${[...bt.enum].map(String).join(', ')})`);
   }
   return v;
 }
@@ -345,13 +347,23 @@ function checkAtom(table: string, column: string, bt: BaseType, v: unknown, opts
 function setElements(table: string, column: string, v: unknown): unknown[] {
   if (Array.isArray(v)) return v;
   if (v instanceof Set) return [...v];
-  throw new OvsdbValueError(table, column, `${brief(v)} is not an array (the column is a set)`);
+  return fail(table, column, `${brief(v)} is not an array (the column is a set)`);
 }
 
 function mapEntries(table: string, column: string, v: unknown): [unknown, unknown][] {
   if (v instanceof Map) return [...v.entries()];
   if (isObject(v)) return Object.entries(v);
-  throw new OvsdbValueError(table, column, `${brief(v)} is not a Map or object (the column is a map)`);
+  return fail(table, column, `${brief(v)} is not a Map or object (the column is a map)`);
+}
+
+function hasDuplicates(a: readonly unknown[]): boolean {
+  const n = a.length;
+  if (n < 2) return false;
+  if (n <= 8) {
+    for (let i = 1; i < n; i++) for (let j = 0; j < i; j++) if (a[i] === a[j]) return true;
+    return false;
+  }
+  return new Set(a).size !== n;
 }
 
 /**
@@ -366,40 +378,41 @@ export function encodeValue(
   opts: EncodeOptions = {},
   partial = false,
 ): unknown {
-  const fail = (reason: string): never => {
-    throw new OvsdbValueError(table, column, reason);
-  };
-  if (v === undefined) fail('value is undefined');
+  if (v === undefined) fail(table, column, 'value is undefined');
   switch (ct.kind) {
     case 'scalar':
-      if (v === null) fail('value is required (the column takes exactly one value)');
-      if (Array.isArray(v)) fail(`${brief(v)} is an array, but the column takes exactly one value`);
+      if (v === null) fail(table, column, 'value is required (the column takes exactly one value)');
+      if (Array.isArray(v)) fail(table, column, `${brief(v)} is an array, but the column takes exactly one value`);
       return checkAtom(table, column, ct.key, v, opts);
     case 'optional':
     case 'set': {
       let elems: unknown[];
       if (ct.kind === 'optional' && !Array.isArray(v) && !(v instanceof Set)) elems = v === null ? [] : [v];
       else elems = setElements(table, column, v);
+      const n = elems.length;
       if (!partial) {
-        if (elems.length < ct.min) fail(`needs at least ${ct.min} element(s), got ${elems.length}`);
-        if (elems.length > ct.max) fail(`takes at most ${ct.max} element(s), got ${elems.length}`);
+        if (n < ct.min) fail(table, column, `needs at least ${ct.min} element(s), got ${n}`);
+        if (n > ct.max) fail(table, column, `takes at most ${ct.max} element(s), got ${n}`);
       }
-      const out = elems.map((e) => checkAtom(table, column, ct.key, e, opts));
-      if (new Set(elems).size !== elems.length) fail('the set contains duplicate elements');
+      const out = new Array<unknown>(n);
+      for (let i = 0; i < n; i++) out[i] = checkAtom(table, column, ct.key, elems[i], opts);
+      if (hasDuplicates(elems)) fail(table, column, 'the set contains duplicate elements');
       return ['set', out];
     }
     case 'map': {
       const entries = mapEntries(table, column, v);
+      const n = entries.length;
       if (!partial) {
-        if (entries.length < ct.min) fail(`needs at least ${ct.min} pair(s), got ${entries.length}`);
-        if (entries.length > ct.max) fail(`takes at most ${ct.max} pair(s), got ${entries.length}`);
+        if (n < ct.min) fail(table, column, `needs at least ${ct.min} pair(s), got ${n}`);
+        if (n > ct.max) fail(table, column, `takes at most ${ct.max} pair(s), got ${n}`);
       }
-      const keys = new Set<unknown>();
-      const out = entries.map(([k, val]) => {
-        if (keys.has(k)) fail(`the map has key ${brief(k)} twice`);
-        keys.add(k);
-        return [checkAtom(table, column, ct.key, k, opts), checkAtom(table, column, ct.value!, val, opts)];
-      });
+      const out = new Array<unknown>(n);
+      const vt = ct.value!;
+      for (let i = 0; i < n; i++) {
+        const [k, val] = entries[i];
+        out[i] = [checkAtom(table, column, ct.key, k, opts), checkAtom(table, column, vt, val, opts)];
+      }
+      if (!(v instanceof Map) && hasDuplicates(entries.map((e) => e[0]))) fail(table, column, 'the map has a key twice');
       return ['map', out];
     }
   }
