@@ -311,13 +311,20 @@ async function applyScenario(): Promise<void> {
   });
 
   await contender('apply', 'ovn-natgw', async () => {
-    await withSandbox(async (sb) => {
-      const t0 = performance.now();
-      await natgwApply(sb.nbRemote, w);
-      const seconds = (performance.now() - t0) / 1000;
-      await verifyApplied(sb.nbRemote, w);
-      figure('apply', 'ovn-natgw', { ...base, seconds, ratio_to_raw: ratio(seconds, rawSeconds) });
-    });
+    // timed like the raw limit: from the first transaction sent to the last reply,
+    // connect excluded (reported apart), best of the same number of runs
+    const runs: number[] = [];
+    let connect = 0;
+    for (let k = 0; k < rawRuns; k++) {
+      await withSandbox(async (sb) => {
+        const r = await natgwApply(sb.nbRemote, w);
+        await verifyApplied(sb.nbRemote, w);
+        runs.push(r.applySeconds);
+        connect = r.connectSeconds;
+      });
+    }
+    const seconds = min(runs);
+    figure('apply', 'ovn-natgw', { ...base, seconds, median_seconds: runs.length > 1 ? median(runs) : undefined, runs: runs.length, connect_seconds: connect, ratio_to_raw: ratio(seconds, rawSeconds) });
   });
 
   await contender('apply', 'ovn-nbctl', async () => {

@@ -2,6 +2,7 @@
  * ovn-natgw's own OVSDB client as a benchmark contender.
  *
  *  - natgwApply: connect to nbRemote (an empty NB database) and apply the whole
+ *    workload (returns connect and apply times apart; apply is timed like the raw limit),
  *    workload with the typed operation builders, one transaction per router
  *    (the same transactions the raw limit sends), all pipelined; resolves once
  *    the server has committed all of them. Values are validated against the
@@ -39,11 +40,15 @@ export function routerOps(r: RouterSpec): Operation[] {
   return out;
 }
 
-export async function natgwApply(nbRemote: string, w: Workload): Promise<void> {
+export async function natgwApply(nbRemote: string, w: Workload): Promise<{ connectSeconds: number; applySeconds: number }> {
   const client = new OvsdbClient({ remote: nbRemote, database: 'OVN_Northbound', reconnect: false });
   try {
+    const t0 = performance.now();
     await client.connect(30_000);
+    const t1 = performance.now();
     await Promise.all(w.routers.map((r) => client.transact(routerOps(r))));
+    const t2 = performance.now();
+    return { connectSeconds: (t1 - t0) / 1000, applySeconds: (t2 - t1) / 1000 };
   } finally {
     await client.close();
   }

@@ -349,6 +349,7 @@ export class OvsdbClient extends EventEmitter {
         this.backoffMs = this.o.minBackoffMs;
         const reason = await new Promise<Error>((res) => session!.onClose(res));
         this.sessionReady = false;
+        if (this.closing) break;
         this.emit('disconnected', reason);
         this.log.info({ remote: remote.text, reason: reason.message }, 'disconnected');
         if (!this.o.reconnect) {
