@@ -163,7 +163,7 @@ export class OvsdbClient extends EventEmitter {
    * A replica of some tables of this database. Its monitor is set up now if
    * connected, and on every (re)connection. Await `replica.ready` before reading.
    */
-  replica<DB = Record<string, object>>(spec: ReplicaSpec<DB>): Replica<DB> {
+  replica<DB = Record<string, Record<string, unknown>>>(spec: ReplicaSpec<DB>): Replica<DB> {
     const rep = new Replica<DB>(spec);
     this.replicas.set(rep.monitorId, rep);
     if (this.connected && this.session) {

@@ -109,7 +109,7 @@ export function opsFor<DB extends object = AnyTables>() {
 }
 
 /** Untyped builders (any table name). */
-export const ops = opsFor();
+export const ops = opsFor<Record<string, Record<string, unknown>>>();
 
 /** Condition helpers. */
 export const where = {

@@ -20,7 +20,7 @@ export interface TableSpec {
 /** An index over a column, or one key of a map column ("external_ids:name"), or several of them. */
 export type IndexSpec = string | readonly string[];
 
-export interface ReplicaSpec<DB = Record<string, object>> {
+export interface ReplicaSpec<DB = Record<string, Record<string, unknown>>> {
   tables: { [T in keyof DB & string]?: TableSpec | true };
   /** Secondary (non-unique) indexes per table. */
   indexes?: { [T in keyof DB & string]?: readonly IndexSpec[] };
@@ -380,7 +380,7 @@ let monitorSeq = 0;
  * The replica. Created by OvsdbClient.replica(); the client (re)establishes its
  * monitor on every connection and feeds it updates.
  */
-export class Replica<DB = Record<string, object>> {
+export class Replica<DB = Record<string, Record<string, unknown>>> {
   readonly monitorId: string;
   /** Last transaction id seen (monitor_cond_since / update3); zero when unknown. */
   lastTxnId = ZERO_UUID;
