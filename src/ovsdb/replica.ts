@@ -179,7 +179,7 @@ function decodeDiff(tv: TableView, json: Record<string, unknown>): Map<string, V
   for (const [name, w] of Object.entries(json)) {
     const c = tv.schema.columns.get(name);
     if (!c) continue;
-    // sets (including optional) are toggled element by element: decode as a set
+    // set diffs are decoded as sets (an optional column's diff may be ["set", []])
     const ct = c.type.kind === 'optional' ? { ...c.type, kind: 'set' as const, max: Infinity } : c.type;
     diff.set(name, decodeColumn(tv, { ...c, type: ct }, w));
   }
@@ -197,9 +197,10 @@ function applyDiff(tv: TableView, old: ReplicaRow, diff: Map<string, Value>): Re
         row[name] = d;
         break;
       case 'optional': {
-        // toggle: elements in the diff that are present go away, the others come in
-        const cur = row[name] === null ? [] : [row[name]];
-        const next = toggle(cur, d as unknown[]);
+        // a column of at most one element: ovsdb-server sends the new value
+        // (empty set = cleared), not elements to toggle (ovsdb_datum_diff()
+        // clones the new datum when n_max is 1; the Python IDL applies it so)
+        const next = d as unknown[];
         row[name] = next.length === 0 ? null : next[0];
         break;
       }
