@@ -16,7 +16,7 @@ import { dial, parseRemotes, type Remote, type TlsFiles } from './transport.js';
 import { JsonRpcSession } from './jsonrpc.js';
 import { type DatabaseSchema, parseSchema, ZERO_UUID } from './schema.js';
 import { type Condition, type Operation, type OperationResult, decodeResult, encodeOperation } from './operations.js';
-import { Replica, type ReplicaRow, type ReplicaSpec, UpdateDecoder } from './replica.js';
+import { type Flow, Replica, type ReplicaRow, type ReplicaSpec, UpdateDecoder } from './replica.js';
 import {
   CommitUnknownError,
   ConnectionClosedError,
@@ -98,6 +98,8 @@ export class OvsdbClient extends EventEmitter {
   private minIndex = 0;
   private readonly locks = new Map<string, { held: boolean }>();
   private backoffMs: number;
+  /** Pauses/resumes the socket of the current session (replicas' back-pressure). */
+  private flow: Flow | undefined;
   private wake: (() => void) | undefined;
   /** The schema of the database, once connected. */
   schema: DatabaseSchema | undefined;
@@ -168,6 +170,7 @@ export class OvsdbClient extends EventEmitter {
     this.replicas.set(rep.monitorId, rep);
     if (this.connected && this.session) {
       const s = this.session;
+      rep.setFlow(this.flow);
       this.establish(rep, s).catch((e) => this.dropSession(s, e as Error));
     }
     return rep;
@@ -427,7 +430,9 @@ export class OvsdbClient extends EventEmitter {
       if (this.session === session) this.session = undefined;
       throw e;
     }
-    for (const rep of this.replicas.values()) rep.setFlow({ pause: () => sock.pause(), resume: () => sock.resume() });
+    const flow: Flow = { pause: () => sock.pause(), resume: () => sock.resume() };
+    this.flow = flow;
+    for (const rep of this.replicas.values()) rep.setFlow(flow);
     this.sessionReady = true;
     this.log.info({ remote: remote.text, monitor: this.monitorMethod }, 'connected');
     this.emit('connected', remote.text);
