@@ -352,6 +352,8 @@ export class OvsdbClient extends EventEmitter {
         this.backoffMs = this.o.minBackoffMs;
         const reason = await new Promise<Error>((res) => session!.onClose(res));
         this.sessionReady = false;
+        // ovsdb-server releases a session's locks when it closes: none is held until granted again
+        for (const name of this.locks.keys()) this.setLock(name, false);
         if (this.closing) break;
         this.emit('disconnected', reason);
         this.log.info({ remote: remote.text, reason: reason.message }, 'disconnected');
