@@ -329,6 +329,7 @@ export class OvsdbClient extends EventEmitter {
   }
 
   private async loop(): Promise<void> {
+    let lastError: Error | undefined;
     while (!this.closing) {
       let progressed = false;
       for (let i = 0; i < this.remotes.length && !this.closing; ) {
@@ -338,6 +339,7 @@ export class OvsdbClient extends EventEmitter {
           session = await this.open(remote);
         } catch (e) {
           this.log.warn({ remote: remote.text, err: (e as Error).message }, 'connection attempt failed');
+          lastError = e as Error;
           session?.close(e as Error);
           // a rejected server (follower, stale, not joined) goes to the back of the list
           if (e instanceof ServerRejected && this.remotes.length > 1) {
@@ -374,7 +376,9 @@ export class OvsdbClient extends EventEmitter {
       if (this.closing) break;
       if (!this.o.reconnect && !progressed) {
         this.running = false;
-        const err = new ConnectionClosedError(`${this.database}: could not connect to any remote (${this.remotes.map((r) => r.text).join(',')})`);
+        const err = new ConnectionClosedError(
+          `${this.database}: could not connect to any remote (${this.remotes.map((r) => r.text).join(',')})${lastError ? `: ${lastError.message}` : ''}`,
+        );
         for (const w of this.connectWaiters.splice(0)) w.reject(err);
         return;
       }

@@ -54,7 +54,10 @@ export type OvsdbErrorCode =
 
 /** One failed operation of a transaction (or the commit itself, opIndex = -1). */
 export interface OperationFailure {
-  /** Index of the failing operation in the request, or -1 for the commit-time error. */
+  /**
+   * Index of the failing operation among the caller's operations; -1 for what the
+   * client added: the commit-time error (no `op`) or the lock assertion (`op` is the assert).
+   */
   readonly opIndex: number;
   /** The operation as sent (wire form), absent for the commit-time error. */
   readonly op?: unknown;
@@ -73,7 +76,7 @@ export class TransactionError extends Error {
       'transaction failed: ' +
         failures
           .map((f) => {
-            const what = f.opIndex < 0 ? 'commit' : `operation ${f.opIndex} (${describeOp(f.op)})`;
+            const what = f.opIndex >= 0 ? `operation ${f.opIndex} (${describeOp(f.op)})` : f.op ? `lock assertion (${describeOp(f.op)})` : 'commit';
             return `${what}: ${f.error}${f.details ? ` (${f.details})` : ''}`;
           })
           .join('; '),
