@@ -100,6 +100,12 @@ export class OvsdbClient extends EventEmitter {
   private backoffMs: number;
   /** Pauses/resumes the socket of the current session (replicas' back-pressure). */
   private flow: Flow | undefined;
+  /**
+   * Updates that arrived for a replica while its monitor reply was not yet
+   * applied (the reply resolves a promise, the update comes synchronously
+   * after it in the same chunk): applied right after the reply, in order.
+   */
+  private readonly held = new Map<Replica, { method: string; params: unknown[]; sink: UpdateDecoder }[]>();
   private wake: (() => void) | undefined;
   /** The schema of the database, once connected. */
   schema: DatabaseSchema | undefined;
@@ -505,9 +511,11 @@ export class OvsdbClient extends EventEmitter {
       }
       const foundSink = method === 'monitor_cond_since' ? sinceSink(decoder) : decoder;
       let result: unknown;
+      this.held.set(rep, []);
       try {
         result = await session.request(method, params, { timeoutMs: this.o.syncTimeoutMs, sink: foundSink });
       } catch (e) {
+        this.held.delete(rep);
         if (e instanceof RpcError && e.code === 'unknown method' && !only && method !== 'monitor') {
           this.monitorMethod = method === 'monitor_cond_since' ? 'monitor_cond' : 'monitor';
           this.log.info({ method: this.monitorMethod }, 'server lacks a monitor method, falling back');
@@ -527,7 +535,28 @@ export class OvsdbClient extends EventEmitter {
       } else {
         rep.applyFull(decoder.fresh!);
       }
+      const held = this.held.get(rep) ?? [];
+      this.held.delete(rep);
+      for (const h of held) if (!this.applyUpdate(session, rep, h.method, h.params, h.sink)) break;
       return;
+    }
+  }
+
+  /** Apply one update notification; false when the replica diverged (the session is then dropped). */
+  private applyUpdate(session: JsonRpcSession, rep: Replica, method: string, p: unknown[], sink: UpdateDecoder): boolean {
+    try {
+      rep.applyChanges(sink.changes);
+      if (method === 'update3' && typeof p[1] === 'string') rep.lastTxnId = p[1];
+      return true;
+    } catch (e) {
+      if (e instanceof ReplicaInconsistentError) {
+        // never trust a diverged replica: forget the txn id and rebuild from scratch
+        this.log.error({ err: e.message }, 'replica inconsistent, resynchronising');
+        rep.lastTxnId = ZERO_UUID;
+        session.close(e);
+        return false;
+      }
+      throw e;
     }
   }
 
@@ -539,19 +568,9 @@ export class OvsdbClient extends EventEmitter {
       case 'update3': {
         const rep = sink?.monitorId === SERVER_MONITOR_ID ? this.serverReplica : this.replicas.get(p[0] as string);
         if (!rep || !sink) return;
-        try {
-          rep.applyChanges(sink.changes);
-          if (method === 'update3' && typeof p[1] === 'string') rep.lastTxnId = p[1];
-        } catch (e) {
-          if (e instanceof ReplicaInconsistentError) {
-            // never trust a diverged replica: forget the txn id and rebuild from scratch
-            this.log.error({ err: e.message }, 'replica inconsistent, resynchronising');
-            rep.lastTxnId = ZERO_UUID;
-            session.close(e);
-            return;
-          }
-          throw e;
-        }
+        const held = this.held.get(rep);
+        if (held) held.push({ method, params: p, sink });
+        else this.applyUpdate(session, rep, method, p, sink);
         break;
       }
       case 'locked':
