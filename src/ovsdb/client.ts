@@ -338,7 +338,10 @@ export class OvsdbClient extends EventEmitter {
     let lastError: Error | undefined;
     while (!this.closing) {
       let progressed = false;
-      for (let i = 0; i < this.remotes.length && !this.closing; ) {
+      // one attempt per remote per round, then back off: a rejected remote moves
+      // to the back of the list, so count attempts rather than positions
+      for (let i = 0, tries = 0; i < this.remotes.length && !this.closing; ) {
+        if (tries++ >= this.remotes.length) break;
         const remote = this.remotes[i];
         let session: JsonRpcSession | undefined;
         try {
@@ -375,9 +378,11 @@ export class OvsdbClient extends EventEmitter {
           const at = this.remotes.indexOf(remote);
           if (at >= 0 && this.remotes.length > 1) this.remotes.push(...this.remotes.splice(at, 1));
           i = 0;
+          tries = 0;
           continue;
         }
         i = 0;
+        tries = 0;
       }
       if (this.closing) break;
       if (!this.o.reconnect && !progressed) {
