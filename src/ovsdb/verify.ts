@@ -16,7 +16,7 @@ export function verify(table: string, row: ReplicaRow, columns: readonly string[
 }
 
 export interface VerifiedOptions {
-  /** Attempts before giving up (default 10). */
+  /** Attempts before giving up (default 30). */
   attempts?: number;
   /** How long to wait for the replica to see the competing change (default 1000 ms). */
   settleMs?: number;
@@ -33,7 +33,7 @@ export async function transactVerified(
   build: () => Operation[],
   opts: VerifiedOptions = {},
 ): Promise<OperationResult[]> {
-  const attempts = opts.attempts ?? 10;
+  const attempts = opts.attempts ?? 30;
   for (let i = 1; ; i++) {
     // register before building: a change that lands while we build still wakes us
     let changed!: () => void;
@@ -44,6 +44,8 @@ export async function transactVerified(
     } catch (e) {
       if (!(e instanceof TransactionError) || !e.isConflict || i >= attempts) throw e;
       await Promise.race([sawChange, new Promise((res) => setTimeout(res, opts.settleMs ?? 1000))]);
+      // writers that keep colliding must not retry in lockstep: jittered, growing pause
+      await new Promise((res) => setTimeout(res, Math.random() * Math.min(2 ** i, 200)));
     } finally {
       off();
     }
