@@ -30,19 +30,11 @@ import {
 } from '../src/ovsdb/errors.js';
 import { findBinary, run } from '../tools/sandbox-lib.js';
 import { nbctl, withSandbox } from './helpers/sandbox.js';
+import { catchAsync } from './helpers/util.js';
 
 const NB = 'OVN_Northbound';
 const NB_SCHEMA_JSON = JSON.parse(readFileSync('/usr/share/ovn/ovn-nb.ovsschema', 'utf8')) as { version: string };
 const NO_SUCH_UUID = '11111111-2222-4333-8444-555555555555';
-
-async function catchAsync(p: Promise<unknown>): Promise<unknown> {
-  try {
-    await p;
-  } catch (e) {
-    return e;
-  }
-  return undefined;
-}
 
 /** Poll until `cond()` holds (a guard against hanging, not a timing assertion). */
 async function until(what: string, cond: () => boolean, timeoutMs = 15_000): Promise<void> {

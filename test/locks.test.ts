@@ -10,18 +10,10 @@ import { OvsdbClient } from '../src/ovsdb/client.js';
 import { TransactionError } from '../src/ovsdb/errors.js';
 import { ops } from '../src/ovsdb/operations.js';
 import { nbctl, withSandbox } from './helpers/sandbox.js';
+import { catchAsync } from './helpers/util.js';
 
 const NB = 'OVN_Northbound';
 const LOCK = 'natgw';
-
-async function catchAsync(p: Promise<unknown>): Promise<unknown> {
-  try {
-    await p;
-  } catch (e) {
-    return e;
-  }
-  return undefined;
-}
 
 /** The next `event` of `client` for `name`, with a guard against hanging (not a timing assertion). */
 function nextLockEvent(client: OvsdbClient, event: 'locked' | 'stolen', name: string, timeoutMs = 15_000): Promise<string> {

@@ -18,33 +18,13 @@ import { CommitUnknownError, ConnectionClosedError, TransactionError } from '../
 import type { NbTables } from '../src/models/ovn-nb.js';
 import { findBinary, run, type Sandbox } from '../tools/sandbox-lib.js';
 import { nbctl, ovsdbClientDump, withSandbox } from './helpers/sandbox.js';
+import { norm, waitFor } from './helpers/util.js';
 
 const DB = 'OVN_Northbound';
 
 // ---------------------------------------------------------------- helpers
 
 /** Poll `pred` until it holds or `ms` pass; returns whether it held. */
-async function waitFor(pred: () => boolean | Promise<boolean>, ms = 20_000): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    if (await pred()) return true;
-    if (Date.now() > deadline) return false;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-const byJson = (a: unknown, b: unknown) => {
-  const x = JSON.stringify(a);
-  const y = JSON.stringify(b);
-  return x < y ? -1 : x > y ? 1 : 0;
-};
-
-function norm(v: unknown): unknown {
-  if (v instanceof Map) return [...v.entries()].sort(byJson);
-  if (Array.isArray(v)) return [...v].sort(byJson);
-  return v;
-}
-
 type State = Record<string, Record<string, unknown>>;
 
 function normRow(r: Record<string, unknown>): Record<string, unknown> {

@@ -12,6 +12,7 @@ import type { Replica, ChangeEvent } from '../src/ovsdb/replica.js';
 import { type DatabaseSchema, decodeValue } from '../src/ovsdb/schema.js';
 import type { NbTables } from '../src/models/ovn-nb.js';
 import { nbctl, ovsdbClientDump, withSandbox } from './helpers/sandbox.js';
+import { norm, waitFor } from './helpers/util.js';
 
 const DB = 'OVN_Northbound';
 
@@ -32,28 +33,6 @@ async function connectClient(): Promise<OvsdbClient> {
 }
 
 /** Poll `pred` until it holds or `ms` pass; returns whether it held. */
-async function waitFor(pred: () => boolean | Promise<boolean>, ms = 10_000): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    if (await pred()) return true;
-    if (Date.now() > deadline) return false;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-const byJson = (a: unknown, b: unknown) => {
-  const x = JSON.stringify(a);
-  const y = JSON.stringify(b);
-  return x < y ? -1 : x > y ? 1 : 0;
-};
-
-/** Native value in a canonical, order-free form: sets sorted, maps as sorted pairs. */
-function norm(v: unknown): unknown {
-  if (v instanceof Map) return [...v.entries()].sort(byJson);
-  if (Array.isArray(v)) return [...v].sort(byJson);
-  return v;
-}
-
 type State = Record<string, Record<string, unknown>>;
 
 /** A replica table as { uuid: { column: normalized value } } (every column the replica has). */

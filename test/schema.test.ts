@@ -24,6 +24,7 @@ import { encodeOperation, ops, where, mutation, type Operation } from '../src/ov
 import { OvsdbClient } from '../src/ovsdb/client.js';
 import type { JsonRpcSession } from '../src/ovsdb/jsonrpc.js';
 import { nbctl, ovsdbClientDump, withSandbox } from './helpers/sandbox.js';
+import { catchAsync } from './helpers/util.js';
 
 const NB_FILE = '/usr/share/ovn/ovn-nb.ovsschema';
 const nbJson = JSON.parse(readFileSync(NB_FILE, 'utf8')) as { name: string; version: string; cksum: string };
@@ -41,15 +42,6 @@ function col(schema: DatabaseSchema, table: string, column: string): ColumnType 
 function catchSync(fn: () => unknown): unknown {
   try {
     fn();
-  } catch (e) {
-    return e;
-  }
-  return undefined;
-}
-
-async function catchAsync(p: Promise<unknown>): Promise<unknown> {
-  try {
-    await p;
   } catch (e) {
     return e;
   }

@@ -17,17 +17,9 @@ import { ops, where } from '../src/ovsdb/operations.js';
 import type { TlsFiles } from '../src/ovsdb/transport.js';
 import { findBinary, isAlive, run } from '../tools/sandbox-lib.js';
 import { parseJsonDump } from './helpers/sandbox.js';
+import { catchAsync } from './helpers/util.js';
 
 const NB = 'OVN_Northbound';
-
-async function catchAsync(p: Promise<unknown>): Promise<unknown> {
-  try {
-    await p;
-  } catch (e) {
-    return e;
-  }
-  return undefined;
-}
 
 async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;

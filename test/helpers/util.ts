@@ -1,0 +1,34 @@
+// Small helpers shared by the tests.
+
+/** The rejection of a promise, or undefined if it resolved. */
+export async function catchAsync(p: Promise<unknown>): Promise<unknown> {
+  try {
+    await p;
+  } catch (e) {
+    return e;
+  }
+  return undefined;
+}
+
+/** Poll a condition until it holds or the deadline passes (never a fixed sleep for correctness). */
+export async function waitFor(pred: () => boolean | Promise<boolean>, ms = 20_000): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    if (await pred()) return true;
+    if (Date.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+const byJson = (a: unknown, b: unknown) => {
+  const x = JSON.stringify(a);
+  const y = JSON.stringify(b);
+  return x < y ? -1 : x > y ? 1 : 0;
+};
+
+/** A value in a comparable form: sets and maps sorted (OVSDB sets and maps have no order). */
+export function norm(v: unknown): unknown {
+  if (v instanceof Map) return [...v.entries()].sort(byJson);
+  if (Array.isArray(v)) return [...v].sort(byJson);
+  return v;
+}
