@@ -8,78 +8,21 @@
  * stays put.
  */
 import t, { type Test } from 'tap';
-import { isDeepStrictEqual } from 'node:util';
 import { OvsdbClient } from '../src/ovsdb/client.js';
 import { JsonRpcSession } from '../src/ovsdb/jsonrpc.js';
 import { ops, where } from '../src/ovsdb/operations.js';
 import type { ChangeEvent, Replica } from '../src/ovsdb/replica.js';
-import { type DatabaseSchema, decodeValue, ZERO_UUID } from '../src/ovsdb/schema.js';
+import { ZERO_UUID } from '../src/ovsdb/schema.js';
 import { CommitUnknownError, ConnectionClosedError, TransactionError } from '../src/ovsdb/errors.js';
 import type { NbTables } from '../src/models/ovn-nb.js';
 import { findBinary, run, type Sandbox } from '../tools/sandbox-lib.js';
 import { nbctl, ovsdbClientDump, withSandbox } from './helpers/sandbox.js';
 import { norm, waitFor } from './helpers/util.js';
+import { type State, expectSynced, normRow, replicaState } from './helpers/replica-state.js';
 
 const DB = 'OVN_Northbound';
 
 // ---------------------------------------------------------------- helpers
-
-/** Poll `pred` until it holds or `ms` pass; returns whether it held. */
-type State = Record<string, Record<string, unknown>>;
-
-function normRow(r: Record<string, unknown>): Record<string, unknown> {
-  const o: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(r)) o[k] = norm(v);
-  return o;
-}
-
-function replicaState(rep: Replica<any>, tables: string[]): Record<string, State> {
-  const out: Record<string, State> = {};
-  for (const table of tables) {
-    const st: State = {};
-    for (const r of rep.table(table).values() as Iterable<Record<string, unknown>>) st[r._uuid as string] = normRow(r);
-    out[table] = st;
-  }
-  return out;
-}
-
-/** `ovsdb-client dump` of one remote, decoded, restricted to the replica's columns. */
-async function dumpState(remote: string, schema: DatabaseSchema, tables: string[], columns: Record<string, string[] | undefined> = {}): Promise<Record<string, State>> {
-  const dump = await ovsdbClientDump(remote, DB);
-  const out: Record<string, State> = {};
-  for (const table of tables) {
-    const ts = schema.tables.get(table)!;
-    const st: State = {};
-    for (const row of dump[table] ?? []) {
-      const uuid = (row._uuid as [string, string])[1];
-      const o: Record<string, unknown> = { _uuid: uuid };
-      for (const [name, cs] of ts.columns) if (!columns[table] || columns[table]!.includes(name)) o[name] = norm(decodeValue(cs.type, row[name]));
-      st[uuid] = o;
-    }
-    out[table] = st;
-  }
-  return out;
-}
-
-async function expectSynced(
-  t: Test,
-  rep: Replica<any>,
-  remote: string,
-  schema: DatabaseSchema,
-  tables: string[],
-  msg: string,
-  columns: Record<string, string[] | undefined> = {},
-): Promise<Record<string, State>> {
-  let want: Record<string, State> = {};
-  let got: Record<string, State> = {};
-  await waitFor(async () => {
-    want = await dumpState(remote, schema, tables, columns).catch(() => ({}));
-    got = replicaState(rep, tables);
-    return isDeepStrictEqual(got, want);
-  });
-  t.strictSame(got, want, msg);
-  return got;
-}
 
 /** A listener's own copy of the tables, kept only from change events. */
 function mirrorOf(rep: Replica<any>, tables: string[]) {

@@ -4,15 +4,15 @@
  * `ovsdb-client dump` after every change), column and row conditions and
  * monitor_cond_change, secondary indexes, change events and back-pressure.
  */
-import t, { type Test } from 'tap';
+import t from 'tap';
 import { isDeepStrictEqual } from 'node:util';
 import { OvsdbClient } from '../src/ovsdb/client.js';
 import { ops, where, mutation } from '../src/ovsdb/operations.js';
 import type { Replica, ChangeEvent } from '../src/ovsdb/replica.js';
-import { type DatabaseSchema, decodeValue } from '../src/ovsdb/schema.js';
 import type { NbTables } from '../src/models/ovn-nb.js';
-import { nbctl, ovsdbClientDump, withSandbox } from './helpers/sandbox.js';
+import { nbctl, withSandbox } from './helpers/sandbox.js';
 import { norm, waitFor } from './helpers/util.js';
+import { expectSynced } from './helpers/replica-state.js';
 
 const DB = 'OVN_Northbound';
 
@@ -30,67 +30,6 @@ async function connectClient(): Promise<OvsdbClient> {
   clients.push(c);
   await c.connect(20_000);
   return c;
-}
-
-/** Poll `pred` until it holds or `ms` pass; returns whether it held. */
-type State = Record<string, Record<string, unknown>>;
-
-/** A replica table as { uuid: { column: normalized value } } (every column the replica has). */
-function replicaState(rep: Replica<any>, table: string): State {
-  const out: State = {};
-  for (const r of rep.table(table).values() as Iterable<Record<string, unknown>>) {
-    const o: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(r)) o[k] = norm(v);
-    out[r._uuid as string] = o;
-  }
-  return out;
-}
-
-/**
- * The same from `ovsdb-client dump`, decoded with the schema; optionally only
- * some columns and the rows matching `keep` (on the decoded row).
- */
-async function dumpState(
-  schema: DatabaseSchema,
-  tables: string[],
-  opts: { columns?: string[]; keep?: (row: Record<string, unknown>) => boolean } = {},
-): Promise<Record<string, State>> {
-  const dump = await ovsdbClientDump(sb.nbRemote, DB);
-  const out: Record<string, State> = {};
-  for (const table of tables) {
-    const ts = schema.tables.get(table)!;
-    const st: State = {};
-    for (const row of dump[table] ?? []) {
-      const uuid = (row._uuid as [string, string])[1];
-      const decoded: Record<string, unknown> = { _uuid: uuid };
-      for (const [name, cs] of ts.columns) decoded[name] = decodeValue(cs.type, row[name]);
-      if (opts.keep && !opts.keep(decoded)) continue;
-      const o: Record<string, unknown> = { _uuid: uuid };
-      for (const name of ts.columns.keys()) if (!opts.columns || opts.columns.includes(name)) o[name] = norm(decoded[name]);
-      st[uuid] = o;
-    }
-    out[table] = st;
-  }
-  return out;
-}
-
-/** Wait until the replica equals the dump for `tables`, then assert it (with a diff on failure). */
-async function expectSynced(
-  t: Test,
-  rep: Replica<any>,
-  schema: DatabaseSchema,
-  tables: string[],
-  msg: string,
-  opts: { columns?: string[]; keep?: (row: Record<string, unknown>) => boolean } = {},
-): Promise<void> {
-  let want: Record<string, State> = {};
-  let got: Record<string, State> = {};
-  await waitFor(async () => {
-    want = await dumpState(schema, tables, opts);
-    got = Object.fromEntries(tables.map((tb) => [tb, replicaState(rep, tb)]));
-    return isDeepStrictEqual(got, want);
-  });
-  t.strictSame(got, want, msg);
 }
 
 // ---------------------------------------------------------------- tests
@@ -134,7 +73,7 @@ t.test('update2 diffs are applied exactly (replica == ovsdb-client dump after ev
   });
   await rep.ready;
   const schema = c.schema!;
-  const check = (msg: string) => expectSynced(t, rep, schema, tables, msg);
+  const check = (msg: string) => expectSynced(t, rep, sb.nbRemote, schema, tables, msg);
   const ls = () => rep.table('Logical_Switch').filter((r) => r.name.startsWith('d-ls'))[0];
   const as = () => rep.table('Address_Set').filter((r) => r.name === 'd_as')[0];
   const nat = () => rep.table('NAT').filter((r) => r.logical_ip === '10.9.0.0/24')[0];
@@ -260,7 +199,7 @@ t.test('column and row conditions; monitor_cond_change switches the view', async
   const events: ChangeEvent[] = [];
   rep.onChange((e) => events.push(e));
   const view = (type: string) =>
-    expectSynced(t, rep, schema, ['NAT'], `replica shows exactly the ${type} rows, columns type and external_ip`, {
+    expectSynced(t, rep, sb.nbRemote, schema, ['NAT'], `replica shows exactly the ${type} rows, columns type and external_ip`, {
       columns: ['type', 'external_ip'],
       keep: (r) => r.type === type,
     });
