@@ -124,7 +124,7 @@ export class JsonStreamParser {
     while (i < n) {
       if (this.leaf !== Leaf.None) {
         const start = i;
-        i = this.scanLeaf(chunk, i);
+        i = this.continueLeaf(chunk, i, -1); // a leaf that began in an earlier chunk
         if ((this.leaf as Leaf) !== Leaf.None) {
           // leaf continues in the next chunk
           this.leafParts.push(chunk.subarray(start, n));
@@ -153,7 +153,7 @@ export class JsonStreamParser {
         case S.KeyOrEnd:
         case S.Key:
           if (c === QUOTE) {
-            this.startLeaf(Leaf.Str, chunk, i, true);
+            this.startLeaf(Leaf.Str, true);
             i = this.continueLeaf(chunk, i + 1, i);
           } else if (c === 0x7d && f.state === S.KeyOrEnd) {
             i++;
@@ -220,16 +220,16 @@ export class JsonStreamParser {
       return i + 1;
     }
     if (isContainer) {
-      this.startLeaf(Leaf.Container, chunk, i, false);
+      this.startLeaf(Leaf.Container, false);
       this.leafDepth = 1;
       return this.continueLeaf(chunk, i + 1, i);
     }
     if (c === QUOTE) {
-      this.startLeaf(Leaf.Str, chunk, i, false);
+      this.startLeaf(Leaf.Str, false);
       return this.continueLeaf(chunk, i + 1, i);
     }
     if (c === 0x2d || (c >= 0x30 && c <= 0x39) || c === 0x74 || c === 0x66 || c === 0x6e) {
-      this.startLeaf(Leaf.Literal, chunk, i, false);
+      this.startLeaf(Leaf.Literal, false);
       return this.continueLeaf(chunk, i, i);
     }
     throw new FramingError(`unexpected ${describe(c)} where a value was expected`);
@@ -272,17 +272,12 @@ export class JsonStreamParser {
 
   // ------------------------------------------------------------ leaves
 
-  private startLeaf(kind: Leaf, _chunk: Buffer, _i: number, isKey: boolean): void {
+  private startLeaf(kind: Leaf, isKey: boolean): void {
     this.leaf = kind;
     this.leafIsKey = isKey;
     this.leafParts = [];
     this.inStr = kind === Leaf.Str;
     this.esc = false;
-  }
-
-  /** Scan a leaf that started in an earlier chunk; returns the index after it (or n). */
-  private scanLeaf(chunk: Buffer, i: number): number {
-    return this.continueLeaf(chunk, i, -1);
   }
 
   /**
