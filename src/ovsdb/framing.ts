@@ -308,8 +308,11 @@ export class JsonStreamParser {
           i++;
         }
         if (i >= n) break;
-        const q = chunk.indexOf(QUOTE, i);
-        const stop = q < 0 ? n : q;
+        // most OVSDB strings are short: a plain loop beats a native indexOf call per string
+        let q = i;
+        while (q < n && chunk[q] !== QUOTE) q++;
+        const stop = q;
+        if (q === n) q = -1;
         // backslashes right before the quote (or the chunk end) decide whether it is escaped
         let k = stop - 1;
         while (k >= i && chunk[k] === BACKSLASH) k--;
@@ -352,19 +355,21 @@ export class JsonStreamParser {
   }
 
   private finishLeaf(chunk: Buffer, start: number, end: number): void {
-    let buf: Buffer;
-    if (this.leafParts.length === 0) {
-      buf = chunk.subarray(start, end);
-    } else {
+    // decode straight from the chunk when the leaf lies in it (no Buffer view per leaf)
+    let buf = chunk;
+    if (this.leafParts.length !== 0) {
       this.leafParts.push(chunk.subarray(start < 0 ? 0 : start, end));
       buf = Buffer.concat(this.leafParts);
       this.leafParts = [];
+      start = 0;
+      end = buf.length;
     }
     const kind = this.leaf;
     this.leaf = Leaf.None;
     let value: unknown;
     try {
-      value = kind === Leaf.Str && isPlainString(buf) ? buf.toString('utf8', 1, buf.length - 1) : JSON.parse(buf.toString('utf8'));
+      value =
+        kind === Leaf.Str && isPlainString(buf, start, end) ? buf.toString('utf8', start + 1, end - 1) : JSON.parse(buf.toString('utf8', start, end));
     } catch (e) {
       throw new FramingError(`malformed JSON: ${(e as Error).message}`);
     }
@@ -405,8 +410,8 @@ function setMember(obj: Record<string, unknown>, key: string, value: unknown): v
 }
 
 /** A string leaf without escapes or control characters can skip JSON.parse. */
-function isPlainString(buf: Buffer): boolean {
-  for (let i = 1; i < buf.length - 1; i++) {
+function isPlainString(buf: Buffer, start: number, end: number): boolean {
+  for (let i = start + 1; i < end - 1; i++) {
     const c = buf[i];
     if (c === BACKSLASH || c < 0x20) return false;
   }

@@ -101,7 +101,14 @@ export class TableView<R extends { _uuid: string } = ReplicaRow> {
     readonly name: string,
     /** @internal */ readonly schema: TableSchema,
     /** @internal */ readonly columns: readonly ColumnSchema[],
-  ) {}
+  ) {
+    this.newRow = rowFactory(columns);
+    this.columnsByName = new Map(columns.map((c) => [c.name, c]));
+  }
+
+  /** @internal */ readonly columnsByName: ReadonlyMap<string, ColumnSchema>;
+
+  /** @internal */ readonly newRow: (uuid: string) => Record<string, unknown>;
 
   get size(): number {
     return this.rows.size;
@@ -154,13 +161,34 @@ type RowChange =
   | { table: TableView; uuid: string; kind: 'modify'; diff: Map<string, Value> }
   | { table: TableView; uuid: string; kind: 'delete' };
 
+/**
+ * A factory per column list that makes a row object with every column as an
+ * in-object property holding its default (one allocation, one shape for the
+ * whole table), which costs less to build and to move through the GC than
+ * adding properties one by one. Names are quoted with JSON.stringify.
+ */
+function rowFactory(cols: readonly ColumnSchema[]): (uuid: string) => Record<string, unknown> {
+  const plain = cols.filter((c) => c.name !== '_uuid' && c.name !== '__proto__');
+  const props = plain.map((c, i) => `${JSON.stringify(c.name)}: d[${i}]`);
+  const make = new Function('d', `return (uuid) => ({ _uuid: uuid, ${props.join(', ')} });`)(plain.map((c) => defaultValue(c.type))) as (
+    uuid: string,
+  ) => Record<string, unknown>;
+  const proto = cols.find((c) => c.name === '__proto__');
+  if (!proto) return make;
+  // a literal "__proto__" member would set the prototype: make it an own property
+  const def = defaultValue(proto.type);
+  return (uuid) => Object.defineProperty(make(uuid), '__proto__', { value: def, enumerable: true, writable: true, configurable: true });
+}
+
 function makeRow(tv: TableView, uuid: string, json: Record<string, unknown> | undefined): ReplicaRow {
-  const row: Record<string, unknown> = { _uuid: uuid };
-  const cols = tv.columns;
-  for (let i = 0; i < cols.length; i++) {
-    const c = cols[i];
-    const w = json ? json[c.name] : undefined;
-    row[c.name] = w === undefined ? defaultValue(c.type) : decodeColumn(tv, c, w);
+  const row = tv.newRow(uuid);
+  if (json) {
+    // only the row's own members (a missing "constructor" must not find Object's)
+    const cols = tv.columnsByName;
+    for (const name in json) {
+      const c = cols.get(name);
+      if (c) row[name] = decodeColumn(tv, c, json[name]);
+    }
   }
   // read-only by type (ReplicaRow); not frozen: freezing 100k rows costs more than it protects
   return row as ReplicaRow;
@@ -241,8 +269,15 @@ const ROW_KINDS = new Set(['initial', 'insert', 'modify', 'delete', 'new', 'old'
  */
 export class UpdateDecoder implements LeafSink {
   readonly changes: RowChange[] = [];
+  #fresh: Map<string, Map<string, ReplicaRow>> | undefined;
   /** Full state (initial reply): rows go straight into fresh tables. */
-  fresh: Map<string, Map<string, ReplicaRow>> | undefined;
+  get fresh(): Map<string, Map<string, ReplicaRow>> | undefined {
+    return this.#fresh;
+  }
+  set fresh(m: Map<string, Map<string, ReplicaRow>> | undefined) {
+    this.#fresh = m;
+    this.lastFresh = undefined;
+  }
   monitorId: unknown;
 
   constructor(
@@ -277,21 +312,35 @@ export class UpdateDecoder implements LeafSink {
       else this.add(rep, table, uuid, 'delete', null);
       return true;
     }
-    for (const kind of Object.keys(obj)) this.add(rep, table, uuid, kind, obj[kind]);
+    for (const kind in obj) this.add(rep, table, uuid, kind, obj[kind]);
     return true;
   }
 
+  // rows arrive table by table: remember the last table's view and fresh map
+  private lastTable: string | undefined;
+  private lastView: TableView | undefined;
+  private lastFresh: Map<string, ReplicaRow> | undefined;
+
   private add(rep: Replica, table: string, uuid: string, kind: string, json: Record<string, unknown> | null): void {
-    const tv = rep.tableState(table);
-    if (!tv) throw new ReplicaInconsistentError(`update for table ${table}, which is not monitored`);
+    if (table !== this.lastTable) {
+      this.lastView = rep.tableState(table);
+      if (!this.lastView) throw new ReplicaInconsistentError(`update for table ${table}, which is not monitored`);
+      this.lastTable = table;
+      this.lastFresh = undefined;
+    }
+    const tv = this.lastView!;
     switch (kind) {
       case 'initial':
       case 'insert':
       case 'new': {
         const row = makeRow(tv, uuid, json ?? undefined);
         if (this.fresh) {
-          let m = this.fresh.get(table);
-          if (!m) this.fresh.set(table, (m = new Map()));
+          let m = this.lastFresh;
+          if (!m) {
+            m = this.fresh.get(table);
+            if (!m) this.fresh.set(table, (m = new Map()));
+            this.lastFresh = m;
+          }
           m.set(uuid, row);
         } else this.changes.push({ table: tv, uuid, kind: 'put', row });
         break;

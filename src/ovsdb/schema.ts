@@ -228,11 +228,30 @@ class FrozenMap<K, V> extends Map<K, V> {
 export const EMPTY_MAP: ReadonlyMap<Atom, Atom> = new FrozenMap<Atom, Atom>().seal();
 export const EMPTY_SET: readonly Atom[] = Object.freeze([]) as readonly Atom[];
 
+/**
+ * Strings that repeat across rows (map keys such as "neutron:fip_id", short
+ * values, enum members such as "dnat_and_snat") are shared instead of kept
+ * once per row: a 100k-row replica then holds one copy of each key instead of
+ * 100k. Bounded, so unique values cannot grow it without limit.
+ */
+const INTERN_MAX_ENTRIES = 16384;
+const INTERN_MAX_LENGTH = 40;
+const interned = new Map<string, string>();
+function intern(a: Atom): Atom {
+  if (typeof a !== 'string' || a.length > INTERN_MAX_LENGTH) return a;
+  const s = interned.get(a);
+  if (s !== undefined) return s;
+  if (interned.size < INTERN_MAX_ENTRIES) interned.set(a, a);
+  return a;
+}
+
 /** Decode a wire datum into the native form of its column type. */
 export function decodeValue(ct: ColumnType, json: unknown): Value {
   switch (ct.kind) {
-    case 'scalar':
-      return decodeAtom(ct.key, isWireSet(json) && json[1].length === 1 ? json[1][0] : json);
+    case 'scalar': {
+      const a = decodeAtom(ct.key, isWireSet(json) && json[1].length === 1 ? json[1][0] : json);
+      return ct.key.enum ? intern(a) : a;
+    }
     case 'optional':
       if (isWireSet(json)) {
         if (json[1].length === 0) return null;
@@ -258,7 +277,8 @@ export function decodeValue(ct: ColumnType, json: unknown): Value {
       const vt = ct.value!;
       for (const p of pairs) {
         if (!Array.isArray(p) || p.length !== 2) throw new Error(`bad map pair ${brief(p)}`);
-        m.set(decodeAtom(ct.key, p[0]), decodeAtom(vt, p[1]));
+        const v = decodeAtom(vt, p[1]);
+        m.set(intern(decodeAtom(ct.key, p[0])), typeof v === 'string' && v.length <= 8 ? intern(v) : v);
       }
       return m;
     }
