@@ -1,0 +1,183 @@
+/**
+ * The objects of a declarative manifest, after parsing and validation
+ * (src/nat/manifest.ts), in Kube-OVN's shapes and field names. Lists are
+ * never undefined (empty when absent); optional scalars are undefined when
+ * absent. IP addresses and CIDRs are syntactically valid and canonical
+ * (lower-case IPv6, no leading zeros); cross-object references (an OvnFip's
+ * ovnEip, a Subnet's vlan, ...) are NOT yet resolved: the planner does that
+ * against the other objects and the database.
+ */
+
+export type Kind =
+  | 'ProviderNetwork'
+  | 'Vlan'
+  | 'Subnet'
+  | 'Vpc'
+  | 'OvnEip'
+  | 'OvnFip'
+  | 'OvnSnatRule'
+  | 'OvnDnatRule'
+  | 'Vip'
+  | 'ConfigMap';
+
+/** Where an object came from, for error messages: "OvnFip eip-static (fips.yaml, document 2)". */
+export interface Origin {
+  file: string;
+  /** 1-based index of the YAML document in the file */
+  document: number;
+}
+
+interface Base<K extends Kind> {
+  kind: K;
+  name: string;
+  origin?: Origin;
+}
+
+/** kind ProviderNetwork: an underlay network; its name is the localnet `network_name`. */
+export interface ProviderNetwork extends Base<'ProviderNetwork'> {
+  defaultInterface?: string;
+}
+
+/** kind Vlan: a VLAN id (0 = untagged) on a provider network. */
+export interface Vlan extends Base<'Vlan'> {
+  id: number;
+  provider: string;
+}
+
+/**
+ * kind Subnet. Without `vpc` and with `vlan` (or `provider` naming a
+ * ProviderNetwork) it is an external network; with `vpc` it is an internal
+ * subnet of that Vpc.
+ */
+export interface Subnet extends Base<'Subnet'> {
+  protocol?: 'IPv4' | 'IPv6' | 'Dual';
+  /** 1 or 2 CIDRs (Kube-OVN's comma-separated cidrBlock), at most one per family, canonical network address */
+  cidrBlock: string[];
+  /** gateway IPs, one per CIDR and in the same order (defaulted to the first host of each CIDR when absent) */
+  gateway: string[];
+  vlan?: string;
+  vpc?: string;
+  provider?: string;
+  /** excluded addresses: single IPs or "a..b" ranges, as written (validated) */
+  excludeIps: string[];
+}
+
+export interface StaticRoute {
+  cidr: string;
+  nextHopIP: string;
+  policy: 'policyDst' | 'policySrc';
+  routeTable?: string;
+  /** ECMP with BFD: BFD session parameters for this next hop (ovn-natgw extension) */
+  bfd?: { minTx?: number; minRx?: number; detectMult?: number };
+}
+
+export interface PolicyRoute {
+  priority: number;
+  match: string;
+  action: 'allow' | 'drop' | 'reroute';
+  /** reroute next hops (Kube-OVN's comma-separated nextHopIP), at least one for reroute */
+  nextHopIP: string[];
+}
+
+/** kind Vpc: a Logical_Router. */
+export interface Vpc extends Base<'Vpc'> {
+  enableExternal: boolean;
+  /** extra external networks (Subnet names) besides the default one */
+  addExternalSubnets: string[];
+  staticRoutes: StaticRoute[];
+  policyRoutes: PolicyRoute[];
+}
+
+/** kind OvnEip. */
+export interface OvnEip extends Base<'OvnEip'> {
+  /** external network (Subnet name); default: the default external network */
+  externalSubnet?: string;
+  type: 'nat' | 'lrp' | 'lsp';
+  v4Ip?: string;
+  v6Ip?: string;
+  macAddress?: string;
+}
+
+/** kind OvnFip: one dnat_and_snat per address family. */
+export interface OvnFip extends Base<'OvnFip'> {
+  ovnEip: string;
+  /** "vip": ipName names a Vip; otherwise ipName names a workload port (Kube-OVN IP / OVN LSP) */
+  ipType?: 'vip';
+  ipName?: string;
+  vpc?: string;
+  v4Ip?: string;
+  v6Ip?: string;
+  /** distributed = logical_port + external_mac on the NAT row; default from the ConfigMap type, else centralized */
+  type?: 'distributed' | 'centralized';
+}
+
+/** kind OvnSnatRule. */
+export interface OvnSnatRule extends Base<'OvnSnatRule'> {
+  ovnEip: string;
+  /** a Subnet name: SNAT its whole CIDR(s) */
+  vpcSubnet?: string;
+  ipName?: string;
+  vpc?: string;
+  v4IpCidr?: string;
+  v6IpCidr?: string;
+  /** "lo-hi" (ovn-natgw extension, NAT external_port_range) */
+  externalPortRange?: string;
+}
+
+/** kind OvnDnatRule. */
+export interface OvnDnatRule extends Base<'OvnDnatRule'> {
+  ovnEip: string;
+  ipType?: 'vip';
+  ipName?: string;
+  vpc?: string;
+  v4Ip?: string;
+  v6Ip?: string;
+  protocol: 'tcp' | 'udp' | 'sctp';
+  internalPort: number;
+  externalPort: number;
+}
+
+/** kind Vip: a reserved internal address in a Subnet. */
+export interface Vip extends Base<'Vip'> {
+  subnet: string;
+  v4ip?: string;
+  v6ip?: string;
+}
+
+/** kind ConfigMap named ovn-external-gw-config (any other ConfigMap is ignored with a notice). */
+export interface ExternalGwConfig extends Base<'ConfigMap'> {
+  enableExternalGw: boolean;
+  /** gateway chassis, by SB Chassis name or hostname, in preference order; empty = chassis with enable-chassis-as-gw */
+  externalGwNodes: string[];
+  type: 'centralized' | 'distributed';
+  /** the underlay gateway address with prefix, e.g. "10.5.204.254/24" */
+  externalGwAddr?: string;
+  /** the default external network (Subnet name); ovn-natgw extension, default "external" or the only external Subnet */
+  externalGwSwitch?: string;
+}
+
+export type ManifestObject =
+  | ProviderNetwork
+  | Vlan
+  | Subnet
+  | Vpc
+  | OvnEip
+  | OvnFip
+  | OvnSnatRule
+  | OvnDnatRule
+  | Vip
+  | ExternalGwConfig;
+
+/** A field that only means something in Kubernetes and was ignored. */
+export interface Notice {
+  kind: string;
+  name: string;
+  field: string;
+  message: string;
+  origin?: Origin;
+}
+
+export interface Manifest {
+  objects: ManifestObject[];
+  notices: Notice[];
+}
