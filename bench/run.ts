@@ -7,7 +7,9 @@
  * Scenarios:
  *  apply    apply the shared workload (bench/workload.ts) into a fresh, empty NB
  *           sandbox with each contender: raw (pipelined pre-built transactions,
- *           the "raw limit"), ovn-natgw, ovn-nbctl, ovsdbapp.
+ *           the "raw limit"), ovn-natgw (typed builders), ovn-natgw-declarative
+ *           (manifest objects -> plan -> one transaction, then a no-change
+ *           re-apply: line `bench reapply ...`), ovn-nbctl, ovsdbapp.
  *  replica  fill a fresh NB sandbox with ~100k NAT rows, then build a full NB
  *           replica with each contender, each in its own child process:
  *           server-send (raw bytes of one monitor_cond reply), json-parse,
@@ -36,6 +38,8 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { natgwApply } from './contenders/natgw.js';
+import { declarativeApply } from './contenders/declarative.js';
+import { run as runTool } from '../tools/sandbox-lib.js';
 import { DEFAULT_NBCTL_CHUNK, nbctlApply } from './contenders/nbctl.js';
 import { countRows, rawApply } from './raw.js';
 import { startSandbox, sandboxProvider, type Sandbox } from './sandbox.js';
@@ -325,6 +329,28 @@ async function applyScenario(): Promise<void> {
     }
     const seconds = min(runs);
     figure('apply', 'ovn-natgw', { ...base, seconds, median_seconds: runs.length > 1 ? median(runs) : undefined, runs: runs.length, connect_seconds: connect, ratio_to_raw: ratio(seconds, rawSeconds) });
+  });
+
+  await contender('apply', 'ovn-natgw-declarative', async () => {
+    // the workload as manifest objects: plan against a live replica, ONE transaction,
+    // then a second apply that must find nothing to change (see contenders/declarative.ts)
+    await withSandbox(async (sb) => {
+      const cmds = w.chassis.flatMap((c, i) => ['--', 'chassis-add', c, 'geneve', `127.1.${(i >> 8) & 255}.${(i & 255) + 1}`]);
+      await runTool('ovn-sbctl', ['--db', sb.sbRemote, ...cmds]);
+      const r = await declarativeApply(sb.nbRemote, sb.sbRemote, w);
+      await verifyApplied(sb.nbRemote, w);
+      figure('apply', 'ovn-natgw-declarative', {
+        ...base,
+        seconds: r.applySeconds,
+        plan_seconds: r.planSeconds,
+        connect_seconds: r.connectSeconds,
+        ops: r.ops,
+        transactions: 1,
+        ratio_to_raw: ratio(r.applySeconds, rawSeconds),
+      });
+      if (r.reapplyTransacted) throw new Error('the re-apply of an unchanged manifest sent a transaction');
+      figure('reapply', 'ovn-natgw-declarative', { ...base, seconds: r.reapplySeconds, transactions: 0 });
+    });
   });
 
   await contender('apply', 'ovn-nbctl', async () => {

@@ -1,0 +1,113 @@
+/**
+ * Gateway chassis: which SB chassis may host gateway router ports, and which
+ * K of them (with which priorities) each port gets. Pure functions.
+ *
+ * Placement rules:
+ *  - candidates: the configured gateway nodes (matched by SB Chassis name or
+ *    hostname, in the given order), or, without a list, every chassis whose
+ *    `ovn-cms-options` (other_config or external_ids) has enable-chassis-as-gw;
+ *  - a port keeps the chassis it already has, in their current priority order,
+ *    as long as they are still candidates (a change of the list never moves an
+ *    active gateway that can stay);
+ *  - free slots are filled at the bottom: for a new port the top slot goes to
+ *    the candidate with the fewest active ports so far (spreads the active
+ *    gateways), the rest in rendezvous-hash order of (port, chassis), which is
+ *    stable when unrelated chassis come and go;
+ *  - priorities are K..1, highest first (ovn-nbctl lrp-set-gateway-chassis).
+ */
+export const MAX_GATEWAY_CHASSIS = 5;
+export const DEFAULT_GATEWAY_CHASSIS = 3;
+
+export interface SbChassis {
+  name: string;
+  hostname: string;
+  other_config: ReadonlyMap<string, string>;
+  external_ids: ReadonlyMap<string, string>;
+}
+
+export function isGatewayCapable(c: SbChassis): boolean {
+  const opts = `${c.other_config.get('ovn-cms-options') ?? ''},${c.external_ids.get('ovn-cms-options') ?? ''}`;
+  return opts.split(',').some((o) => o.trim() === 'enable-chassis-as-gw');
+}
+
+/**
+ * The candidate chassis names, in preference order. `nodes` (names or
+ * hostnames) that match no chassis are returned in `missing`.
+ */
+export function gatewayCandidates(chassis: readonly SbChassis[], nodes: readonly string[]): { names: string[]; missing: string[] } {
+  if (nodes.length === 0) {
+    return { names: chassis.filter(isGatewayCapable).map((c) => c.name).sort(), missing: [] };
+  }
+  const names: string[] = [];
+  const missing: string[] = [];
+  for (const n of nodes) {
+    const c = chassis.find((x) => x.name === n) ?? chassis.find((x) => x.hostname === n);
+    if (!c) missing.push(n);
+    else if (!names.includes(c.name)) names.push(c.name);
+  }
+  return { names, missing };
+}
+
+/** FNV-1a (32 bit) of port and chassis, finished with a murmur3 mix: cheap and well spread. */
+function weight(port: string, chassis: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < port.length; i++) h = Math.imul(h ^ port.charCodeAt(i), 0x01000193);
+  h = Math.imul(h ^ 0, 0x01000193);
+  for (let i = 0; i < chassis.length; i++) h = Math.imul(h ^ chassis.charCodeAt(i), 0x01000193);
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+/** Candidates ordered by rendezvous weight for one port (highest first; ties by name). */
+export function rendezvousOrder(port: string, candidates: readonly string[]): string[] {
+  return candidates
+    .map((c) => ({ c, w: weight(port, c) }))
+    .sort((a, b) => b.w - a.w || (a.c < b.c ? -1 : 1))
+    .map((x) => x.c);
+}
+
+/**
+ * Chooses the gateway chassis of several ports at once (so that new ports
+ * spread their active chassis). `current` gives each port's chassis in
+ * priority order (highest first) as found in NB. Returns chassis in priority
+ * order (highest first) per port; fewer than k when there are fewer candidates.
+ */
+export function placeGateways(
+  ports: readonly string[],
+  candidates: readonly string[],
+  k: number,
+  current: ReadonlyMap<string, readonly string[]>,
+): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  const active = new Map<string, number>(candidates.map((c) => [c, 0]));
+  const fresh: string[] = [];
+  // ports that keep their active chassis count first, so new ports avoid them
+  for (const p of [...ports].sort()) {
+    const kept = (current.get(p) ?? []).filter((c) => candidates.includes(c)).slice(0, k);
+    out.set(p, kept);
+    if (kept.length > 0) active.set(kept[0], (active.get(kept[0]) ?? 0) + 1);
+    else fresh.push(p);
+  }
+  for (const p of fresh) {
+    const order = rendezvousOrder(p, candidates);
+    if (order.length === 0) continue;
+    // least-loaded top, ties broken by rendezvous order
+    let top = order[0];
+    for (const c of order) if ((active.get(c) ?? 0) < (active.get(top) ?? 0)) top = c;
+    active.set(top, (active.get(top) ?? 0) + 1);
+    out.set(p, [top]);
+  }
+  for (const p of ports) {
+    const list = out.get(p)!;
+    if (list.length === 0) continue;
+    for (const c of rendezvousOrder(p, candidates)) {
+      if (list.length >= k) break;
+      if (!list.includes(c)) list.push(c);
+    }
+  }
+  return out;
+}

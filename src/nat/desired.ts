@@ -1,0 +1,946 @@
+/**
+ * Desired state: from manifest objects, the current NB (for what already
+ * exists: workload ports, addresses already handed out, chassis already
+ * chosen) and the SB chassis, the NB rows ovn-natgw wants. Pure: no I/O.
+ *
+ * Row layout (names as Kube-OVN writes them):
+ *  - external network Subnet S: Logical_Switch S with Logical_Switch_Port
+ *    "localnet.S" (type localnet, options network_name=<provider>, tag=<vlan>);
+ *  - internal Subnet S of Vpc V: Logical_Switch S, Logical_Router_Port "V-S"
+ *    at the gateway IP, peer Logical_Switch_Port "S-V" (type router);
+ *  - Vpc V: Logical_Router V; per external network E: Logical_Router_Port
+ *    "V-E" (MAC, an address of E), peer port "E-V" (type router,
+ *    nat-addresses=router), Gateway_Chassis "V-E-<chassis>", and on the default
+ *    external network the default route(s) via its gateway;
+ *  - OvnFip: NAT dnat_and_snat per address family; OvnSnatRule: NAT snat per
+ *    family; OvnDnatRule: a Load_Balancer "<name>" (tcp/udp/sctp VIP
+ *    EIP:port -> IP:port) on the router. A port DNAT is a load balancer
+ *    because a NAT row cannot translate ports (ovn-nb(5) NAT has no port
+ *    columns), as Kube-OVN does; it is written with its router reference in
+ *    the same transaction, so no half-built balancer is ever visible;
+ *  - OvnEip type nat: only a reservation in its network's ledger; type lrp:
+ *    the address of router port "V-E"; type lsp: a port on the external switch
+ *    named after the EIP (an ECMP/BFD next hop on a gateway node).
+ */
+import type { NbTables, LogicalSwitchPortRow } from '../models/ovn-nb.js';
+import { DEFAULT_GATEWAY_CHASSIS, MAX_GATEWAY_CHASSIS, gatewayCandidates, placeGateways, type SbChassis } from '../gateway/chassis.js';
+import {
+  cidrContains,
+  cidrFirstHost,
+  cidrLastHost,
+  formatIp,
+  parseCidr,
+  parseIp,
+  parseIpOrCidr,
+  parseIpRange,
+  type Cidr,
+  type Family,
+  type Ip,
+} from './ip.js';
+import type {
+  ExternalGwConfig,
+  Manifest,
+  ManifestObject,
+  OvnDnatRule,
+  OvnEip,
+  OvnFip,
+  OvnSnatRule,
+  Subnet,
+  Vip,
+  Vpc,
+} from './objects.js';
+import { IP_LEDGER_PREFIX, ref, type NbView, type Problem, type Reservation, type RowSpec } from './rows.js';
+
+export interface DesiredOptions {
+  owner: string;
+  /** gateway chassis per external router port (1..5, default 3) */
+  gatewayChassis?: number;
+}
+
+export interface Desired {
+  rows: RowSpec[];
+  reservations: Reservation[];
+  problems: Problem[];
+  /** per object: what a status line shows (see status.ts) */
+  addresses: Map<string, { v4?: string; v6?: string }>;
+}
+
+interface ExtNet {
+  subnet: Subnet;
+  cidrs: Cidr[];
+  gateways: Ip[];
+  vlan: number;
+  provider: string;
+  lsRef: string;
+}
+
+interface Router {
+  name: string;
+  ref: string;
+  /** external networks attached: network name -> router port name */
+  externals: Map<string, string>;
+}
+
+const key = (kind: string, name: string, part: string) => `${kind}/${name}/${part}`;
+
+/** A MAC from a name, stable across runs (Kube-OVN's MACs start with 00:00:00 too). */
+export function macFor(name: string): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 0x01000193) >>> 0;
+  const b = [(h >>> 16) & 0xff, (h >>> 8) & 0xff, h & 0xff];
+  return `00:00:00:${b.map((x) => x.toString(16).padStart(2, '0')).join(':')}`;
+}
+
+export function buildDesired(manifest: Manifest, nb: NbView, chassis: readonly SbChassis[], opts: DesiredOptions): Desired {
+  return new Builder(manifest, nb, chassis, opts).build();
+}
+
+class Builder {
+  readonly rows: RowSpec[] = [];
+  readonly reservations: Reservation[] = [];
+  readonly problems: Problem[] = [];
+  readonly addresses = new Map<string, { v4?: string; v6?: string }>();
+  private readonly byKind = new Map<string, Map<string, ManifestObject>>();
+  private readonly extNets = new Map<string, ExtNet>();
+  private readonly routers = new Map<string, Router>();
+  private readonly config: ExternalGwConfig | undefined;
+  /** addresses taken per switch name (ext or internal) */
+  private readonly taken = new Map<string, Set<string>>();
+  /** existing ledger: ip -> "<owner>/<kind>/<name>" per switch name */
+  private readonly ledger = new Map<string, Map<string, string>>();
+  private readonly eipAddr = new Map<string, { net: ExtNet; v4?: Ip; v6?: Ip }>();
+  private readonly vipAddr = new Map<string, { v4?: Ip; v6?: Ip; router?: string }>();
+  private readonly cursor = new Map<string, bigint>();
+  private readonly lbVips = new Map<string, string>();
+
+  constructor(
+    manifest: Manifest,
+    private readonly nb: NbView,
+    private readonly chassis: readonly SbChassis[],
+    private readonly opts: DesiredOptions,
+  ) {
+    for (const o of manifest.objects) {
+      let m = this.byKind.get(o.kind);
+      if (!m) this.byKind.set(o.kind, (m = new Map()));
+      m.set(o.name, o);
+    }
+    this.config = [...(this.byKind.get('ConfigMap')?.values() ?? [])][0] as ExternalGwConfig | undefined;
+  }
+
+  private all<T extends ManifestObject>(kind: T['kind']): T[] {
+    return [...((this.byKind.get(kind)?.values() ?? []) as Iterable<T>)].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+  private get<T extends ManifestObject>(kind: T['kind'], name: string): T | undefined {
+    return this.byKind.get(kind)?.get(name) as T | undefined;
+  }
+
+  private problem(o: { kind: string; name: string; origin?: ManifestObject['origin'] }, field: string, reason: string): void {
+    this.problems.push({ kind: o.kind, name: o.name, field, reason, ...(o.origin ? { origin: o.origin } : {}) });
+  }
+
+  build() {
+    const k = this.opts.gatewayChassis ?? DEFAULT_GATEWAY_CHASSIS;
+    if (!Number.isInteger(k) || k < 1 || k > MAX_GATEWAY_CHASSIS) {
+      this.problems.push({ kind: 'option', name: 'gateway-chassis', field: 'gatewayChassis', reason: `must be an integer from 1 to ${MAX_GATEWAY_CHASSIS}, got ${k}` });
+      return this.result();
+    }
+    this.scanNb();
+    for (const s of this.all<Subnet>('Subnet')) if (!s.vpc) this.externalNetwork(s);
+    for (const v of this.all<Vpc>('Vpc')) this.router(v);
+    for (const s of this.all<Subnet>('Subnet')) if (s.vpc) this.internalSubnet(s);
+    this.gatewayPorts(k);
+    for (const e of this.all<OvnEip>('OvnEip')) this.eip(e);
+    for (const v of this.all<Vip>('Vip')) this.vip(v);
+    for (const v of this.all<Vpc>('Vpc')) this.routes(v);
+    const eipUse = new Map<string, string[]>();
+    for (const f of this.all<OvnFip>('OvnFip')) this.fip(f, eipUse);
+    for (const s of this.all<OvnSnatRule>('OvnSnatRule')) this.snat(s, eipUse);
+    for (const d of this.all<OvnDnatRule>('OvnDnatRule')) this.dnat(d, eipUse);
+    return this.result();
+  }
+
+  private result(): Desired {
+    return { rows: this.rows, reservations: this.reservations, problems: this.problems, addresses: this.addresses };
+  }
+
+  // ------------------------------------------------------------ NB facts
+
+  private scanNb(): void {
+    for (const ls of this.nb.table('Logical_Switch').values()) {
+      const led = new Map<string, string>();
+      for (const [k, v] of ls.external_ids) if (k.startsWith(IP_LEDGER_PREFIX)) led.set(k.slice(IP_LEDGER_PREFIX.length), v);
+      this.ledger.set(ls.name, led);
+      const t = this.takenOn(ls.name);
+      for (const ip of led.keys()) t.add(ip);
+      for (const pu of ls.ports) {
+        const p = this.nb.table('Logical_Switch_Port').get(pu);
+        if (p) for (const ip of lspIps(p)) t.add(ip.text);
+      }
+    }
+  }
+
+  private takenOn(sw: string): Set<string> {
+    let t = this.taken.get(sw);
+    if (!t) this.taken.set(sw, (t = new Set()));
+    return t;
+  }
+
+  private readonly names = new Map<string, Map<string, unknown>>();
+  private findByName<T extends 'Logical_Switch' | 'Logical_Router' | 'Logical_Router_Port' | 'Logical_Switch_Port' | 'Load_Balancer'>(
+    table: T,
+    name: string,
+  ): NbTables[T] | undefined {
+    let m = this.names.get(table);
+    if (!m) {
+      m = new Map();
+      for (const r of this.nb.table(table).values()) m.set((r as { name: string }).name, r);
+      this.names.set(table, m);
+    }
+    return m.get(name) as NbTables[T] | undefined;
+  }
+
+  /** IPs of router ports and NAT external IPs in NB (built once). */
+  private nbIps: Set<string> | undefined;
+  /** Is this IP used in NB by a router port or as a NAT external IP? */
+  private ipUsedInNb(ip: Ip): boolean {
+    if (!this.nbIps) {
+      this.nbIps = new Set();
+      for (const lrp of this.nb.table('Logical_Router_Port').values()) {
+        for (const n of lrp.networks) {
+          const p = parseIpOrCidr(n);
+          if (p) this.nbIps.add(p.ip.text);
+        }
+      }
+      for (const nat of this.nb.table('NAT').values()) this.nbIps.add(nat.external_ip);
+    }
+    return this.nbIps.has(ip.text);
+  }
+
+  // ------------------------------------------------------------ networks
+
+  private externalNetwork(s: Subnet): void {
+    let vlanId = 0;
+    let provider = s.provider;
+    if (s.vlan) {
+      const vlan = this.get<import('./objects.js').Vlan>('Vlan', s.vlan);
+      if (!vlan) return this.problem(s, 'spec.vlan', `Vlan "${s.vlan}" not found in the manifest`);
+      vlanId = vlan.id;
+      provider = vlan.provider;
+    }
+    if (!provider || provider === 'ovn') {
+      return this.problem(s, 'spec.vlan', 'an external network (a Subnet without vpc) needs a vlan or a provider network');
+    }
+    if (!this.get('ProviderNetwork', provider)) return this.problem(s, s.vlan ? 'spec.vlan' : 'spec.provider', `ProviderNetwork "${provider}" not found in the manifest`);
+    const cidrs = s.cidrBlock.map((c) => parseCidr(c)!);
+    const gateways = s.gateway.map((g) => parseIp(g)!);
+    const lsKey = key('Subnet', s.name, 'switch');
+    this.rows.push({
+      table: 'Logical_Switch',
+      key: lsKey,
+      kind: 'Subnet',
+      name: s.name,
+      part: 'switch',
+      label: `Logical_Switch ${s.name} (external network ${s.cidrBlock.join(',')})`,
+      columns: { name: s.name },
+      ensureName: s.name,
+    });
+    const lnName = `localnet.${s.name}`;
+    this.rows.push({
+      table: 'Logical_Switch_Port',
+      key: key('Subnet', s.name, 'localnet'),
+      kind: 'Subnet',
+      name: s.name,
+      part: 'localnet',
+      label: `Logical_Switch_Port ${lnName} (localnet ${provider}${vlanId ? ` vlan ${vlanId}` : ''})`,
+      parent: { table: 'Logical_Switch', ref: lsKey, column: 'ports' },
+      columns: { name: lnName, type: 'localnet', addresses: ['unknown'], options: new Map([['network_name', provider]]), tag: vlanId === 0 ? null : vlanId },
+      ensureName: lnName,
+    });
+    const t = this.takenOn(s.name);
+    for (const g of gateways) t.add(g.text);
+    this.extNets.set(s.name, { subnet: s, cidrs, gateways, vlan: vlanId, provider, lsRef: lsKey });
+  }
+
+  private defaultExternal(): string | undefined {
+    if (this.config?.externalGwSwitch) return this.config.externalGwSwitch;
+    // the network that holds the underlay gateway address of the ConfigMap
+    const gw = this.config?.externalGwAddr ? parseIpOrCidr(this.config.externalGwAddr)?.ip : undefined;
+    if (gw) for (const [n, net] of this.extNets) if (net.cidrs.some((c) => cidrContains(c, gw))) return n;
+    if (this.extNets.has('external')) return 'external';
+    if (this.extNets.size === 1) return [...this.extNets.keys()][0];
+    return undefined;
+  }
+
+  private router(v: Vpc): void {
+    const rk = key('Vpc', v.name, 'router');
+    this.rows.push({
+      table: 'Logical_Router',
+      key: rk,
+      kind: 'Vpc',
+      name: v.name,
+      part: 'router',
+      label: `Logical_Router ${v.name}`,
+      columns: { name: v.name },
+      ensureName: v.name,
+    });
+    const r: Router = { name: v.name, ref: rk, externals: new Map() };
+    this.routers.set(v.name, r);
+    if (!v.enableExternal) {
+      if (v.addExternalSubnets.length > 0) this.problem(v, 'spec.addExternalSubnets', 'needs spec.enableExternal: true');
+      return;
+    }
+    const def = this.defaultExternal();
+    const nets: string[] = [];
+    if (def) nets.push(def);
+    else if (this.extNets.size === 0) this.problem(v, 'spec.enableExternal', 'no external network (a Subnet with a vlan and no vpc) in the manifest');
+    else this.problem(v, 'spec.enableExternal', `several external networks (${[...this.extNets.keys()].join(', ')}) and no default: set external-gw-addr or external-gw-switch in ConfigMap ovn-external-gw-config, or name one "external"`);
+    for (const e of v.addExternalSubnets) if (!nets.includes(e)) nets.push(e);
+    for (const e of nets) {
+      if (!this.extNets.has(e)) {
+        this.problem(v, 'spec.addExternalSubnets', `external network "${e}" not found (a Subnet with a vlan and no vpc)`);
+        continue;
+      }
+      r.externals.set(e, `${v.name}-${e}`);
+    }
+  }
+
+  private internalSubnet(s: Subnet): void {
+    const r = this.routers.get(s.vpc!);
+    if (!r) return this.problem(s, 'spec.vpc', `Vpc "${s.vpc}" not found in the manifest`);
+    const lsName = s.name;
+    const lsKey = key('Subnet', s.name, 'switch');
+    this.rows.push({
+      table: 'Logical_Switch',
+      key: lsKey,
+      kind: 'Subnet',
+      name: s.name,
+      part: 'switch',
+      label: `Logical_Switch ${lsName} (subnet ${s.cidrBlock.join(',')} of ${r.name})`,
+      columns: { name: lsName },
+      ensureName: lsName,
+    });
+    const lrpName = `${r.name}-${s.name}`;
+    const cidrs = s.cidrBlock.map((c) => parseCidr(c)!);
+    const networks = s.gateway.map((g, i) => `${g}/${cidrs[i].prefix}`);
+    const existing = this.findByName('Logical_Router_Port', lrpName);
+    this.rows.push({
+      table: 'Logical_Router_Port',
+      key: key('Subnet', s.name, 'router-port'),
+      kind: 'Subnet',
+      name: s.name,
+      part: 'router-port',
+      label: `Logical_Router_Port ${lrpName} (${networks.join(' ')})`,
+      parent: { table: 'Logical_Router', ref: r.ref, column: 'ports' },
+      columns: { name: lrpName, mac: existing?.mac ?? macFor(lrpName), networks },
+      ensureName: lrpName,
+    });
+    const lspName = `${s.name}-${r.name}`;
+    this.rows.push({
+      table: 'Logical_Switch_Port',
+      key: key('Subnet', s.name, 'switch-port'),
+      kind: 'Subnet',
+      name: s.name,
+      part: 'switch-port',
+      label: `Logical_Switch_Port ${lspName} (router port of ${lrpName})`,
+      parent: { table: 'Logical_Switch', ref: lsKey, column: 'ports' },
+      columns: { name: lspName, type: 'router', addresses: ['router'], options: new Map([['router-port', lrpName]]) },
+      ensureName: lspName,
+    });
+    const t = this.takenOn(lsName);
+    for (const g of s.gateway) t.add(g);
+  }
+
+  /** External router ports, their peers, gateway chassis and addresses. */
+  private gatewayPorts(k: number): void {
+    const nodes = this.config?.externalGwNodes ?? [];
+    const { names, missing } = gatewayCandidates(this.chassis, nodes);
+    if (missing.length > 0 && this.config) {
+      this.problem(this.config, 'data.external-gw-nodes', `no SB chassis with name or hostname ${missing.map((m) => `"${m}"`).join(', ')}`);
+    }
+    const ports: string[] = [];
+    const current = new Map<string, string[]>();
+    for (const r of this.routers.values()) {
+      for (const lrp of r.externals.values()) {
+        ports.push(lrp);
+        const row = this.findByName('Logical_Router_Port', lrp);
+        if (row) {
+          const gcs = row.gateway_chassis
+            .map((u) => this.nb.table('Gateway_Chassis').get(u))
+            .filter((g) => g !== undefined)
+            .sort((a, b) => b.priority - a.priority);
+          current.set(lrp, gcs.map((g) => g.chassis_name));
+        }
+      }
+    }
+    if (ports.length > 0 && names.length === 0) {
+      const o = this.config ?? { kind: 'ConfigMap', name: 'ovn-external-gw-config' };
+      this.problem(o, 'data.external-gw-nodes', nodes.length ? 'none of the listed gateway nodes is an SB chassis' : 'no SB chassis has ovn-cms-options=enable-chassis-as-gw and no external-gw-nodes are given');
+    }
+    const placed = placeGateways(ports, names, k, current);
+    for (const r of this.routers.values()) {
+      for (const [netName, lrpName] of r.externals) {
+        const net = this.extNets.get(netName)!;
+        const partBase = `external:${netName}`;
+        // the port's address: an lrp-type OvnEip named like the port, else what it has, else the next free one
+        const eip = this.get<OvnEip>('OvnEip', lrpName);
+        const existing = this.findByName('Logical_Router_Port', lrpName);
+        const addrs: Ip[] = [];
+        for (const c of net.cidrs) {
+          const fam = c.family;
+          const given = eip && eip.type === 'lrp' ? (fam === 4 ? eip.v4Ip : eip.v6Ip) : undefined;
+          let ip: Ip | undefined = given ? parseIp(given) : undefined;
+          if (!ip && existing) {
+            for (const n of existing.networks) {
+              const p = parseIpOrCidr(n);
+              if (p && p.family === fam && cidrContains(c, p.ip)) ip = p.ip;
+            }
+          }
+          if (!ip) ip = this.ledgerLookup(netName, 'Vpc', r.name, fam);
+          if (!ip) ip = this.allocate(net, fam, { kind: 'Vpc', name: r.name });
+          if (!ip) {
+            this.problem({ kind: 'Vpc', name: r.name }, 'spec.enableExternal', `no free IPv${fam} address left in external network ${netName} (${c.text})`);
+            continue;
+          }
+          this.takenOn(netName).add(ip.text);
+          addrs.push(ip);
+          this.reservations.push({ switchRef: net.lsRef, switchName: netName, ip: ip.text, kind: 'Vpc', name: r.name });
+        }
+        if (eip && eip.type === 'lrp') this.eipAddr.set(eip.name, { net, ...famPick(addrs) });
+        const networks = addrs.map((ip) => `${ip.text}/${net.cidrs.find((c) => c.family === ip.family)!.prefix}`);
+        const lrpKey = key('Vpc', r.name, `${partBase}:port`);
+        const mac = eip?.macAddress ?? existing?.mac ?? macFor(lrpName);
+        this.rows.push({
+          table: 'Logical_Router_Port',
+          key: lrpKey,
+          kind: 'Vpc',
+          name: r.name,
+          part: `${partBase}:port`,
+          label: `Logical_Router_Port ${lrpName} (${networks.join(' ')})`,
+          parent: { table: 'Logical_Router', ref: r.ref, column: 'ports' },
+          columns: { name: lrpName, mac, networks },
+          ensureName: lrpName,
+        });
+        const peer = `${netName}-${r.name}`;
+        this.rows.push({
+          table: 'Logical_Switch_Port',
+          key: key('Vpc', r.name, `${partBase}:peer`),
+          kind: 'Vpc',
+          name: r.name,
+          part: `${partBase}:peer`,
+          label: `Logical_Switch_Port ${peer} (router port of ${lrpName})`,
+          parent: { table: 'Logical_Switch', ref: net.lsRef, column: 'ports' },
+          columns: {
+            name: peer,
+            type: 'router',
+            addresses: ['router'],
+            options: new Map([
+              ['router-port', lrpName],
+              ['nat-addresses', 'router'],
+            ]),
+          },
+          ensureName: peer,
+        });
+        const list = placed.get(lrpName) ?? [];
+        list.forEach((ch, i) => {
+          const gcName = `${lrpName}-${ch}`;
+          this.rows.push({
+            table: 'Gateway_Chassis',
+            key: key('Vpc', r.name, `${partBase}:chassis:${ch}`),
+            kind: 'Vpc',
+            name: r.name,
+            part: `${partBase}:chassis:${ch}`,
+            label: `Gateway_Chassis ${gcName} (priority ${list.length - i})`,
+            parent: { table: 'Logical_Router_Port', ref: lrpKey, column: 'gateway_chassis' },
+            columns: { name: gcName, chassis_name: ch, priority: list.length - i },
+          });
+        });
+        // default route(s) via the default external network's gateway
+        if (netName === this.defaultExternal()) {
+          const gwAddr = this.config?.externalGwAddr ? parseIpOrCidr(this.config.externalGwAddr)?.ip : undefined;
+          for (const c of net.cidrs) {
+            const gw = (gwAddr && gwAddr.family === c.family ? gwAddr : undefined) ?? net.gateways.find((g) => g.family === c.family);
+            if (!gw) continue;
+            const prefix = c.family === 4 ? '0.0.0.0/0' : '::/0';
+            this.rows.push({
+              table: 'Logical_Router_Static_Route',
+              key: key('Vpc', r.name, `default-route:${c.family}`),
+              kind: 'Vpc',
+              name: r.name,
+              part: `default-route:${c.family}`,
+              label: `Logical_Router_Static_Route ${prefix} via ${gw.text} (router ${r.name})`,
+              parent: { table: 'Logical_Router', ref: r.ref, column: 'static_routes' },
+              columns: { ip_prefix: prefix, nexthop: gw.text, policy: 'dst-ip', route_table: '' },
+            });
+          }
+        }
+      }
+    }
+  }
+
+  // ------------------------------------------------------------ addresses
+
+  private ledgerLookup(sw: string, kind: string, name: string, fam: Family): Ip | undefined {
+    const want = `${this.opts.owner}/${kind}/${name}`;
+    for (const [ip, who] of this.ledger.get(sw) ?? []) {
+      if (who !== want) continue;
+      const p = parseIp(ip);
+      if (p && p.family === fam) return p;
+    }
+    return undefined;
+  }
+
+  private excluded(s: Subnet, ip: Ip): boolean {
+    for (const e of s.excludeIps) {
+      const r = parseIpRange(e);
+      if (r && r.family === ip.family && ip.value >= r.first && ip.value <= r.last) return true;
+    }
+    return false;
+  }
+
+  /** The next free address of a family in a network (first host upwards). */
+  private allocate(net: { subnet: Subnet; cidrs: Cidr[] }, fam: Family, _who: { kind: string; name: string }): Ip | undefined {
+    const c = net.cidrs.find((x) => x.family === fam);
+    if (!c) return undefined;
+    const taken = this.takenOn(net.subnet.name);
+    // addresses below the cursor were found taken by an earlier allocation of this plan
+    const cursorKey = `${net.subnet.name}/${fam}`;
+    const first = this.cursor.get(cursorKey) ?? cidrFirstHost(c).value;
+    const last = cidrLastHost(c).value;
+    for (let v = first; v <= last; v++) {
+      const ip = parseIp(formatIp(fam, v))!;
+      if (taken.has(ip.text) || this.excluded(net.subnet, ip) || this.ipUsedInNb(ip)) continue;
+      this.cursor.set(cursorKey, v + 1n);
+      return ip;
+    }
+    this.cursor.set(cursorKey, last + 1n);
+    return undefined;
+  }
+
+  /** Take a given address: it must be inside the network and not used by something else. */
+  private claim(o: ManifestObject, field: string, net: { subnet: Subnet; cidrs: Cidr[] }, text: string, sw: string): Ip | undefined {
+    const ip = parseIp(text)!;
+    const c = net.cidrs.find((x) => cidrContains(x, ip));
+    if (!c) {
+      this.problem(o, field, `${ip.text} is outside network ${net.subnet.name} (${net.subnet.cidrBlock.join(', ')})`);
+      return undefined;
+    }
+    const mine = `${this.opts.owner}/${o.kind}/${o.name}`;
+    const holder = this.ledger.get(sw)?.get(ip.text);
+    if (holder && holder !== mine) {
+      this.problem(o, field, `${ip.text} is already reserved by ${holder}`);
+      return undefined;
+    }
+    if (!holder && this.takenOn(sw).has(ip.text)) {
+      this.problem(o, field, `${ip.text} is already in use on ${sw}`);
+      return undefined;
+    }
+    if (!holder && this.ipUsedInNb(ip)) {
+      this.problem(o, field, `${ip.text} is already in use in NB (a router port or NAT external IP)`);
+      return undefined;
+    }
+    return ip;
+  }
+
+  private eip(e: OvnEip): void {
+    const netName = e.externalSubnet ?? this.defaultExternal();
+    if (!netName) return this.problem(e, 'spec.externalSubnet', 'not given and there is no default external network');
+    const net = this.extNets.get(netName);
+    if (!net) return this.problem(e, 'spec.externalSubnet', `external network "${netName}" not found (a Subnet with a vlan and no vpc)`);
+    if (e.type === 'lrp') {
+      if (!this.eipAddr.has(e.name)) {
+        this.problem(e, 'spec.type', `type lrp names a router port "<vpc>-<external network>"; no Vpc with enableExternal attaches network ${netName} as "${e.name}"`);
+      }
+      const a = this.eipAddr.get(e.name);
+      if (a) this.addresses.set(`OvnEip/${e.name}`, { ...(a.v4 ? { v4: a.v4.text } : {}), ...(a.v6 ? { v6: a.v6.text } : {}) });
+      return;
+    }
+    const got = this.reserve(e, net, net.lsRef, [
+      [4, e.v4Ip, 'spec.v4Ip'],
+      [6, e.v6Ip, 'spec.v6Ip'],
+    ], 'spec.externalSubnet');
+    const a = famPick(got);
+    this.eipAddr.set(e.name, { net, ...a });
+    this.addresses.set(`OvnEip/${e.name}`, { ...(a.v4 ? { v4: a.v4.text } : {}), ...(a.v6 ? { v6: a.v6.text } : {}) });
+    if (e.type === 'lsp') {
+      const mac = e.macAddress ?? this.findByName('Logical_Switch_Port', e.name)?.addresses[0]?.split(' ')[0] ?? macFor(e.name);
+      this.rows.push({
+        table: 'Logical_Switch_Port',
+        key: key('OvnEip', e.name, 'port'),
+        kind: 'OvnEip',
+        name: e.name,
+        part: 'port',
+        label: `Logical_Switch_Port ${e.name} (lsp EIP ${got.map((g) => g.text).join(' ')})`,
+        parent: { table: 'Logical_Switch', ref: net.lsRef, column: 'ports' },
+        columns: { name: e.name, addresses: [[mac, ...got.map((g) => g.text)].join(' ')] },
+        ensureName: e.name,
+      });
+    }
+  }
+
+  /**
+   * The addresses of an EIP or VIP, per family of its network: the given one
+   * (claimed), else the one it already holds in the ledger, else the next
+   * free one; each reserved in the network switch's ledger.
+   */
+  private reserve(
+    o: OvnEip | Vip,
+    net: { subnet: Subnet; cidrs: Cidr[] },
+    switchRef: string,
+    wanted: readonly (readonly [Family, string | undefined, string])[],
+    poolField: string,
+  ): Ip[] {
+    const sw = net.subnet.name;
+    const got: Ip[] = [];
+    for (const [fam, given, field] of wanted) {
+      if (!net.cidrs.some((c) => c.family === fam)) {
+        if (given) this.problem(o, field, `network ${sw} has no IPv${fam} CIDR`);
+        continue;
+      }
+      let ip: Ip | undefined;
+      if (given) ip = this.claim(o, field, net, given, sw);
+      else {
+        ip = this.ledgerLookup(sw, o.kind, o.name, fam) ?? this.allocate(net, fam, o);
+        if (!ip) this.problem(o, poolField, `no free IPv${fam} address left in ${sw}`);
+      }
+      if (!ip) continue;
+      this.takenOn(sw).add(ip.text);
+      got.push(ip);
+      this.reservations.push({ switchRef, switchName: sw, ip: ip.text, kind: o.kind, name: o.name });
+    }
+    return got;
+  }
+
+  private vip(v: Vip): void {
+    const s = this.get<Subnet>('Subnet', v.subnet);
+    if (!s || !s.vpc) return this.problem(v, 'spec.subnet', `internal Subnet "${v.subnet}" (a Subnet with a vpc) not found in the manifest`);
+    const net = { subnet: s, cidrs: s.cidrBlock.map((c) => parseCidr(c)!) };
+    const got = this.reserve(v, net, key('Subnet', s.name, 'switch'), [
+      [4, v.v4ip, 'spec.v4ip'],
+      [6, v.v6ip, 'spec.v6ip'],
+    ], 'spec.subnet');
+    this.vipAddr.set(v.name, { ...famPick(got), router: s.vpc });
+    const a = famPick(got);
+    this.addresses.set(`Vip/${v.name}`, { ...(a.v4 ? { v4: a.v4.text } : {}), ...(a.v6 ? { v6: a.v6.text } : {}) });
+  }
+
+  private routes(v: Vpc): void {
+    const r = this.routers.get(v.name)!;
+    v.staticRoutes.forEach((sr, i) => {
+      const policy = sr.policy === 'policySrc' ? 'src-ip' : 'dst-ip';
+      const part = `route:${policy}:${sr.routeTable ?? ''}:${sr.cidr}:${sr.nextHopIP}`;
+      let bfdRef: ReturnType<typeof ref> | undefined;
+      if (sr.bfd) {
+        const port = this.portFor(r, sr.nextHopIP);
+        if (!port) {
+          this.problem(v, `spec.staticRoutes[${i}].nextHopIP`, `${sr.nextHopIP} is on no network of a router port of ${v.name}, so BFD has no port to run on`);
+          return;
+        }
+        const bk = key('Vpc', v.name, `bfd:${port}:${sr.nextHopIP}`);
+        if (!this.rows.some((x) => x.key === bk)) {
+          this.rows.push({
+            table: 'BFD',
+            key: bk,
+            kind: 'Vpc',
+            name: v.name,
+            part: `bfd:${port}:${sr.nextHopIP}`,
+            label: `BFD ${port} -> ${sr.nextHopIP}`,
+            columns: {
+              logical_port: port,
+              dst_ip: sr.nextHopIP,
+              min_tx: sr.bfd.minTx ?? null,
+              min_rx: sr.bfd.minRx ?? null,
+              detect_mult: sr.bfd.detectMult ?? null,
+            },
+          });
+        }
+        bfdRef = ref(bk);
+      }
+      this.rows.push({
+        table: 'Logical_Router_Static_Route',
+        key: key('Vpc', v.name, part),
+        kind: 'Vpc',
+        name: v.name,
+        part,
+        label: `Logical_Router_Static_Route ${sr.cidr} via ${sr.nextHopIP} ${policy}${sr.routeTable ? ` table ${sr.routeTable}` : ''} (router ${v.name})`,
+        parent: { table: 'Logical_Router', ref: r.ref, column: 'static_routes' },
+        columns: { ip_prefix: sr.cidr, nexthop: sr.nextHopIP, policy, route_table: sr.routeTable ?? '', bfd: bfdRef ?? null },
+      });
+    });
+    v.policyRoutes.forEach((pr) => {
+      const part = `policy:${pr.priority}:${pr.match}`;
+      this.rows.push({
+        table: 'Logical_Router_Policy',
+        key: key('Vpc', v.name, part),
+        kind: 'Vpc',
+        name: v.name,
+        part,
+        label: `Logical_Router_Policy ${pr.priority} ${pr.match} ${pr.action}${pr.nextHopIP.length ? ' ' + pr.nextHopIP.join(',') : ''} (router ${v.name})`,
+        parent: { table: 'Logical_Router', ref: r.ref, column: 'policies' },
+        columns: { priority: pr.priority, match: pr.match, action: pr.action, nexthops: pr.action === 'reroute' ? pr.nextHopIP : [] },
+      });
+    });
+  }
+
+  /** The router port (declared here or in NB) whose network holds an IP. */
+  private portFor(r: Router, ipText: string): string | undefined {
+    const ip = parseIp(ipText);
+    if (!ip) return undefined;
+    for (const [netName, lrp] of r.externals) {
+      if (this.extNets.get(netName)!.cidrs.some((c) => cidrContains(c, ip))) return lrp;
+    }
+    for (const s of this.all<Subnet>('Subnet')) {
+      if (s.vpc === r.name && s.cidrBlock.some((c) => cidrContains(parseCidr(c)!, ip))) return `${r.name}-${s.name}`;
+    }
+    return undefined;
+  }
+
+  // ------------------------------------------------------------ NAT
+
+  /** The internal address(es) and router of a FIP/SNAT/DNAT target. */
+  private target(
+    o: OvnFip | OvnDnatRule | OvnSnatRule,
+    ipType: 'vip' | undefined,
+  ): { router: string; v4?: string; v6?: string; lsp?: LogicalSwitchPortRow } | undefined {
+    if (o.ipName) {
+      if (ipType === 'vip') {
+        const v = this.vipAddr.get(o.ipName);
+        if (!v) return this.problem(o, 'spec.ipName', `Vip "${o.ipName}" not found in the manifest`), undefined;
+        return { router: v.router!, ...(v.v4 ? { v4: v.v4.text } : {}), ...(v.v6 ? { v6: v.v6.text } : {}) };
+      }
+      const lsp = this.findByName('Logical_Switch_Port', o.ipName);
+      if (!lsp) {
+        this.problem(o, 'spec.ipName', `no Logical_Switch_Port "${o.ipName}" in NB (workload ports are made by the CNI; is the pod running?)`);
+        return undefined;
+      }
+      const ips = lspIps(lsp);
+      if (ips.length === 0) {
+        this.problem(o, 'spec.ipName', `Logical_Switch_Port "${o.ipName}" has no IP address in addresses or dynamic_addresses`);
+        return undefined;
+      }
+      const router = this.routerOfPort(lsp);
+      if (!router) {
+        this.problem(o, 'spec.ipName', `the switch of port "${o.ipName}" is connected to no router`);
+        return undefined;
+      }
+      const v4 = ips.find((i) => i.family === 4)?.text;
+      const v6 = ips.find((i) => i.family === 6)?.text;
+      return { router, lsp, ...(v4 ? { v4 } : {}), ...(v6 ? { v6 } : {}) };
+    }
+    if (o.kind === 'OvnSnatRule' && o.vpcSubnet) {
+      const s = this.get<Subnet>('Subnet', o.vpcSubnet);
+      if (!s || !s.vpc) return this.problem(o, 'spec.vpcSubnet', `internal Subnet "${o.vpcSubnet}" (a Subnet with a vpc) not found in the manifest`), undefined;
+      const v4 = s.cidrBlock.find((c) => parseCidr(c)!.family === 4);
+      const v6 = s.cidrBlock.find((c) => parseCidr(c)!.family === 6);
+      return { router: s.vpc, ...(v4 ? { v4 } : {}), ...(v6 ? { v6 } : {}) };
+    }
+    const vpc = o.vpc!;
+    if (!this.routers.has(vpc) && !this.findByName('Logical_Router', vpc)) {
+      this.problem(o, 'spec.vpc', `no Vpc "${vpc}" in the manifest and no Logical_Router "${vpc}" in NB`);
+      return undefined;
+    }
+    if (o.kind === 'OvnSnatRule') return { router: vpc, ...(o.v4IpCidr ? { v4: o.v4IpCidr } : {}), ...(o.v6IpCidr ? { v6: o.v6IpCidr } : {}) };
+    return { router: vpc, ...(o.v4Ip ? { v4: o.v4Ip } : {}), ...(o.v6Ip ? { v6: o.v6Ip } : {}) };
+  }
+
+  private switchOfPort: Map<string, NbTables['Logical_Switch']> | undefined;
+  private routerOfPort(lsp: LogicalSwitchPortRow): string | undefined {
+    if (!this.switchOfPort) {
+      this.switchOfPort = new Map();
+      for (const s of this.nb.table('Logical_Switch').values()) for (const u of s.ports) this.switchOfPort.set(u, s);
+    }
+    const ls = this.switchOfPort.get(lsp._uuid);
+    if (!ls) return undefined;
+    // a router-type port of this switch names its router port; that port's router
+    const lrpNames = new Set<string>();
+    for (const pu of ls.ports) {
+      const p = this.nb.table('Logical_Switch_Port').get(pu);
+      const rp = p?.type === 'router' ? p.options.get('router-port') : undefined;
+      if (rp) lrpNames.add(rp);
+    }
+    for (const s of this.all<Subnet>('Subnet')) if (s.vpc && s.name === ls.name) return s.vpc;
+    for (const lr of this.nb.table('Logical_Router').values()) {
+      for (const pu of lr.ports) {
+        const p = this.nb.table('Logical_Router_Port').get(pu);
+        if (p && lrpNames.has(p.name)) return lr.name;
+      }
+    }
+    return undefined;
+  }
+
+  /** Resolves the EIP of a rule and checks it may be used for NAT on that router. */
+  private natEip(o: OvnFip | OvnSnatRule | OvnDnatRule, router: string): { v4?: Ip; v6?: Ip; net: ExtNet; lrp: string | undefined } | undefined {
+    const e = this.get<OvnEip>('OvnEip', o.ovnEip);
+    if (!e) return this.problem(o, 'spec.ovnEip', `OvnEip "${o.ovnEip}" not found in the manifest`), undefined;
+    if (e.type === 'lsp') return this.problem(o, 'spec.ovnEip', `OvnEip "${e.name}" is of type lsp (an ECMP next hop port) and cannot be used for NAT`), undefined;
+    const a = this.eipAddr.get(e.name);
+    if (!a) return undefined; // the EIP's own problem is reported
+    const r = this.routers.get(router);
+    const lrp = r?.externals.get(a.net.subnet.name);
+    if (!lrp) {
+      const attached = r ? [...r.externals.keys()] : [];
+      this.problem(
+        o,
+        'spec.ovnEip',
+        `${[a.v4?.text, a.v6?.text].filter(Boolean).join(', ')} (OvnEip ${e.name}) is on external network ${a.net.subnet.name}, which Vpc ${router} is not attached to (attached: ${attached.length ? attached.join(', ') : 'none'})`,
+      );
+      return undefined;
+    }
+    return { ...a, lrp };
+  }
+
+  private natRow(
+    o: OvnFip | OvnSnatRule,
+    router: string,
+    fam: Family,
+    type: 'snat' | 'dnat_and_snat',
+    externalIp: string,
+    logicalIp: string,
+    lrp: string | undefined,
+    extra: Record<string, unknown>,
+  ): void {
+    const r = this.routers.get(router);
+    const multi = r ? r.externals.size > 1 : false;
+    const part = `nat:${fam}`;
+    this.rows.push({
+      table: 'NAT',
+      key: key(o.kind, o.name, part),
+      kind: o.kind,
+      name: o.name,
+      part,
+      label: `NAT ${type} ${externalIp} <-> ${logicalIp} (router ${router})`,
+      parent: { table: 'Logical_Router', ref: r ? r.ref : `name:${router}`, column: 'nat' },
+      columns: {
+        type,
+        external_ip: externalIp,
+        logical_ip: logicalIp,
+        gateway_port: multi && lrp ? ref(key('Vpc', router, `external:${this.netOfPort(router, lrp)}:port`)) : null,
+        ...extra,
+      },
+    });
+  }
+
+  private netOfPort(router: string, lrp: string): string {
+    for (const [n, p] of this.routers.get(router)!.externals) if (p === lrp) return n;
+    return '';
+  }
+
+  private fip(f: OvnFip, eipUse: Map<string, string[]>): void {
+    const t = this.target(f, f.ipType);
+    if (!t) return;
+    const e = this.natEip(f, t.router);
+    if (!e) return;
+    this.useEip(f, eipUse);
+    const type = f.type ?? this.config?.type ?? 'centralized';
+    let any = false;
+    for (const fam of [4, 6] as const) {
+      const ext = fam === 4 ? e.v4 : e.v6;
+      const int = fam === 4 ? t.v4 : t.v6;
+      if (!ext || !int) continue;
+      any = true;
+      const extra: Record<string, unknown> = { logical_port: null, external_mac: null };
+      if (type === 'distributed') {
+        if (!t.lsp) {
+          this.problem(f, 'spec.type', 'distributed needs ipName naming a workload port (its MAC and chassis); a VIP or a bare IP stays centralized');
+          return;
+        }
+        extra.logical_port = t.lsp.name;
+        extra.external_mac = macFor(`${f.name}/fip`);
+      }
+      this.natRow(f, t.router, fam, 'dnat_and_snat', ext.text, int, e.lrp, extra);
+    }
+    if (!any) this.mixed(f, e, t);
+    this.addresses.set(`OvnFip/${f.name}`, { ...(t.v4 ? { v4: t.v4 } : {}), ...(t.v6 ? { v6: t.v6 } : {}) });
+  }
+
+  private mixed(o: ManifestObject, e: { v4?: Ip; v6?: Ip }, t: { v4?: string; v6?: string }): void {
+    const ef = [e.v4 ? 'IPv4' : '', e.v6 ? 'IPv6' : ''].filter(Boolean).join('+') || 'none';
+    const tf = [t.v4 ? 'IPv4' : '', t.v6 ? 'IPv6' : ''].filter(Boolean).join('+') || 'none';
+    this.problem(o, 'spec.ovnEip', `IPv4 and IPv6 mixed: the EIP has ${ef}, the internal address has ${tf}; a NAT rule maps one family to the same family`);
+  }
+
+  private useEip(o: OvnFip | OvnDnatRule | OvnSnatRule, eipUse: Map<string, string[]>): void {
+    const users = eipUse.get(o.ovnEip) ?? [];
+    const fip = users.find((u) => u.startsWith('OvnFip/'));
+    if (o.kind === 'OvnFip' && users.some((u) => u.startsWith('OvnFip/') || u.startsWith('OvnDnatRule/'))) {
+      this.problem(o, 'spec.ovnEip', `OvnEip "${o.ovnEip}" is already used by ${users.join(', ')}; a floating IP needs an EIP of its own`);
+    } else if (o.kind === 'OvnDnatRule' && fip) {
+      this.problem(o, 'spec.ovnEip', `OvnEip "${o.ovnEip}" is already used by ${fip} (a floating IP maps all its ports)`);
+    }
+    users.push(`${o.kind}/${o.name}`);
+    eipUse.set(o.ovnEip, users);
+  }
+
+  private snat(s: OvnSnatRule, eipUse: Map<string, string[]>): void {
+    const t = this.target(s, undefined);
+    if (!t) return;
+    const e = this.natEip(s, t.router);
+    if (!e) return;
+    this.useEip(s, eipUse);
+    let any = false;
+    for (const fam of [4, 6] as const) {
+      const ext = fam === 4 ? e.v4 : e.v6;
+      const int = fam === 4 ? t.v4 : t.v6;
+      if (!ext || !int) continue;
+      any = true;
+      this.natRow(s, t.router, fam, 'snat', ext.text, int, e.lrp, { external_port_range: s.externalPortRange ?? '' });
+    }
+    if (!any) this.mixed(s, e, t);
+    this.addresses.set(`OvnSnatRule/${s.name}`, { ...(t.v4 ? { v4: t.v4 } : {}), ...(t.v6 ? { v6: t.v6 } : {}) });
+  }
+
+  private dnat(d: OvnDnatRule, eipUse: Map<string, string[]>): void {
+    const t = this.target(d, d.ipType);
+    if (!t) return;
+    const e = this.natEip(d, t.router);
+    if (!e) return;
+    this.useEip(d, eipUse);
+    const vips = new Map<string, string>();
+    for (const fam of [4, 6] as const) {
+      const ext = fam === 4 ? e.v4 : e.v6;
+      const int = fam === 4 ? t.v4 : t.v6;
+      if (!ext || !int) continue;
+      const x = fam === 4 ? `${ext.text}:${d.externalPort}` : `[${ext.text}]:${d.externalPort}`;
+      const y = fam === 4 ? `${int}:${d.internalPort}` : `[${int}]:${d.internalPort}`;
+      vips.set(x, y);
+    }
+    if (vips.size === 0) return this.mixed(d, e, t);
+    // one EIP:port:protocol may be forwarded only once
+    for (const x of vips.keys()) {
+      const other = this.lbVips.get(`${d.protocol} ${x}`);
+      if (other) this.problem(d, 'spec.externalPort', `${d.protocol} ${x} is already forwarded by ${other}`);
+      else this.lbVips.set(`${d.protocol} ${x}`, `OvnDnatRule ${d.name}`);
+    }
+    const r = this.routers.get(t.router);
+    const lbKey = key('OvnDnatRule', d.name, 'lb');
+    this.rows.push({
+      table: 'Load_Balancer',
+      key: lbKey,
+      kind: 'OvnDnatRule',
+      name: d.name,
+      part: 'lb',
+      label: `Load_Balancer ${d.name} (${d.protocol} ${[...vips].map(([a, b]) => `${a} -> ${b}`).join(', ')}, router ${t.router})`,
+      columns: { name: d.name, protocol: d.protocol, vips },
+      // attached to the router through the router's load_balancer set (see plan.ts: "attach")
+      parent: { table: 'Logical_Router', ref: r ? r.ref : `name:${t.router}`, column: 'load_balancer' },
+    });
+    this.addresses.set(`OvnDnatRule/${d.name}`, { ...(t.v4 ? { v4: t.v4 } : {}), ...(t.v6 ? { v6: t.v6 } : {}) });
+  }
+}
+
+function famPick(ips: readonly Ip[]): { v4?: Ip; v6?: Ip } {
+  const v4 = ips.find((i) => i.family === 4);
+  const v6 = ips.find((i) => i.family === 6);
+  return { ...(v4 ? { v4 } : {}), ...(v6 ? { v6 } : {}) };
+}
+
+/** The IPs of a switch port ("MAC IP [IP...]" entries, or dynamic_addresses). */
+export function lspIps(p: LogicalSwitchPortRow): Ip[] {
+  const out: Ip[] = [];
+  for (const a of [...p.addresses, ...(p.dynamic_addresses ? [p.dynamic_addresses] : [])]) {
+    for (const w of a.split(/\s+/).slice(1)) {
+      const ip = parseIp(w.split('/')[0]);
+      if (ip && !out.some((x) => x.text === ip.text)) out.push(ip);
+    }
+  }
+  return out;
+}

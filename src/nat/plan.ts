@@ -1,0 +1,515 @@
+/**
+ * Plan: desired rows (desired.ts) against NB -> the changes a person reads
+ * (add / change / remove per row) and the OVSDB operations of ONE transaction
+ * that makes them. Pure: no I/O.
+ *
+ * Rules:
+ *  - a row ovn-natgw owns carries external_ids ovn-natgw:owner/kind/name/part
+ *    and is found again by them: a rebinding updates it in place;
+ *  - owned rows that no desired row claims are removed (they left the
+ *    manifest), and only those; a switch or router ovn-natgw created is not
+ *    removed while it holds rows it does not own;
+ *  - a named row (switch, router, port) that exists without being ours is used
+ *    as it is, never changed or removed ("ensure");
+ *  - a NAT row that would duplicate one in NB (same router, type, external
+ *    IP, logical IP, gateway port) is refused; duplicates already in NB are
+ *    reported;
+ *  - new addresses go into the switch's external_ids ledger guarded by an
+ *    OVSDB `wait` on that column, so two writers never hand out one address.
+ */
+import type { Operation } from '../ovsdb/operations.js';
+import type { NbTables } from '../models/ovn-nb.js';
+import type { Desired } from './desired.js';
+import {
+  IP_LEDGER_PREFIX,
+  KIND_KEY,
+  NAME_KEY,
+  OWNER_KEY,
+  PART_KEY,
+  PlanError,
+  isRef,
+  type NbTableName,
+  type NbView,
+  type Problem,
+  type RowSpec,
+} from './rows.js';
+
+export interface Change {
+  action: 'add' | 'change' | 'remove';
+  table: NbTableName;
+  label: string;
+  /** change: column -> [old, new] as text */
+  columns?: Record<string, [string, string]>;
+  /** the owning object, "kind/name" */
+  object: string;
+}
+
+export interface Plan {
+  changes: Change[];
+  ops: Operation[];
+  /** problems found in NB that do not stop the plan (duplicate rows not ours) */
+  warnings: string[];
+}
+
+/** Tables whose rows ovn-natgw may own. */
+export const OWNED_TABLES: readonly NbTableName[] = [
+  'Logical_Switch',
+  'Logical_Switch_Port',
+  'Logical_Router',
+  'Logical_Router_Port',
+  'Gateway_Chassis',
+  'NAT',
+  'Logical_Router_Static_Route',
+  'Logical_Router_Policy',
+  'Load_Balancer',
+  'BFD',
+];
+
+/** Map columns whose whole value ovn-natgw sets (others: only its own keys). */
+const FULL_MAPS: ReadonlySet<string> = new Set(['Load_Balancer.vips']);
+
+const ROOT: ReadonlySet<string> = new Set(['Logical_Switch', 'Logical_Router', 'Load_Balancer', 'BFD']);
+const NAMED: ReadonlySet<string> = new Set(['Logical_Switch', 'Logical_Switch_Port', 'Logical_Router', 'Logical_Router_Port', 'Load_Balancer', 'Gateway_Chassis']);
+
+/** Parent table and column(s) of each non-root owned table. */
+const PARENTS: Record<string, [NbTableName, string][]> = {
+  Logical_Switch_Port: [['Logical_Switch', 'ports']],
+  Logical_Router_Port: [['Logical_Router', 'ports']],
+  Gateway_Chassis: [['Logical_Router_Port', 'gateway_chassis']],
+  NAT: [['Logical_Router', 'nat']],
+  Logical_Router_Static_Route: [['Logical_Router', 'static_routes']],
+  Logical_Router_Policy: [['Logical_Router', 'policies']],
+  Load_Balancer: [['Logical_Router', 'load_balancer']],
+};
+
+type AnyRow = { _uuid: string; external_ids: ReadonlyMap<string, string> } & Record<string, unknown>;
+
+export function ownedKey(r: { external_ids: ReadonlyMap<string, string> }, owner: string): string | undefined {
+  if (r.external_ids.get(OWNER_KEY) !== owner) return undefined;
+  return `${r.external_ids.get(KIND_KEY)}/${r.external_ids.get(NAME_KEY)}/${r.external_ids.get(PART_KEY)}`;
+}
+
+export function buildPlan(desired: Desired, nb: NbView, owner: string): Plan {
+  if (desired.problems.length > 0) throw new PlanError(desired.problems);
+  return new Planner(desired, nb, owner).run();
+}
+
+class Planner {
+  private readonly changes: Change[] = [];
+  private readonly ops: Operation[] = [];
+  private readonly warnings: string[] = [];
+  private readonly problems: Problem[] = [];
+  /** RowSpec key -> uuid of the existing row it maps to */
+  private readonly resolved = new Map<string, string>();
+  /** RowSpec key -> uuid-name of a row inserted by this plan */
+  private readonly named = new Map<string, string>();
+  private readonly owned = new Map<string, Map<string, AnyRow>>();
+  private readonly specs = new Map<string, RowSpec>();
+  private inserts: Operation[] = [];
+  private attach: Operation[] = [];
+  private updates: Operation[] = [];
+  private removals: Operation[] = [];
+
+  constructor(
+    private readonly desired: Desired,
+    private readonly nb: NbView,
+    private readonly owner: string,
+  ) {}
+
+  private rows(t: NbTableName): Iterable<AnyRow> {
+    return this.nb.table(t).values() as Iterable<AnyRow>;
+  }
+
+  run(): Plan {
+    // owned rows, by key; extra rows with a key already seen are duplicates to remove
+    for (const t of OWNED_TABLES) {
+      const m = new Map<string, AnyRow>();
+      const dupes: AnyRow[] = [];
+      for (const r of this.rows(t)) {
+        const k = ownedKey(r, this.owner);
+        if (!k) continue;
+        const prev = m.get(k);
+        if (!prev) m.set(k, r);
+        else if (r._uuid < prev._uuid) {
+          // keep the lowest UUID, so every planner picks the same survivor
+          dupes.push(prev);
+          m.set(k, r);
+        } else dupes.push(r);
+      }
+      this.owned.set(t, m);
+      for (const r of dupes) this.remove(t, r, `duplicate of ${m.get(ownedKey(r, this.owner)!)!._uuid}`);
+    }
+    for (const s of this.desired.rows) this.specs.set(s.key, s);
+    // resolve existing rows first, so references to them are UUIDs
+    let n = 0;
+    const toInsert: RowSpec[] = [];
+    for (const s of this.desired.rows) {
+      const ex = this.existing(s);
+      if (ex) this.resolved.set(s.key, ex._uuid);
+      else {
+        this.named.set(s.key, `row${n++}`);
+        toInsert.push(s);
+      }
+    }
+    this.checkNatConflicts();
+    if (this.problems.length > 0) throw new PlanError(this.problems);
+    for (const s of toInsert) this.insert(s);
+    this.attachChildren();
+    for (const s of this.desired.rows) {
+      const uuid = this.resolved.get(s.key);
+      if (uuid) this.update(s, uuid);
+    }
+    const wanted = new Set(this.desired.rows.map((s) => s.key));
+    for (const t of OWNED_TABLES) {
+      for (const [k, r] of this.owned.get(t)!) {
+        if (wanted.has(k)) continue;
+        if (this.resolvedTo(r._uuid)) continue; // adopted under another key
+        this.remove(t, r, 'left the manifest');
+      }
+    }
+    this.ledger();
+    if (this.problems.length > 0) throw new PlanError(this.problems);
+    const ops = [...this.ops, ...this.inserts, ...this.attach, ...this.updates, ...this.removals];
+    return { changes: this.changes, ops, warnings: this.warnings };
+  }
+
+  private resolvedTo(uuid: string): boolean {
+    for (const u of this.resolved.values()) if (u === uuid) return true;
+    return false;
+  }
+
+  private readonly names = new Map<string, Map<string, AnyRow>>();
+  private byName(table: NbTableName, name: string): AnyRow | undefined {
+    let m = this.names.get(table);
+    if (!m) {
+      m = new Map();
+      for (const r of this.rows(table)) m.set(String(r.name), r);
+      this.names.set(table, m);
+    }
+    return m.get(name);
+  }
+
+  private existing(s: RowSpec): AnyRow | undefined {
+    const mine = this.owned.get(s.table)?.get(s.key);
+    if (mine) return mine;
+    return s.ensureName !== undefined ? this.byName(s.table, s.ensureName) : undefined;
+  }
+
+  private isMine(r: AnyRow): boolean {
+    return r.external_ids.get(OWNER_KEY) === this.owner;
+  }
+
+  /** A reference (RowSpec key, "uuid:", "name:<router>") as a value for a transaction. */
+  private refValue(ref: string): string {
+    if (ref.startsWith('uuid:')) return ref.slice(5);
+    if (ref.startsWith('name:')) {
+      const r = this.byName('Logical_Router', ref.slice(5));
+      if (!r) throw new Error(`router ${ref.slice(5)} not found`);
+      return r._uuid;
+    }
+    const u = this.resolved.get(ref) ?? this.named.get(ref);
+    if (!u) throw new Error(`internal: unresolved reference ${ref}`);
+    return u;
+  }
+
+  private tags(s: RowSpec): Map<string, string> {
+    return new Map([
+      [OWNER_KEY, this.owner],
+      [KIND_KEY, s.kind],
+      [NAME_KEY, s.name],
+      [PART_KEY, s.part],
+    ]);
+  }
+
+  private wire(v: unknown): unknown {
+    return isRef(v) ? this.refValue(v.ref) : v;
+  }
+
+  private insert(s: RowSpec): void {
+    const row: Record<string, unknown> = {};
+    for (const [c, v] of Object.entries(s.columns)) row[c] = this.wire(v);
+    row.external_ids = this.tags(s);
+    const uuidName = this.named.get(s.key)!;
+    this.inserts.push({ op: 'insert', table: s.table, row, uuidName });
+    // a named row is created only if no writer created one since we read: else conflict, re-plan, use it
+    if (s.ensureName !== undefined) {
+      this.ops.push({ op: 'wait', table: s.table, where: [['name', '==', s.ensureName]], columns: ['name'], until: '==', rows: [], timeout: 0 });
+    }
+    if (s.parent) {
+      // gathered per parent and column: one mutate per parent, or straight into a parent inserted here
+      const pk = `${s.parent.table}\0${s.parent.ref}\0${s.parent.column}`;
+      const a = this.children.get(pk);
+      if (a) a.uuids.push(uuidName);
+      else this.children.set(pk, { table: s.parent.table, ref: s.parent.ref, column: s.parent.column, uuids: [uuidName] });
+    }
+    this.changes.push({ action: 'add', table: s.table, label: s.label, object: `${s.kind}/${s.name}` });
+  }
+
+  private readonly children = new Map<string, { table: NbTableName; ref: string; column: string; uuids: string[] }>();
+
+  private attachChildren(): void {
+    const insertOf = new Map<string, Record<string, unknown>>();
+    for (const o of this.inserts) if (o.op === 'insert' && o.uuidName) insertOf.set(o.uuidName, o.row as Record<string, unknown>);
+    for (const c of this.children.values()) {
+      const parent = this.refValue(c.ref);
+      const row = insertOf.get(parent);
+      if (row) row[c.column] = [...((row[c.column] as string[] | undefined) ?? []), ...c.uuids];
+      else this.attach.push({ op: 'mutate', table: c.table, where: [['_uuid', '==', parent]], mutations: [[c.column, 'insert', c.uuids]] });
+    }
+  }
+
+  private update(s: RowSpec, uuid: string): void {
+    const cur = this.nb.table(s.table).get(uuid) as AnyRow | undefined;
+    if (!cur) return;
+    if (!this.isMine(cur)) return; // used as it is
+    const diff: Record<string, [string, string]> = {};
+    const set: Record<string, unknown> = {};
+    const mutations: [string, 'insert' | 'delete', unknown][] = [];
+    for (const [c, want0] of Object.entries(s.columns)) {
+      const want = this.wire(want0);
+      const have = cur[c];
+      if (want instanceof Map && !FULL_MAPS.has(`${s.table}.${c}`)) {
+        const haveMap = (have ?? new Map()) as ReadonlyMap<string, unknown>;
+        const changedKeys = [...want].filter(([k, v]) => haveMap.get(k) !== v);
+        if (changedKeys.length === 0) continue;
+        const stale = changedKeys.filter(([k]) => haveMap.has(k)).map(([k]) => k);
+        if (stale.length) mutations.push([c, 'delete', stale]);
+        mutations.push([c, 'insert', new Map(changedKeys)]);
+        diff[c] = [fmt(new Map(changedKeys.map(([k]) => [k, haveMap.get(k)]))), fmt(new Map(changedKeys))];
+        continue;
+      }
+      if (!same(have, want)) {
+        set[c] = want;
+        diff[c] = [fmt(have), fmt(want)];
+      }
+    }
+    // tags (a row found by name that we own under an older key)
+    const tags = this.tags(s);
+    const tagDiff = [...tags].filter(([k, v]) => cur.external_ids.get(k) !== v);
+    if (tagDiff.length) {
+      mutations.push(['external_ids', 'delete', tagDiff.map(([k]) => k)]);
+      mutations.push(['external_ids', 'insert', new Map(tagDiff)]);
+    }
+    // a row that moved to another parent (a FIP rebound to another router)
+    if (s.parent) {
+      const want = this.refValue(s.parent.ref);
+      const holders = this.parentsOf(s.table, uuid);
+      if (!holders.some((h) => h.uuid === want)) {
+        for (const h of holders) this.updates.push({ op: 'mutate', table: h.table, where: [['_uuid', '==', h.uuid]], mutations: [[h.column, 'delete', [uuid]]] });
+        this.attach.push({ op: 'mutate', table: s.parent.table, where: [['_uuid', '==', want]], mutations: [[s.parent.column, 'insert', [uuid]]] });
+        diff['(parent)'] = [holders.map((h) => h.uuid).join(',') || '-', want];
+      }
+    }
+    if (Object.keys(set).length) this.updates.push({ op: 'update', table: s.table, where: [['_uuid', '==', uuid]], row: set });
+    if (mutations.length) this.updates.push({ op: 'mutate', table: s.table, where: [['_uuid', '==', uuid]], mutations });
+    if (Object.keys(diff).length) this.changes.push({ action: 'change', table: s.table, label: s.label, columns: diff, object: `${s.kind}/${s.name}` });
+  }
+
+  /** child uuid -> the rows holding it, per child table (built once per table) */
+  private readonly holders = new Map<string, Map<string, { table: NbTableName; column: string; uuid: string }[]>>();
+  private parentsOf(table: NbTableName, uuid: string): { table: NbTableName; column: string; uuid: string }[] {
+    let m = this.holders.get(table);
+    if (!m) {
+      m = new Map();
+      for (const [pt, col] of PARENTS[table] ?? []) {
+        for (const p of this.rows(pt)) {
+          for (const c of p[col] as readonly string[]) {
+            const l = m.get(c) ?? [];
+            l.push({ table: pt, column: col, uuid: p._uuid });
+            m.set(c, l);
+          }
+        }
+      }
+      this.holders.set(table, m);
+    }
+    return m.get(uuid) ?? [];
+  }
+
+  private remove(table: NbTableName, r: AnyRow, why: string): void {
+    const label = `${table} ${NAMED.has(table) ? String(r.name) : describeRow(table, r)}`;
+    const object = `${r.external_ids.get(KIND_KEY)}/${r.external_ids.get(NAME_KEY)}`;
+    if (table === 'Logical_Switch' || table === 'Logical_Router') {
+      const foreign = this.foreignChildren(table, r);
+      if (foreign.length > 0) {
+        this.warnings.push(`${label} (${object}) left the manifest but is kept: it holds rows ovn-natgw does not own (${foreign.slice(0, 3).join(', ')}${foreign.length > 3 ? ', ...' : ''})`);
+        return;
+      }
+    }
+    if (ROOT.has(table)) {
+      this.removals.push({ op: 'delete', table, where: [['_uuid', '==', r._uuid]] });
+    } else {
+      const holders = this.parentsOf(table, r._uuid);
+      for (const h of holders) this.removals.push({ op: 'mutate', table: h.table, where: [['_uuid', '==', h.uuid]], mutations: [[h.column, 'delete', [r._uuid]]] });
+      if (holders.length === 0) return; // already unreferenced: OVSDB collects it
+    }
+    this.changes.push({ action: 'remove', table, label: `${label} (${why})`, object });
+  }
+
+  private foreignChildren(table: NbTableName, r: AnyRow): string[] {
+    const cols: [string, NbTableName][] =
+      table === 'Logical_Switch'
+        ? [['ports', 'Logical_Switch_Port']]
+        : [
+            ['ports', 'Logical_Router_Port'],
+            ['nat', 'NAT'],
+            ['static_routes', 'Logical_Router_Static_Route'],
+            ['policies', 'Logical_Router_Policy'],
+          ];
+    const out: string[] = [];
+    for (const [col, ct] of cols) {
+      for (const u of r[col] as readonly string[]) {
+        const c = this.nb.table(ct).get(u) as AnyRow | undefined;
+        if (c && !this.isMine(c)) out.push(`${ct} ${NAMED.has(ct) ? String(c.name) : u}`);
+      }
+    }
+    return out;
+  }
+
+  /** NAT identity: (router, type, external_ip, logical_ip, gateway_port). */
+  private checkNatConflicts(): void {
+    const routerOf = new Map<string, string>();
+    for (const lr of this.rows('Logical_Router')) for (const u of lr.nat as readonly string[]) routerOf.set(u, String(lr.name));
+    const seen = new Map<string, string[]>();
+    for (const nat of this.nb.table('NAT').values()) {
+      const id = natIdentity(routerOf.get(nat._uuid) ?? '?', nat);
+      const l = seen.get(id) ?? [];
+      l.push(nat._uuid);
+      seen.set(id, l);
+    }
+    for (const [id, uuids] of seen) if (uuids.length > 1) this.warnings.push(`duplicate NAT rows in NB for ${id}: ${uuids.join(', ')}`);
+    const mine = new Set<string>();
+    for (const r of this.owned.get('NAT')!.values()) mine.add(r._uuid);
+    const fipIps = new Map<string, string>();
+    const fipByIp = new Map<string, NbTables['NAT'][]>();
+    for (const nat of this.nb.table('NAT').values()) {
+      if (nat.type !== 'dnat_and_snat') continue;
+      const l = fipByIp.get(nat.external_ip) ?? [];
+      l.push(nat);
+      fipByIp.set(nat.external_ip, l);
+    }
+    for (const s of this.desired.rows) {
+      if (s.table !== 'NAT') continue;
+      const router = s.parent!.ref.startsWith('name:') ? s.parent!.ref.slice(5) : (this.specs.get(s.parent!.ref)?.name ?? '?');
+      const gp = s.columns.gateway_port;
+      const gwName = isRef(gp) ? String((this.specs.get(gp.ref)?.columns.name as string | undefined) ?? '') : '';
+      const id = `router ${router}, ${String(s.columns.type)} ${String(s.columns.external_ip)} -> ${String(s.columns.logical_ip)}${gwName ? ` via ${gwName}` : ''}`;
+      for (const u of seen.get(id) ?? []) {
+        if (!mine.has(u)) {
+          this.problems.push({ kind: s.kind, name: s.name, field: 'spec', reason: `NB already has NAT ${u} (${id}) that ovn-natgw does not own; remove it or leave it out of the manifest` });
+        }
+      }
+      if (s.columns.type === 'dnat_and_snat') {
+        const ext = String(s.columns.external_ip);
+        for (const nat of fipByIp.get(ext) ?? []) {
+          if (nat.logical_ip !== s.columns.logical_ip && !mine.has(nat._uuid)) {
+            this.problems.push({ kind: s.kind, name: s.name, field: 'spec.ovnEip', reason: `${ext} is already a floating IP for ${nat.logical_ip} (NAT ${nat._uuid}, not owned by ovn-natgw)` });
+          }
+        }
+        const prev = fipIps.get(ext);
+        if (prev && prev !== String(s.columns.logical_ip)) {
+          this.problems.push({ kind: s.kind, name: s.name, field: 'spec.ovnEip', reason: `${ext} would be a floating IP for both ${prev} and ${String(s.columns.logical_ip)}` });
+        }
+        fipIps.set(ext, String(s.columns.logical_ip));
+      }
+    }
+  }
+
+  /** Address reservations in the switches' external_ids. */
+  private ledger(): void {
+    const want = new Map<string, Map<string, string>>(); // switch ref -> ip -> holder
+    const names = new Map<string, string>();
+    for (const r of this.desired.reservations) {
+      let m = want.get(r.switchRef);
+      if (!m) want.set(r.switchRef, (m = new Map()));
+      m.set(`${IP_LEDGER_PREFIX}${r.ip}`, `${this.owner}/${r.kind}/${r.name}`);
+      names.set(r.switchRef, r.switchName);
+    }
+    // switches with our entries that no longer want them
+    const keyOf = new Map<string, string>();
+    for (const [k, u] of this.resolved) if (!keyOf.has(u)) keyOf.set(u, k);
+    for (const ls of this.rows('Logical_Switch')) {
+      const k = keyOf.get(ls._uuid) ?? `uuid:${ls._uuid}`;
+      if (!want.has(k)) {
+        const ours = [...ls.external_ids].filter(([key, v]) => key.startsWith(IP_LEDGER_PREFIX) && v.startsWith(`${this.owner}/`));
+        if (ours.length) want.set(k, new Map());
+        names.set(k, String(ls.name));
+      }
+    }
+    for (const [swRef, m] of want) {
+      const inserted = this.named.get(swRef);
+      if (inserted) {
+        // the switch is new: its reservations go into the insert
+        const ins = this.inserts.find((o) => o.op === 'insert' && o.uuidName === inserted) as { row: Record<string, unknown> } | undefined;
+        const ext = new Map(ins!.row.external_ids as Map<string, string>);
+        for (const [k, v] of m) ext.set(k, v);
+        ins!.row.external_ids = ext;
+        continue;
+      }
+      const uuid = this.refValue(swRef);
+      const ls = this.nb.table('Logical_Switch').get(uuid)!;
+      const have = new Map([...ls.external_ids].filter(([k, v]) => k.startsWith(IP_LEDGER_PREFIX) && v.startsWith(`${this.owner}/`)));
+      const add = [...m].filter(([k, v]) => have.get(k) !== v);
+      const drop = [...have.keys()].filter((k) => !m.has(k));
+      if (add.length === 0 && drop.length === 0) continue;
+      // another writer's reservation made since we read: the wait fails the transaction
+      if (add.length) {
+        this.ops.push({ op: 'wait', table: 'Logical_Switch', where: [['_uuid', '==', uuid]], columns: ['external_ids'], until: '==', rows: [{ external_ids: ls.external_ids }], timeout: 0 });
+      }
+      const taken = add.filter(([k]) => ls.external_ids.has(k) && !have.has(k));
+      for (const [k] of taken) {
+        this.problems.push({ kind: 'Logical_Switch', name: names.get(swRef) ?? uuid, field: 'external_ids', reason: `${k.slice(IP_LEDGER_PREFIX.length)} is reserved by ${ls.external_ids.get(k)}` });
+      }
+      const muts: [string, 'insert' | 'delete', unknown][] = [];
+      const del = [...drop, ...add.filter(([k]) => have.has(k)).map(([k]) => k)];
+      if (del.length) muts.push(['external_ids', 'delete', del]);
+      if (add.length) muts.push(['external_ids', 'insert', new Map(add)]);
+      this.updates.push({ op: 'mutate', table: 'Logical_Switch', where: [['_uuid', '==', uuid]], mutations: muts });
+      for (const [k, v] of add) this.changes.push({ action: 'add', table: 'Logical_Switch', label: `reservation ${k.slice(IP_LEDGER_PREFIX.length)} on ${names.get(swRef)} for ${v}`, object: v.split('/').slice(1).join('/') });
+      for (const k of drop) this.changes.push({ action: 'remove', table: 'Logical_Switch', label: `reservation ${k.slice(IP_LEDGER_PREFIX.length)} on ${names.get(swRef)} (${have.get(k)})`, object: have.get(k)!.split('/').slice(1).join('/') });
+    }
+  }
+}
+
+export function natIdentity(router: string, nat: NbTables['NAT'] | AnyRow, gwName = ''): string {
+  const n = nat as NbTables['NAT'];
+  return `router ${router}, ${n.type} ${n.external_ip} -> ${n.logical_ip}${gwName ? ` via ${gwName}` : ''}`;
+}
+
+function describeRow(table: NbTableName, r: AnyRow): string {
+  switch (table) {
+    case 'NAT':
+      return `${String(r.type)} ${String(r.external_ip)} <-> ${String(r.logical_ip)}`;
+    case 'Logical_Router_Static_Route':
+      return `${String(r.ip_prefix)} via ${String(r.nexthop)}`;
+    case 'Logical_Router_Policy':
+      return `${String(r.priority)} ${String(r.match)}`;
+    case 'BFD':
+      return `${String(r.logical_port)} -> ${String(r.dst_ip)}`;
+    default:
+      return r._uuid;
+  }
+}
+
+function same(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (a === undefined || b === undefined) return false;
+  if (Array.isArray(a) && Array.isArray(b)) {
+    if (a.length !== b.length) return false;
+    const x = [...a].map(String).sort();
+    const y = [...b].map(String).sort();
+    return x.every((v, i) => v === y[i]);
+  }
+  if (a instanceof Map && b instanceof Map) {
+    if (a.size !== b.size) return false;
+    for (const [k, v] of a) if (b.get(k) !== v) return false;
+    return true;
+  }
+  return false;
+}
+
+function fmt(v: unknown): string {
+  if (v === null || v === undefined) return '[]';
+  if (v instanceof Map) return `{${[...v].map(([k, x]) => `${String(k)}=${x === undefined ? '(none)' : String(x)}`).join(', ')}}`;
+  if (Array.isArray(v)) return `[${v.map(String).join(', ')}]`;
+  return typeof v === 'string' ? JSON.stringify(v) : String(v);
+}

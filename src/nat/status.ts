@@ -1,0 +1,175 @@
+/**
+ * Per-object status read back from NB (what `ovn-natgwctl get` prints, like
+ * `kubectl get ofip`), and deletion of one object's rows. Pure functions over
+ * an NB view.
+ */
+import type { Operation } from '../ovsdb/operations.js';
+import { ownedKey, OWNED_TABLES } from './plan.js';
+import { IP_LEDGER_PREFIX, KIND_KEY, NAME_KEY, OWNER_KEY, PlanError, type NbTableName, type NbView } from './rows.js';
+
+type AnyRow = { _uuid: string; external_ids: ReadonlyMap<string, string> } & Record<string, unknown>;
+
+export const KIND_ALIASES: Record<string, string> = {
+  ofip: 'OvnFip',
+  ovnfip: 'OvnFip',
+  ovnfips: 'OvnFip',
+  oeip: 'OvnEip',
+  ovneip: 'OvnEip',
+  ovneips: 'OvnEip',
+  osnat: 'OvnSnatRule',
+  ovnsnatrule: 'OvnSnatRule',
+  ovnsnatrules: 'OvnSnatRule',
+  odnat: 'OvnDnatRule',
+  ovndnatrule: 'OvnDnatRule',
+  ovndnatrules: 'OvnDnatRule',
+  vpc: 'Vpc',
+  vpcs: 'Vpc',
+  subnet: 'Subnet',
+  subnets: 'Subnet',
+  vip: 'Vip',
+  vips: 'Vip',
+};
+
+export function canonicalKind(k: string): string | undefined {
+  return KIND_ALIASES[k.toLowerCase()];
+}
+
+export interface ObjectStatus {
+  kind: string;
+  name: string;
+  vpc: string;
+  v4Eip: string;
+  v4Ip: string;
+  v6Eip: string;
+  v6Ip: string;
+  ready: boolean;
+  rows: { table: string; uuid: string; part: string }[];
+}
+
+/** The objects of a kind (or one) that ovn-natgw owns in NB, with what they map to. */
+export function objectStatus(nb: NbView, owner: string, kind: string, name?: string): ObjectStatus[] {
+  const routerOf = new Map<string, string>();
+  for (const lr of nb.table('Logical_Router').values()) {
+    for (const col of ['nat', 'load_balancer', 'ports', 'static_routes', 'policies'] as const) for (const u of lr[col]) routerOf.set(u, lr.name);
+  }
+  const byName = new Map<string, ObjectStatus>();
+  const get = (n: string) => {
+    let s = byName.get(n);
+    if (!s) byName.set(n, (s = { kind, name: n, vpc: '', v4Eip: '', v4Ip: '', v6Eip: '', v6Ip: '', ready: false, rows: [] }));
+    return s;
+  };
+  for (const t of OWNED_TABLES) {
+    for (const r of nb.table(t).values() as Iterable<AnyRow>) {
+      if (r.external_ids.get(OWNER_KEY) !== owner || r.external_ids.get(KIND_KEY) !== kind) continue;
+      const n = r.external_ids.get(NAME_KEY)!;
+      if (name !== undefined && n !== name) continue;
+      const s = get(n);
+      s.rows.push({ table: t, uuid: r._uuid, part: ownedKey(r, owner)!.split('/').slice(2).join('/') });
+      if (routerOf.has(r._uuid)) s.vpc = routerOf.get(r._uuid)!;
+      if (t === 'Logical_Router') s.vpc = String(r.name);
+      if (t === 'NAT') {
+        const v6 = String(r.external_ip).includes(':');
+        if (v6) {
+          s.v6Eip = String(r.external_ip);
+          s.v6Ip = String(r.logical_ip);
+        } else {
+          s.v4Eip = String(r.external_ip);
+          s.v4Ip = String(r.logical_ip);
+        }
+      }
+      if (t === 'Load_Balancer') {
+        for (const [vip, backend] of r.vips as ReadonlyMap<string, string>) {
+          if (vip.startsWith('[')) {
+            s.v6Eip = vip;
+            s.v6Ip = backend;
+          } else {
+            s.v4Eip = vip;
+            s.v4Ip = backend;
+          }
+        }
+      }
+    }
+  }
+  // reservations (EIPs, VIPs: no rows of their own)
+  for (const ls of nb.table('Logical_Switch').values()) {
+    for (const [k, v] of ls.external_ids) {
+      if (!k.startsWith(IP_LEDGER_PREFIX) || v !== `${owner}/${kind}/${v.split('/').slice(2).join('/')}`) continue;
+      const n = v.split('/').slice(2).join('/');
+      if (name !== undefined && n !== name) continue;
+      const ip = k.slice(IP_LEDGER_PREFIX.length);
+      const s = get(n);
+      if (kind === 'OvnEip' || kind === 'Vip' || kind === 'Vpc') {
+        if (ip.includes(':')) s.v6Ip = s.v6Ip || ip;
+        else s.v4Ip = s.v4Ip || ip;
+      }
+      s.rows.push({ table: 'Logical_Switch', uuid: ls._uuid, part: `reservation ${ip} on ${ls.name}` });
+    }
+  }
+  for (const s of byName.values()) s.ready = s.rows.length > 0;
+  return [...byName.values()].sort((a, b) => (a.name < b.name ? -1 : 1));
+}
+
+/** kubectl-like table. */
+export function formatStatus(kind: string, list: readonly ObjectStatus[]): string {
+  const eip = kind === 'OvnEip' || kind === 'Vip';
+  const head = eip ? ['NAME', 'V4IP', 'V6IP', 'READY'] : ['NAME', 'VPC', 'V4EIP', 'V4IP', 'V6EIP', 'V6IP', 'READY'];
+  const rows = list.map((s) => (eip ? [s.name, s.v4Ip, s.v6Ip, String(s.ready)] : [s.name, s.vpc, s.v4Eip, s.v4Ip, s.v6Eip, s.v6Ip, String(s.ready)]));
+  const width = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  return [head, ...rows].map((r) => r.map((c, i) => c.padEnd(width[i])).join('   ').trimEnd()).join('\n') + '\n';
+}
+
+/**
+ * Operations that delete one object's rows and reservations (one
+ * transaction). An EIP that a NAT row or DNAT balancer still uses is refused.
+ */
+export function deleteOps(nb: NbView, owner: string, kind: string, name: string): { ops: Operation[]; removed: string[] } {
+  const who = `${owner}/${kind}/${name}`;
+  const ops: Operation[] = [];
+  const removed: string[] = [];
+  if (kind === 'OvnEip') {
+    const ips = new Set<string>();
+    for (const ls of nb.table('Logical_Switch').values()) for (const [k, v] of ls.external_ids) if (k.startsWith(IP_LEDGER_PREFIX) && v === who) ips.add(k.slice(IP_LEDGER_PREFIX.length));
+    const users: string[] = [];
+    for (const nat of nb.table('NAT').values()) {
+      if (ips.has(nat.external_ip)) users.push(`${nat.external_ids.get(KIND_KEY) ?? 'NAT'} ${nat.external_ids.get(NAME_KEY) ?? nat._uuid}`);
+    }
+    for (const lb of nb.table('Load_Balancer').values()) {
+      for (const vip of lb.vips.keys()) if (ips.has(vip.replace(/^\[/, '').replace(/\]?:\d+$/, ''))) users.push(`${lb.external_ids.get(KIND_KEY) ?? 'Load_Balancer'} ${lb.external_ids.get(NAME_KEY) ?? lb.name}`);
+    }
+    if (users.length > 0) {
+      throw new PlanError([{ kind, name, field: 'metadata.name', reason: `in use by ${[...new Set(users)].join(', ')}; delete those first` }]);
+    }
+  }
+  const parents: [NbTableName, string, NbTableName][] = [
+    ['Logical_Switch', 'ports', 'Logical_Switch_Port'],
+    ['Logical_Router', 'ports', 'Logical_Router_Port'],
+    ['Logical_Router_Port', 'gateway_chassis', 'Gateway_Chassis'],
+    ['Logical_Router', 'nat', 'NAT'],
+    ['Logical_Router', 'static_routes', 'Logical_Router_Static_Route'],
+    ['Logical_Router', 'policies', 'Logical_Router_Policy'],
+  ];
+  for (const t of OWNED_TABLES) {
+    for (const r of nb.table(t).values() as Iterable<AnyRow>) {
+      if (r.external_ids.get(OWNER_KEY) !== owner || r.external_ids.get(KIND_KEY) !== kind || r.external_ids.get(NAME_KEY) !== name) continue;
+      removed.push(`${t} ${r._uuid}`);
+      if (t === 'Logical_Switch' || t === 'Logical_Router' || t === 'Load_Balancer' || t === 'BFD') {
+        ops.push({ op: 'delete', table: t, where: [['_uuid', '==', r._uuid]] });
+        continue;
+      }
+      for (const [pt, col, ct] of parents) {
+        if (ct !== t) continue;
+        for (const p of nb.table(pt).values() as Iterable<AnyRow>) {
+          if ((p[col] as readonly string[]).includes(r._uuid)) ops.push({ op: 'mutate', table: pt, where: [['_uuid', '==', p._uuid]], mutations: [[col, 'delete', [r._uuid]]] });
+        }
+      }
+    }
+  }
+  for (const ls of nb.table('Logical_Switch').values()) {
+    const keys = [...ls.external_ids].filter(([k, v]) => k.startsWith(IP_LEDGER_PREFIX) && v === who).map(([k]) => k);
+    if (keys.length) {
+      ops.push({ op: 'mutate', table: 'Logical_Switch', where: [['_uuid', '==', ls._uuid]], mutations: [['external_ids', 'delete', keys]] });
+      for (const k of keys) removed.push(`reservation ${k.slice(IP_LEDGER_PREFIX.length)} on ${ls.name}`);
+    }
+  }
+  return { ops, removed };
+}
