@@ -231,8 +231,9 @@ class Planner {
     row.external_ids = this.tags(s);
     const uuidName = this.named.get(s.key)!;
     this.inserts.push({ op: 'insert', table: s.table, row, uuidName });
-    // a named row is created only if no writer created one since we read: else conflict, re-plan, use it
-    if (s.ensureName !== undefined) {
+    // a named switch or router is created only if no writer created one since we read: else conflict,
+    // re-plan, use it (their names have no unique index; port names do, the server refuses those itself)
+    if (s.ensureName !== undefined && (s.table === 'Logical_Switch' || s.table === 'Logical_Router')) {
       this.ops.push({ op: 'wait', table: s.table, where: [['name', '==', s.ensureName]], columns: ['name'], until: '==', rows: [], timeout: 0 });
     }
     if (s.parent) {
@@ -334,6 +335,9 @@ class Planner {
         this.warnings.push(`${label} (${object}) left the manifest but is kept: it holds rows ovn-natgw does not own (${foreign.slice(0, 3).join(', ')}${foreign.length > 3 ? ', ...' : ''})`);
         return;
       }
+      // deleted only as read: a row or reservation another writer added since makes it a conflict
+      const cols = table === 'Logical_Switch' ? ['ports', 'external_ids'] : ['ports', 'nat', 'static_routes', 'policies'];
+      this.ops.push({ op: 'wait', table, where: [['_uuid', '==', r._uuid]], columns: cols, until: '==', rows: [Object.fromEntries(cols.map((c) => [c, r[c]]))], timeout: 0 });
     }
     if (ROOT.has(table)) {
       this.removals.push({ op: 'delete', table, where: [['_uuid', '==', r._uuid]] });
@@ -361,6 +365,10 @@ class Planner {
         const c = this.nb.table(ct).get(u) as AnyRow | undefined;
         if (c && !this.isMine(c)) out.push(`${ct} ${NAMED.has(ct) ? String(c.name) : u}`);
       }
+    }
+    // another owner's address reservations in the switch's ledger
+    if (table === 'Logical_Switch') {
+      for (const [k, v] of r.external_ids) if (k.startsWith(IP_LEDGER_PREFIX) && !v.startsWith(`${this.owner}/`)) out.push(`reservation ${k.slice(IP_LEDGER_PREFIX.length)} of ${v}`);
     }
     return out;
   }
