@@ -13,7 +13,10 @@
  *    the candidate with the fewest active ports so far (spreads the active
  *    gateways), the rest in rendezvous-hash order of (port, chassis), which is
  *    stable when unrelated chassis come and go;
- *  - priorities are K..1, highest first (ovn-nbctl lrp-set-gateway-chassis).
+ *  - priorities are K..1, highest first (ovn-nbctl lrp-set-gateway-chassis),
+ *    for a new port; a chassis that keeps its slot keeps its priority while
+ *    the order allows, so a change of the list rewrites only the rows of the
+ *    chassis that come or go (gatewayPriorities).
  */
 export const MAX_GATEWAY_CHASSIS = 5;
 export const DEFAULT_GATEWAY_CHASSIS = 3;
@@ -109,5 +112,25 @@ export function placeGateways(
       if (!list.includes(c)) list.push(c);
     }
   }
+  return out;
+}
+
+/**
+ * The priorities of one port's chassis, given in priority order (highest
+ * first): a chassis with a row keeps its current priority while that still
+ * orders the list, new ones get the next lower ones (at least 0, the schema's
+ * minimum); a new port gets n..1. Dropping a chassis, or replacing it at the
+ * bottom, so leaves the other rows as they are.
+ */
+export function gatewayPriorities(chassis: readonly string[], current: ReadonlyMap<string, number> = new Map()): number[] {
+  const out: number[] = [];
+  let prev = Infinity;
+  chassis.forEach((c, i) => {
+    const below = chassis.length - 1 - i; // priorities still needed below this one
+    const have = current.get(c);
+    const p = have !== undefined && have < prev && have >= below ? have : Math.min(prev - 1, below + 1);
+    out.push(p);
+    prev = p;
+  });
   return out;
 }

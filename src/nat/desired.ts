@@ -23,7 +23,7 @@
  *    named after the EIP (an ECMP/BFD next hop on a gateway node).
  */
 import type { NbTables, LogicalSwitchPortRow } from '../models/ovn-nb.js';
-import { DEFAULT_GATEWAY_CHASSIS, MAX_GATEWAY_CHASSIS, gatewayCandidates, placeGateways, type SbChassis } from '../gateway/chassis.js';
+import { DEFAULT_GATEWAY_CHASSIS, MAX_GATEWAY_CHASSIS, gatewayCandidates, gatewayPriorities, placeGateways, type SbChassis } from '../gateway/chassis.js';
 import {
   cidrContains,
   cidrFirstHost,
@@ -359,6 +359,7 @@ class Builder {
     }
     const ports: string[] = [];
     const current = new Map<string, string[]>();
+    const currentPriority = new Map<string, Map<string, number>>();
     for (const r of this.routers.values()) {
       for (const lrp of r.externals.values()) {
         ports.push(lrp);
@@ -369,6 +370,7 @@ class Builder {
             .filter((g) => g !== undefined)
             .sort((a, b) => b.priority - a.priority);
           current.set(lrp, gcs.map((g) => g.chassis_name));
+          currentPriority.set(lrp, new Map(gcs.map((g) => [g.chassis_name, g.priority])));
         }
       }
     }
@@ -441,6 +443,7 @@ class Builder {
           ensureName: peer,
         });
         const list = placed.get(lrpName) ?? [];
+        const priorities = gatewayPriorities(list, currentPriority.get(lrpName));
         list.forEach((ch, i) => {
           const gcName = `${lrpName}-${ch}`;
           this.rows.push({
@@ -449,9 +452,9 @@ class Builder {
             kind: 'Vpc',
             name: r.name,
             part: `${partBase}:chassis:${ch}`,
-            label: `Gateway_Chassis ${gcName} (priority ${list.length - i})`,
+            label: `Gateway_Chassis ${gcName} (priority ${priorities[i]})`,
             parent: { table: 'Logical_Router_Port', ref: lrpKey, column: 'gateway_chassis' },
-            columns: { name: gcName, chassis_name: ch, priority: list.length - i },
+            columns: { name: gcName, chassis_name: ch, priority: priorities[i] },
           });
         });
         // default route(s) via the default external network's gateway
