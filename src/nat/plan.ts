@@ -68,11 +68,12 @@ export const OWNED_TABLES: readonly NbTableName[] = [
 /** Map columns whose whole value ovn-natgw sets (others: only its own keys). */
 const FULL_MAPS: ReadonlySet<string> = new Set(['Load_Balancer.vips']);
 
-const ROOT: ReadonlySet<string> = new Set(['Logical_Switch', 'Logical_Router', 'Load_Balancer', 'BFD']);
+/** Root tables among them: removed by a delete; the others by leaving their parent. */
+export const ROOT: ReadonlySet<string> = new Set(['Logical_Switch', 'Logical_Router', 'Load_Balancer', 'BFD']);
 const NAMED: ReadonlySet<string> = new Set(['Logical_Switch', 'Logical_Switch_Port', 'Logical_Router', 'Logical_Router_Port', 'Load_Balancer', 'Gateway_Chassis']);
 
 /** Parent table and column(s) of each non-root owned table. */
-const PARENTS: Record<string, [NbTableName, string][]> = {
+export const PARENTS: Record<string, [NbTableName, string][]> = {
   Logical_Switch_Port: [['Logical_Switch', 'ports']],
   Logical_Router_Port: [['Logical_Router', 'ports']],
   Gateway_Chassis: [['Logical_Router_Port', 'gateway_chassis']],
@@ -377,9 +378,10 @@ class Planner {
   private checkNatConflicts(): void {
     const routerOf = new Map<string, string>();
     for (const lr of this.rows('Logical_Router')) for (const u of lr.nat as readonly string[]) routerOf.set(u, String(lr.name));
+    const lrpName = (u: string | null) => (u ? (this.nb.table('Logical_Router_Port').get(u)?.name ?? '') : '');
     const seen = new Map<string, string[]>();
     for (const nat of this.nb.table('NAT').values()) {
-      const id = natIdentity(routerOf.get(nat._uuid) ?? '?', nat);
+      const id = natIdentity(routerOf.get(nat._uuid) ?? '?', nat.type, nat.external_ip, nat.logical_ip, lrpName(nat.gateway_port));
       const l = seen.get(id) ?? [];
       l.push(nat._uuid);
       seen.set(id, l);
@@ -400,7 +402,7 @@ class Planner {
       const router = s.parent!.ref.startsWith('name:') ? s.parent!.ref.slice(5) : (this.specs.get(s.parent!.ref)?.name ?? '?');
       const gp = s.columns.gateway_port;
       const gwName = isRef(gp) ? String((this.specs.get(gp.ref)?.columns.name as string | undefined) ?? '') : '';
-      const id = `router ${router}, ${String(s.columns.type)} ${String(s.columns.external_ip)} -> ${String(s.columns.logical_ip)}${gwName ? ` via ${gwName}` : ''}`;
+      const id = natIdentity(router, String(s.columns.type), String(s.columns.external_ip), String(s.columns.logical_ip), gwName);
       for (const u of seen.get(id) ?? []) {
         if (!mine.has(u)) {
           this.problems.push({ kind: s.kind, name: s.name, field: 'spec', reason: `NB already has NAT ${u} (${id}) that ovn-natgw does not own; remove it or leave it out of the manifest` });
@@ -478,9 +480,9 @@ class Planner {
   }
 }
 
-export function natIdentity(router: string, nat: NbTables['NAT'] | AnyRow, gwName = ''): string {
-  const n = nat as NbTables['NAT'];
-  return `router ${router}, ${n.type} ${n.external_ip} -> ${n.logical_ip}${gwName ? ` via ${gwName}` : ''}`;
+/** A NAT row's identity (router, type, external IP, logical IP, gateway port), as text. */
+export function natIdentity(router: string, type: string, externalIp: string, logicalIp: string, gatewayPort: string): string {
+  return `router ${router}, ${type} ${externalIp} -> ${logicalIp}${gatewayPort ? ` via ${gatewayPort}` : ''}`;
 }
 
 function describeRow(table: NbTableName, r: AnyRow): string {

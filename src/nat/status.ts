@@ -4,8 +4,8 @@
  * an NB view.
  */
 import type { Operation } from '../ovsdb/operations.js';
-import { ownedKey, OWNED_TABLES } from './plan.js';
-import { IP_LEDGER_PREFIX, KIND_KEY, NAME_KEY, OWNER_KEY, PlanError, type NbTableName, type NbView } from './rows.js';
+import { ownedKey, OWNED_TABLES, PARENTS, ROOT } from './plan.js';
+import { IP_LEDGER_PREFIX, KIND_KEY, NAME_KEY, OWNER_KEY, PlanError, type NbView } from './rows.js';
 
 type AnyRow = { _uuid: string; external_ids: ReadonlyMap<string, string> } & Record<string, unknown>;
 
@@ -93,8 +93,9 @@ export function objectStatus(nb: NbView, owner: string, kind: string, name?: str
   // reservations (EIPs, VIPs: no rows of their own)
   for (const ls of nb.table('Logical_Switch').values()) {
     for (const [k, v] of ls.external_ids) {
-      if (!k.startsWith(IP_LEDGER_PREFIX) || v !== `${owner}/${kind}/${v.split('/').slice(2).join('/')}`) continue;
-      const n = v.split('/').slice(2).join('/');
+      const prefix = `${owner}/${kind}/`;
+      if (!k.startsWith(IP_LEDGER_PREFIX) || !v.startsWith(prefix)) continue;
+      const n = v.slice(prefix.length);
       if (name !== undefined && n !== name) continue;
       const ip = k.slice(IP_LEDGER_PREFIX.length);
       const s = get(n);
@@ -140,24 +141,15 @@ export function deleteOps(nb: NbView, owner: string, kind: string, name: string)
       throw new PlanError([{ kind, name, field: 'metadata.name', reason: `in use by ${[...new Set(users)].join(', ')}; delete those first` }]);
     }
   }
-  const parents: [NbTableName, string, NbTableName][] = [
-    ['Logical_Switch', 'ports', 'Logical_Switch_Port'],
-    ['Logical_Router', 'ports', 'Logical_Router_Port'],
-    ['Logical_Router_Port', 'gateway_chassis', 'Gateway_Chassis'],
-    ['Logical_Router', 'nat', 'NAT'],
-    ['Logical_Router', 'static_routes', 'Logical_Router_Static_Route'],
-    ['Logical_Router', 'policies', 'Logical_Router_Policy'],
-  ];
   for (const t of OWNED_TABLES) {
     for (const r of nb.table(t).values() as Iterable<AnyRow>) {
       if (r.external_ids.get(OWNER_KEY) !== owner || r.external_ids.get(KIND_KEY) !== kind || r.external_ids.get(NAME_KEY) !== name) continue;
       removed.push(`${t} ${r._uuid}`);
-      if (t === 'Logical_Switch' || t === 'Logical_Router' || t === 'Load_Balancer' || t === 'BFD') {
+      if (ROOT.has(t)) {
         ops.push({ op: 'delete', table: t, where: [['_uuid', '==', r._uuid]] });
         continue;
       }
-      for (const [pt, col, ct] of parents) {
-        if (ct !== t) continue;
+      for (const [pt, col] of PARENTS[t] ?? []) {
         for (const p of nb.table(pt).values() as Iterable<AnyRow>) {
           if ((p[col] as readonly string[]).includes(r._uuid)) ops.push({ op: 'mutate', table: pt, where: [['_uuid', '==', p._uuid]], mutations: [[col, 'delete', [r._uuid]]] });
         }
