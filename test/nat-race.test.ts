@@ -163,13 +163,16 @@ t.test(`${ROUNDS} rounds of two concurrent applies, ${EIPS_PER_ROUND} new EIPs p
     const ledger = await checkLedger(t, round);
     // what each writer believes its EIPs hold (its own plan, from its replica) is what NB says
     for (const owner of OWNERS) {
-      const addresses = writers.get(owner)!.desired(manifestOf(owner, round), { owner }).addresses;
+      const view = new Map<string, string[]>();
+      for (const res of writers.get(owner)!.desired(manifestOf(owner, round), { owner }).reservations) {
+        if (res.kind === 'OvnEip') view.set(res.name, [...(view.get(res.name) ?? []), res.ip]);
+      }
       const wrong: string[] = [];
       for (let r = 0; r <= round; r++) {
         for (let i = 0; i < EIPS_PER_ROUND; i++) {
           const name = eipName(owner, r, i);
-          const a = addresses.get(`OvnEip/${name}`);
-          for (const ip of [a?.v4, a?.v6]) if (!ip || ledger.get(ip) !== `${owner}/OvnEip/${name}`) wrong.push(`${name}: ${ip ?? 'none'} is ${ip ? (ledger.get(ip) ?? 'unreserved') : '-'}`);
+          const ips = view.get(name) ?? [];
+          for (const ip of [ips.find((x) => !x.includes(':')), ips.find((x) => x.includes(':'))]) if (!ip || ledger.get(ip) !== `${owner}/OvnEip/${name}`) wrong.push(`${name}: ${ip ?? 'none'} is ${ip ? (ledger.get(ip) ?? 'unreserved') : '-'}`);
         }
       }
       t.same(wrong, [], `round ${round}: writer ${owner}'s view of its addresses matches the ledger`);

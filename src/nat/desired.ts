@@ -61,8 +61,6 @@ export interface Desired {
   rows: RowSpec[];
   reservations: Reservation[];
   problems: Problem[];
-  /** per object: what a status line shows (see status.ts) */
-  addresses: Map<string, { v4?: string; v6?: string }>;
 }
 
 interface ExtNet {
@@ -99,7 +97,6 @@ class Builder {
   readonly rows: RowSpec[] = [];
   readonly reservations: Reservation[] = [];
   readonly problems: Problem[] = [];
-  readonly addresses = new Map<string, { v4?: string; v6?: string }>();
   private readonly byKind = new Map<string, Map<string, ManifestObject>>();
   private readonly extNets = new Map<string, ExtNet>();
   private readonly routers = new Map<string, Router>();
@@ -134,6 +131,11 @@ class Builder {
     return this.byKind.get(kind)?.get(name) as T | undefined;
   }
 
+  /** Adds a desired row of object kind/name; `part` tells the object's rows apart. */
+  private addRow(kind: string, name: string, part: string, row: Omit<RowSpec, 'key' | 'kind' | 'name' | 'part'>): void {
+    this.rows.push({ key: key(kind, name, part), kind, name, part, ...row });
+  }
+
   private problem(o: { kind: string; name: string; origin?: ManifestObject['origin'] }, field: string, reason: string): void {
     this.problems.push({ kind: o.kind, name: o.name, field, reason, ...(o.origin ? { origin: o.origin } : {}) });
   }
@@ -160,7 +162,7 @@ class Builder {
   }
 
   private result(): Desired {
-    return { rows: this.rows, reservations: this.reservations, problems: this.problems, addresses: this.addresses };
+    return { rows: this.rows, reservations: this.reservations, problems: this.problems };
   }
 
   // ------------------------------------------------------------ NB facts
@@ -234,23 +236,15 @@ class Builder {
     const cidrs = s.cidrBlock.map((c) => parseCidr(c)!);
     const gateways = s.gateway.map((g) => parseIp(g)!);
     const lsKey = key('Subnet', s.name, 'switch');
-    this.rows.push({
+    this.addRow('Subnet', s.name, 'switch', {
       table: 'Logical_Switch',
-      key: lsKey,
-      kind: 'Subnet',
-      name: s.name,
-      part: 'switch',
       label: `Logical_Switch ${s.name} (external network ${s.cidrBlock.join(',')})`,
       columns: { name: s.name },
       ensureName: s.name,
     });
     const lnName = `localnet.${s.name}`;
-    this.rows.push({
+    this.addRow('Subnet', s.name, 'localnet', {
       table: 'Logical_Switch_Port',
-      key: key('Subnet', s.name, 'localnet'),
-      kind: 'Subnet',
-      name: s.name,
-      part: 'localnet',
       label: `Logical_Switch_Port ${lnName} (localnet ${provider}${vlanId ? ` vlan ${vlanId}` : ''})`,
       parent: { table: 'Logical_Switch', ref: lsKey, column: 'ports' },
       columns: { name: lnName, type: 'localnet', addresses: ['unknown'], options: new Map([['network_name', provider]]), tag: vlanId === 0 ? null : vlanId },
@@ -273,12 +267,8 @@ class Builder {
 
   private router(v: Vpc): void {
     const rk = key('Vpc', v.name, 'router');
-    this.rows.push({
+    this.addRow('Vpc', v.name, 'router', {
       table: 'Logical_Router',
-      key: rk,
-      kind: 'Vpc',
-      name: v.name,
-      part: 'router',
       label: `Logical_Router ${v.name}`,
       columns: { name: v.name },
       ensureName: v.name,
@@ -309,12 +299,8 @@ class Builder {
     if (!r) return this.problem(s, 'spec.vpc', `Vpc "${s.vpc}" not found in the manifest`);
     const lsName = s.name;
     const lsKey = key('Subnet', s.name, 'switch');
-    this.rows.push({
+    this.addRow('Subnet', s.name, 'switch', {
       table: 'Logical_Switch',
-      key: lsKey,
-      kind: 'Subnet',
-      name: s.name,
-      part: 'switch',
       label: `Logical_Switch ${lsName} (subnet ${s.cidrBlock.join(',')} of ${r.name})`,
       columns: { name: lsName },
       ensureName: lsName,
@@ -323,24 +309,16 @@ class Builder {
     const cidrs = s.cidrBlock.map((c) => parseCidr(c)!);
     const networks = s.gateway.map((g, i) => `${g}/${cidrs[i].prefix}`);
     const existing = this.findByName('Logical_Router_Port', lrpName);
-    this.rows.push({
+    this.addRow('Subnet', s.name, 'router-port', {
       table: 'Logical_Router_Port',
-      key: key('Subnet', s.name, 'router-port'),
-      kind: 'Subnet',
-      name: s.name,
-      part: 'router-port',
       label: `Logical_Router_Port ${lrpName} (${networks.join(' ')})`,
       parent: { table: 'Logical_Router', ref: r.ref, column: 'ports' },
       columns: { name: lrpName, mac: existing?.mac ?? macFor(lrpName), networks },
       ensureName: lrpName,
     });
     const lspName = `${s.name}-${r.name}`;
-    this.rows.push({
+    this.addRow('Subnet', s.name, 'switch-port', {
       table: 'Logical_Switch_Port',
-      key: key('Subnet', s.name, 'switch-port'),
-      kind: 'Subnet',
-      name: s.name,
-      part: 'switch-port',
       label: `Logical_Switch_Port ${lspName} (router port of ${lrpName})`,
       parent: { table: 'Logical_Switch', ref: lsKey, column: 'ports' },
       columns: { name: lspName, type: 'router', addresses: ['router'], options: new Map([['router-port', lrpName]]) },
@@ -398,7 +376,7 @@ class Builder {
             }
           }
           if (!ip) ip = this.ledgerLookup(netName, 'Vpc', r.name, fam);
-          if (!ip) ip = this.allocate(net, fam, { kind: 'Vpc', name: r.name });
+          if (!ip) ip = this.allocate(net, fam);
           if (!ip) {
             this.problem({ kind: 'Vpc', name: r.name }, 'spec.enableExternal', `no free IPv${fam} address left in external network ${netName} (${c.text})`);
             continue;
@@ -411,24 +389,16 @@ class Builder {
         const networks = addrs.map((ip) => `${ip.text}/${net.cidrs.find((c) => c.family === ip.family)!.prefix}`);
         const lrpKey = key('Vpc', r.name, `${partBase}:port`);
         const mac = eip?.macAddress ?? existing?.mac ?? macFor(lrpName);
-        this.rows.push({
+        this.addRow('Vpc', r.name, `${partBase}:port`, {
           table: 'Logical_Router_Port',
-          key: lrpKey,
-          kind: 'Vpc',
-          name: r.name,
-          part: `${partBase}:port`,
           label: `Logical_Router_Port ${lrpName} (${networks.join(' ')})`,
           parent: { table: 'Logical_Router', ref: r.ref, column: 'ports' },
           columns: { name: lrpName, mac, networks },
           ensureName: lrpName,
         });
         const peer = `${netName}-${r.name}`;
-        this.rows.push({
+        this.addRow('Vpc', r.name, `${partBase}:peer`, {
           table: 'Logical_Switch_Port',
-          key: key('Vpc', r.name, `${partBase}:peer`),
-          kind: 'Vpc',
-          name: r.name,
-          part: `${partBase}:peer`,
           label: `Logical_Switch_Port ${peer} (router port of ${lrpName})`,
           parent: { table: 'Logical_Switch', ref: net.lsRef, column: 'ports' },
           columns: {
@@ -446,12 +416,8 @@ class Builder {
         const priorities = gatewayPriorities(list, currentPriority.get(lrpName));
         list.forEach((ch, i) => {
           const gcName = `${lrpName}-${ch}`;
-          this.rows.push({
+          this.addRow('Vpc', r.name, `${partBase}:chassis:${ch}`, {
             table: 'Gateway_Chassis',
-            key: key('Vpc', r.name, `${partBase}:chassis:${ch}`),
-            kind: 'Vpc',
-            name: r.name,
-            part: `${partBase}:chassis:${ch}`,
             label: `Gateway_Chassis ${gcName} (priority ${priorities[i]})`,
             parent: { table: 'Logical_Router_Port', ref: lrpKey, column: 'gateway_chassis' },
             columns: { name: gcName, chassis_name: ch, priority: priorities[i] },
@@ -464,12 +430,8 @@ class Builder {
             const gw = (gwAddr && gwAddr.family === c.family ? gwAddr : undefined) ?? net.gateways.find((g) => g.family === c.family);
             if (!gw) continue;
             const prefix = c.family === 4 ? '0.0.0.0/0' : '::/0';
-            this.rows.push({
+            this.addRow('Vpc', r.name, `default-route:${c.family}`, {
               table: 'Logical_Router_Static_Route',
-              key: key('Vpc', r.name, `default-route:${c.family}`),
-              kind: 'Vpc',
-              name: r.name,
-              part: `default-route:${c.family}`,
               label: `Logical_Router_Static_Route ${prefix} via ${gw.text} (router ${r.name})`,
               parent: { table: 'Logical_Router', ref: r.ref, column: 'static_routes' },
               columns: { ip_prefix: prefix, nexthop: gw.text, policy: 'dst-ip', route_table: '' },
@@ -501,7 +463,7 @@ class Builder {
   }
 
   /** The next free address of a family in a network (first host upwards). */
-  private allocate(net: { subnet: Subnet; cidrs: Cidr[] }, fam: Family, _who: { kind: string; name: string }): Ip | undefined {
+  private allocate(net: { subnet: Subnet; cidrs: Cidr[] }, fam: Family): Ip | undefined {
     const c = net.cidrs.find((x) => x.family === fam);
     if (!c) return undefined;
     const taken = this.takenOn(net.subnet.name);
@@ -553,25 +515,17 @@ class Builder {
       if (!this.eipAddr.has(e.name)) {
         this.problem(e, 'spec.type', `type lrp names a router port "<vpc>-<external network>"; no Vpc with enableExternal attaches network ${netName} as "${e.name}"`);
       }
-      const a = this.eipAddr.get(e.name);
-      if (a) this.addresses.set(`OvnEip/${e.name}`, { ...(a.v4 ? { v4: a.v4.text } : {}), ...(a.v6 ? { v6: a.v6.text } : {}) });
       return;
     }
     const got = this.reserve(e, net, net.lsRef, [
       [4, e.v4Ip, 'spec.v4Ip'],
       [6, e.v6Ip, 'spec.v6Ip'],
     ], 'spec.externalSubnet');
-    const a = famPick(got);
-    this.eipAddr.set(e.name, { net, ...a });
-    this.addresses.set(`OvnEip/${e.name}`, { ...(a.v4 ? { v4: a.v4.text } : {}), ...(a.v6 ? { v6: a.v6.text } : {}) });
+    this.eipAddr.set(e.name, { net, ...famPick(got) });
     if (e.type === 'lsp') {
       const mac = e.macAddress ?? this.findByName('Logical_Switch_Port', e.name)?.addresses[0]?.split(' ')[0] ?? macFor(e.name);
-      this.rows.push({
+      this.addRow('OvnEip', e.name, 'port', {
         table: 'Logical_Switch_Port',
-        key: key('OvnEip', e.name, 'port'),
-        kind: 'OvnEip',
-        name: e.name,
-        part: 'port',
         label: `Logical_Switch_Port ${e.name} (lsp EIP ${got.map((g) => g.text).join(' ')})`,
         parent: { table: 'Logical_Switch', ref: net.lsRef, column: 'ports' },
         columns: { name: e.name, addresses: [[mac, ...got.map((g) => g.text)].join(' ')] },
@@ -602,7 +556,7 @@ class Builder {
       let ip: Ip | undefined;
       if (given) ip = this.claim(o, field, net, given, sw);
       else {
-        ip = this.ledgerLookup(sw, o.kind, o.name, fam) ?? this.allocate(net, fam, o);
+        ip = this.ledgerLookup(sw, o.kind, o.name, fam) ?? this.allocate(net, fam);
         if (!ip) this.problem(o, poolField, `no free IPv${fam} address left in ${sw}`);
       }
       if (!ip) continue;
@@ -623,7 +577,6 @@ class Builder {
     ], 'spec.subnet');
     this.vipAddr.set(v.name, { ...famPick(got), router: s.vpc });
     const a = famPick(got);
-    this.addresses.set(`Vip/${v.name}`, { ...(a.v4 ? { v4: a.v4.text } : {}), ...(a.v6 ? { v6: a.v6.text } : {}) });
   }
 
   private routes(v: Vpc): void {
@@ -640,12 +593,8 @@ class Builder {
         }
         const bk = key('Vpc', v.name, `bfd:${port}:${sr.nextHopIP}`);
         if (!this.rows.some((x) => x.key === bk)) {
-          this.rows.push({
+          this.addRow('Vpc', v.name, `bfd:${port}:${sr.nextHopIP}`, {
             table: 'BFD',
-            key: bk,
-            kind: 'Vpc',
-            name: v.name,
-            part: `bfd:${port}:${sr.nextHopIP}`,
             label: `BFD ${port} -> ${sr.nextHopIP}`,
             columns: {
               logical_port: port,
@@ -658,12 +607,8 @@ class Builder {
         }
         bfdRef = ref(bk);
       }
-      this.rows.push({
+      this.addRow('Vpc', v.name, part, {
         table: 'Logical_Router_Static_Route',
-        key: key('Vpc', v.name, part),
-        kind: 'Vpc',
-        name: v.name,
-        part,
         label: `Logical_Router_Static_Route ${sr.cidr} via ${sr.nextHopIP} ${policy}${sr.routeTable ? ` table ${sr.routeTable}` : ''} (router ${v.name})`,
         parent: { table: 'Logical_Router', ref: r.ref, column: 'static_routes' },
         columns: { ip_prefix: sr.cidr, nexthop: sr.nextHopIP, policy, route_table: sr.routeTable ?? '', bfd: bfdRef ?? null },
@@ -671,12 +616,8 @@ class Builder {
     });
     v.policyRoutes.forEach((pr) => {
       const part = `policy:${pr.priority}:${pr.match}`;
-      this.rows.push({
+      this.addRow('Vpc', v.name, part, {
         table: 'Logical_Router_Policy',
-        key: key('Vpc', v.name, part),
-        kind: 'Vpc',
-        name: v.name,
-        part,
         label: `Logical_Router_Policy ${pr.priority} ${pr.match} ${pr.action}${pr.nextHopIP.length ? ' ' + pr.nextHopIP.join(',') : ''} (router ${v.name})`,
         parent: { table: 'Logical_Router', ref: r.ref, column: 'policies' },
         columns: { priority: pr.priority, match: pr.match, action: pr.action, nexthops: pr.action === 'reroute' ? pr.nextHopIP : [] },
@@ -804,12 +745,8 @@ class Builder {
     const r = this.routers.get(router);
     const multi = r ? r.externals.size > 1 : false;
     const part = `nat:${fam}`;
-    this.rows.push({
+    this.addRow(o.kind, o.name, part, {
       table: 'NAT',
-      key: key(o.kind, o.name, part),
-      kind: o.kind,
-      name: o.name,
-      part,
       label: `NAT ${type} ${externalIp} <-> ${logicalIp} (router ${router})`,
       parent: { table: 'Logical_Router', ref: r ? r.ref : `name:${router}`, column: 'nat' },
       columns: {
@@ -852,7 +789,6 @@ class Builder {
       this.natRow(f, t.router, fam, 'dnat_and_snat', ext.text, int, e.lrp, extra);
     }
     if (!any) this.mixed(f, e, t);
-    this.addresses.set(`OvnFip/${f.name}`, { ...(t.v4 ? { v4: t.v4 } : {}), ...(t.v6 ? { v6: t.v6 } : {}) });
   }
 
   private mixed(o: ManifestObject, e: { v4?: Ip; v6?: Ip }, t: { v4?: string; v6?: string }): void {
@@ -888,7 +824,6 @@ class Builder {
       this.natRow(s, t.router, fam, 'snat', ext.text, int, e.lrp, { external_port_range: s.externalPortRange ?? '' });
     }
     if (!any) this.mixed(s, e, t);
-    this.addresses.set(`OvnSnatRule/${s.name}`, { ...(t.v4 ? { v4: t.v4 } : {}), ...(t.v6 ? { v6: t.v6 } : {}) });
   }
 
   private dnat(d: OvnDnatRule, eipUse: Map<string, string[]>): void {
@@ -915,18 +850,13 @@ class Builder {
     }
     const r = this.routers.get(t.router);
     const lbKey = key('OvnDnatRule', d.name, 'lb');
-    this.rows.push({
+    this.addRow('OvnDnatRule', d.name, 'lb', {
       table: 'Load_Balancer',
-      key: lbKey,
-      kind: 'OvnDnatRule',
-      name: d.name,
-      part: 'lb',
       label: `Load_Balancer ${d.name} (${d.protocol} ${[...vips].map(([a, b]) => `${a} -> ${b}`).join(', ')}, router ${t.router})`,
       columns: { name: d.name, protocol: d.protocol, vips },
       // attached to the router through the router's load_balancer set (see plan.ts: "attach")
       parent: { table: 'Logical_Router', ref: r ? r.ref : `name:${t.router}`, column: 'load_balancer' },
     });
-    this.addresses.set(`OvnDnatRule/${d.name}`, { ...(t.v4 ? { v4: t.v4 } : {}), ...(t.v6 ? { v6: t.v6 } : {}) });
   }
 }
 

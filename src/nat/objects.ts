@@ -98,8 +98,8 @@ export interface OvnEip extends Base<'OvnEip'> {
   macAddress?: string;
 }
 
-/** kind OvnFip: one dnat_and_snat per address family. */
-export interface OvnFip extends Base<'OvnFip'> {
+/** The internal end of a FIP or port DNAT: ipName, or vpc + v4Ip/v6Ip. */
+interface InternalAddress {
   ovnEip: string;
   /** "vip": ipName names a Vip; otherwise ipName names a workload port (Kube-OVN IP / OVN LSP) */
   ipType?: 'vip';
@@ -107,6 +107,10 @@ export interface OvnFip extends Base<'OvnFip'> {
   vpc?: string;
   v4Ip?: string;
   v6Ip?: string;
+}
+
+/** kind OvnFip: one dnat_and_snat per address family. */
+export interface OvnFip extends Base<'OvnFip'>, InternalAddress {
   /** distributed = logical_port + external_mac on the NAT row; default from the ConfigMap type, else centralized */
   type?: 'distributed' | 'centralized';
 }
@@ -125,13 +129,7 @@ export interface OvnSnatRule extends Base<'OvnSnatRule'> {
 }
 
 /** kind OvnDnatRule. */
-export interface OvnDnatRule extends Base<'OvnDnatRule'> {
-  ovnEip: string;
-  ipType?: 'vip';
-  ipName?: string;
-  vpc?: string;
-  v4Ip?: string;
-  v6Ip?: string;
+export interface OvnDnatRule extends Base<'OvnDnatRule'>, InternalAddress {
   protocol: 'tcp' | 'udp' | 'sctp';
   internalPort: number;
   externalPort: number;
