@@ -6,7 +6,7 @@
  */
 import type { Logger } from 'pino';
 import { OvsdbClient } from '../ovsdb/client.js';
-import { TransactionError } from '../ovsdb/errors.js';
+import { transactVerified } from '../ovsdb/verify.js';
 import type { Replica } from '../ovsdb/replica.js';
 import type { TlsFiles } from '../ovsdb/transport.js';
 import type { NbTables } from '../models/ovn-nb.js';
@@ -34,9 +34,6 @@ export interface ApplyOptions {
   attempts?: number;
 }
 
-/** NB tables read by the planner (written ones plus what they point to). */
-export const NB_READ_TABLES: readonly (keyof NbTables & string)[] = [...OWNED_TABLES];
-
 /** Live NB (and SB) replicas for planning and applying. */
 export class NatGateway {
   readonly nbClient: OvsdbClient;
@@ -53,7 +50,7 @@ export class NatGateway {
   async connect(): Promise<void> {
     const t = this.o.timeoutMs ?? 30_000;
     await this.nbClient.connect(t);
-    this.nb = this.nbClient.replica<NbTables>({ tables: Object.fromEntries(NB_READ_TABLES.map((n) => [n, true])) });
+    this.nb = this.nbClient.replica<NbTables>({ tables: Object.fromEntries(OWNED_TABLES.map((n) => [n, true])) });
     const waits: Promise<unknown>[] = [this.nb.ready];
     if (this.sbClient) {
       await this.sbClient.connect(t);
@@ -87,28 +84,35 @@ export class NatGateway {
 
   /**
    * Apply the manifest in one transaction. Returns the plan that was applied;
-   * with nothing to change no transaction is sent (`transacted` false).
+   * with nothing to change no transaction is sent (`transacted` false). On a
+   * conflict the plan is made again once the replica has caught up
+   * (transactVerified).
    */
   async apply(manifest: Manifest, opts: ApplyOptions = {}): Promise<{ plan: Plan; transacted: boolean; attempts: number }> {
-    const attempts = opts.attempts ?? 10;
-    for (let i = 1; ; i++) {
-      const plan = this.plan(manifest, opts);
-      if (plan.ops.length === 0) return { plan, transacted: false, attempts: i };
-      let changed!: () => void;
-      const sawChange = new Promise<void>((res) => (changed = res));
-      const off = this.nb.onChange(() => changed());
-      try {
-        await this.nbClient.transact([...plan.ops], { comment: `ovn-natgw apply (${opts.owner ?? DEFAULT_OWNER})` });
-        // read our own write before returning, so a following plan sees it
-        await Promise.race([sawChange, new Promise((res) => setTimeout(res, 2000))]);
-        return { plan, transacted: true, attempts: i };
-      } catch (e) {
-        if (!(e instanceof TransactionError) || !e.isConflict || i >= attempts) throw e;
-        await Promise.race([sawChange, new Promise((res) => setTimeout(res, 1000))]);
-        await new Promise((res) => setTimeout(res, Math.random() * Math.min(2 ** i * 5, 200)));
-      } finally {
-        off();
-      }
+    let plan = this.plan(manifest, opts);
+    if (plan.ops.length === 0) return { plan, transacted: false, attempts: 1 };
+    let attempts = 0;
+    let seen: Promise<void> = Promise.resolve();
+    let off = () => {};
+    try {
+      await transactVerified(
+        this.nbClient,
+        this.nb,
+        () => {
+          if (attempts++ > 0) plan = this.plan(manifest, opts);
+          // our own write, seen by the replica, so that a following plan starts from it
+          off();
+          seen = new Promise<void>((res) => (off = this.nb.onChange(() => res())));
+          return [...plan.ops, { op: 'comment', comment: `ovn-natgw apply (${opts.owner ?? DEFAULT_OWNER})` }];
+        },
+        { attempts: opts.attempts ?? 10 },
+      );
+      // a re-plan after a conflict may find another writer made our change: then only the comment went out
+      if (plan.ops.length === 0) return { plan, transacted: false, attempts };
+      await Promise.race([seen, new Promise((res) => setTimeout(res, 2000))]);
+    } finally {
+      off();
     }
+    return { plan, transacted: true, attempts };
   }
 }
