@@ -269,15 +269,8 @@ const ROW_KINDS = new Set(['initial', 'insert', 'modify', 'delete', 'new', 'old'
  */
 export class UpdateDecoder implements LeafSink {
   readonly changes: RowChange[] = [];
-  #fresh: Map<string, Map<string, ReplicaRow>> | undefined;
   /** Full state (initial reply): rows go straight into fresh tables. */
-  get fresh(): Map<string, Map<string, ReplicaRow>> | undefined {
-    return this.#fresh;
-  }
-  set fresh(m: Map<string, Map<string, ReplicaRow>> | undefined) {
-    this.#fresh = m;
-    this.lastFresh = undefined;
-  }
+  fresh: Map<string, Map<string, ReplicaRow>> | undefined;
   monitorId: unknown;
 
   constructor(
@@ -316,17 +309,15 @@ export class UpdateDecoder implements LeafSink {
     return true;
   }
 
-  // rows arrive table by table: remember the last table's view and fresh map
+  // rows arrive table by table: remember the last table's view
   private lastTable: string | undefined;
   private lastView: TableView | undefined;
-  private lastFresh: Map<string, ReplicaRow> | undefined;
 
   private add(rep: Replica, table: string, uuid: string, kind: string, json: Record<string, unknown> | null): void {
     if (table !== this.lastTable) {
       this.lastView = rep.tableState(table);
       if (!this.lastView) throw new ReplicaInconsistentError(`update for table ${table}, which is not monitored`);
       this.lastTable = table;
-      this.lastFresh = undefined;
     }
     const tv = this.lastView!;
     switch (kind) {
@@ -335,12 +326,8 @@ export class UpdateDecoder implements LeafSink {
       case 'new': {
         const row = makeRow(tv, uuid, json ?? undefined);
         if (this.fresh) {
-          let m = this.lastFresh;
-          if (!m) {
-            m = this.fresh.get(table);
-            if (!m) this.fresh.set(table, (m = new Map()));
-            this.lastFresh = m;
-          }
+          let m = this.fresh.get(table);
+          if (!m) this.fresh.set(table, (m = new Map()));
           m.set(uuid, row);
         } else this.changes.push({ table: tv, uuid, kind: 'put', row });
         break;
