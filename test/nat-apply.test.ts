@@ -313,6 +313,7 @@ t.test('refused input: an error naming object, field and reason; nothing written
   const eip = (name: string, extra = '') => `kind: OvnEip\napiVersion: kubeovn.io/v1\nmetadata: {name: ${name}}\nspec: {externalSubnet: external204${extra}}\n---\n`;
   const fip = (name: string, spec: string) => `kind: OvnFip\napiVersion: kubeovn.io/v1\nmetadata: {name: ${name}}\nspec: {${spec}}\n`;
   const snatEip = (await ledger('external204')).get('OvnEip/snat-for-subnet-in-vpc')!;
+  const fipEip = (await ledger('external204')).get('OvnEip/eip-static')!;
   const cases: { name: string; yaml?: string; args?: string[]; before?: () => Promise<unknown>; after?: () => Promise<unknown>; error: RegExp }[] = [
     {
       name: 'a bad IP address',
@@ -378,8 +379,21 @@ t.test('refused input: an error naming object, field and reason; nothing written
       after: () => nbctl(sb, 'lr-nat-del', 'vpc1', 'snat', '192.168.0.128/25'),
       yaml: 'kind: OvnSnatRule\napiVersion: kubeovn.io/v1\nmetadata: {name: snat-half}\nspec: {ovnEip: snat-for-subnet-in-vpc, vpc: vpc1, v4IpCidr: 192.168.0.128/25}\n',
       error: new RegExp(
-        `OvnSnatRule snat-half(?: \\(extra-1\\.yaml, document 1\\))?: spec: NB already has NAT [0-9a-f-]{36} \\(router vpc1, snat ${snatEip.replace(/\./g, '\\.')} -> 192\\.168\\.0\\.128/25\\) that ovn-natgw does not own`,
+        `OvnSnatRule snat-half \\(extra-1\\.yaml, document 1\\): spec: NB already has NAT [0-9a-f-]{36} \\(router vpc1, snat ${snatEip.replace(/\./g, '\\.')} -> 192\\.168\\.0\\.128/25\\) that ovn-natgw does not own`,
       ),
+    },
+    {
+      name: 'another writer made the same external IP a floating IP for a different internal IP',
+      before: async () => {
+        await nbctl(sb, 'lr-add', 'lr-foreign', '--', 'lr-nat-add', 'lr-foreign', 'dnat_and_snat', fipEip, '10.99.0.5');
+        await seen('the foreign FIP', () => natRows().some((n) => n.logical_ip === '10.99.0.5'));
+      },
+      after: async () => {
+        await nbctl(sb, 'lr-del', 'lr-foreign');
+        await seen('lr-del', () => !natRows().some((n) => n.logical_ip === '10.99.0.5'));
+      },
+      yaml: '',
+      error: new RegExp(`OvnFip eip-static \\([^)]*04-eip-fip\\.yaml, document \\d+\\): spec\\.ovnEip: ${fipEip.replace(/\./g, '\\.')} is already a floating IP for 10\\.99\\.0\\.5 \\(NAT [0-9a-f-]{36}, not owned by ovn-natgw\\)`),
     },
     {
       name: 'more than 5 gateway chassis',
@@ -391,13 +405,28 @@ t.test('refused input: an error naming object, field and reason; nothing written
     await t.test(c.name, async (t) => {
       await c.before?.();
       try {
-        await refused(t, () => (c.args ? ctl(...c.args) : manifest([SEED], c.yaml!).then((m) => gw.apply(m))), c.error);
+        await refused(t, () => (c.args ? ctl(...c.args) : manifest([SEED], ...(c.yaml ? [c.yaml] : [])).then((m) => gw.apply(m))), c.error);
       } finally {
         await c.after?.();
       }
     });
   }
   await seen('lr-nat-del', () => !natRows().some((n) => n.logical_ip === '192.168.0.128/25'));
+});
+
+t.test('duplicate NAT rows already in NB are reported, not tolerated silently', async (t) => {
+  const nat = (id: string) => ['--', `--id=@${id}`, 'create', 'NAT', 'type=snat', 'external_ip=10.5.204.99', 'logical_ip=10.98.0.0/24', '--', 'add', 'Logical_Router', 'lr-dup', 'nat', `@${id}`];
+  await nbctl(sb, 'lr-add', 'lr-dup', ...nat('a'), ...nat('b'));
+  try {
+    await seen('the duplicates', () => natRows().filter((n) => n.logical_ip === '10.98.0.0/24').length === 2);
+    const dupes = natRows().filter((n) => n.logical_ip === '10.98.0.0/24').map((n) => n._uuid);
+    const out = await ctl('plan', '-f', SEED);
+    t.match(out, /^no changes\n$/, 'nothing of ours to change');
+    t.match(ctlStderr, new RegExp(`^warning: duplicate NAT rows in NB for router lr-dup, snat 10\\.5\\.204\\.99 -> 10\\.98\\.0\\.0/24: (${dupes[0]}, ${dupes[1]}|${dupes[1]}, ${dupes[0]})$`, 'm'), 'ovn-natgwctl plan warns, naming router, identity and both rows');
+  } finally {
+    await nbctl(sb, 'lr-del', 'lr-dup');
+  }
+  await seen('lr-del', () => !natRows().some((n) => n.logical_ip === '10.98.0.0/24'));
 });
 
 t.test('removal: the rows of objects that left the manifest go, and only those', async (t) => {

@@ -40,6 +40,7 @@ import {
 import type {
   ExternalGwConfig,
   Manifest,
+  Origin,
   ManifestObject,
   OvnDnatRule,
   OvnEip,
@@ -61,6 +62,8 @@ export interface Desired {
   rows: RowSpec[];
   reservations: Reservation[];
   problems: Problem[];
+  /** where a manifest object came from (file, document), for problems found later */
+  originOf(kind: string, name: string): Origin | undefined;
 }
 
 interface ExtNet {
@@ -162,7 +165,7 @@ class Builder {
   }
 
   private result(): Desired {
-    return { rows: this.rows, reservations: this.reservations, problems: this.problems };
+    return { rows: this.rows, reservations: this.reservations, problems: this.problems, originOf: (kind, name) => this.byKind.get(kind)?.get(name)?.origin };
   }
 
   // ------------------------------------------------------------ NB facts

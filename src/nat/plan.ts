@@ -102,6 +102,10 @@ class Planner {
   private readonly problems: Problem[] = [];
   /** RowSpec key -> uuid of the existing row it maps to */
   private readonly resolved = new Map<string, string>();
+  /** UUIDs of the existing rows that desired rows map to */
+  private readonly resolvedUuids = new Set<string>();
+  /** existing switch UUID -> the RowSpec key resolved to it */
+  private readonly switchKey = new Map<string, string>();
   /** RowSpec key -> uuid-name of a row inserted by this plan */
   private readonly named = new Map<string, string>();
   private readonly owned = new Map<string, Map<string, AnyRow>>();
@@ -140,14 +144,16 @@ class Planner {
       this.owned.set(t, m);
       for (const r of dupes) this.remove(t, r, `duplicate of ${m.get(ownedKey(r, this.owner)!)!._uuid}`);
     }
-    for (const s of this.desired.rows) this.specs.set(s.key, s);
     // resolve existing rows first, so references to them are UUIDs
     let n = 0;
     const toInsert: RowSpec[] = [];
     for (const s of this.desired.rows) {
       const ex = this.existing(s);
-      if (ex) this.resolved.set(s.key, ex._uuid);
-      else {
+      if (ex) {
+        this.resolved.set(s.key, ex._uuid);
+        this.resolvedUuids.add(ex._uuid);
+        if (s.table === 'Logical_Switch') this.switchKey.set(ex._uuid, s.key);
+      } else {
         this.named.set(s.key, `row${n++}`);
         toInsert.push(s);
       }
@@ -160,12 +166,10 @@ class Planner {
       const uuid = this.resolved.get(s.key);
       if (uuid) this.update(s, uuid);
     }
-    const wanted = new Set(this.desired.rows.map((s) => s.key));
     for (const t of OWNED_TABLES) {
-      for (const [k, r] of this.owned.get(t)!) {
-        if (wanted.has(k)) continue;
-        if (this.resolvedTo(r._uuid)) continue; // adopted under another key
-        this.remove(t, r, 'left the manifest');
+      for (const r of this.owned.get(t)!.values()) {
+        // still wanted (under its key, or adopted under another one)
+        if (!this.resolvedUuids.has(r._uuid)) this.remove(t, r, 'left the manifest');
       }
     }
     this.ledger();
@@ -174,9 +178,15 @@ class Planner {
     return { changes: this.changes, ops, warnings: this.warnings };
   }
 
-  private resolvedTo(uuid: string): boolean {
-    for (const u of this.resolved.values()) if (u === uuid) return true;
-    return false;
+  private problem(s: RowSpec, field: string, reason: string): void {
+    const origin = this.desired.originOf(s.kind, s.name);
+    this.problems.push({ kind: s.kind, name: s.name, field, reason, ...(origin ? { origin } : {}) });
+  }
+
+  /** A desired row by key (built on first use: only conflict checks need it). */
+  private spec(key: string): RowSpec | undefined {
+    if (this.specs.size === 0) for (const s of this.desired.rows) this.specs.set(s.key, s);
+    return this.specs.get(key);
   }
 
   private readonly names = new Map<string, Map<string, AnyRow>>();
@@ -211,6 +221,10 @@ class Planner {
     const u = this.resolved.get(ref) ?? this.named.get(ref);
     if (!u) throw new Error(`internal: unresolved reference ${ref}`);
     return u;
+  }
+
+  private tagsMatch(s: RowSpec, ex: ReadonlyMap<string, string>): boolean {
+    return ex.get(OWNER_KEY) === this.owner && ex.get(KIND_KEY) === s.kind && ex.get(NAME_KEY) === s.name && ex.get(PART_KEY) === s.part;
   }
 
   private tags(s: RowSpec): Map<string, string> {
@@ -267,13 +281,14 @@ class Planner {
     const diff: Record<string, [string, string]> = {};
     const set: Record<string, unknown> = {};
     const mutations: [string, 'insert' | 'delete', unknown][] = [];
-    for (const [c, want0] of Object.entries(s.columns)) {
-      const want = this.wire(want0);
+    const cols = s.columns;
+    for (const c in cols) {
+      const want = this.wire(cols[c]);
       const have = cur[c];
-      if (want instanceof Map && !FULL_MAPS.has(`${s.table}.${c}`)) {
-        const haveMap = (have ?? new Map()) as ReadonlyMap<string, unknown>;
+      if (want instanceof Map && !(s.table === 'Load_Balancer' && FULL_MAPS.has(`${s.table}.${c}`))) {
+        const haveMap = (have ?? EMPTY_MAP) as ReadonlyMap<string, unknown>;
+        if (mapIncludes(haveMap, want)) continue;
         const changedKeys = [...want].filter(([k, v]) => haveMap.get(k) !== v);
-        if (changedKeys.length === 0) continue;
         const stale = changedKeys.filter(([k]) => haveMap.has(k)).map(([k]) => k);
         if (stale.length) mutations.push([c, 'delete', stale]);
         mutations.push([c, 'insert', new Map(changedKeys)]);
@@ -286,8 +301,7 @@ class Planner {
       }
     }
     // tags (a row found by name that we own under an older key)
-    const tags = this.tags(s);
-    const tagDiff = [...tags].filter(([k, v]) => cur.external_ids.get(k) !== v);
+    const tagDiff = this.tagsMatch(s, cur.external_ids) ? [] : [...this.tags(s)].filter(([k, v]) => cur.external_ids.get(k) !== v);
     if (tagDiff.length) {
       mutations.push(['external_ids', 'delete', tagDiff.map(([k]) => k)]);
       mutations.push(['external_ids', 'insert', new Map(tagDiff)]);
@@ -376,50 +390,63 @@ class Planner {
 
   /** NAT identity: (router, type, external_ip, logical_ip, gateway_port). */
   private checkNatConflicts(): void {
-    const routerOf = new Map<string, string>();
-    for (const lr of this.rows('Logical_Router')) for (const u of lr.nat as readonly string[]) routerOf.set(u, String(lr.name));
-    const lrpName = (u: string | null) => (u ? (this.nb.table('Logical_Router_Port').get(u)?.name ?? '') : '');
-    const seen = new Map<string, string[]>();
+    // NB NAT rows by external IP: an identity includes it, so only rows sharing one can collide
+    const byExt = new Map<string, NbTables['NAT'] | NbTables['NAT'][]>();
     for (const nat of this.nb.table('NAT').values()) {
-      const id = natIdentity(routerOf.get(nat._uuid) ?? '?', nat.type, nat.external_ip, nat.logical_ip, lrpName(nat.gateway_port));
-      const l = seen.get(id) ?? [];
-      l.push(nat._uuid);
-      seen.set(id, l);
+      const g = byExt.get(nat.external_ip);
+      if (g === undefined) byExt.set(nat.external_ip, nat);
+      else if (Array.isArray(g)) g.push(nat);
+      else byExt.set(nat.external_ip, [g, nat]);
     }
-    for (const [id, uuids] of seen) if (uuids.length > 1) this.warnings.push(`duplicate NAT rows in NB for ${id}: ${uuids.join(', ')}`);
-    const mine = new Set<string>();
-    for (const r of this.owned.get('NAT')!.values()) mine.add(r._uuid);
+    let routerOf: Map<string, string> | undefined;
+    const identity = (nat: NbTables['NAT']): string => {
+      if (!routerOf) {
+        routerOf = new Map();
+        for (const lr of this.rows('Logical_Router')) for (const u of lr.nat as readonly string[]) routerOf.set(u, String(lr.name));
+      }
+      const gp = nat.gateway_port ? (this.nb.table('Logical_Router_Port').get(nat.gateway_port)?.name ?? '') : '';
+      return natIdentity(routerOf.get(nat._uuid) ?? '?', nat.type, nat.external_ip, nat.logical_ip, gp);
+    };
+    for (const g of byExt.values()) {
+      if (!Array.isArray(g)) continue;
+      const seen = new Map<string, string[]>();
+      for (const nat of g) {
+        const id = identity(nat);
+        const l = seen.get(id);
+        if (l) l.push(nat._uuid);
+        else seen.set(id, [nat._uuid]);
+      }
+      for (const [id, uuids] of seen) if (uuids.length > 1) this.warnings.push(`duplicate NAT rows in NB for ${id}: ${uuids.join(', ')}`);
+    }
     const fipIps = new Map<string, string>();
-    const fipByIp = new Map<string, NbTables['NAT'][]>();
-    for (const nat of this.nb.table('NAT').values()) {
-      if (nat.type !== 'dnat_and_snat') continue;
-      const l = fipByIp.get(nat.external_ip) ?? [];
-      l.push(nat);
-      fipByIp.set(nat.external_ip, l);
-    }
     for (const s of this.desired.rows) {
       if (s.table !== 'NAT') continue;
-      const router = s.parent!.ref.startsWith('name:') ? s.parent!.ref.slice(5) : (this.specs.get(s.parent!.ref)?.name ?? '?');
-      const gp = s.columns.gateway_port;
-      const gwName = isRef(gp) ? String((this.specs.get(gp.ref)?.columns.name as string | undefined) ?? '') : '';
-      const id = natIdentity(router, String(s.columns.type), String(s.columns.external_ip), String(s.columns.logical_ip), gwName);
-      for (const u of seen.get(id) ?? []) {
-        if (!mine.has(u)) {
-          this.problems.push({ kind: s.kind, name: s.name, field: 'spec', reason: `NB already has NAT ${u} (${id}) that ovn-natgw does not own; remove it or leave it out of the manifest` });
+      const ext = String(s.columns.external_ip);
+      const logical = String(s.columns.logical_ip);
+      const fip = s.columns.type === 'dnat_and_snat';
+      const g = byExt.get(ext);
+      let id: string | undefined;
+      for (const nat of g === undefined ? [] : Array.isArray(g) ? g : [g]) {
+        if (this.isMine(nat as unknown as AnyRow)) continue;
+        if (id === undefined) {
+          const router = s.parent!.ref.startsWith('name:') ? s.parent!.ref.slice(5) : (this.spec(s.parent!.ref)?.name ?? '?');
+          const gp = s.columns.gateway_port;
+          const gwName = isRef(gp) ? String((this.spec(gp.ref)?.columns.name as string | undefined) ?? '') : '';
+          id = natIdentity(router, String(s.columns.type), ext, logical, gwName);
+        }
+        if (identity(nat) === id) {
+          this.problem(s, 'spec', `NB already has NAT ${nat._uuid} (${id}) that ovn-natgw does not own; remove it or leave it out of the manifest`);
+        }
+        if (fip && nat.type === 'dnat_and_snat' && nat.logical_ip !== logical) {
+          this.problem(s, 'spec.ovnEip', `${ext} is already a floating IP for ${nat.logical_ip} (NAT ${nat._uuid}, not owned by ovn-natgw)`);
         }
       }
-      if (s.columns.type === 'dnat_and_snat') {
-        const ext = String(s.columns.external_ip);
-        for (const nat of fipByIp.get(ext) ?? []) {
-          if (nat.logical_ip !== s.columns.logical_ip && !mine.has(nat._uuid)) {
-            this.problems.push({ kind: s.kind, name: s.name, field: 'spec.ovnEip', reason: `${ext} is already a floating IP for ${nat.logical_ip} (NAT ${nat._uuid}, not owned by ovn-natgw)` });
-          }
-        }
+      if (fip) {
         const prev = fipIps.get(ext);
-        if (prev && prev !== String(s.columns.logical_ip)) {
-          this.problems.push({ kind: s.kind, name: s.name, field: 'spec.ovnEip', reason: `${ext} would be a floating IP for both ${prev} and ${String(s.columns.logical_ip)}` });
+        if (prev !== undefined && prev !== logical) {
+          this.problem(s, 'spec.ovnEip', `${ext} would be a floating IP for both ${prev} and ${logical}`);
         }
-        fipIps.set(ext, String(s.columns.logical_ip));
+        fipIps.set(ext, logical);
       }
     }
   }
@@ -435,13 +462,13 @@ class Planner {
       names.set(r.switchRef, r.switchName);
     }
     // switches with our entries that no longer want them
-    const keyOf = new Map<string, string>();
-    for (const [k, u] of this.resolved) if (!keyOf.has(u)) keyOf.set(u, k);
+    const mine = `${this.owner}/`;
     for (const ls of this.rows('Logical_Switch')) {
-      const k = keyOf.get(ls._uuid) ?? `uuid:${ls._uuid}`;
+      const k = this.switchKey.get(ls._uuid) ?? `uuid:${ls._uuid}`;
       if (!want.has(k)) {
-        const ours = [...ls.external_ids].filter(([key, v]) => key.startsWith(IP_LEDGER_PREFIX) && v.startsWith(`${this.owner}/`));
-        if (ours.length) want.set(k, new Map());
+        let ours = false;
+        for (const [key, v] of ls.external_ids) if (key.startsWith(IP_LEDGER_PREFIX) && v.startsWith(mine)) ours = true;
+        if (ours) want.set(k, new Map());
         names.set(k, String(ls.name));
       }
     }
@@ -457,6 +484,7 @@ class Planner {
       }
       const uuid = this.refValue(swRef);
       const ls = this.nb.table('Logical_Switch').get(uuid)!;
+      if (ledgerUnchanged(ls.external_ids, m, mine)) continue;
       const have = new Map([...ls.external_ids].filter(([k, v]) => k.startsWith(IP_LEDGER_PREFIX) && v.startsWith(`${this.owner}/`)));
       const add = [...m].filter(([k, v]) => have.get(k) !== v);
       const drop = [...have.keys()].filter((k) => !m.has(k));
@@ -500,11 +528,30 @@ function describeRow(table: NbTableName, r: AnyRow): string {
   }
 }
 
+/** The switch's ledger holds exactly our wanted entries (`m`), and no other entry of ours. */
+function ledgerUnchanged(ext: ReadonlyMap<string, string>, m: ReadonlyMap<string, string>, mine: string): boolean {
+  if (!mapIncludes(ext, m)) return false;
+  let ours = 0;
+  for (const [k, v] of ext) if (v.startsWith(mine) && k.startsWith(IP_LEDGER_PREFIX)) ours++;
+  return ours === m.size;
+}
+
+const EMPTY_MAP: ReadonlyMap<string, unknown> = new Map();
+
+/** Every key of `want` has the same value in `have`. */
+function mapIncludes(have: ReadonlyMap<unknown, unknown>, want: ReadonlyMap<unknown, unknown>): boolean {
+  for (const [k, v] of want) if (have.get(k) !== v) return false;
+  return true;
+}
+
 function same(a: unknown, b: unknown): boolean {
   if (a === b) return true;
   if (a === undefined || b === undefined) return false;
   if (Array.isArray(a) && Array.isArray(b)) {
     if (a.length !== b.length) return false;
+    let inOrder = true;
+    for (let i = 0; i < a.length && inOrder; i++) inOrder = a[i] === b[i];
+    if (inOrder) return true;
     const x = [...a].map(String).sort();
     const y = [...b].map(String).sort();
     return x.every((v, i) => v === y[i]);
