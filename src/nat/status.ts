@@ -44,6 +44,21 @@ export interface ObjectStatus {
   v6Ip: string;
   ready: boolean;
   rows: { table: string; uuid: string; part: string }[];
+  /** Vpc: its static routes, with the BFD session of the next hop and its status as NB reports it */
+  staticRoutes?: RouteStatus[];
+  /** Vpc: its router policies */
+  policyRoutes?: { priority: number; match: string; action: string; nextHopIP: string[] }[];
+}
+
+export interface RouteStatus {
+  cidr: string;
+  nextHopIP: string;
+  policy: string;
+  routeTable: string;
+  /** another route with the same table, policy and prefix: ECMP */
+  ecmp: boolean;
+  /** BFD towards the next hop: its session status ("up", "down", "admin_down"; "" until ovn-northd reports one) */
+  bfd?: { logicalPort: string; minTx: number | null; minRx: number | null; detectMult: number | null; status: string };
 }
 
 /** The objects of a kind (or one) that ovn-natgw owns in NB, with what they map to. */
@@ -77,6 +92,20 @@ export function objectStatus(nb: NbView, owner: string, kind: string, name?: str
           s.v4Ip = String(r.logical_ip);
         }
       }
+      if (t === 'Logical_Router_Static_Route') {
+        const b = r.bfd ? nb.table('BFD').get(String(r.bfd)) : undefined;
+        (s.staticRoutes ??= []).push({
+          cidr: String(r.ip_prefix),
+          nextHopIP: String(r.nexthop),
+          policy: String(r.policy ?? 'dst-ip'),
+          routeTable: String(r.route_table),
+          ecmp: false,
+          ...(b ? { bfd: { logicalPort: b.logical_port, minTx: b.min_tx, minRx: b.min_rx, detectMult: b.detect_mult, status: b.status ?? '' } } : {}),
+        });
+      }
+      if (t === 'Logical_Router_Policy') {
+        (s.policyRoutes ??= []).push({ priority: Number(r.priority), match: String(r.match), action: String(r.action), nextHopIP: [...(r.nexthops as readonly string[])].sort() });
+      }
       if (t === 'Load_Balancer') {
         for (const [vip, backend] of r.vips as ReadonlyMap<string, string>) {
           if (vip.startsWith('[')) {
@@ -106,17 +135,35 @@ export function objectStatus(nb: NbView, owner: string, kind: string, name?: str
       s.rows.push({ table: 'Logical_Switch', uuid: ls._uuid, part: `reservation ${ip} on ${ls.name}` });
     }
   }
-  for (const s of byName.values()) s.ready = s.rows.length > 0;
+  for (const s of byName.values()) {
+    s.ready = s.rows.length > 0;
+    const routes = s.staticRoutes ?? [];
+    const group = (x: RouteStatus) => `${x.routeTable}\0${x.policy}\0${x.cidr}`;
+    for (const x of routes) x.ecmp = routes.some((y) => y !== x && group(y) === group(x));
+    routes.sort((a, b) => (group(a) < group(b) ? -1 : group(a) > group(b) ? 1 : a.nextHopIP < b.nextHopIP ? -1 : 1));
+    s.policyRoutes?.sort((a, b) => b.priority - a.priority || (a.match < b.match ? -1 : 1));
+  }
   return [...byName.values()].sort((a, b) => (a.name < b.name ? -1 : 1));
 }
 
 /** kubectl-like table. */
 export function formatStatus(kind: string, list: readonly ObjectStatus[]): string {
   const eip = kind === 'OvnEip' || kind === 'Vip';
-  const head = eip ? ['NAME', 'V4IP', 'V6IP', 'READY'] : ['NAME', 'VPC', 'V4EIP', 'V4IP', 'V6EIP', 'V6IP', 'READY'];
-  const rows = list.map((s) => (eip ? [s.name, s.v4Ip, s.v6Ip, String(s.ready)] : [s.name, s.vpc, s.v4Eip, s.v4Ip, s.v6Eip, s.v6Ip, String(s.ready)]));
+  let head = eip ? ['NAME', 'V4IP', 'V6IP', 'READY'] : ['NAME', 'VPC', 'V4EIP', 'V4IP', 'V6EIP', 'V6IP', 'READY'];
+  let rows = list.map((s) => (eip ? [s.name, s.v4Ip, s.v6Ip, String(s.ready)] : [s.name, s.vpc, s.v4Eip, s.v4Ip, s.v6Eip, s.v6Ip, String(s.ready)]));
+  if (kind === 'Vpc') {
+    head = ['NAME', 'V4IP', 'V6IP', 'ROUTES', 'POLICIES', 'BFD', 'READY'];
+    rows = list.map((s) => [s.name, s.v4Ip, s.v6Ip, String(s.staticRoutes?.length ?? 0), String(s.policyRoutes?.length ?? 0), bfdSummary(s.staticRoutes ?? []), String(s.ready)]);
+  }
   const width = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   return [head, ...rows].map((r) => r.map((c, i) => c.padEnd(width[i])).join('   ').trimEnd()).join('\n') + '\n';
+}
+
+/** "up=2 down=1" over the BFD sessions of a Vpc's routes ("-" without any); a session not reported yet counts as "unknown". */
+function bfdSummary(routes: readonly RouteStatus[]): string {
+  const n = new Map<string, number>();
+  for (const r of routes) if (r.bfd) n.set(r.bfd.status || 'unknown', (n.get(r.bfd.status || 'unknown') ?? 0) + 1);
+  return n.size ? [...n].sort().map(([k, v]) => `${k}=${v}`).join(' ') : '-';
 }
 
 /**
