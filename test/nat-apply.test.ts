@@ -14,13 +14,12 @@ import t, { type Test } from 'tap';
 import { execFile } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { findBinary, run, SCHEMAS } from '../tools/sandbox-lib.js';
 import { NatGateway } from '../src/nat/apply.js';
 import { loadManifests, parseManifest } from '../src/nat/manifest.js';
 import type { Manifest } from '../src/nat/objects.js';
-import { main } from '../src/natgwctl.js';
+import { runCtl } from './helpers/ctl.js';
 import { nbctl, sbctl, withSandbox } from './helpers/sandbox.js';
 import { catchAsync, waitFor } from './helpers/util.js';
 
@@ -139,23 +138,10 @@ let ctlStderr = '';
 
 /** ovn-natgwctl main() with --db/--sb: its stdout as a string, its stderr in ctlStderr. */
 async function ctl(...args: string[]): Promise<string> {
-  let out = '';
-  const w = new Writable({
-    write(chunk, _enc, cb) {
-      out += String(chunk);
-      cb();
-    },
-  });
-  ctlStderr = '';
-  const write = process.stderr.write;
-  process.stderr.write = ((chunk: string | Uint8Array) => ((ctlStderr += String(chunk)), true)) as typeof process.stderr.write;
-  try {
-    const code = await main(['--db', sb.nbRemote, '--sb', sb.sbRemote, ...args], w);
-    if (code !== 0) throw new Error(`exit status ${code}: ${out}`);
-  } finally {
-    process.stderr.write = write;
-  }
-  return out;
+  const r = await runCtl(sb, args);
+  ctlStderr = r.stderr;
+  if (r.code !== 0) throw new Error(`exit status ${r.code}: ${r.stdout}`);
+  return r.stdout;
 }
 
 /** bin/ovn-natgwctl.js in a child process. */

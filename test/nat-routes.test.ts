@@ -13,14 +13,13 @@
  * The subtests share one sandbox and run in order.
  */
 import t from 'tap';
-import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { NatGateway } from '../src/nat/apply.js';
 import { loadManifests, parseManifest } from '../src/nat/manifest.js';
 import type { Manifest } from '../src/nat/objects.js';
 import type { ObjectStatus } from '../src/nat/status.js';
-import { main } from '../src/natgwctl.js';
+import { runCtl } from './helpers/ctl.js';
 import { nbctl, sbctl, withSandbox } from './helpers/sandbox.js';
 import { waitFor } from './helpers/util.js';
 
@@ -80,16 +79,9 @@ async function bfdRows(db: 'nb' | 'sb'): Promise<string[]> {
 }
 
 async function ctl(...args: string[]): Promise<string> {
-  let out = '';
-  const w = new Writable({
-    write(chunk, _enc, cb) {
-      out += String(chunk);
-      cb();
-    },
-  });
-  const code = await main(['--db', sb.nbRemote, '--sb', sb.sbRemote, ...args], w);
-  if (code !== 0) throw new Error(`exit status ${code}: ${out}`);
-  return out;
+  const r = await runCtl(sb, args);
+  if (r.code !== 0) throw new Error(`exit status ${r.code}: ${r.stdout}${r.stderr}`);
+  return r.stdout;
 }
 
 /** ovn-sbctl sets the session state, as ovn-controller would, and we wait for ovn-northd to carry it to NB. */

@@ -1,0 +1,26 @@
+import { Writable } from 'node:stream';
+import { main } from '../../src/natgwctl.js';
+import type { Sandbox } from './sandbox.js';
+
+/**
+ * ovn-natgwctl main() in this process with --db/--sb of a sandbox: its exit
+ * status, stdout, and what it wrote to stderr (notices, warnings, errors).
+ */
+export async function runCtl(sb: Pick<Sandbox, 'nbRemote' | 'sbRemote'>, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const w = new Writable({
+    write(chunk, _enc, cb) {
+      stdout += String(chunk);
+      cb();
+    },
+  });
+  const write = process.stderr.write;
+  process.stderr.write = ((chunk: string | Uint8Array) => ((stderr += String(chunk)), true)) as typeof process.stderr.write;
+  try {
+    const code = await main(['--db', sb.nbRemote, '--sb', sb.sbRemote, ...args], w);
+    return { code, stdout, stderr };
+  } finally {
+    process.stderr.write = write;
+  }
+}
