@@ -77,6 +77,8 @@ const SEED_OBJECTS = [
     vpc: 'vpc1',
     provider: 'ovn',
     excludeIps: [],
+    gatewayType: 'distributed',
+    enableEcmp: true,
   },
   { kind: 'Vlan', name: 'vlan204', id: 204, provider: 'external204' },
   {
@@ -128,7 +130,7 @@ t.test('seed002: the Kube-OVN guide manifests, as a directory', async (t) => {
     `ConfigMap ovn-external-gw-config (${SEED}/00-centralized-external-gw-no-ip.yaml, document 1): data.external-gw-nic: ignored: Kubernetes only`,
     `Namespace vpc1 (${SEED}/00-ns.yml, document 1): ignored: Kubernetes only`,
     `Vpc vpc1 (${SEED}/01-vpc-ecmp-enable-external-bfd.yml, document 1): spec.namespaces: ignored: Kubernetes only`,
-    ...['default', 'disableGatewayCheck', 'disableInterConnection', 'enableEcmp', 'gatewayNode', 'gatewayType', 'natOutgoing', 'private', 'namespaces'].map(
+    ...['default', 'disableGatewayCheck', 'disableInterConnection', 'natOutgoing', 'private', 'namespaces'].map(
       (f) => `${subnet}: spec.${f}: ignored: Kubernetes only`,
     ),
   ]);
@@ -582,9 +584,36 @@ t.test('Subnet', async (t) => {
   ]);
   t.strictSame(p('cidrBlock: 10.0.0.0/24\nexcludeIps: 10.0.0.1'), [`${S}spec.excludeIps: must be a list, got "10.0.0.1"`]);
 
+  // centralized egress
+  t.strictSame(one(s('cidrBlock: 10.0.0.0/24,fd00::/64\nvpc: v\ngatewayType: centralized\ngatewayNode: "n1, n2:10.0.0.200,n3:FD00::9"\nenableEcmp: true')), {
+    kind: 'Subnet',
+    name: 's',
+    cidrBlock: ['10.0.0.0/24', 'fd00::/64'],
+    gateway: ['10.0.0.1', 'fd00::1'],
+    vpc: 'v',
+    excludeIps: [],
+    gatewayType: 'centralized',
+    gatewayNode: [{ node: 'n1' }, { node: 'n2', ip: '10.0.0.200' }, { node: 'n3', ip: 'fd00::9' }],
+    enableEcmp: true,
+  });
+  t.strictSame(p('cidrBlock: 10.0.0.0/24\nvpc: v\ngatewayType: centralized'), [
+    `${S}spec.gatewayNode: required with gatewayType centralized: the gateway nodes, like "node1,node2" or "node1:100.64.0.2"`,
+  ]);
+  t.strictSame(p('cidrBlock: 10.0.0.0/24\ngatewayType: centralized\ngatewayNode: n1'), [
+    `${S}spec.gatewayType: centralized egress is for an internal subnet (one with vpc); an external network has no egress of its own`,
+  ]);
+  t.strictSame(p('cidrBlock: 10.0.0.0/24\nvpc: v\ngatewayType: central'), [`${S}spec.gatewayType: must be one of distributed, centralized, got "central"`]);
+  t.strictSame(p('cidrBlock: 10.0.0.0/24\nvpc: v\ngatewayNode: "n1,n1,:10.0.0.9,n2:10.0.0.999,n3:fd00::1"\nenableEcmp: yes'), [
+    `${S}spec.gatewayNode: node "n1" is listed twice in "n1,n1,:10.0.0.9,n2:10.0.0.999,n3:fd00::1"`,
+    `${S}spec.gatewayNode: an empty node name in "n1,n1,:10.0.0.9,n2:10.0.0.999,n3:fd00::1"`,
+    `${S}spec.gatewayNode: node "n2": is not an IP address: "10.0.0.999"`,
+    `${S}spec.gatewayNode: node "n3": fd00::1 is IPv6, the subnet has no IPv6 CIDR`,
+    `${S}spec.enableEcmp: must be true or false, got "yes"`,
+  ]);
+
   // Kubernetes-only fields: notices; unknown fields: problems
   const k8s = [
-    'namespaces', 'default', 'disableGatewayCheck', 'disableInterConnection', 'enableEcmp', 'gatewayNode', 'gatewayType',
+    'namespaces', 'default', 'disableGatewayCheck', 'disableInterConnection',
     'natOutgoing', 'private', 'allowSubnets', 'logicalGateway', 'u2oInterconnection', 'enableLb', 'enableDHCP',
     'dhcpV4Options', 'dhcpV6Options', 'enableIPv6RA', 'ipv6RAConfigs', 'mtu', 'acls', 'nodeSelectors', 'routeTable',
   ];

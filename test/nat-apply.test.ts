@@ -289,7 +289,7 @@ t.test('a second apply sends no transaction and changes nothing', async (t) => {
   t.same(r.plan.ops, [], 'no operations');
   t.match(await ctl('apply', '-f', SEED), /^no changes\n$/, 'ovn-natgwctl apply prints "no changes"');
   t.match(ctlStderr, /^notice: Namespace vpc1: ignored: Kubernetes only$/m, 'Kubernetes-only kinds and fields: notices on stderr');
-  t.match(ctlStderr, /^notice: Subnet vpc1-subnet1: spec\.enableEcmp: ignored: Kubernetes only$/m);
+  t.match(ctlStderr, /^notice: Subnet vpc1-subnet1: spec\.natOutgoing: ignored: Kubernetes only$/m);
   t.notMatch(ctlStderr, /warning/, 'no warnings');
   t.match(await ctl('plan', '-f', SEED), /^no changes\n$/, 'ovn-natgwctl plan prints "no changes"');
   t.same(diff(before, await snapshot()), [], 'NB identical, row versions included');

@@ -50,7 +50,8 @@ import type {
   Vip,
   Vpc,
 } from './objects.js';
-import { IP_LEDGER_PREFIX, ref, type NbView, type Problem, type Reservation, type RowSpec } from './rows.js';
+import { EGRESS_POLICY_PRIORITY, egressNextHops, type EgressNode } from '../gateway/egress.js';
+import { IP_LEDGER_PREFIX, KIND_KEY, NAME_KEY, OWNER_KEY, PART_KEY, ref, type NbView, type Problem, type Reservation, type RowSpec } from './rows.js';
 
 export interface DesiredOptions {
   owner: string;
@@ -62,6 +63,8 @@ export interface Desired {
   rows: RowSpec[];
   reservations: Reservation[];
   problems: Problem[];
+  /** what does not stop the plan but an operator should see */
+  warnings: string[];
   /** where a manifest object came from (file, document), for problems found later */
   originOf(kind: string, name: string): Origin | undefined;
 }
@@ -100,6 +103,7 @@ class Builder {
   readonly rows: RowSpec[] = [];
   readonly reservations: Reservation[] = [];
   readonly problems: Problem[] = [];
+  readonly warnings: string[] = [];
   private readonly byKind = new Map<string, Map<string, ManifestObject>>();
   private readonly extNets = new Map<string, ExtNet>();
   private readonly routers = new Map<string, Router>();
@@ -153,6 +157,7 @@ class Builder {
     for (const s of this.all<Subnet>('Subnet')) if (!s.vpc) this.externalNetwork(s);
     for (const v of this.all<Vpc>('Vpc')) this.router(v);
     for (const s of this.all<Subnet>('Subnet')) if (s.vpc) this.internalSubnet(s);
+    for (const s of this.all<Subnet>('Subnet')) if (s.vpc && s.gatewayType === 'centralized') this.egress(s);
     this.gatewayPorts(k);
     for (const e of this.all<OvnEip>('OvnEip')) this.eip(e);
     for (const v of this.all<Vip>('Vip')) this.vip(v);
@@ -165,7 +170,7 @@ class Builder {
   }
 
   private result(): Desired {
-    return { rows: this.rows, reservations: this.reservations, problems: this.problems, originOf: (kind, name) => this.byKind.get(kind)?.get(name)?.origin };
+    return { rows: this.rows, reservations: this.reservations, problems: this.problems, warnings: this.warnings, originOf: (kind, name) => this.byKind.get(kind)?.get(name)?.origin };
   }
 
   // ------------------------------------------------------------ NB facts
@@ -331,12 +336,65 @@ class Builder {
     for (const g of s.gateway) t.add(g);
   }
 
+  /** Centralized egress of an internal subnet: a reroute policy per family to its gateway node(s). */
+  private egress(s: Subnet): void {
+    const r = this.routers.get(s.vpc!);
+    if (!r) return; // reported by internalSubnet
+    const nodes: EgressNode[] = (s.gatewayNode ?? []).map(({ node, ip }) => {
+      const hops: EgressNode['hops'] = {};
+      if (ip) hops[parseIp(ip)!.family] = ip;
+      else {
+        // Kube-OVN names a node's port on the join switch "node-<node>"
+        const lsp = this.findByName('Logical_Switch_Port', `node-${node}`);
+        if (lsp) for (const x of lspIps(lsp)) hops[x.family] ??= x.text;
+      }
+      const ready = this.chassis.some((c) => c.name === node || c.hostname === node);
+      return { node, ready, hops };
+    });
+    for (const n of nodes) {
+      if (!n.hops[4] && !n.hops[6]) {
+        this.problem(s, 'spec.gatewayNode', `node "${n.node}" has no next hop: give it as "${n.node}:<IP>", or NB needs its join port "node-${n.node}" (Kube-OVN's name) with an address`);
+      }
+    }
+    if (!nodes.some((n) => n.ready)) {
+      this.problem(s, 'spec.gatewayNode', `none of ${nodes.map((n) => `"${n.node}"`).join(', ')} is an SB chassis (by name or hostname): no gateway node is ready`);
+      return;
+    }
+    for (const cidr of s.cidrBlock) {
+      const fam = parseCidr(cidr)!.family;
+      const part = `egress:${fam}`;
+      const current = this.ownedRow('Logical_Router_Policy', 'Subnet', s.name, part)?.nexthops ?? [];
+      const hops = egressNextHops(nodes, fam, s.enableEcmp ?? false, current);
+      if (hops.length === 0) {
+        this.problem(s, 'spec.gatewayNode', `no ready gateway node has an IPv${fam} next hop`);
+        continue;
+      }
+      const match = `ip${fam}.src == ${cidr}`;
+      this.addRow('Subnet', s.name, part, {
+        table: 'Logical_Router_Policy',
+        label: `Logical_Router_Policy ${EGRESS_POLICY_PRIORITY} ${match} reroute ${hops.join(',')} (router ${r.name}, centralized egress${s.enableEcmp ? ', ECMP' : ''})`,
+        parent: { table: 'Logical_Router', ref: r.ref, column: 'policies' },
+        columns: { priority: EGRESS_POLICY_PRIORITY, match, action: 'reroute', nexthops: hops },
+      });
+    }
+  }
+
+  /** A row of ours in NB by its owner tags. */
+  private ownedRow<T extends 'Logical_Router_Policy'>(table: T, kind: string, name: string, part: string): NbTables[T] | undefined {
+    for (const row of this.nb.table(table).values()) {
+      const ids = row.external_ids;
+      if (ids.get(OWNER_KEY) === this.opts.owner && ids.get(KIND_KEY) === kind && ids.get(NAME_KEY) === name && ids.get(PART_KEY) === part) return row;
+    }
+    return undefined;
+  }
+
   /** External router ports, their peers, gateway chassis and addresses. */
   private gatewayPorts(k: number): void {
     const nodes = this.config?.externalGwNodes ?? [];
     const { names, missing } = gatewayCandidates(this.chassis, nodes);
     if (missing.length > 0 && this.config) {
-      this.problem(this.config, 'data.external-gw-nodes', `no SB chassis with name or hostname ${missing.map((m) => `"${m}"`).join(', ')}`);
+      // a listed node that is gone (or not up yet) must not block every apply: the others carry its gateways
+      this.warnings.push(`ConfigMap ${this.config.name}: data.external-gw-nodes: no SB chassis with name or hostname ${missing.map((m) => `"${m}"`).join(', ')}; using the others`);
     }
     const ports: string[] = [];
     const current = new Map<string, string[]>();

@@ -486,15 +486,54 @@ function readSubnet(f: Fields): Body<Subnet> {
     return typeof range === 'string' ? s : range.text;
   });
 
+  const vpc = f.str('vpc');
+  const gatewayType = f.choice('gatewayType', ['distributed', 'centralized'] as const);
+  const gatewayNode = readGatewayNodes(f, cidrsOk ? cidrs : []);
+  const enableEcmp = f.given('enableEcmp') ? f.bool('enableEcmp', false) : undefined;
+  if (gatewayType === 'centralized') {
+    if (vpc === undefined) f.problem('gatewayType', 'centralized egress is for an internal subnet (one with vpc); an external network has no egress of its own');
+    else if (gatewayNode.length === 0) f.problem('gatewayNode', 'required with gatewayType centralized: the gateway nodes, like "node1,node2" or "node1:100.64.0.2"');
+  }
   return {
     protocol,
     cidrBlock: cidrs.map((c) => c.text),
     gateway,
     vlan: f.str('vlan'),
-    vpc: f.str('vpc'),
+    vpc,
     provider: f.str('provider'),
     excludeIps,
+    gatewayType,
+    gatewayNode: gatewayNode.length ? gatewayNode : undefined,
+    enableEcmp,
   };
+}
+
+/** "node1, node2:100.64.0.2, node3:fd00::2": names in order, each with an optional next hop of a family of the subnet. */
+function readGatewayNodes(f: Fields, cidrs: readonly Cidr[]): NonNullable<Subnet['gatewayNode']> {
+  const text = f.str('gatewayNode');
+  if (text === undefined) return [];
+  const out: NonNullable<Subnet['gatewayNode']> = [];
+  for (const part of text.split(',').map((p) => p.trim())) {
+    const colon = part.indexOf(':');
+    const node = colon < 0 ? part : part.slice(0, colon);
+    if (node === '') {
+      f.problem('gatewayNode', `an empty node name in ${show(text)}`);
+      continue;
+    }
+    if (out.some((o) => o.node === node)) {
+      f.problem('gatewayNode', `node "${node}" is listed twice in ${show(text)}`);
+      continue;
+    }
+    if (colon < 0) {
+      out.push({ node });
+      continue;
+    }
+    const ip = checkIp(part.slice(colon + 1));
+    if (typeof ip === 'string') f.problem('gatewayNode', `node "${node}": ${ip}`);
+    else if (cidrs.length > 0 && !cidrs.some((c) => c.family === ip.family)) f.problem('gatewayNode', `node "${node}": ${ip.text} is ${FAMILY_NAME[ip.family]}, the subnet has no ${FAMILY_NAME[ip.family]} CIDR`);
+    else out.push({ node, ip: ip.text });
+  }
+  return out;
 }
 
 function inCidr(c: Cidr, r: IpRange): boolean {
@@ -562,10 +601,9 @@ const KINDS: KindDefs = {
   Subnet: {
     apiVersion: KUBE_OVN,
     section: 'spec',
-    known: ['cidrBlock', 'gateway', 'protocol', 'vlan', 'vpc', 'provider', 'excludeIps'],
+    known: ['cidrBlock', 'gateway', 'protocol', 'vlan', 'vpc', 'provider', 'excludeIps', 'gatewayType', 'gatewayNode', 'enableEcmp'],
     ignored: k8sOnly(
-      'namespaces', 'default', 'disableGatewayCheck', 'disableInterConnection', 'enableEcmp', 'gatewayNode',
-      'gatewayType', 'natOutgoing', 'private', 'allowSubnets', 'logicalGateway', 'u2oInterconnection', 'enableLb',
+      'namespaces', 'default', 'disableGatewayCheck', 'disableInterConnection', 'natOutgoing', 'private', 'allowSubnets', 'logicalGateway', 'u2oInterconnection', 'enableLb',
       'enableDHCP', 'dhcpV4Options', 'dhcpV6Options', 'enableIPv6RA', 'ipv6RAConfigs', 'mtu', 'acls',
       'nodeSelectors', 'routeTable',
     ),

@@ -60,6 +60,17 @@ export interface Subnet extends Base<'Subnet'> {
   provider?: string;
   /** excluded addresses: single IPs or "a..b" ranges, as written (validated) */
   excludeIps: string[];
+  /**
+   * Egress of an internal subnet: "distributed" (default; each chassis
+   * routes its own pods' traffic) or "centralized": a reroute policy on the
+   * Vpc's router (priority 29000, as Kube-OVN) sends the subnet's traffic to
+   * gateway node next hop(s).
+   */
+  gatewayType?: 'distributed' | 'centralized';
+  /** Kube-OVN's gatewayNode "node1,node2" or "node1:IP,...": the gateway nodes in order of preference, with an optional next hop IP */
+  gatewayNode?: { node: string; ip?: string }[];
+  /** centralized: all ready gateway nodes as ECMP next hops (else one active node) */
+  enableEcmp?: boolean;
 }
 
 export interface StaticRoute {

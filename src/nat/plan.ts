@@ -175,7 +175,7 @@ class Planner {
     this.ledger();
     if (this.problems.length > 0) throw new PlanError(this.problems);
     const ops = [...this.ops, ...this.inserts, ...this.attach, ...this.updates, ...this.removals];
-    return { changes: this.changes, ops, warnings: this.warnings };
+    return { changes: this.changes, ops, warnings: [...this.desired.warnings, ...this.warnings] };
   }
 
   private problem(s: RowSpec, field: string, reason: string): void {
