@@ -838,6 +838,16 @@ t.test('OvnFip', async (t) => {
   t.strictSame(p('ovnEip: e\nipName: p\nv4ip: 10.0.0.1'), [`${F}spec.v4ip: unknown field`]);
 });
 
+t.test('stateless: only a FIP', async (t) => {
+  t.strictSame(one(obj('OvnFip', 'f', 'ovnEip: e\nipName: pod.ns\nstateless: true')), { kind: 'OvnFip', name: 'f', ovnEip: 'e', ipName: 'pod.ns', stateless: true });
+  t.strictSame(one(obj('OvnFip', 'f', 'ovnEip: e\nipName: pod.ns\nstateless: "false"')), { kind: 'OvnFip', name: 'f', ovnEip: 'e', ipName: 'pod.ns', stateless: false });
+  t.strictSame(problems(obj('OvnFip', 'f', 'ovnEip: e\nipName: pod.ns\nstateless: 1')), [`${at('OvnFip f')}spec.stateless: must be true or false, got 1`]);
+  const only = 'only a floating IP (OvnFip, dnat_and_snat) can be stateless: SNAT and DNAT need conntrack to map replies back';
+  t.strictSame(problems(obj('OvnSnatRule', 's', 'ovnEip: e\nvpcSubnet: sn\nstateless: true')), [`${at('OvnSnatRule s')}spec.stateless: ${only}`]);
+  t.strictSame(problems(obj('OvnDnatRule', 'd', 'ovnEip: e\nipName: p\ninternalPort: 22\nexternalPort: 22\nstateless: true')), [`${at('OvnDnatRule d')}spec.stateless: ${only}`]);
+  t.strictSame(objects(obj('OvnSnatRule', 's', 'ovnEip: e\nvpcSubnet: sn\nstateless: false')), [{ kind: 'OvnSnatRule', name: 's', ovnEip: 'e', vpcSubnet: 'sn' }], 'stateless: false is allowed anywhere');
+});
+
 t.test('OvnSnatRule', async (t) => {
   const r = (spec: string) => obj('OvnSnatRule', 'r', spec);
   const p = (spec: string) => problems(r(spec));

@@ -599,3 +599,36 @@ t.test('ovn-natgwctl: plan, apply, get, delete; the bin', async (t) => {
   t.equal(usage.code, 2, 'bin: a usage error exits 2');
   t.match(usage.stderr, /unknown command "frobnicate"/);
 });
+
+t.test('stateless FIP: options:stateless, compiled without conntrack; refused on SNAT/DNAT', async (t) => {
+  const statelessFip = (on: boolean) => `kind: OvnFip\napiVersion: kubeovn.io/v1\nmetadata: {name: extra-fip}\nspec: {ovnEip: eip-extra-fip, vpc: vpc1, v4Ip: 192.168.0.50, stateless: ${on}}\n`;
+  const fipRow = () => natRows().find((n) => n.external_ip === '10.5.204.200')!;
+  /** ovn-northd's lr_in_dnat flows for the FIP's external IP */
+  const dnatFlows = async () => {
+    await settle();
+    return (await sbctl(sb, 'lflow-list', 'vpc1')).split('\n').filter((l) => l.includes('lr_in_dnat') && l.includes('ip4.dst == 10.5.204.200'));
+  };
+  t.ok((await dnatFlows()).some((f) => f.includes('ct_dnat')), 'stateful first: ct_dnat');
+  const uuid = fipRow()._uuid;
+  const on = await gw.apply(await manifest([SEED, EXTRA_FIP], statelessFip(true)));
+  // (the seed brings back eip-static, which the CLI test deleted)
+  t.same(
+    on.plan.changes.filter((c) => c.object === 'OvnFip/extra-fip').map((c) => `${c.action} ${c.table} ${JSON.stringify(c.columns)}`),
+    ['change NAT {"options":["{stateless=(none)}","{stateless=true}"]}'],
+    'the FIP: one change, in place',
+  );
+  t.equal(fipRow()._uuid, uuid, 'same NAT row');
+  t.match(await nbctl(sb, 'get', 'NAT', uuid, 'options'), /stateless="true"/, 'ovn-nbctl: options stateless=true');
+  let flows = await dnatFlows();
+  t.ok(flows.some((f) => /ip4\.dst\s*=\s*192\.168\.0\.50/.test(f)) && !flows.some((f) => f.includes('ct_dnat')), 'ovn-northd: a plain rewrite of ip4.dst, no ct_dnat', { flows });
+  const off = await gw.apply(await manifest([SEED, EXTRA_FIP], statelessFip(false)));
+  t.ok(off.transacted, 'stateless: false');
+  t.match(await nbctl(sb, 'get', 'NAT', uuid, 'options'), /stateless="false"/, 'set back to false');
+  flows = await dnatFlows();
+  t.ok(flows.some((f) => f.includes('ct_dnat')), 'ct_dnat again', { flows });
+  await refused(
+    t,
+    async () => gw.apply(await manifest([SEED], 'kind: OvnSnatRule\napiVersion: kubeovn.io/v1\nmetadata: {name: snat-sl}\nspec: {ovnEip: eip-dnat, vpc: vpc1, v4IpCidr: 192.168.0.0/26, stateless: true}\n')),
+    /OvnSnatRule snat-sl \(extra-1\.yaml, document 1\): spec\.stateless: only a floating IP \(OvnFip, dnat_and_snat\) can be stateless/,
+  );
+});

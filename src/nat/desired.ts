@@ -379,6 +379,19 @@ class Builder {
     }
   }
 
+  private stateless: Set<string> | undefined;
+  /** Keys of our NAT rows that are stateless now (one pass over NAT, on first use). */
+  private statelessNow(): Set<string> {
+    if (!this.stateless) {
+      this.stateless = new Set();
+      for (const n of this.nb.table('NAT').values()) {
+        if (n.options.get('stateless') !== 'true' || n.external_ids.get(OWNER_KEY) !== this.opts.owner) continue;
+        this.stateless.add(key(n.external_ids.get(KIND_KEY) ?? '', n.external_ids.get(NAME_KEY) ?? '', n.external_ids.get(PART_KEY) ?? ''));
+      }
+    }
+    return this.stateless;
+  }
+
   /** A row of ours in NB by its owner tags. */
   private ownedRow<T extends 'Logical_Router_Policy'>(table: T, kind: string, name: string, part: string): NbTables[T] | undefined {
     for (const row of this.nb.table(table).values()) {
@@ -839,6 +852,8 @@ class Builder {
       if (!ext || !int) continue;
       any = true;
       const extra: Record<string, unknown> = { logical_port: null, external_mac: null };
+      // options:stateless is set when asked for, and set back to false when no longer (other option keys are left alone)
+      if (f.stateless || this.statelessNow().has(key(f.kind, f.name, `nat:${fam}`))) extra.options = new Map([['stateless', f.stateless ? 'true' : 'false']]);
       if (type === 'distributed') {
         if (!t.lsp) {
           this.problem(f, 'spec.type', 'distributed needs ipName naming a workload port (its MAC and chassis); a VIP or a bare IP stays centralized');

@@ -413,6 +413,12 @@ function readNatTarget(f: Fields): Pick<OvnFip, (typeof NAT_TARGET)[number]> {
   return { ovnEip: f.reqStr('ovnEip'), ipType: readIpType(f), ipName: x.named.ipName, vpc: x.vpc, v4Ip: x.addr.v4Ip, v6Ip: x.addr.v6Ip };
 }
 
+/** ovn-nbctl's rule: only dnat_and_snat (a FIP) may be stateless, as only a 1:1 mapping can be undone without conntrack. */
+function notStateless(f: Fields): object {
+  if (f.bool('stateless', false)) f.problem('stateless', 'only a floating IP (OvnFip, dnat_and_snat) can be stateless: SNAT and DNAT need conntrack to map replies back');
+  return {};
+}
+
 function readPortRange(f: Fields, key: string): string | undefined {
   const v = f.raw(key);
   if (v === undefined || v === '') return undefined;
@@ -645,17 +651,19 @@ const KINDS: KindDefs = {
   OvnFip: {
     apiVersion: KUBE_OVN,
     section: 'spec',
-    known: [...NAT_TARGET, 'type'],
+    known: [...NAT_TARGET, 'type', 'stateless'],
     read: (f): Body<OvnFip> => ({
       ...readNatTarget(f),
       type: f.choice('type', ['distributed', 'centralized'] as const),
+      stateless: f.given('stateless') ? f.bool('stateless', false) : undefined,
     }),
   },
   OvnSnatRule: {
     apiVersion: KUBE_OVN,
     section: 'spec',
-    known: ['ovnEip', 'vpcSubnet', 'ipName', 'vpc', 'v4IpCidr', 'v6IpCidr', 'externalPortRange'],
+    known: ['ovnEip', 'vpcSubnet', 'ipName', 'vpc', 'v4IpCidr', 'v6IpCidr', 'externalPortRange', 'stateless'],
     read: (f): Body<OvnSnatRule> => {
+      notStateless(f);
       const x = readInternal(f, ['vpcSubnet', 'ipName'], ['v4IpCidr', 'v6IpCidr'], 'ipOrCidr');
       return {
         ovnEip: f.reqStr('ovnEip'),
@@ -671,8 +679,9 @@ const KINDS: KindDefs = {
   OvnDnatRule: {
     apiVersion: KUBE_OVN,
     section: 'spec',
-    known: [...NAT_TARGET, 'protocol', 'internalPort', 'externalPort'],
+    known: [...NAT_TARGET, 'protocol', 'internalPort', 'externalPort', 'stateless'],
     read: (f): Body<OvnDnatRule> => ({
+      ...notStateless(f),
       ...readNatTarget(f),
       protocol: f.choice('protocol', ['tcp', 'udp', 'sctp'] as const) ?? 'tcp',
       internalPort: f.reqInt('internalPort', 1, 65535),

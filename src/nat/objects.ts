@@ -124,6 +124,8 @@ interface InternalAddress {
 export interface OvnFip extends Base<'OvnFip'>, InternalAddress {
   /** distributed = logical_port + external_mac on the NAT row; default from the ConfigMap type, else centralized */
   type?: 'distributed' | 'centralized';
+  /** NAT options:stateless=true: translated without conntrack (1:1 only) */
+  stateless?: boolean;
 }
 
 /** kind OvnSnatRule. */
