@@ -650,7 +650,6 @@ class Builder {
       [6, v.v6ip, 'spec.v6ip'],
     ], 'spec.subnet');
     this.vipAddr.set(v.name, { ...famPick(got), router: s.vpc });
-    const a = famPick(got);
   }
 
   private routes(v: Vpc): void {
@@ -838,33 +837,49 @@ class Builder {
     return '';
   }
 
-  private fip(f: OvnFip, eipUse: Map<string, string[]>): void {
-    const t = this.target(f, f.ipType);
-    if (!t) return;
-    const e = this.natEip(f, t.router);
-    if (!e) return;
-    this.useEip(f, eipUse);
-    const type = f.type ?? this.config?.type ?? 'centralized';
-    let any = false;
+  /**
+   * What a FIP/SNAT/DNAT maps: its internal target and EIP, checked, the EIP
+   * counted as used, and the (external, internal) address per family both
+   * have. Undefined (with the problem reported) when there is nothing to map.
+   */
+  private natPairs(
+    o: OvnFip | OvnSnatRule | OvnDnatRule,
+    ipType: 'vip' | undefined,
+    eipUse: Map<string, string[]>,
+  ): { router: string; lsp: LogicalSwitchPortRow | undefined; lrp: string | undefined; pairs: { fam: Family; ext: Ip; int: string }[] } | undefined {
+    const t = this.target(o, ipType);
+    if (!t) return undefined;
+    const e = this.natEip(o, t.router);
+    if (!e) return undefined;
+    this.useEip(o, eipUse);
+    const pairs: { fam: Family; ext: Ip; int: string }[] = [];
     for (const fam of [4, 6] as const) {
       const ext = fam === 4 ? e.v4 : e.v6;
       const int = fam === 4 ? t.v4 : t.v6;
-      if (!ext || !int) continue;
-      any = true;
+      if (ext && int) pairs.push({ fam, ext, int });
+    }
+    if (pairs.length === 0) return this.mixed(o, e, t), undefined;
+    return { router: t.router, lsp: t.lsp, lrp: e.lrp, pairs };
+  }
+
+  private fip(f: OvnFip, eipUse: Map<string, string[]>): void {
+    const n = this.natPairs(f, f.ipType, eipUse);
+    if (!n) return;
+    const type = f.type ?? this.config?.type ?? 'centralized';
+    for (const { fam, ext, int } of n.pairs) {
       const extra: Record<string, unknown> = { logical_port: null, external_mac: null };
       // options:stateless is set when asked for, and set back to false when no longer (other option keys are left alone)
       if (f.stateless || this.statelessNow().has(key(f.kind, f.name, `nat:${fam}`))) extra.options = new Map([['stateless', f.stateless ? 'true' : 'false']]);
       if (type === 'distributed') {
-        if (!t.lsp) {
+        if (!n.lsp) {
           this.problem(f, 'spec.type', 'distributed needs ipName naming a workload port (its MAC and chassis); a VIP or a bare IP stays centralized');
           return;
         }
-        extra.logical_port = t.lsp.name;
+        extra.logical_port = n.lsp.name;
         extra.external_mac = macFor(`${f.name}/fip`);
       }
-      this.natRow(f, t.router, fam, 'dnat_and_snat', ext.text, int, e.lrp, extra);
+      this.natRow(f, n.router, fam, 'dnat_and_snat', ext.text, int, n.lrp, extra);
     }
-    if (!any) this.mixed(f, e, t);
   }
 
   private mixed(o: ManifestObject, e: { v4?: Ip; v6?: Ip }, t: { v4?: string; v6?: string }): void {
@@ -886,52 +901,35 @@ class Builder {
   }
 
   private snat(s: OvnSnatRule, eipUse: Map<string, string[]>): void {
-    const t = this.target(s, undefined);
-    if (!t) return;
-    const e = this.natEip(s, t.router);
-    if (!e) return;
-    this.useEip(s, eipUse);
-    let any = false;
-    for (const fam of [4, 6] as const) {
-      const ext = fam === 4 ? e.v4 : e.v6;
-      const int = fam === 4 ? t.v4 : t.v6;
-      if (!ext || !int) continue;
-      any = true;
-      this.natRow(s, t.router, fam, 'snat', ext.text, int, e.lrp, { external_port_range: s.externalPortRange ?? '' });
+    const n = this.natPairs(s, undefined, eipUse);
+    if (!n) return;
+    for (const { fam, ext, int } of n.pairs) {
+      this.natRow(s, n.router, fam, 'snat', ext.text, int, n.lrp, { external_port_range: s.externalPortRange ?? '' });
     }
-    if (!any) this.mixed(s, e, t);
   }
 
   private dnat(d: OvnDnatRule, eipUse: Map<string, string[]>): void {
-    const t = this.target(d, d.ipType);
-    if (!t) return;
-    const e = this.natEip(d, t.router);
-    if (!e) return;
-    this.useEip(d, eipUse);
+    const n = this.natPairs(d, d.ipType, eipUse);
+    if (!n) return;
     const vips = new Map<string, string>();
-    for (const fam of [4, 6] as const) {
-      const ext = fam === 4 ? e.v4 : e.v6;
-      const int = fam === 4 ? t.v4 : t.v6;
-      if (!ext || !int) continue;
+    for (const { fam, ext, int } of n.pairs) {
       const x = fam === 4 ? `${ext.text}:${d.externalPort}` : `[${ext.text}]:${d.externalPort}`;
       const y = fam === 4 ? `${int}:${d.internalPort}` : `[${int}]:${d.internalPort}`;
       vips.set(x, y);
     }
-    if (vips.size === 0) return this.mixed(d, e, t);
     // one EIP:port:protocol may be forwarded only once
     for (const x of vips.keys()) {
       const other = this.lbVips.get(`${d.protocol} ${x}`);
       if (other) this.problem(d, 'spec.externalPort', `${d.protocol} ${x} is already forwarded by ${other}`);
       else this.lbVips.set(`${d.protocol} ${x}`, `OvnDnatRule ${d.name}`);
     }
-    const r = this.routers.get(t.router);
-    const lbKey = key('OvnDnatRule', d.name, 'lb');
+    const r = this.routers.get(n.router);
     this.addRow('OvnDnatRule', d.name, 'lb', {
       table: 'Load_Balancer',
-      label: `Load_Balancer ${d.name} (${d.protocol} ${[...vips].map(([a, b]) => `${a} -> ${b}`).join(', ')}, router ${t.router})`,
+      label: `Load_Balancer ${d.name} (${d.protocol} ${[...vips].map(([a, b]) => `${a} -> ${b}`).join(', ')}, router ${n.router})`,
       columns: { name: d.name, protocol: d.protocol, vips },
       // attached to the router through the router's load_balancer set (see plan.ts: "attach")
-      parent: { table: 'Logical_Router', ref: r ? r.ref : `name:${t.router}`, column: 'load_balancer' },
+      parent: { table: 'Logical_Router', ref: r ? r.ref : `name:${n.router}`, column: 'load_balancer' },
     });
   }
 }

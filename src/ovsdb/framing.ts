@@ -157,7 +157,7 @@ export class JsonStreamParser {
             i = this.continueLeaf(chunk, i + 1, i);
           } else if (c === 0x7d && f.state === S.KeyOrEnd) {
             i++;
-            this.closeContainer(chunk, i, msgStart);
+            this.closeContainer(i, msgStart);
           } else {
             throw new FramingError(`expected an object key, got ${describe(c)}`);
           }
@@ -171,7 +171,7 @@ export class JsonStreamParser {
         case S.ArrValueOrEnd:
           if (c === 0x5d && f.state === S.ArrValueOrEnd) {
             i++;
-            this.closeContainer(chunk, i, msgStart);
+            this.closeContainer(i, msgStart);
             break;
           }
           i = this.startValue(chunk, i, f, depth);
@@ -182,7 +182,7 @@ export class JsonStreamParser {
             i++;
           } else if ((c === 0x7d && !f.isArray) || (c === 0x5d && f.isArray)) {
             i++;
-            this.closeContainer(chunk, i, msgStart);
+            this.closeContainer(i, msgStart);
           } else {
             throw new FramingError(`expected "," or "${f.isArray ? ']' : '}'}", got ${describe(c)}`);
           }
@@ -247,7 +247,7 @@ export class JsonStreamParser {
     });
   }
 
-  private closeContainer(chunk: Buffer, i: number, msgStart: number): void {
+  private closeContainer(i: number, msgStart: number): void {
     const f = this.stack.pop()!;
     if (this.stack.length === 0) {
       this.msgBytes += i - Math.max(msgStart, 0);
