@@ -14,8 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { NatGateway } from '../src/nat/apply.js';
 import { loadManifests, parseManifest } from '../src/nat/manifest.js';
 import type { Manifest } from '../src/nat/objects.js';
-import { findBinary, run } from '../tools/sandbox-lib.js';
-import { nbctl, sbctl, withSandbox } from './helpers/sandbox.js';
+import { nbctl, ovnTrace, sbctl, withSandbox } from './helpers/sandbox.js';
 import { catchAsync, waitFor } from './helpers/util.js';
 
 const sb = await withSandbox(t);
@@ -61,7 +60,7 @@ async function egressPort(): Promise<string[]> {
   await nbctl(sb, '--wait=sb', 'sync');
   const lrpMac = (await nbctl(sb, 'get', 'Logical_Router_Port', 'vpc1-vpc1-subnet1', 'mac')).trim().replace(/"/g, '');
   const flow = `inport == "${POD.port}" && eth.src == ${POD.mac} && eth.dst == ${lrpMac} && ip4.src == ${POD.ip} && ip4.dst == 8.8.8.8 && ip.ttl == 64 && tcp && tcp.dst == 80`;
-  const out = (await run(await findBinary('ovn-trace'), [`--db=${sb.sbRemote}`, ...Array<string>(8).fill('--ct=new'), '--minimal', flow], { timeoutMs: 30_000 })).stdout;
+  const out = await ovnTrace(sb, flow);
   return [...out.matchAll(/output\("([^"]+)"\);/g)].map((m) => m[1]);
 }
 

@@ -34,8 +34,7 @@
 //    path uses.
 //  - --minimal prints only header changes and deliveries: the lines to assert.
 import t, { type Test } from 'tap';
-import { withSandbox, nbctl, sbctl } from './helpers/sandbox.js';
-import { findBinary, run } from '../tools/sandbox-lib.js';
+import { withSandbox, nbctl, ovnTrace, sbctl } from './helpers/sandbox.js';
 import { NatGateway } from '../src/nat/apply.js';
 import { parseManifest } from '../src/nat/manifest.js';
 
@@ -269,12 +268,7 @@ t.test('ovn-northd compiled NAT and DNAT into the logical flows of vpc1', async 
 
 // ------------------------------------------------------------------ ovn-trace
 
-const ovnTrace = await findBinary('ovn-trace');
-/** `ovn-trace --db=SB --ct=new (x8) --minimal MICROFLOW`, the output. */
-async function trace(microflow: string): Promise<string> {
-  const args = [`--db=${sb.sbRemote}`, ...Array<string>(8).fill('--ct=new'), '--minimal', microflow];
-  return (await run(ovnTrace, args, { timeoutMs: 30_000 })).stdout;
-}
+const trace = (microflow: string) => ovnTrace(sb, microflow);
 
 /** A tcp packet: from a workload to the router, or from the upstream gateway to the external router port. */
 function fromVm(vm: typeof VM1, fam: 4 | 6, dst: string, port = 80): string {

@@ -265,12 +265,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   if (opts.check) {
     let stale = 0;
     for (const g of generated) {
-      let onDisk: string | undefined;
-      try {
-        onDisk = await readFile(g.file, 'utf8');
-      } catch {
-        onDisk = undefined;
-      }
+      const onDisk = await readIfPresent(g.file);
       if (onDisk === g.text) {
         process.stdout.write(`${shown(g.file)} is up to date\n`);
         continue;
@@ -294,12 +289,7 @@ export async function main(argv: readonly string[]): Promise<number> {
 
   await mkdir(opts.out, { recursive: true });
   for (const g of generated) {
-    let onDisk: string | undefined;
-    try {
-      onDisk = await readFile(g.file, 'utf8');
-    } catch {
-      onDisk = undefined;
-    }
+    const onDisk = await readIfPresent(g.file);
     if (onDisk === g.text) {
       process.stdout.write(`${shown(g.file)} unchanged\n`);
     } else {
@@ -308,6 +298,15 @@ export async function main(argv: readonly string[]): Promise<number> {
     }
   }
   return 0;
+}
+
+/** A file's text, or undefined when it cannot be read (not generated yet). */
+async function readIfPresent(file: string): Promise<string | undefined> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch {
+    return undefined;
+  }
 }
 
 function isMainModule(): boolean {

@@ -51,7 +51,7 @@ import type {
   Vpc,
 } from './objects.js';
 import { EGRESS_POLICY_PRIORITY, egressNextHops, type EgressNode } from '../gateway/egress.js';
-import { IP_LEDGER_PREFIX, KIND_KEY, NAME_KEY, OWNER_KEY, PART_KEY, ref, type NbView, type Problem, type Reservation, type RowSpec } from './rows.js';
+import { IP_LEDGER_PREFIX, ownedKey, ref, rowKey, type NbView, type Problem, type Reservation, type RowSpec } from './rows.js';
 
 export interface DesiredOptions {
   owner: string;
@@ -85,7 +85,7 @@ interface Router {
   externals: Map<string, string>;
 }
 
-const key = (kind: string, name: string, part: string) => `${kind}/${name}/${part}`;
+const key = rowKey;
 
 /** A MAC from a name, stable across runs (Kube-OVN's MACs start with 00:00:00 too). */
 export function macFor(name: string): string {
@@ -340,6 +340,8 @@ class Builder {
   private egress(s: Subnet): void {
     const r = this.routers.get(s.vpc!);
     if (!r) return; // reported by internalSubnet
+    // ready: an SB chassis by name or hostname, matched as gateway nodes are
+    const { missing } = gatewayCandidates(this.chassis, (s.gatewayNode ?? []).map((g) => g.node));
     const nodes: EgressNode[] = (s.gatewayNode ?? []).map(({ node, ip }) => {
       const hops: EgressNode['hops'] = {};
       if (ip) hops[parseIp(ip)!.family] = ip;
@@ -348,8 +350,7 @@ class Builder {
         const lsp = this.findByName('Logical_Switch_Port', `node-${node}`);
         if (lsp) for (const x of lspIps(lsp)) hops[x.family] ??= x.text;
       }
-      const ready = this.chassis.some((c) => c.name === node || c.hostname === node);
-      return { node, ready, hops };
+      return { node, ready: !missing.includes(node), hops };
     });
     for (const n of nodes) {
       if (!n.hops[4] && !n.hops[6]) {
@@ -385,8 +386,8 @@ class Builder {
     if (!this.stateless) {
       this.stateless = new Set();
       for (const n of this.nb.table('NAT').values()) {
-        if (n.options.get('stateless') !== 'true' || n.external_ids.get(OWNER_KEY) !== this.opts.owner) continue;
-        this.stateless.add(key(n.external_ids.get(KIND_KEY) ?? '', n.external_ids.get(NAME_KEY) ?? '', n.external_ids.get(PART_KEY) ?? ''));
+        const k = n.options.get('stateless') === 'true' ? ownedKey(n, this.opts.owner) : undefined;
+        if (k) this.stateless.add(k);
       }
     }
     return this.stateless;
@@ -394,10 +395,8 @@ class Builder {
 
   /** A row of ours in NB by its owner tags. */
   private ownedRow<T extends 'Logical_Router_Policy'>(table: T, kind: string, name: string, part: string): NbTables[T] | undefined {
-    for (const row of this.nb.table(table).values()) {
-      const ids = row.external_ids;
-      if (ids.get(OWNER_KEY) === this.opts.owner && ids.get(KIND_KEY) === kind && ids.get(NAME_KEY) === name && ids.get(PART_KEY) === part) return row;
-    }
+    const k = key(kind, name, part);
+    for (const row of this.nb.table(table).values()) if (ownedKey(row, this.opts.owner) === k) return row;
     return undefined;
   }
 

@@ -28,6 +28,7 @@ import {
   PART_KEY,
   PlanError,
   isRef,
+  ownedKey,
   type NbTableName,
   type NbView,
   type Problem,
@@ -65,8 +66,8 @@ export const OWNED_TABLES: readonly NbTableName[] = [
   'BFD',
 ];
 
-/** Map columns whose whole value ovn-natgw sets (others: only its own keys). */
-const FULL_MAPS: ReadonlySet<string> = new Set(['Load_Balancer.vips']);
+/** Map columns whose whole value ovn-natgw sets, per table (others: only its own keys). */
+const FULL_MAPS: Partial<Record<NbTableName, ReadonlySet<string>>> = { Load_Balancer: new Set(['vips']) };
 
 /** Root tables among them: removed by a delete; the others by leaving their parent. */
 export const ROOT: ReadonlySet<string> = new Set(['Logical_Switch', 'Logical_Router', 'Load_Balancer', 'BFD']);
@@ -84,11 +85,6 @@ export const PARENTS: Record<string, [NbTableName, string][]> = {
 };
 
 type AnyRow = { _uuid: string; external_ids: ReadonlyMap<string, string> } & Record<string, unknown>;
-
-export function ownedKey(r: { external_ids: ReadonlyMap<string, string> }, owner: string): string | undefined {
-  if (r.external_ids.get(OWNER_KEY) !== owner) return undefined;
-  return `${r.external_ids.get(KIND_KEY)}/${r.external_ids.get(NAME_KEY)}/${r.external_ids.get(PART_KEY)}`;
-}
 
 export function buildPlan(desired: Desired, nb: NbView, owner: string): Plan {
   if (desired.problems.length > 0) throw new PlanError(desired.problems);
@@ -285,7 +281,7 @@ class Planner {
     for (const c in cols) {
       const want = this.wire(cols[c]);
       const have = cur[c];
-      if (want instanceof Map && !(s.table === 'Load_Balancer' && FULL_MAPS.has(`${s.table}.${c}`))) {
+      if (want instanceof Map && !FULL_MAPS[s.table]?.has(c)) {
         const haveMap = (have ?? EMPTY_MAP) as ReadonlyMap<string, unknown>;
         if (mapIncludes(haveMap, want)) continue;
         const changedKeys = [...want].filter(([k, v]) => haveMap.get(k) !== v);

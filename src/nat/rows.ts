@@ -17,6 +17,17 @@ export const DEFAULT_OWNER = 'ovn-natgw';
 
 export type NbTableName = keyof NbTables & string;
 
+/** The key of an owned row: "<kind>/<name>/<part>" (its ovn-natgw external_ids). */
+export function rowKey(kind: string, name: string, part: string): string {
+  return `${kind}/${name}/${part}`;
+}
+
+/** The key of a row `owner` owns, or undefined when the row is not its. */
+export function ownedKey(r: { external_ids: ReadonlyMap<string, string> }, owner: string): string | undefined {
+  if (r.external_ids.get(OWNER_KEY) !== owner) return undefined;
+  return rowKey(r.external_ids.get(KIND_KEY) ?? '', r.external_ids.get(NAME_KEY) ?? '', r.external_ids.get(PART_KEY) ?? '');
+}
+
 /** Read access to NB (a Replica<NbTables> fits). */
 export interface TableLike<R> {
   get(uuid: string): R | undefined;

@@ -4,8 +4,8 @@
  * an NB view.
  */
 import type { Operation } from '../ovsdb/operations.js';
-import { ownedKey, OWNED_TABLES, PARENTS, ROOT } from './plan.js';
-import { IP_LEDGER_PREFIX, KIND_KEY, NAME_KEY, OWNER_KEY, PlanError, type NbView } from './rows.js';
+import { OWNED_TABLES, PARENTS, ROOT } from './plan.js';
+import { IP_LEDGER_PREFIX, KIND_KEY, NAME_KEY, OWNER_KEY, PART_KEY, PlanError, type NbView } from './rows.js';
 
 type AnyRow = { _uuid: string; external_ids: ReadonlyMap<string, string> } & Record<string, unknown>;
 
@@ -79,7 +79,7 @@ export function objectStatus(nb: NbView, owner: string, kind: string, name?: str
       const n = r.external_ids.get(NAME_KEY)!;
       if (name !== undefined && n !== name) continue;
       const s = get(n);
-      s.rows.push({ table: t, uuid: r._uuid, part: ownedKey(r, owner)!.split('/').slice(2).join('/') });
+      s.rows.push({ table: t, uuid: r._uuid, part: r.external_ids.get(PART_KEY) ?? '' });
       if (routerOf.has(r._uuid)) s.vpc = routerOf.get(r._uuid)!;
       if (t === 'Logical_Router') s.vpc = String(r.name);
       if (t === 'NAT') {

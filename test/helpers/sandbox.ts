@@ -93,6 +93,16 @@ export function sbctl(sb: Pick<Sandbox, 'sbRemote'>, ...args: string[]): Promise
   return ctl('ovn-sbctl', sb.sbRemote, args);
 }
 
+/**
+ * `ovn-trace --db=<sbRemote> --ct=new (x8) --minimal MICROFLOW`, its output:
+ * every conntrack lookup on the way sees a new connection, and only header
+ * changes and deliveries are printed.
+ */
+export async function ovnTrace(sb: Pick<Sandbox, 'sbRemote'>, microflow: string): Promise<string> {
+  const args = [`--db=${sb.sbRemote}`, ...Array<string>(8).fill('--ct=new'), '--minimal', microflow];
+  return (await run(await findBinary('ovn-trace'), args, { timeoutMs: 30_000 })).stdout;
+}
+
 export type DumpRow = Record<string, unknown>;
 
 /**
