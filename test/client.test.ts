@@ -30,20 +30,11 @@ import {
 } from '../src/ovsdb/errors.js';
 import { findBinary, run } from '../tools/sandbox-lib.js';
 import { nbctl, withSandbox } from './helpers/sandbox.js';
-import { catchAsync } from './helpers/util.js';
+import { catchAsync, until } from './helpers/util.js';
 
 const NB = 'OVN_Northbound';
 const NB_SCHEMA_JSON = JSON.parse(readFileSync('/usr/share/ovn/ovn-nb.ovsschema', 'utf8')) as { version: string };
 const NO_SUCH_UUID = '11111111-2222-4333-8444-555555555555';
-
-/** Poll until `cond()` holds (a guard against hanging, not a timing assertion). */
-async function until(what: string, cond: () => boolean, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 function sessionOf(client: OvsdbClient): JsonRpcSession {
   const s = (client as unknown as { session: JsonRpcSession | undefined }).session;

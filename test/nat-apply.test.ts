@@ -21,7 +21,7 @@ import { loadManifests, parseManifest } from '../src/nat/manifest.js';
 import type { Manifest } from '../src/nat/objects.js';
 import { runCtl } from './helpers/ctl.js';
 import { nbctl, sbctl, withSandbox } from './helpers/sandbox.js';
-import { catchAsync, waitFor } from './helpers/util.js';
+import { catchAsync, until } from './helpers/util.js';
 
 const sb = await withSandbox(t);
 
@@ -197,7 +197,7 @@ async function externalIds(table: string): Promise<Map<string, string>> {
 
 /** Until gw's replica has seen a change made by another client. */
 async function seen(what: string, pred: () => boolean): Promise<void> {
-  if (!(await waitFor(pred, 10_000))) throw new Error(`the replica never saw ${what}`);
+  await until(`the replica to see ${what}`, pred, 10_000);
 }
 
 const natRows = () => [...gw.nb.table('NAT').values()];

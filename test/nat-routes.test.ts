@@ -21,7 +21,7 @@ import type { Manifest } from '../src/nat/objects.js';
 import type { ObjectStatus } from '../src/nat/status.js';
 import { runCtl } from './helpers/ctl.js';
 import { nbctl, sbctl, withSandbox } from './helpers/sandbox.js';
-import { waitFor } from './helpers/util.js';
+import { until } from './helpers/util.js';
 
 const sb = await withSandbox(t);
 const SEED = fileURLToPath(new URL('./fixtures/seed002', import.meta.url));
@@ -88,8 +88,7 @@ async function ctl(...args: string[]): Promise<string> {
 async function bfdState(dst: string, status: 'up' | 'down'): Promise<void> {
   const uuid = (await sbctl(sb, '--bare', '--columns=_uuid', 'find', 'BFD', `dst_ip=${dst}`)).trim();
   await sbctl(sb, 'set', 'BFD', uuid, `status=${status}`);
-  const ok = await waitFor(() => [...gw.nb.table('BFD').values()].some((b) => b.dst_ip === dst && b.status === status), 10_000);
-  if (!ok) throw new Error(`NB BFD ${dst} never became ${status}`);
+  await until(`NB BFD ${dst} to become ${status}`, () => [...gw.nb.table('BFD').values()].some((b) => b.dst_ip === dst && b.status === status), 10_000);
 }
 
 /** The routing flows ovn-northd compiled for 10.200.0.0/16 on vpc1. */

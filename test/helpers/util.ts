@@ -20,6 +20,11 @@ export async function waitFor(pred: () => boolean | Promise<boolean>, ms = 20_00
   }
 }
 
+/** Poll until a condition holds; throws "gave up waiting for <what>" after `ms`. */
+export async function until(what: string, pred: () => boolean | Promise<boolean>, ms = 20_000): Promise<void> {
+  if (!(await waitFor(pred, ms))) throw new Error(`gave up waiting for ${what}`);
+}
+
 const byJson = (a: unknown, b: unknown) => {
   const x = JSON.stringify(a);
   const y = JSON.stringify(b);
