@@ -2,8 +2,8 @@
  * ovn-natgwctl: plan, apply, get and delete ovn-natgw objects directly on NB.
  *
  *   ovn-natgwctl [--db NB] [--sb SB] [--owner NAME] COMMAND ...
- *     plan   -f FILE|DIR|- [-f ...] [--gateway-chassis K]
- *     apply  -f FILE|DIR|- [-f ...] [--gateway-chassis K]
+ *     plan   -f FILE|DIR|- [-f ...] [--gateway-chassis K] [--cluster-router NAME]
+ *     apply  -f FILE|DIR|- [-f ...] [--gateway-chassis K] [--cluster-router NAME]
  *     get    KIND [NAME] [-o json]
  *     delete KIND NAME
  *
@@ -18,6 +18,7 @@ import { NatGateway } from './nat/apply.js';
 import { loadManifests, ManifestError } from './nat/manifest.js';
 import type { Change, Plan } from './nat/plan.js';
 import { DEFAULT_OWNER, PlanError } from './nat/rows.js';
+import { DEFAULT_CLUSTER_ROUTER } from './nat/desired.js';
 import { canonicalKind, deleteOps, formatStatus, objectStatus } from './nat/status.js';
 
 const USAGE = `usage: ovn-natgwctl [--db NB] [--sb SB] [--owner NAME] COMMAND
@@ -26,6 +27,7 @@ const USAGE = `usage: ovn-natgwctl [--db NB] [--sb SB] [--owner NAME] COMMAND
   get    KIND [NAME] [-o json]                         status (KIND: ofip, oeip, osnat, odnat, vip, vpc, subnet)
   delete KIND NAME                                     delete one object's rows
 options: --db (default $OVN_NB_DB), --sb (default $OVN_SB_DB), --owner (default ${DEFAULT_OWNER}),
+         --cluster-router NAME (the default VPC that enable-external-gw attaches, default ${DEFAULT_CLUSTER_ROUTER}),
          -p/--private-key, -c/--certificate, -C/--ca-cert
 `;
 
@@ -42,6 +44,7 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
       file: { type: 'string', short: 'f', multiple: true },
       output: { type: 'string', short: 'o' },
       'gateway-chassis': { type: 'string' },
+      'cluster-router': { type: 'string' },
       'private-key': { type: 'string', short: 'p' },
       certificate: { type: 'string', short: 'c' },
       'ca-cert': { type: 'string', short: 'C' },
@@ -85,7 +88,8 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
       for (const n of manifest.notices) process.stderr.write(`notice: ${n.kind} ${n.name}: ${n.field ? `${n.field}: ` : ''}${n.message}\n`);
       await gw.connect();
       try {
-        const opts = { owner, ...(gatewayChassis !== undefined ? { gatewayChassis } : {}) };
+        const clusterRouter = o['cluster-router'];
+        const opts = { owner, ...(gatewayChassis !== undefined ? { gatewayChassis } : {}), ...(clusterRouter ? { clusterRouter } : {}) };
         if (cmd === 'plan') {
           printPlan(out, gw.plan(manifest, opts), false);
         } else {

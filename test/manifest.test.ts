@@ -993,7 +993,12 @@ t.test('ConfigMap ovn-external-gw-config', async (t) => {
   t.strictSame(one(cm('enable-external-gw: "false"\nexternal-gw-nodes: ""')), base);
 
   const m = parseManifest(cm('external-gw-nic: eth1\nnic-ip: 10.0.0.2/24\nnic-mac: 00:00:00:00:00:01'), 'm.yaml');
-  t.strictSame(notices(m), ['external-gw-nic', 'nic-ip', 'nic-mac'].map((f) => `${C}data.${f}: ignored: Kubernetes only`));
+  t.strictSame(notices(m), [`${C}data.external-gw-nic: ignored: Kubernetes only`]);
+  t.strictSame(one(cm('nic-ip: 10.5.204.150/24\nnic-mac: 00:00:00:EF:05:C7')), { ...base, nicIp: '10.5.204.150/24', nicMac: '00:00:00:ef:05:c7' }, 'nic-ip and nic-mac: the default VPC port');
+  t.strictSame(problems(cm('nic-ip: 10.5.204.150\nnic-mac: 00:00:00:ef:05')), [
+    `${C}data.nic-mac: is not a MAC address (like 00:00:00:ef:05:c7): "00:00:00:ef:05"`,
+    `${C}data.nic-ip: must be an IP address with a prefix length (like 10.5.204.254/24), got "10.5.204.150"`,
+  ]);
 
   t.strictSame(problems(cm('enable-external-gw: "yes"\ntype: local\nexternal-gw-addr: 10.5.204.254\nexternal-gw-nodes: [a]\ncolor: red')), [
     `${C}data.color: unknown field`,

@@ -30,6 +30,8 @@ export interface ConnectOptions {
 export interface ApplyOptions {
   owner?: string;
   gatewayChassis?: number;
+  /** Kube-OVN's default VPC router, attached by ConfigMap enable-external-gw (default ovn-cluster) */
+  clusterRouter?: string;
   /** attempts on conflict (default 10) */
   attempts?: number;
 }
@@ -74,7 +76,11 @@ export class NatGateway {
   }
 
   desired(manifest: Manifest, opts: ApplyOptions = {}): Desired {
-    return buildDesired(manifest, this.view(), this.chassis(), { owner: opts.owner ?? DEFAULT_OWNER, ...(opts.gatewayChassis ? { gatewayChassis: opts.gatewayChassis } : {}) });
+    return buildDesired(manifest, this.view(), this.chassis(), {
+      owner: opts.owner ?? DEFAULT_OWNER,
+      ...(opts.gatewayChassis ? { gatewayChassis: opts.gatewayChassis } : {}),
+      ...(opts.clusterRouter ? { clusterRouter: opts.clusterRouter } : {}),
+    });
   }
 
   /** What apply would change; writes nothing. Throws PlanError on bad input or conflicts. */

@@ -22,7 +22,7 @@
  *    the address of router port "V-E"; type lsp: a port on the external switch
  *    named after the EIP (an ECMP/BFD next hop on a gateway node).
  */
-import type { NbTables, LogicalSwitchPortRow } from '../models/ovn-nb.js';
+import type { NbTables, LogicalRouterPortRow, LogicalSwitchPortRow } from '../models/ovn-nb.js';
 import { DEFAULT_GATEWAY_CHASSIS, MAX_GATEWAY_CHASSIS, gatewayCandidates, gatewayPriorities, placeGateways, type SbChassis } from '../gateway/chassis.js';
 import {
   cidrContains,
@@ -57,7 +57,12 @@ export interface DesiredOptions {
   owner: string;
   /** gateway chassis per external router port (1..5, default 3) */
   gatewayChassis?: number;
+  /** Kube-OVN's default VPC, attached by ConfigMap enable-external-gw (default "ovn-cluster") */
+  clusterRouter?: string;
 }
+
+/** Kube-OVN's default VPC router (its --cluster-router). */
+export const DEFAULT_CLUSTER_ROUTER = 'ovn-cluster';
 
 export interface Desired {
   rows: RowSpec[];
@@ -83,6 +88,10 @@ interface Router {
   ref: string;
   /** external networks attached: network name -> router port name */
   externals: Map<string, string>;
+  /** default route(s) via the default external network (not on the default VPC: its default route is Kube-OVN's) */
+  defaultRoute: boolean;
+  /** fixed address and MAC of the port on the default external network (ConfigMap nic-ip / nic-mac) */
+  nic?: { ip?: Ip; mac?: string };
 }
 
 const key = rowKey;
@@ -156,6 +165,7 @@ class Builder {
     this.scanNb();
     for (const s of this.all<Subnet>('Subnet')) if (!s.vpc) this.externalNetwork(s);
     for (const v of this.all<Vpc>('Vpc')) this.router(v);
+    this.defaultVpc();
     for (const s of this.all<Subnet>('Subnet')) if (s.vpc) this.internalSubnet(s);
     for (const s of this.all<Subnet>('Subnet')) if (s.vpc && s.gatewayType === 'centralized') this.egress(s);
     this.gatewayPorts(k);
@@ -273,7 +283,52 @@ class Builder {
     return undefined;
   }
 
-  private router(v: Vpc): void {
+  /**
+   * ConfigMap enable-external-gw "true" attaches Kube-OVN's default VPC (router
+   * ovn-cluster, which Kube-OVN creates) to the default external network, as
+   * kube-ovn-controller does: its router port "<router>-<network>" with gateway
+   * chassis and peer, at nic-ip/nic-mac when given. Its rows are those of an
+   * implicit Vpc of that name, so `get vpc ovn-cluster` shows them and they
+   * go when enable-external-gw does. No default route: the default VPC's
+   * default route stays Kube-OVN's (via the join network). A missing router is
+   * a warning: it is attached by the first apply after Kube-OVN made it.
+   */
+  private defaultVpc(): void {
+    const c = this.config;
+    if (!c?.enableExternalGw) return;
+    const name = this.opts.clusterRouter ?? DEFAULT_CLUSTER_ROUTER;
+    const declared = this.get<Vpc>('Vpc', name);
+    if (declared) {
+      if (!declared.enableExternal) {
+        this.problem(declared, 'spec.enableExternal', `is false, but ConfigMap ${c.name} data.enable-external-gw "true" attaches the default VPC ${name} to the external network: change one of them`);
+      }
+      return;
+    }
+    if (!this.findByName('Logical_Router', name)) {
+      // not a refusal: seed 002's manifests carry enable-external-gw "true" and must apply on a plain OVN too
+      this.warnings.push(
+        `ConfigMap ${c.name}: data.enable-external-gw: the default VPC, router ${name}, is not in NB, so it is not attached (Kube-OVN creates it; without Kube-OVN, add a Vpc ${name} to the manifest)`,
+      );
+      return;
+    }
+    const def = this.defaultExternal();
+    let nic: Router['nic'];
+    if (c.nicIp !== undefined || c.nicMac !== undefined) {
+      nic = { mac: c.nicMac };
+      if (c.nicIp !== undefined) {
+        const p = parseIpOrCidr(c.nicIp)!;
+        const net = def ? this.extNets.get(def) : undefined;
+        const cidr = net?.cidrs.find((x) => x.family === p.family);
+        if (net && (!cidr || !cidrContains(cidr, p.ip) || cidr.prefix !== p.prefix)) {
+          return this.problem(c, 'data.nic-ip', `${c.nicIp} is not an address of the default external network ${def} (${net.subnet.cidrBlock.join(', ')})`);
+        }
+        nic.ip = p.ip;
+      }
+    }
+    this.router({ kind: 'Vpc', name, enableExternal: true, addExternalSubnets: [], staticRoutes: [], policyRoutes: [], ...(c.origin ? { origin: c.origin } : {}) }, false, nic);
+  }
+
+  private router(v: Vpc, defaultRoute = true, nic?: Router['nic']): void {
     const rk = key('Vpc', v.name, 'router');
     this.addRow('Vpc', v.name, 'router', {
       table: 'Logical_Router',
@@ -281,7 +336,7 @@ class Builder {
       columns: { name: v.name },
       ensureName: v.name,
     });
-    const r: Router = { name: v.name, ref: rk, externals: new Map() };
+    const r: Router = { name: v.name, ref: rk, externals: new Map(), defaultRoute, nic };
     this.routers.set(v.name, r);
     if (!v.enableExternal) {
       if (v.addExternalSubnets.length > 0) this.problem(v, 'spec.addExternalSubnets', 'needs spec.enableExternal: true');
@@ -437,11 +492,13 @@ class Builder {
         // the port's address: an lrp-type OvnEip named like the port, else what it has, else the next free one
         const eip = this.get<OvnEip>('OvnEip', lrpName);
         const existing = this.findByName('Logical_Router_Port', lrpName);
+        const nic = netName === this.defaultExternal() ? r.nic : undefined;
         const addrs: Ip[] = [];
         for (const c of net.cidrs) {
           const fam = c.family;
           const given = eip && eip.type === 'lrp' ? (fam === 4 ? eip.v4Ip : eip.v6Ip) : undefined;
-          let ip: Ip | undefined = given ? parseIp(given) : undefined;
+          let ip: Ip | undefined = given ? parseIp(given) : nic?.ip?.family === fam ? nic.ip : undefined;
+          if (ip && !given && !this.nicFree(r, netName, ip, existing)) continue;
           if (!ip && existing) {
             for (const n of existing.networks) {
               const p = parseIpOrCidr(n);
@@ -461,7 +518,7 @@ class Builder {
         if (eip && eip.type === 'lrp') this.eipAddr.set(eip.name, { net, ...famPick(addrs) });
         const networks = addrs.map((ip) => `${ip.text}/${net.cidrs.find((c) => c.family === ip.family)!.prefix}`);
         const lrpKey = key('Vpc', r.name, `${partBase}:port`);
-        const mac = eip?.macAddress ?? existing?.mac ?? macFor(lrpName);
+        const mac = eip?.macAddress ?? nic?.mac ?? existing?.mac ?? macFor(lrpName);
         this.addRow('Vpc', r.name, `${partBase}:port`, {
           table: 'Logical_Router_Port',
           label: `Logical_Router_Port ${lrpName} (${networks.join(' ')})`,
@@ -497,7 +554,7 @@ class Builder {
           });
         });
         // default route(s) via the default external network's gateway
-        if (netName === this.defaultExternal()) {
+        if (r.defaultRoute && netName === this.defaultExternal()) {
           const gwAddr = this.config?.externalGwAddr ? parseIpOrCidr(this.config.externalGwAddr)?.ip : undefined;
           for (const c of net.cidrs) {
             const gw = (gwAddr && gwAddr.family === c.family ? gwAddr : undefined) ?? net.gateways.find((g) => g.family === c.family);
@@ -513,6 +570,18 @@ class Builder {
         }
       }
     }
+  }
+
+  /** Is the ConfigMap's nic-ip free for the default VPC's port? (reports it when not) */
+  private nicFree(r: Router, netName: string, ip: Ip, existing: LogicalRouterPortRow | undefined): boolean {
+    const c = this.config!;
+    if (existing?.networks.some((n) => parseIpOrCidr(n)?.ip.text === ip.text)) return true;
+    const holder = this.ledger.get(netName)?.get(ip.text);
+    const mine = `${this.opts.owner}/Vpc/${r.name}`;
+    if (holder && holder !== mine) this.problem(c, 'data.nic-ip', `${ip.text} is already reserved by ${holder}`);
+    else if (!holder && (this.takenOn(netName).has(ip.text) || this.ipUsedInNb(ip))) this.problem(c, 'data.nic-ip', `${ip.text} is already in use on ${netName}`);
+    else return true;
+    return false;
   }
 
   // ------------------------------------------------------------ addresses

@@ -702,15 +702,21 @@ const KINDS: KindDefs = {
   ConfigMap: {
     apiVersion: 'v1',
     section: 'data',
-    known: ['enable-external-gw', 'external-gw-nodes', 'type', 'external-gw-addr', 'external-gw-switch'],
-    ignored: k8sOnly('external-gw-nic', 'nic-ip', 'nic-mac'),
-    read: (f): Body<ExternalGwConfig> => ({
-      enableExternalGw: f.bool('enable-external-gw', false),
-      externalGwNodes: (f.str('external-gw-nodes') ?? '').split(',').map((s) => s.trim()).filter(Boolean),
-      type: f.choice('type', ['centralized', 'distributed'] as const) ?? 'centralized',
-      externalGwAddr: readGwAddr(f, 'external-gw-addr'),
-      externalGwSwitch: f.str('external-gw-switch'),
-    }),
+    known: ['enable-external-gw', 'external-gw-nodes', 'type', 'external-gw-addr', 'external-gw-switch', 'nic-ip', 'nic-mac'],
+    ignored: k8sOnly('external-gw-nic'),
+    read: (f): Body<ExternalGwConfig> => {
+      const mac = f.str('nic-mac');
+      if (mac !== undefined && !MAC.test(mac)) f.problem('nic-mac', `is not a MAC address (like 00:00:00:ef:05:c7): ${show(mac)}`);
+      return {
+        enableExternalGw: f.bool('enable-external-gw', false),
+        externalGwNodes: (f.str('external-gw-nodes') ?? '').split(',').map((s) => s.trim()).filter(Boolean),
+        type: f.choice('type', ['centralized', 'distributed'] as const) ?? 'centralized',
+        externalGwAddr: readGwAddr(f, 'external-gw-addr'),
+        externalGwSwitch: f.str('external-gw-switch'),
+        nicIp: readGwAddr(f, 'nic-ip'),
+        nicMac: mac?.toLowerCase(),
+      };
+    },
   },
 };
 

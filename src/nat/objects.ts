@@ -165,6 +165,10 @@ export interface ExternalGwConfig extends Base<'ConfigMap'> {
   externalGwAddr?: string;
   /** the default external network (Subnet name); ovn-natgw extension, default "external" or the only external Subnet */
   externalGwSwitch?: string;
+  /** address with prefix of the default VPC's external router port (else allocated), as Kube-OVN's nic-ip */
+  nicIp?: string;
+  /** MAC of that port, as Kube-OVN's nic-mac */
+  nicMac?: string;
 }
 
 export type ManifestObject =
