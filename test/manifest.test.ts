@@ -9,7 +9,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ManifestError, formatNotice, loadManifests, parseManifest } from '../src/nat/manifest.js';
-import type { Manifest, ManifestObject } from '../src/nat/objects.js';
+import type { Manifest, ManifestObject, Vpc } from '../src/nat/objects.js';
 
 const SEED = 'test/fixtures/seed002';
 
@@ -678,9 +678,9 @@ t.test('Vpc', async (t) => {
       `${V}spec.staticRoutes[4]: must be a mapping, got "10.0.0.0/8"`,
       `${V}spec.staticRoutes[0].cidr: host bits set, did you mean 10.0.0.0/8`,
       `${V}spec.staticRoutes[1].nextHopIP: IPv4 and IPv6 mixed: cidr 10.0.0.0/8 is IPv4, nextHopIP fd00::1 is IPv6`,
-      `${V}spec.staticRoutes[2].ecmpMode: unknown field`,
       `${V}spec.staticRoutes[2].cidr: required`,
       `${V}spec.staticRoutes[2].policy: must be one of policyDst, policySrc, got "dst"`,
+      `${V}spec.staticRoutes[2].ecmpMode: must be "ecmp_symmetric_reply" (OVN's only ECMP mode option) or empty, got "ecmp"`,
       `${V}spec.staticRoutes[3].cidr: is not a CIDR or an IP address: "x"`,
       `${V}spec.staticRoutes[3].nextHopIP: is not an IP address: "1.2.3.400"`,
       `${V}spec.staticRoutes[3].bfd.interval: unknown field`,
@@ -754,9 +754,9 @@ t.test('Vpc', async (t) => {
   t.strictSame(notices(m), [
     `${V}spec.namespaces: ignored: Kubernetes only`,
     `${V}spec.vpcPeerings: not supported, ignored`,
-    `${V}spec.enableBfd: not supported yet, ignored`,
-    `${V}spec.bfdPort: not supported yet, ignored`,
+    `${V}spec.bfdPort: not supported yet (the bfd@<vpc> port with its HA chassis group), ignored`,
   ]);
+  t.equal((m.objects[0] as Vpc).enableBfd, true, 'enableBfd is read');
   t.strictSame(p('defaultSubnet: s1'), [`${V}spec.defaultSubnet: unknown field`]);
 });
 

@@ -214,3 +214,60 @@ t.test('a BFD next hop on no network of the router is refused', async (t) => {
   const bad = vpc([`{cidr: 10.200.0.0/16, nextHopIP: 172.31.0.1, policy: policyDst, bfd: ${BFD}}`], []);
   await t.rejects(gw.apply(await manifest(bad)), /Vpc vpc1 \(vpc\.yaml, document 1\): spec\.staticRoutes\[0\]\.nextHopIP: 172\.31\.0\.1 is on no network of a router port of vpc1, so BFD has no port to run on/);
 });
+
+/** vpc() with more spec lines. */
+const withSpec = (yaml: string, extra: string) => yaml.replace('  enableExternal: true\n', `  enableExternal: true\n${extra}`);
+
+t.test("Kube-OVN's Vpc enableBfd: a BFD session from the external port to the external gateway, with kube-ovn-controller's timers", async (t) => {
+  const r = await gw.apply(await manifest(withSpec(vpc([], []), '  enableBfd: true\n')));
+  t.same(r.plan.changes.map((c) => `${c.action} ${c.label}`), ['add BFD vpc1-external204 -> 10.5.204.254'], 'one BFD row');
+  t.same((await bfdRows('nb')).map((l) => l.split(' ').slice(0, 5).join(' ')), ['vpc1-external204 10.5.204.254 100 100 3'], 'ovn-nbctl list BFD');
+  await nbctl(sb, '--wait=sb', 'sync');
+  t.same((await bfdRows('sb')).length, 1, 'ovn-northd made its SB BFD session');
+  const ctl = await runCtl(sb, ['get', 'vpc', 'vpc1', '-o', 'json']);
+  t.equal(ctl.code, 0, ctl.stderr);
+  const st = JSON.parse(ctl.stdout) as ObjectStatus;
+  t.match(JSON.stringify(st), /10\.5\.204\.254/, 'get vpc -o json names the session');
+  const off = await gw.apply(await manifest(vpc([], [])));
+  t.same(off.plan.changes.map((c) => `${c.action} ${c.table}`), ['remove BFD'], 'enableBfd dropped: its BFD row goes');
+  const bad = await gw.apply(await manifest(withSpec(vpc([], []), '  enableBfd: true\n').replace('enableExternal: true', 'enableExternal: false'))).catch((e: Error) => e);
+  t.match((bad as Error).message, /Vpc vpc1 .*: spec\.enableBfd: needs spec\.enableExternal: true/, 'without enableExternal: refused');
+});
+
+t.test("Kube-OVN's bfdId and ecmpMode on static routes", async (t) => {
+  // a BFD row made outside ovn-natgw (as Kube-OVN's controller or an operator does), referenced by UUID
+  const id = (await nbctl(sb, 'create', 'BFD', 'logical_port=vpc1-external204', 'dst_ip=10.5.204.21', 'min_tx=500')).trim();
+  const routes = [
+    `{cidr: 10.210.0.0/16, nextHopIP: 10.5.204.21, policy: policyDst, bfdId: ${id}, ecmpMode: ecmp_symmetric_reply}`,
+    '{cidr: 10.210.0.0/16, nextHopIP: 10.5.204.22, policy: policyDst, ecmpMode: ecmp_symmetric_reply}',
+  ];
+  const r = await gw.apply(await manifest(vpc(routes, [])));
+  t.ok(r.transacted);
+  t.same(
+    lines(await nbctl(sb, 'lr-route-list', 'vpc1')).filter((l) => l.startsWith('10.210.')),
+    ['10.210.0.0/16 10.5.204.21 dst-ip ecmp ecmp-symmetric-reply bfd', '10.210.0.0/16 10.5.204.22 dst-ip ecmp ecmp-symmetric-reply'],
+    'lr-route-list: symmetric-reply ECMP, the first with its BFD session',
+  );
+  t.equal((await nbctl(sb, '--bare', '--columns=bfd', 'find', 'Logical_Router_Static_Route', 'nexthop=10.5.204.21')).trim(), id, 'the route points at that BFD row');
+  t.equal((await gw.apply(await manifest(vpc(routes, [])))).transacted, false, 'a second apply sends no transaction');
+
+  const plain = routes.map((x) => x.replace(', ecmpMode: ecmp_symmetric_reply', ''));
+  const back = await gw.apply(await manifest(vpc(plain, [])));
+  t.same(back.plan.changes.map((c) => `${c.action} ${c.table} ${JSON.stringify(c.columns)}`), [
+    'change Logical_Router_Static_Route {"options":["{ecmp_symmetric_reply=true}","{ecmp_symmetric_reply=false}"]}',
+    'change Logical_Router_Static_Route {"options":["{ecmp_symmetric_reply=true}","{ecmp_symmetric_reply=false}"]}',
+  ], 'ecmpMode dropped: the option is set back to false on both rows, in place');
+  t.same(lines(await nbctl(sb, 'lr-route-list', 'vpc1')).filter((l) => l.startsWith('10.210.')), ['10.210.0.0/16 10.5.204.21 dst-ip ecmp bfd', '10.210.0.0/16 10.5.204.22 dst-ip ecmp']);
+  await gw.apply(await manifest(vpc([], [])));
+  t.equal((await nbctl(sb, '--bare', '--columns=_uuid', 'list', 'BFD')).trim(), id, 'the BFD row is not ours: it stays when its route goes');
+
+  const before = await nbctl(sb, 'show');
+  // refused by the manifest reader or by the planner: either way an error naming the field
+  const refuse = async (route: string) => ((await (async () => gw.apply(await manifest(vpc([route], []))))().catch((e: Error) => e)) as Error).message;
+  t.match(await refuse('{cidr: 10.210.0.0/16, nextHopIP: 10.5.204.21, bfdId: 6f3f0c4e-0000-4000-8000-000000000001}'), /spec\.staticRoutes\[0\]\.bfdId: no BFD row 6f3f0c4e-0000-4000-8000-000000000001 in NB/);
+  t.match(await refuse(`{cidr: 10.210.0.0/16, nextHopIP: 10.5.204.22, bfdId: ${id}}`), new RegExp(`spec\\.staticRoutes\\[0\\]\\.bfdId: BFD ${id} watches 10\\.5\\.204\\.21, not the next hop 10\\.5\\.204\\.22`));
+  t.match(await refuse('{cidr: 10.210.0.0/16, nextHopIP: 10.5.204.22, bfdId: bfd-1}'), /spec\.staticRoutes\[0\]\.bfdId: must be the UUID of a BFD row in NB, got "bfd-1"/);
+  t.match(await refuse(`{cidr: 10.210.0.0/16, nextHopIP: 10.5.204.21, bfdId: ${id}, bfd: ${BFD}}`), /spec\.staticRoutes\[0\]\.bfd: give either bfd .* or bfdId .*, not both/);
+  t.match(await refuse('{cidr: 10.210.0.0/16, nextHopIP: 10.5.204.22, ecmpMode: hash}'), /spec\.staticRoutes\[0\]\.ecmpMode: must be "ecmp_symmetric_reply" .*, got "hash"/);
+  t.equal(await nbctl(sb, 'show'), before, 'NB unchanged by the refusals');
+});

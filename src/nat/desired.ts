@@ -61,6 +61,9 @@ export interface DesiredOptions {
   clusterRouter?: string;
 }
 
+/** kube-ovn-controller's default BFD timers (--bfd-min-tx, --bfd-min-rx, --detect-mult) for Vpc enableBfd. */
+const KUBE_OVN_BFD = { minTx: 100, minRx: 100, detectMult: 3 };
+
 /** Kube-OVN's default VPC router (its --cluster-router). */
 export const DEFAULT_CLUSTER_ROUTER = 'ovn-cluster';
 
@@ -448,11 +451,18 @@ class Builder {
     return this.stateless;
   }
 
-  /** A row of ours in NB by its owner tags. */
-  private ownedRow<T extends 'Logical_Router_Policy'>(table: T, kind: string, name: string, part: string): NbTables[T] | undefined {
-    const k = key(kind, name, part);
-    for (const row of this.nb.table(table).values()) if (ownedKey(row, this.opts.owner) === k) return row;
-    return undefined;
+  private readonly owned = new Map<string, Map<string, unknown>>();
+  /** A row of ours in NB by its owner tags (an index per table, built on first use). */
+  private ownedRow<T extends 'Logical_Router_Policy' | 'Logical_Router_Static_Route'>(table: T, kind: string, name: string, part: string): NbTables[T] | undefined {
+    let m = this.owned.get(table);
+    if (!m) {
+      this.owned.set(table, (m = new Map()));
+      for (const row of this.nb.table(table).values()) {
+        const k = ownedKey(row, this.opts.owner);
+        if (k !== undefined) m.set(k, row);
+      }
+    }
+    return m.get(key(kind, name, part)) as NbTables[T] | undefined;
   }
 
   /** External router ports, their peers, gateway chassis and addresses. */
@@ -720,8 +730,30 @@ class Builder {
     this.vipAddr.set(v.name, { ...famPick(got), router: s.vpc });
   }
 
+  /** A BFD row of Vpc v from a router port to a next hop (one per port and peer, shared by its routes). */
+  private bfdRow(v: Vpc, port: string, dst: string, timers: { minTx?: number; minRx?: number; detectMult?: number }): ReturnType<typeof ref> {
+    const part = `bfd:${port}:${dst}`;
+    const bk = key('Vpc', v.name, part);
+    if (!this.rows.some((x) => x.key === bk)) {
+      this.addRow('Vpc', v.name, part, {
+        table: 'BFD',
+        label: `BFD ${port} -> ${dst}`,
+        columns: { logical_port: port, dst_ip: dst, min_tx: timers.minTx ?? null, min_rx: timers.minRx ?? null, detect_mult: timers.detectMult ?? null },
+      });
+    }
+    return ref(bk);
+  }
+
   private routes(v: Vpc): void {
     const r = this.routers.get(v.name)!;
+    if (v.enableBfd) {
+      // Kube-OVN: BFD from the default external port to the external network's gateway, so a gateway
+      // chassis that lost its uplink shows as down (status in `get vpc`); its timers are kube-ovn-controller's defaults
+      const def = this.defaultExternal();
+      const port = def ? r.externals.get(def) : undefined;
+      if (!v.enableExternal || !port) this.problem(v, 'spec.enableBfd', 'needs spec.enableExternal: true and a default external network (BFD runs from its router port to its gateway)');
+      else for (const gw of this.extNets.get(def!)!.gateways) this.bfdRow(v, port, gw.text, KUBE_OVN_BFD);
+    }
     v.staticRoutes.forEach((sr, i) => {
       const policy = sr.policy === 'policySrc' ? 'src-ip' : 'dst-ip';
       const part = `route:${policy}:${sr.routeTable ?? ''}:${sr.cidr}:${sr.nextHopIP}`;
@@ -732,27 +764,24 @@ class Builder {
           this.problem(v, `spec.staticRoutes[${i}].nextHopIP`, `${sr.nextHopIP} is on no network of a router port of ${v.name}, so BFD has no port to run on`);
           return;
         }
-        const bk = key('Vpc', v.name, `bfd:${port}:${sr.nextHopIP}`);
-        if (!this.rows.some((x) => x.key === bk)) {
-          this.addRow('Vpc', v.name, `bfd:${port}:${sr.nextHopIP}`, {
-            table: 'BFD',
-            label: `BFD ${port} -> ${sr.nextHopIP}`,
-            columns: {
-              logical_port: port,
-              dst_ip: sr.nextHopIP,
-              min_tx: sr.bfd.minTx ?? null,
-              min_rx: sr.bfd.minRx ?? null,
-              detect_mult: sr.bfd.detectMult ?? null,
-            },
-          });
-        }
-        bfdRef = ref(bk);
+        bfdRef = this.bfdRow(v, port, sr.nextHopIP, sr.bfd);
+      } else if (sr.bfdId) {
+        const b = this.nb.table('BFD').get(sr.bfdId);
+        if (!b) return this.problem(v, `spec.staticRoutes[${i}].bfdId`, `no BFD row ${sr.bfdId} in NB`);
+        if (b.dst_ip !== sr.nextHopIP) return this.problem(v, `spec.staticRoutes[${i}].bfdId`, `BFD ${sr.bfdId} watches ${b.dst_ip}, not the next hop ${sr.nextHopIP}`);
+        bfdRef = ref(`uuid:${sr.bfdId}`);
+      }
+      const columns: Record<string, unknown> = { ip_prefix: sr.cidr, nexthop: sr.nextHopIP, policy, route_table: sr.routeTable ?? '', bfd: bfdRef ?? null };
+      // options:ecmp_symmetric_reply only when asked, or set back to false on our row that has it
+      const symmetric = sr.ecmpMode === 'ecmp_symmetric_reply';
+      if (symmetric || this.ownedRow('Logical_Router_Static_Route', 'Vpc', v.name, part)?.options.get('ecmp_symmetric_reply') === 'true') {
+        columns.options = new Map([['ecmp_symmetric_reply', String(symmetric)]]);
       }
       this.addRow('Vpc', v.name, part, {
         table: 'Logical_Router_Static_Route',
-        label: `Logical_Router_Static_Route ${sr.cidr} via ${sr.nextHopIP} ${policy}${sr.routeTable ? ` table ${sr.routeTable}` : ''} (router ${v.name})`,
+        label: `Logical_Router_Static_Route ${sr.cidr} via ${sr.nextHopIP} ${policy}${sr.routeTable ? ` table ${sr.routeTable}` : ''}${symmetric ? ' ecmp-symmetric-reply' : ''} (router ${v.name})`,
         parent: { table: 'Logical_Router', ref: r.ref, column: 'static_routes' },
-        columns: { ip_prefix: sr.cidr, nexthop: sr.nextHopIP, policy, route_table: sr.routeTable ?? '', bfd: bfdRef ?? null },
+        columns,
       });
     });
     v.policyRoutes.forEach((pr) => {

@@ -144,6 +144,7 @@ function checkIpList(s: string): Ip[] | string {
 }
 
 const MAC = /^[0-9a-fA-F]{2}(?::[0-9a-fA-F]{2}){5}$/;
+const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 const DNS1123_SUBDOMAIN = /^[a-z0-9](?:[-a-z0-9]*[a-z0-9])?(?:\.[a-z0-9](?:[-a-z0-9]*[a-z0-9])?)*$/;
 
 function isName(v: unknown): v is string {
@@ -548,7 +549,7 @@ function inCidr(c: Cidr, r: IpRange): boolean {
 }
 
 function readStaticRoute(f: Fields): StaticRoute {
-  f.keys(['cidr', 'nextHopIP', 'policy', 'routeTable', 'bfd']);
+  f.keys(['cidr', 'nextHopIP', 'policy', 'routeTable', 'bfd', 'bfdId', 'ecmpMode']);
   const cidrText = f.reqStr('cidr');
   const cidr = cidrText ? checkRouteCidr(cidrText) : undefined;
   if (typeof cidr === 'string') f.problem('cidr', cidr);
@@ -564,8 +565,19 @@ function readStaticRoute(f: Fields): StaticRoute {
     policy: f.choice('policy', ['policyDst', 'policySrc'] as const) ?? 'policyDst',
     routeTable: f.str('routeTable'),
   };
+  const bfdId = f.str('bfdId');
+  if (bfdId) {
+    if (!UUID.test(bfdId)) f.problem('bfdId', `must be the UUID of a BFD row in NB, got ${show(bfdId)}`);
+    else route.bfdId = bfdId.toLowerCase();
+  }
+  const ecmpMode = f.str('ecmpMode');
+  if (ecmpMode) {
+    if (ecmpMode === 'ecmp_symmetric_reply') route.ecmpMode = ecmpMode;
+    else f.problem('ecmpMode', `must be "ecmp_symmetric_reply" (OVN's only ECMP mode option) or empty, got ${show(ecmpMode)}`);
+  }
   const bfd = f.map('bfd');
-  if (bfd) {
+  if (bfd && bfdId) f.problem('bfd', 'give either bfd (ovn-natgw makes the BFD row) or bfdId (a BFD row already in NB), not both');
+  else if (bfd) {
     bfd.keys(['minTx', 'minRx', 'detectMult']);
     const max = 2 ** 31 - 1;
     route.bfd = compact({ minTx: bfd.int('minTx', 1, max), minRx: bfd.int('minRx', 1, max), detectMult: bfd.int('detectMult', 1, max) });
@@ -618,18 +630,18 @@ const KINDS: KindDefs = {
   Vpc: {
     apiVersion: KUBE_OVN,
     section: 'spec',
-    known: ['enableExternal', 'addExternalSubnets', 'extraExternalSubnets', 'staticRoutes', 'policyRoutes'],
+    known: ['enableExternal', 'addExternalSubnets', 'extraExternalSubnets', 'staticRoutes', 'policyRoutes', 'enableBfd'],
     ignored: {
       namespaces: K8S_ONLY,
       vpcPeerings: 'not supported, ignored',
-      enableBfd: 'not supported yet, ignored',
-      bfdPort: 'not supported yet, ignored',
+      bfdPort: 'not supported yet (the bfd@<vpc> port with its HA chassis group), ignored',
     },
     read: (f): Body<Vpc> => ({
       enableExternal: f.bool('enableExternal', false),
       addExternalSubnets: [...new Set([...f.strList('addExternalSubnets'), ...f.strList('extraExternalSubnets')])],
       staticRoutes: f.items('staticRoutes').map(readStaticRoute),
       policyRoutes: f.items('policyRoutes').map(readPolicyRoute),
+      enableBfd: f.given('enableBfd') ? f.bool('enableBfd', false) : undefined,
     }),
   },
   OvnEip: {

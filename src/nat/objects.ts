@@ -80,6 +80,10 @@ export interface StaticRoute {
   routeTable?: string;
   /** ECMP with BFD: BFD session parameters for this next hop (ovn-natgw extension) */
   bfd?: { minTx?: number; minRx?: number; detectMult?: number };
+  /** Kube-OVN's bfdId: the UUID of a BFD row already in NB for this route */
+  bfdId?: string;
+  /** Kube-OVN's ecmpMode: "ecmp_symmetric_reply" sets the route's options:ecmp_symmetric_reply */
+  ecmpMode?: 'ecmp_symmetric_reply';
 }
 
 export interface PolicyRoute {
@@ -97,6 +101,8 @@ export interface Vpc extends Base<'Vpc'> {
   addExternalSubnets: string[];
   staticRoutes: StaticRoute[];
   policyRoutes: PolicyRoute[];
+  /** Kube-OVN's enableBfd: a BFD session from the default external port to the external network's gateway */
+  enableBfd?: boolean;
 }
 
 /** kind OvnEip. */
