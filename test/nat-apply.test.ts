@@ -598,6 +598,9 @@ t.test('ovn-natgwctl: plan, apply, get, delete; the bin', async (t) => {
   t.match(bad.stderr, /^ovn-natgwctl: nothing was written:\nOvnEip eip-dnat: metadata\.name: in use by OvnDnatRule eip-dnat/, 'the error on stderr');
   t.equal(bad.stdout, '', 'nothing on stdout');
   t.same(diff(beforeBin, await snapshot()), [], 'NB unchanged');
+  // a switch that holds rows of others is not deleted with its Subnet (they would go along)
+  await refused(t, () => ctl('delete', 'subnet', 'external204'), /Subnet external204: metadata\.name: its switch holds Vpc vpc1 \(Logical_Switch_Port external204-vpc1\), .*reservation .* of ovn-natgw\/OvnEip\/.*; delete those first/);
+  await refused(t, () => ctl('delete', 'subnet', 'vpc1-subnet1'), /Subnet vpc1-subnet1: metadata\.name: its switch holds .*Logical_Switch_Port vpc-1-busybox01\.vpc1.*; delete those first/);
   const usage = await bin(['--db', sb.nbRemote, 'frobnicate']);
   t.equal(usage.code, 2, 'bin: a usage error exits 2');
   t.match(usage.stderr, /unknown command "frobnicate"/);

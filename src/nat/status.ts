@@ -166,6 +166,24 @@ function bfdSummary(routes: readonly RouteStatus[]): string {
   return n.size ? [...n].sort().map(([k, v]) => `${k}=${v}`).join(' ') : '-';
 }
 
+const CHILD_COLUMNS = {
+  Logical_Switch: [['ports', 'Logical_Switch_Port']],
+  Logical_Router: [
+    ['ports', 'Logical_Router_Port'],
+    ['nat', 'NAT'],
+    ['static_routes', 'Logical_Router_Static_Route'],
+    ['policies', 'Logical_Router_Policy'],
+  ],
+} as const;
+
+/** Who a row belongs to, for a refusal: "Vpc vpc1 (Logical_Switch_Port external204-vpc1)" or the row itself. */
+function holderOf(r: AnyRow, table: string): string {
+  const what = `${table} ${typeof r.name === 'string' ? r.name : r._uuid}`;
+  const k = r.external_ids.get(KIND_KEY);
+  if (r.external_ids.has(OWNER_KEY) && k) return `${k} ${r.external_ids.get(NAME_KEY)} (${what})`;
+  return what;
+}
+
 /**
  * Operations that delete one object's rows and reservations (one
  * transaction). An EIP that a NAT row or DNAT balancer still uses is refused.
@@ -188,9 +206,29 @@ export function deleteOps(nb: NbView, owner: string, kind: string, name: string)
       throw new PlanError([{ kind, name, field: 'metadata.name', reason: `in use by ${[...new Set(users)].join(', ')}; delete those first` }]);
     }
   }
+  const isObjects = (r: AnyRow) => r.external_ids.get(OWNER_KEY) === owner && r.external_ids.get(KIND_KEY) === kind && r.external_ids.get(NAME_KEY) === name;
+  // a switch or router of this object that holds rows of anything else (another object, another
+  // owner, the CNI) would take them along: refused, as the planner keeps such a switch
+  const others: string[] = [];
+  for (const t of ['Logical_Switch', 'Logical_Router'] as const) {
+    for (const r of nb.table(t).values() as Iterable<AnyRow>) {
+      if (!isObjects(r)) continue;
+      for (const [col, ct] of CHILD_COLUMNS[t]) {
+        for (const u of r[col] as readonly string[]) {
+          const c = nb.table(ct).get(u) as AnyRow | undefined;
+          if (c && !isObjects(c)) others.push(holderOf(c, ct));
+        }
+      }
+      for (const [k, v] of r.external_ids) if (k.startsWith(IP_LEDGER_PREFIX) && v !== who) others.push(`reservation ${k.slice(IP_LEDGER_PREFIX.length)} of ${v}`);
+    }
+  }
+  if (others.length > 0) {
+    const list = [...new Set(others)];
+    throw new PlanError([{ kind, name, field: 'metadata.name', reason: `its ${kind === 'Vpc' ? 'router' : 'switch'} holds ${list.slice(0, 5).join(', ')}${list.length > 5 ? `, and ${list.length - 5} more` : ''}; delete those first` }]);
+  }
   for (const t of OWNED_TABLES) {
     for (const r of nb.table(t).values() as Iterable<AnyRow>) {
-      if (r.external_ids.get(OWNER_KEY) !== owner || r.external_ids.get(KIND_KEY) !== kind || r.external_ids.get(NAME_KEY) !== name) continue;
+      if (!isObjects(r)) continue;
       removed.push(`${t} ${r._uuid}`);
       if (ROOT.has(t)) {
         ops.push({ op: 'delete', table: t, where: [['_uuid', '==', r._uuid]] });
