@@ -32,6 +32,8 @@ export interface ApplyOptions {
   gatewayChassis?: number;
   /** Kube-OVN's default VPC router, attached by ConfigMap enable-external-gw (default ovn-cluster) */
   clusterRouter?: string;
+  /** objects ("kind/name") whose left-over rows may be removed (default: all of the owner's) */
+  removable?: ReadonlySet<string>;
   /** attempts on conflict (default 10) */
   attempts?: number;
 }
@@ -85,7 +87,7 @@ export class NatGateway {
 
   /** What apply would change; writes nothing. Throws PlanError on bad input or conflicts. */
   plan(manifest: Manifest, opts: ApplyOptions = {}): Plan {
-    return buildPlan(this.desired(manifest, opts), this.view(), opts.owner ?? DEFAULT_OWNER);
+    return buildPlan(this.desired(manifest, opts), this.view(), opts.owner ?? DEFAULT_OWNER, opts.removable ? { removable: opts.removable } : {});
   }
 
   /**

@@ -86,9 +86,19 @@ export const PARENTS: Record<string, [NbTableName, string][]> = {
 
 type AnyRow = { _uuid: string; external_ids: ReadonlyMap<string, string> } & Record<string, unknown>;
 
-export function buildPlan(desired: Desired, nb: NbView, owner: string): Plan {
+export interface PlanOptions {
+  /**
+   * Objects ("kind/name") whose rows and reservations may be removed when no
+   * desired row claims them; default: every object of the owner (the
+   * manifest is its whole desired state). The one-object API passes the
+   * objects it knows, so it never removes what it was not told about.
+   */
+  removable?: ReadonlySet<string>;
+}
+
+export function buildPlan(desired: Desired, nb: NbView, owner: string, opts: PlanOptions = {}): Plan {
   if (desired.problems.length > 0) throw new PlanError(desired.problems);
-  return new Planner(desired, nb, owner).run();
+  return new Planner(desired, nb, owner, opts.removable).run();
 }
 
 class Planner {
@@ -115,7 +125,13 @@ class Planner {
     private readonly desired: Desired,
     private readonly nb: NbView,
     private readonly owner: string,
+    private readonly removable?: ReadonlySet<string>,
   ) {}
+
+  /** May this left-over row (or reservation) of ours go? */
+  private mayRemove(kind: string | undefined, name: string | undefined): boolean {
+    return !this.removable || this.removable.has(`${kind}/${name}`);
+  }
 
   private rows(t: NbTableName): Iterable<AnyRow> {
     return this.nb.table(t).values() as Iterable<AnyRow>;
@@ -165,7 +181,7 @@ class Planner {
     for (const t of OWNED_TABLES) {
       for (const r of this.owned.get(t)!.values()) {
         // still wanted (under its key, or adopted under another one)
-        if (!this.resolvedUuids.has(r._uuid)) this.remove(t, r, 'left the manifest');
+        if (!this.resolvedUuids.has(r._uuid) && this.mayRemove(r.external_ids.get(KIND_KEY), r.external_ids.get(NAME_KEY))) this.remove(t, r, 'left the manifest');
       }
     }
     this.ledger();
@@ -483,7 +499,7 @@ class Planner {
       if (ledgerUnchanged(ls.external_ids, m, mine)) continue;
       const have = new Map([...ls.external_ids].filter(([k, v]) => k.startsWith(IP_LEDGER_PREFIX) && v.startsWith(`${this.owner}/`)));
       const add = [...m].filter(([k, v]) => have.get(k) !== v);
-      const drop = [...have.keys()].filter((k) => !m.has(k));
+      const drop = [...have.keys()].filter((k) => !m.has(k) && this.mayRemove(...(have.get(k)!.split('/').slice(1) as [string, string])));
       if (add.length === 0 && drop.length === 0) continue;
       // another writer's reservation made since we read: the wait fails the transaction
       if (add.length) {

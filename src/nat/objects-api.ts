@@ -1,0 +1,118 @@
+/**
+ * The one-object-at-a-time API (what the admin socket will serve): put,
+ * delete, get and list single objects of one owner, each change planned and
+ * written as ONE transaction, like `apply`.
+ *
+ * It keeps the owner's objects in memory: an object is planned with the
+ * others it needs (a FIP with its EIP and VPC), and a change that breaks
+ * another object (deleting an EIP a FIP uses) is refused with that object's
+ * problem, leaving the set and NB unchanged. Left-over rows are removed only
+ * for objects this set has held, so a set that was not loaded with the whole
+ * manifest never removes rows of objects it was not told about.
+ * Changes are serialized (one at a time, in call order).
+ */
+import PQueue from 'p-queue';
+import type { ApplyOptions, NatGateway } from './apply.js';
+import type { Manifest, ManifestObject } from './objects.js';
+import type { Plan } from './plan.js';
+import { DEFAULT_OWNER } from './rows.js';
+import { objectStatus, type ObjectStatus } from './status.js';
+
+export interface ChangeResult {
+  plan: Plan;
+  transacted: boolean;
+}
+
+const id = (kind: string, name: string) => `${kind}/${name}`;
+
+export class NatObjects {
+  private objects = new Map<string, ManifestObject>();
+  /** every object this set has held: the only ones whose rows a change may remove */
+  private readonly known = new Set<string>();
+  private readonly queue = new PQueue({ concurrency: 1 });
+
+  constructor(
+    private readonly gw: NatGateway,
+    private readonly opts: Omit<ApplyOptions, 'removable'> = {},
+  ) {}
+
+  private get owner(): string {
+    return this.opts.owner ?? DEFAULT_OWNER;
+  }
+
+  /** The objects held now (a manifest of them). */
+  manifest(): Manifest {
+    return { objects: [...this.objects.values()], notices: [] };
+  }
+
+  /**
+   * Replace the whole set (the owner's complete desired state, as from the
+   * manifest files) and apply it: rows of objects not in it are removed, as
+   * `apply` does.
+   */
+  load(manifest: Manifest): Promise<ChangeResult> {
+    return this.queue.add(async () => {
+      const next = new Map(manifest.objects.map((o) => [id(o.kind, o.name), o]));
+      const r = await this.gw.apply(manifest, this.opts);
+      this.objects = next;
+      for (const k of next.keys()) this.known.add(k);
+      return r;
+    });
+  }
+
+  /** What put() would change; writes nothing. */
+  planPut(...objs: ManifestObject[]): Plan {
+    const next = this.with(objs);
+    return this.gw.plan(this.asManifest(next), { ...this.opts, removable: this.removable(next) });
+  }
+
+  /** Add or replace objects (by kind and name) in one transaction; on a refusal nothing changes. */
+  put(...objs: ManifestObject[]): Promise<ChangeResult> {
+    return this.queue.add(() => this.commit(this.with(objs)));
+  }
+
+  /** Remove one object and its rows in one transaction; refused while another object needs it. */
+  delete(kind: string, name: string): Promise<ChangeResult> {
+    return this.queue.add(async () => {
+      if (!this.objects.has(id(kind, name))) throw new Error(`${kind} "${name}" not found (owner ${this.owner})`);
+      const next = new Map(this.objects);
+      next.delete(id(kind, name));
+      return this.commit(next, id(kind, name));
+    });
+  }
+
+  /** Status of one object as NB shows it (undefined when it has no rows). */
+  get(kind: string, name: string): ObjectStatus | undefined {
+    return objectStatus(this.gw.view(), this.owner, kind, name)[0];
+  }
+
+  /** Status of every object of a kind. */
+  list(kind: string): ObjectStatus[] {
+    return objectStatus(this.gw.view(), this.owner, kind);
+  }
+
+  private with(objs: readonly ManifestObject[]): Map<string, ManifestObject> {
+    const next = new Map(this.objects);
+    for (const o of objs) next.set(id(o.kind, o.name), o);
+    return next;
+  }
+
+  private removable(next: ReadonlyMap<string, ManifestObject>, gone?: string): Set<string> {
+    const s = new Set(this.known);
+    for (const k of next.keys()) s.add(k);
+    if (gone) s.add(gone);
+    return s;
+  }
+
+  private asManifest(m: ReadonlyMap<string, ManifestObject>): Manifest {
+    return { objects: [...m.values()], notices: [] };
+  }
+
+  private async commit(next: Map<string, ManifestObject>, gone?: string): Promise<ChangeResult> {
+    const r = await this.gw.apply(this.asManifest(next), { ...this.opts, removable: this.removable(next, gone) });
+    // only after the transaction: a refusal (PlanError) or a failed commit leaves the set as it was
+    this.objects = next;
+    for (const k of next.keys()) this.known.add(k);
+    return { plan: r.plan, transacted: r.transacted };
+  }
+}
