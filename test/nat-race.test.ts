@@ -199,8 +199,14 @@ t.test('an owner that drops the shared network leaves the other owner its reserv
   const after = new Map([...(nets[0]?.ids ?? [])].filter(([k]) => k.startsWith('ovn-natgw:ip:')).map(([k, v]) => [k.slice('ovn-natgw:ip:'.length), v]));
   const bOnly = new Map([...before].filter(([, v]) => v.startsWith('b/')));
   t.same(after, bOnly, "b's reservations are unchanged and a's are released");
+  t.equal(await nbctl(sb, 'lsp-get-type', `localnet.${NET}`), 'localnet', `b keeps its uplink: localnet.${NET} stays with the switch`);
+  t.ok(
+    r.plan.warnings.some((w) => w.startsWith(`Logical_Switch_Port localnet.${NET} (Subnet/${NET}) left the manifest but is kept: its switch stays for rows of others`)),
+    'a warning says why',
+    { warnings: r.plan.warnings },
+  );
 
-  // b re-applies: its addresses stay, and the network is whole again (localnet port)
+  // b re-applies: its addresses stay, the localnet port is used as it is
   const rb = await writers.get('b')!.apply(manifestOf('b', ROUNDS - 1), { owner: 'b' });
   t.same(
     rb.plan.changes.filter((c) => c.table === 'Logical_Switch').map((c) => c.label),

@@ -115,6 +115,8 @@ class Planner {
   /** RowSpec key -> uuid-name of a row inserted by this plan */
   private readonly named = new Map<string, string>();
   private readonly owned = new Map<string, Map<string, AnyRow>>();
+  /** switches of ours that left the manifest but stay for rows of others */
+  private readonly keptSwitches = new Set<string>();
   private readonly specs = new Map<string, RowSpec>();
   private inserts: Operation[] = [];
   private attach: Operation[] = [];
@@ -356,10 +358,16 @@ class Planner {
   private remove(table: NbTableName, r: AnyRow, why: string): void {
     const label = `${table} ${NAMED.has(table) ? String(r.name) : describeRow(table, r)}`;
     const object = `${r.external_ids.get(KIND_KEY)}/${r.external_ids.get(NAME_KEY)}`;
+    if (table === 'Logical_Switch_Port' && r.type === 'localnet' && this.parentsOf(table, r._uuid).some((h) => this.keptSwitches.has(h.uuid))) {
+      // the uplink of a switch that stays for others: removing it would cut them off the provider network
+      this.warnings.push(`${label} (${object}) left the manifest but is kept: its switch stays for rows of others, and they need its uplink`);
+      return;
+    }
     if (table === 'Logical_Switch' || table === 'Logical_Router') {
       const foreign = this.foreignChildren(table, r);
       if (foreign.length > 0) {
         this.warnings.push(`${label} (${object}) left the manifest but is kept: it holds rows ovn-natgw does not own (${foreign.slice(0, 3).join(', ')}${foreign.length > 3 ? ', ...' : ''})`);
+        if (table === 'Logical_Switch') this.keptSwitches.add(r._uuid);
         return;
       }
       // deleted only as read: a row or reservation another writer added since makes it a conflict
