@@ -227,7 +227,7 @@ t.test("Kube-OVN's Vpc enableBfd: a BFD session from the external port to the ex
   const ctl = await runCtl(sb, ['get', 'vpc', 'vpc1', '-o', 'json']);
   t.equal(ctl.code, 0, ctl.stderr);
   const st = JSON.parse(ctl.stdout) as ObjectStatus;
-  t.match(JSON.stringify(st), /10\.5\.204\.254/, 'get vpc -o json names the session');
+  t.ok(st.rows.some((x) => x.table === 'BFD' && x.part === 'bfd:vpc1-external204:10.5.204.254'), 'get vpc -o json lists the BFD row among the Vpc\'s rows', { rows: st.rows });
   const off = await gw.apply(await manifest(vpc([], [])));
   t.same(off.plan.changes.map((c) => `${c.action} ${c.table}`), ['remove BFD'], 'enableBfd dropped: its BFD row goes');
   const bad = await gw.apply(await manifest(withSpec(vpc([], []), '  enableBfd: true\n').replace('enableExternal: true', 'enableExternal: false'))).catch((e: Error) => e);

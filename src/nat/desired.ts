@@ -22,7 +22,7 @@
  *    the address of router port "V-E"; type lsp: a port on the external switch
  *    named after the EIP (an ECMP/BFD next hop on a gateway node).
  */
-import type { NbTables, LogicalRouterPortRow, LogicalSwitchPortRow } from '../models/ovn-nb.js';
+import type { NbTables, LogicalSwitchPortRow } from '../models/ovn-nb.js';
 import { DEFAULT_GATEWAY_CHASSIS, MAX_GATEWAY_CHASSIS, gatewayCandidates, gatewayPriorities, placeGateways, type SbChassis } from '../gateway/chassis.js';
 import {
   cidrContains,
@@ -495,6 +495,7 @@ class Builder {
       this.problem(o, 'data.external-gw-nodes', nodes.length ? 'none of the listed gateway nodes is an SB chassis' : 'no SB chassis has ovn-cms-options=enable-chassis-as-gw and no external-gw-nodes are given');
     }
     const placed = placeGateways(ports, names, k, current);
+    const defaultNet = this.defaultExternal();
     for (const r of this.routers.values()) {
       for (const [netName, lrpName] of r.externals) {
         const net = this.extNets.get(netName)!;
@@ -502,13 +503,16 @@ class Builder {
         // the port's address: an lrp-type OvnEip named like the port, else what it has, else the next free one
         const eip = this.get<OvnEip>('OvnEip', lrpName);
         const existing = this.findByName('Logical_Router_Port', lrpName);
-        const nic = netName === this.defaultExternal() ? r.nic : undefined;
+        const nic = netName === defaultNet ? r.nic : undefined;
         const addrs: Ip[] = [];
         for (const c of net.cidrs) {
           const fam = c.family;
           const given = eip && eip.type === 'lrp' ? (fam === 4 ? eip.v4Ip : eip.v6Ip) : undefined;
           let ip: Ip | undefined = given ? parseIp(given) : nic?.ip?.family === fam ? nic.ip : undefined;
-          if (ip && !given && !this.nicFree(r, netName, ip, existing)) continue;
+          if (ip && !given && !existing?.networks.some((n) => parseIpOrCidr(n)?.ip.text === ip!.text)) {
+            // the ConfigMap's nic-ip, not the port's address yet: it must be free (reserved for this port counts as free)
+            if (!this.claim(this.config!, 'data.nic-ip', net, ip.text, netName, `Vpc/${r.name}`)) continue;
+          }
           if (!ip && existing) {
             for (const n of existing.networks) {
               const p = parseIpOrCidr(n);
@@ -564,7 +568,7 @@ class Builder {
           });
         });
         // default route(s) via the default external network's gateway
-        if (r.defaultRoute && netName === this.defaultExternal()) {
+        if (r.defaultRoute && netName === defaultNet) {
           const gwAddr = this.config?.externalGwAddr ? parseIpOrCidr(this.config.externalGwAddr)?.ip : undefined;
           for (const c of net.cidrs) {
             const gw = (gwAddr && gwAddr.family === c.family ? gwAddr : undefined) ?? net.gateways.find((g) => g.family === c.family);
@@ -580,18 +584,6 @@ class Builder {
         }
       }
     }
-  }
-
-  /** Is the ConfigMap's nic-ip free for the default VPC's port? (reports it when not) */
-  private nicFree(r: Router, netName: string, ip: Ip, existing: LogicalRouterPortRow | undefined): boolean {
-    const c = this.config!;
-    if (existing?.networks.some((n) => parseIpOrCidr(n)?.ip.text === ip.text)) return true;
-    const holder = this.ledger.get(netName)?.get(ip.text);
-    const mine = `${this.opts.owner}/Vpc/${r.name}`;
-    if (holder && holder !== mine) this.problem(c, 'data.nic-ip', `${ip.text} is already reserved by ${holder}`);
-    else if (!holder && (this.takenOn(netName).has(ip.text) || this.ipUsedInNb(ip))) this.problem(c, 'data.nic-ip', `${ip.text} is already in use on ${netName}`);
-    else return true;
-    return false;
   }
 
   // ------------------------------------------------------------ addresses
@@ -633,25 +625,28 @@ class Builder {
     return undefined;
   }
 
-  /** Take a given address: it must be inside the network and not used by something else. */
-  private claim(o: ManifestObject, field: string, net: { subnet: Subnet; cidrs: Cidr[] }, text: string, sw: string): Ip | undefined {
+  /**
+   * Take a given address: it must be inside the network and not used by something else.
+   * `holder` ("kind/name", default the object's own) is who the address is reserved for.
+   */
+  private claim(o: ManifestObject, field: string, net: { subnet: Subnet; cidrs: Cidr[] }, text: string, sw: string, holder = `${o.kind}/${o.name}`): Ip | undefined {
     const ip = parseIp(text)!;
     const c = net.cidrs.find((x) => cidrContains(x, ip));
     if (!c) {
       this.problem(o, field, `${ip.text} is outside network ${net.subnet.name} (${net.subnet.cidrBlock.join(', ')})`);
       return undefined;
     }
-    const mine = `${this.opts.owner}/${o.kind}/${o.name}`;
-    const holder = this.ledger.get(sw)?.get(ip.text);
-    if (holder && holder !== mine) {
-      this.problem(o, field, `${ip.text} is already reserved by ${holder}`);
+    const mine = `${this.opts.owner}/${holder}`;
+    const reserved = this.ledger.get(sw)?.get(ip.text);
+    if (reserved && reserved !== mine) {
+      this.problem(o, field, `${ip.text} is already reserved by ${reserved}`);
       return undefined;
     }
-    if (!holder && this.takenOn(sw).has(ip.text)) {
+    if (!reserved && this.takenOn(sw).has(ip.text)) {
       this.problem(o, field, `${ip.text} is already in use on ${sw}`);
       return undefined;
     }
-    if (!holder && this.ipUsedInNb(ip)) {
+    if (!reserved && this.ipUsedInNb(ip)) {
       this.problem(o, field, `${ip.text} is already in use in NB (a router port or NAT external IP)`);
       return undefined;
     }
@@ -748,7 +743,7 @@ class Builder {
     const r = this.routers.get(v.name)!;
     if (v.enableBfd) {
       // Kube-OVN: BFD from the default external port to the external network's gateway, so a gateway
-      // chassis that lost its uplink shows as down (status in `get vpc`); its timers are kube-ovn-controller's defaults
+      // chassis that lost its uplink shows as down (the BFD row's status); its timers are kube-ovn-controller's defaults
       const def = this.defaultExternal();
       const port = def ? r.externals.get(def) : undefined;
       if (!v.enableExternal || !port) this.problem(v, 'spec.enableBfd', 'needs spec.enableExternal: true and a default external network (BFD runs from its router port to its gateway)');

@@ -434,6 +434,15 @@ function readPortRange(f: Fields, key: string): string | undefined {
 }
 
 /** An address with a prefix length, host bits expected: "10.5.204.254/24". */
+/** A MAC address, lowercased (undefined when absent or invalid, with the problem noted). */
+function readMac(f: Fields, key: string): string | undefined {
+  const mac = f.str(key);
+  if (mac === undefined) return undefined;
+  if (MAC.test(mac)) return mac.toLowerCase();
+  f.problem(key, `is not a MAC address (like 00:00:00:ef:05:c7): ${show(mac)}`);
+  return undefined;
+}
+
 function readGwAddr(f: Fields, key: string): string | undefined {
   const addr = f.str(key);
   if (addr === undefined) return undefined;
@@ -649,14 +658,13 @@ const KINDS: KindDefs = {
     section: 'spec',
     known: ['externalSubnet', 'type', 'usageType', 'v4Ip', 'v4ip', 'v6Ip', 'v6ip', 'macAddress'],
     read: (f): Body<OvnEip> => {
-      const mac = f.str('macAddress');
-      if (mac !== undefined && !MAC.test(mac)) f.problem('macAddress', `is not a MAC address (like 00:00:00:ef:05:c7): ${show(mac)}`);
+      const macAddress = readMac(f, 'macAddress');
       return {
         externalSubnet: f.str('externalSubnet'),
         type: f.choice(f.aliased('type', 'usageType'), ['nat', 'lrp', 'lsp'] as const) ?? 'nat',
         v4Ip: f.ip(f.aliased('v4Ip', 'v4ip'), 4),
         v6Ip: f.ip(f.aliased('v6Ip', 'v6ip'), 6),
-        macAddress: mac?.toLowerCase(),
+        macAddress,
       };
     },
   },
@@ -717,8 +725,7 @@ const KINDS: KindDefs = {
     known: ['enable-external-gw', 'external-gw-nodes', 'type', 'external-gw-addr', 'external-gw-switch', 'nic-ip', 'nic-mac'],
     ignored: k8sOnly('external-gw-nic'),
     read: (f): Body<ExternalGwConfig> => {
-      const mac = f.str('nic-mac');
-      if (mac !== undefined && !MAC.test(mac)) f.problem('nic-mac', `is not a MAC address (like 00:00:00:ef:05:c7): ${show(mac)}`);
+      const nicMac = readMac(f, 'nic-mac');
       return {
         enableExternalGw: f.bool('enable-external-gw', false),
         externalGwNodes: (f.str('external-gw-nodes') ?? '').split(',').map((s) => s.trim()).filter(Boolean),
@@ -726,7 +733,7 @@ const KINDS: KindDefs = {
         externalGwAddr: readGwAddr(f, 'external-gw-addr'),
         externalGwSwitch: f.str('external-gw-switch'),
         nicIp: readGwAddr(f, 'nic-ip'),
-        nicMac: mac?.toLowerCase(),
+        nicMac,
       };
     },
   },

@@ -24,6 +24,7 @@ export interface ChangeResult {
 }
 
 const id = (kind: string, name: string) => `${kind}/${name}`;
+const asManifest = (m: ReadonlyMap<string, ManifestObject>): Manifest => ({ objects: [...m.values()], notices: [] });
 
 export class NatObjects {
   private objects = new Map<string, ManifestObject>();
@@ -42,7 +43,7 @@ export class NatObjects {
 
   /** The objects held now (a manifest of them). */
   manifest(): Manifest {
-    return { objects: [...this.objects.values()], notices: [] };
+    return asManifest(this.objects);
   }
 
   /**
@@ -51,24 +52,21 @@ export class NatObjects {
    * `apply` does.
    */
   load(manifest: Manifest): Promise<ChangeResult> {
-    return this.queue.add(async () => {
-      const next = new Map(manifest.objects.map((o) => [id(o.kind, o.name), o]));
-      const r = await this.gw.apply(manifest, this.opts);
-      this.objects = next;
-      for (const k of next.keys()) this.known.add(k);
-      return r;
-    });
+    return this.queue.add(() => this.commit(new Map(manifest.objects.map((o) => [id(o.kind, o.name), o])), undefined));
   }
 
   /** What put() would change; writes nothing. */
   planPut(...objs: ManifestObject[]): Plan {
     const next = this.with(objs);
-    return this.gw.plan(this.asManifest(next), { ...this.opts, removable: this.removable(next) });
+    return this.gw.plan(asManifest(next), { ...this.opts, removable: this.removable(next) });
   }
 
   /** Add or replace objects (by kind and name) in one transaction; on a refusal nothing changes. */
   put(...objs: ManifestObject[]): Promise<ChangeResult> {
-    return this.queue.add(() => this.commit(this.with(objs)));
+    return this.queue.add(() => {
+      const next = this.with(objs);
+      return this.commit(next, this.removable(next));
+    });
   }
 
   /** Remove one object and its rows in one transaction; refused while another object needs it. */
@@ -77,7 +75,7 @@ export class NatObjects {
       if (!this.objects.has(id(kind, name))) throw new Error(`${kind} "${name}" not found (owner ${this.owner})`);
       const next = new Map(this.objects);
       next.delete(id(kind, name));
-      return this.commit(next, id(kind, name));
+      return this.commit(next, this.removable(next, id(kind, name)));
     });
   }
 
@@ -104,12 +102,9 @@ export class NatObjects {
     return s;
   }
 
-  private asManifest(m: ReadonlyMap<string, ManifestObject>): Manifest {
-    return { objects: [...m.values()], notices: [] };
-  }
-
-  private async commit(next: Map<string, ManifestObject>, gone?: string): Promise<ChangeResult> {
-    const r = await this.gw.apply(this.asManifest(next), { ...this.opts, removable: this.removable(next, gone) });
+  /** Apply `next` as the set; `removable` undefined: every object of the owner may lose its rows (load). */
+  private async commit(next: Map<string, ManifestObject>, removable: ReadonlySet<string> | undefined): Promise<ChangeResult> {
+    const r = await this.gw.apply(asManifest(next), removable ? { ...this.opts, removable } : this.opts);
     // only after the transaction: a refusal (PlanError) or a failed commit leaves the set as it was
     this.objects = next;
     for (const k of next.keys()) this.known.add(k);

@@ -84,6 +84,17 @@ export const PARENTS: Record<string, [NbTableName, string][]> = {
   Load_Balancer: [['Logical_Router', 'load_balancer']],
 };
 
+/** Child rows a switch or router takes along when it is deleted (Load_Balancer is a root: it stays). */
+export const CHILD_COLUMNS = {
+  Logical_Switch: [['ports', 'Logical_Switch_Port']],
+  Logical_Router: [
+    ['ports', 'Logical_Router_Port'],
+    ['nat', 'NAT'],
+    ['static_routes', 'Logical_Router_Static_Route'],
+    ['policies', 'Logical_Router_Policy'],
+  ],
+} as const satisfies Record<'Logical_Switch' | 'Logical_Router', readonly (readonly [string, NbTableName])[]>;
+
 type AnyRow = { _uuid: string; external_ids: ReadonlyMap<string, string> } & Record<string, unknown>;
 
 export interface PlanOptions {
@@ -384,18 +395,9 @@ class Planner {
     this.changes.push({ action: 'remove', table, label: `${label} (${why})`, object });
   }
 
-  private foreignChildren(table: NbTableName, r: AnyRow): string[] {
-    const cols: [string, NbTableName][] =
-      table === 'Logical_Switch'
-        ? [['ports', 'Logical_Switch_Port']]
-        : [
-            ['ports', 'Logical_Router_Port'],
-            ['nat', 'NAT'],
-            ['static_routes', 'Logical_Router_Static_Route'],
-            ['policies', 'Logical_Router_Policy'],
-          ];
+  private foreignChildren(table: 'Logical_Switch' | 'Logical_Router', r: AnyRow): string[] {
     const out: string[] = [];
-    for (const [col, ct] of cols) {
+    for (const [col, ct] of CHILD_COLUMNS[table]) {
       for (const u of r[col] as readonly string[]) {
         const c = this.nb.table(ct).get(u) as AnyRow | undefined;
         if (c && !this.isMine(c)) out.push(`${ct} ${NAMED.has(ct) ? String(c.name) : u}`);

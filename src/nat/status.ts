@@ -4,7 +4,7 @@
  * an NB view.
  */
 import type { Operation } from '../ovsdb/operations.js';
-import { OWNED_TABLES, PARENTS, ROOT } from './plan.js';
+import { CHILD_COLUMNS, OWNED_TABLES, PARENTS, ROOT } from './plan.js';
 import { IP_LEDGER_PREFIX, KIND_KEY, NAME_KEY, OWNER_KEY, PART_KEY, PlanError, type NbView } from './rows.js';
 
 type AnyRow = { _uuid: string; external_ids: ReadonlyMap<string, string> } & Record<string, unknown>;
@@ -165,16 +165,6 @@ function bfdSummary(routes: readonly RouteStatus[]): string {
   for (const r of routes) if (r.bfd) n.set(r.bfd.status || 'unknown', (n.get(r.bfd.status || 'unknown') ?? 0) + 1);
   return n.size ? [...n].sort().map(([k, v]) => `${k}=${v}`).join(' ') : '-';
 }
-
-const CHILD_COLUMNS = {
-  Logical_Switch: [['ports', 'Logical_Switch_Port']],
-  Logical_Router: [
-    ['ports', 'Logical_Router_Port'],
-    ['nat', 'NAT'],
-    ['static_routes', 'Logical_Router_Static_Route'],
-    ['policies', 'Logical_Router_Policy'],
-  ],
-} as const;
 
 /** Who a row belongs to, for a refusal: "Vpc vpc1 (Logical_Switch_Port external204-vpc1)" or the row itself. */
 function holderOf(r: AnyRow, table: string): string {
