@@ -323,6 +323,28 @@ export function rawTransactions(w: Workload, opts: { firstId?: number; db?: stri
 // options from CLI / environment
 
 /** True if some NAT row carries external_ids (contenders that cannot set them refuse such a workload). */
+/**
+ * The same rows as ONE transaction (one request text, id `id`): every
+ * router's operations with their uuid-names made unique. What ovsdb-server
+ * needs for the workload when it must be all or nothing.
+ */
+export function rawOneTransaction(w: Workload, id = 1, db: string = NB_DB_NAME): string {
+  const ops: InsertOp[] = [];
+  w.routers.forEach((r, k) => {
+    const rename = (d: Datum): Datum => {
+      if (Array.isArray(d) && d[0] === 'named-uuid') return named(`${d[1]}_${k}`);
+      if (Array.isArray(d) && d[0] === 'set') return set((d[1] as Atom[]).map((a) => rename(a) as Atom));
+      return d;
+    };
+    for (const op of routerOperations(r)) {
+      const row: Record<string, Datum> = {};
+      for (const [c, v] of Object.entries(op.row)) row[c] = rename(v);
+      ops.push({ ...op, row, 'uuid-name': `${op['uuid-name']}_${k}` });
+    }
+  });
+  return JSON.stringify({ method: 'transact', params: [db, ...ops], id });
+}
+
 export function hasNatExternalIds(w: Workload): boolean {
   return w.routers.some((r) => r.snat.externalIds !== undefined || r.fips.some((f) => f.externalIds !== undefined));
 }

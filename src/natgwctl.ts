@@ -95,6 +95,7 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
         } else {
           const r = await gw.apply(manifest, opts);
           printPlan(out, r.plan, true);
+          if (r.converged === false) process.stderr.write('warning: a plan made after the commit still finds changes (another writer changed NB meanwhile?); apply again\n');
         }
       } finally {
         await gw.close();

@@ -1,8 +1,11 @@
 /**
  * The shared workload applied through the declarative layer (src/nat): the
  * workload as manifest objects (Kube-OVN shapes), planned against a live NB
- * replica and applied in ONE transaction; then the same manifest applied
- * again, which must find nothing to change and send no transaction.
+ * replica and applied in ONE transaction (the apply then plans again to check
+ * that nothing is left: `converged`); then the same manifest applied again,
+ * which must find nothing to change and send no transaction (nothing changed
+ * since the converged plan, so it is not planned again), and last the same
+ * plan made in full, for comparison.
  *
  * Mapping (same routers, ports, chassis count, SNATs, FIPs and routes as the
  * raw workload):
@@ -55,6 +58,11 @@ export interface DeclarativeResult {
   changes: number;
   reapplySeconds: number;
   reapplyTransacted: boolean;
+  /** the same re-apply made to plan in full (no use of the last converged plan) */
+  replanSeconds: number;
+  replanOps: number;
+  /** the apply's own check after its commit found nothing left to change */
+  converged: boolean;
 }
 
 export async function declarativeApply(nbRemote: string, sbRemote: string, w: Workload): Promise<DeclarativeResult> {
@@ -71,6 +79,8 @@ export async function declarativeApply(nbRemote: string, sbRemote: string, w: Wo
     if (!r.transacted) throw new Error('the first apply sent no transaction');
     const again = await gw.apply(manifest);
     const t4 = performance.now();
+    const replan = gw.plan(manifest, { full: true });
+    const t5 = performance.now();
     return {
       connectSeconds: (t1 - t0) / 1000,
       planSeconds: (t2 - t1) / 1000,
@@ -80,6 +90,9 @@ export async function declarativeApply(nbRemote: string, sbRemote: string, w: Wo
       changes: plan.changes.length,
       reapplySeconds: (t4 - t3) / 1000,
       reapplyTransacted: again.transacted,
+      replanSeconds: (t5 - t4) / 1000,
+      replanOps: replan.ops.length,
+      converged: r.converged === true,
     };
   } finally {
     await gw.close();

@@ -4,6 +4,7 @@
  * ONE transaction. On a conflict (another writer changed what the plan read,
  * e.g. took an address) the replica catches up and the plan is made again.
  */
+import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import { OvsdbClient } from '../ovsdb/client.js';
 import { transactVerified } from '../ovsdb/verify.js';
@@ -15,7 +16,7 @@ import type { SbChassis } from '../gateway/chassis.js';
 import { buildDesired, type Desired } from './desired.js';
 import type { Manifest } from './objects.js';
 import { buildPlan, OWNED_TABLES, type Plan } from './plan.js';
-import { DEFAULT_OWNER, type NbView } from './rows.js';
+import { DEFAULT_OWNER, PlanError, type NbView } from './rows.js';
 
 export interface ConnectOptions {
   /** NB remote(s), as OVN_NB_DB */
@@ -36,6 +37,31 @@ export interface ApplyOptions {
   removable?: ReadonlySet<string>;
   /** attempts on conflict (default 10) */
   attempts?: number;
+  /**
+   * After a commit, plan again against the replica that now shows it, and
+   * report whether nothing is left to change (`converged`). Default true.
+   */
+  verify?: boolean;
+  /** Plan in full even when nothing changed since the last converged plan. */
+  full?: boolean;
+}
+
+/**
+ * Columns other daemons keep up to date that no plan reads: their changes do
+ * not make a converged plan stale (ovn-northd sets a port's `up` and copies
+ * BFD session state into NB all the time).
+ */
+const IGNORED_COLUMNS: Readonly<Record<string, ReadonlySet<string>>> = {
+  Logical_Switch_Port: new Set(['up']),
+  BFD: new Set(['status']),
+};
+
+/** A plan that found nothing to change, and what it was made from. */
+interface Converged {
+  input: string;
+  nbChanges: number;
+  sbChanges: number;
+  warnings: string[];
 }
 
 /** Live NB (and SB) replicas for planning and applying. */
@@ -44,6 +70,10 @@ export class NatGateway {
   readonly sbClient: OvsdbClient | undefined;
   nb!: Replica<NbTables>;
   sb: Replica<SbTables> | undefined;
+  /** changes the replicas applied that a plan may depend on (see IGNORED_COLUMNS) */
+  private nbChanges = 0;
+  private sbChanges = 0;
+  private converged: Converged | undefined;
 
   constructor(private readonly o: ConnectOptions) {
     const common = { ...(o.tls ? { tls: o.tls } : {}), ...(o.logger ? { logger: o.logger } : {}) };
@@ -55,10 +85,24 @@ export class NatGateway {
     const t = this.o.timeoutMs ?? 30_000;
     await this.nbClient.connect(t);
     this.nb = this.nbClient.replica<NbTables>({ tables: Object.fromEntries(OWNED_TABLES.map((n) => [n, true])) });
+    this.nb.onChange((e) => {
+      if (e.kind === 'update' && e.old) {
+        const ignored = IGNORED_COLUMNS[e.table];
+        if (ignored) {
+          const nu = e.row as Record<string, unknown>;
+          const old = e.old as Record<string, unknown>;
+          let relevant = false;
+          for (const c in nu) if (!ignored.has(c) && nu[c] !== old[c]) relevant = true;
+          if (!relevant) return;
+        }
+      }
+      this.nbChanges++;
+    });
     const waits: Promise<unknown>[] = [this.nb.ready];
     if (this.sbClient) {
       await this.sbClient.connect(t);
       this.sb = this.sbClient.replica<SbTables>({ tables: { Chassis: { columns: ['name', 'hostname', 'other_config', 'external_ids'] } } });
+      this.sb.onChange(() => this.sbChanges++);
       waits.push(this.sb.ready);
     }
     await Promise.all(waits);
@@ -85,9 +129,23 @@ export class NatGateway {
     });
   }
 
-  /** What apply would change; writes nothing. Throws PlanError on bad input or conflicts. */
+  /**
+   * What apply would change; writes nothing. Throws PlanError on bad input or
+   * conflicts. When the same input (manifest content and options) was last
+   * planned with nothing to change, and neither replica has applied a change
+   * a plan reads since, the answer is the same and is given without planning
+   * again (`opts.full` plans anyway).
+   */
   plan(manifest: Manifest, opts: ApplyOptions = {}): Plan {
-    return buildPlan(this.desired(manifest, opts), this.view(), opts.owner ?? DEFAULT_OWNER, opts.removable ? { removable: opts.removable } : {});
+    const input = inputKey(manifest, opts);
+    const c = this.converged;
+    if (!opts.full && c && c.input === input && c.nbChanges === this.nbChanges && c.sbChanges === this.sbChanges) {
+      return { changes: [], ops: [], warnings: [...c.warnings] };
+    }
+    const before = { nbChanges: this.nbChanges, sbChanges: this.sbChanges };
+    const plan = buildPlan(this.desired(manifest, opts), this.view(), opts.owner ?? DEFAULT_OWNER, opts.removable ? { removable: opts.removable } : {});
+    this.converged = plan.ops.length === 0 ? { input, ...before, warnings: [...plan.warnings] } : undefined;
+    return plan;
   }
 
   /**
@@ -96,9 +154,9 @@ export class NatGateway {
    * conflict the plan is made again once the replica has caught up
    * (transactVerified).
    */
-  async apply(manifest: Manifest, opts: ApplyOptions = {}): Promise<{ plan: Plan; transacted: boolean; attempts: number }> {
+  async apply(manifest: Manifest, opts: ApplyOptions = {}): Promise<ApplyResult> {
     let plan = this.plan(manifest, opts);
-    if (plan.ops.length === 0) return { plan, transacted: false, attempts: 1 };
+    if (plan.ops.length === 0) return { plan, transacted: false, attempts: 1, converged: true };
     let attempts = 0;
     let seen: Promise<void> = Promise.resolve();
     let off = () => {};
@@ -116,11 +174,37 @@ export class NatGateway {
         { attempts: opts.attempts ?? 10 },
       );
       // a re-plan after a conflict may find another writer made our change: then only the comment went out
-      if (plan.ops.length === 0) return { plan, transacted: false, attempts };
+      if (plan.ops.length === 0) return { plan, transacted: false, attempts, converged: true };
       await Promise.race([seen, new Promise((res) => setTimeout(res, 2000))]);
     } finally {
       off();
     }
-    return { plan, transacted: true, attempts };
+    if (opts.verify === false) return { plan, transacted: true, attempts };
+    // the replica shows our commit: a plan now must find nothing left (else another writer got in, or a plan that does not settle)
+    let left: number;
+    try {
+      left = this.plan(manifest, { ...opts, full: true }).ops.length;
+    } catch (e) {
+      if (!(e instanceof PlanError)) throw e;
+      left = -1;
+    }
+    if (left !== 0) this.o.logger?.warn({ owner: opts.owner ?? DEFAULT_OWNER, ops: left }, 'apply: a plan made after the commit still finds changes');
+    return { plan, transacted: true, attempts, converged: left === 0 };
   }
+}
+
+export interface ApplyResult {
+  plan: Plan;
+  transacted: boolean;
+  attempts: number;
+  /** after the commit a new plan found nothing to change (undefined: not checked, verify false) */
+  converged?: boolean;
+}
+
+/** The content of a plan's input, as a short key (manifest objects and the options a plan uses). */
+function inputKey(manifest: Manifest, opts: ApplyOptions): string {
+  const h = createHash('sha256');
+  h.update(JSON.stringify([opts.owner ?? DEFAULT_OWNER, opts.gatewayChassis ?? null, opts.clusterRouter ?? null, opts.removable ? [...opts.removable].sort() : null]));
+  for (const o of manifest.objects) h.update(JSON.stringify(o));
+  return h.digest('base64');
 }
