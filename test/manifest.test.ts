@@ -750,13 +750,17 @@ t.test('Vpc', async (t) => {
   );
 
   // notices
-  const m = parseManifest(v('namespaces: [ns1]\nvpcPeerings: []\nenableBfd: true\nbfdPort: {enabled: true}'), 'm.yaml');
+  const m = parseManifest(v('namespaces: [ns1]\nvpcPeerings: []\nenableBfd: true\nbfdPort: {enabled: true, ip: " 10.255.255.255 ", nodeSelector: {matchLabels: {a: b}}}'), 'm.yaml');
   t.strictSame(notices(m), [
     `${V}spec.namespaces: ignored: Kubernetes only`,
     `${V}spec.vpcPeerings: not supported, ignored`,
-    `${V}spec.bfdPort: not supported yet (the bfd@<vpc> port with its HA chassis group), ignored`,
+    `${V}spec.bfdPort.nodeSelector: a Kubernetes node selector, ignored: the HA chassis group takes its chassis among the gateway nodes (ConfigMap external-gw-nodes)`,
   ]);
   t.equal((m.objects[0] as Vpc).enableBfd, true, 'enableBfd is read');
+  t.strictSame((m.objects[0] as Vpc).bfdPort, { enabled: true, ip: ['10.255.255.255'] }, 'bfdPort is read');
+  t.strictSame((parseManifest(v('bfdPort: {enabled: false, ip: 10.0.0.1}'), 'm.yaml').objects[0] as Vpc).bfdPort, { enabled: false, ip: [] }, 'a disabled bfdPort has no addresses');
+  t.strictSame(p('bfdPort: {enabled: true, ip: "10.0.0.1/33"}'), [`${V}spec.bfdPort.ip: "10.0.0.1/33" is not an IP address or address/prefix`]);
+  t.strictSame(p('bfdPort: {enabled: yes-please, ip: 10.0.0.1}'), [`${V}spec.bfdPort.enabled: must be true or false, got "yes-please"`]);
   t.strictSame(p('defaultSubnet: s1'), [`${V}spec.defaultSubnet: unknown field`]);
 });
 

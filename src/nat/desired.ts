@@ -95,11 +95,16 @@ interface Router {
   defaultRoute: boolean;
   /** fixed address and MAC of the port on the default external network (ConfigMap nic-ip / nic-mac) */
   nic?: { ip?: Ip; mac?: string };
+  /** Vpc bfdPort: the networks of router port bfd@<vpc> */
+  bfdPort?: string[];
 }
 
 const key = rowKey;
 
 /** A MAC from a name, stable across runs (Kube-OVN's MACs start with 00:00:00 too). */
+/** Kube-OVN's name of a VPC's BFD port (and of its HA chassis group). */
+export const bfdPortName = (vpc: string): string => `bfd@${vpc}`;
+
 export function macFor(name: string): string {
   let h = 0x811c9dc5;
   for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 0x01000193) >>> 0;
@@ -209,7 +214,7 @@ class Builder {
   }
 
   private readonly names = new Map<string, Map<string, unknown>>();
-  private findByName<T extends 'Logical_Switch' | 'Logical_Router' | 'Logical_Router_Port' | 'Logical_Switch_Port' | 'Load_Balancer'>(
+  private findByName<T extends 'Logical_Switch' | 'Logical_Router' | 'Logical_Router_Port' | 'Logical_Switch_Port' | 'Load_Balancer' | 'HA_Chassis_Group'>(
     table: T,
     name: string,
   ): NbTables[T] | undefined {
@@ -339,7 +344,7 @@ class Builder {
       columns: { name: v.name },
       ensureName: v.name,
     });
-    const r: Router = { name: v.name, ref: rk, externals: new Map(), defaultRoute, nic };
+    const r: Router = { name: v.name, ref: rk, externals: new Map(), defaultRoute, nic, ...(v.bfdPort?.enabled ? { bfdPort: v.bfdPort.ip } : {}) };
     this.routers.set(v.name, r);
     if (!v.enableExternal) {
       if (v.addExternalSubnets.length > 0) this.problem(v, 'spec.addExternalSubnets', 'needs spec.enableExternal: true');
@@ -476,18 +481,27 @@ class Builder {
     const ports: string[] = [];
     const current = new Map<string, string[]>();
     const currentPriority = new Map<string, Map<string, number>>();
+    /** a port's chassis as NB has them (Gateway_Chassis or HA_Chassis rows), highest priority first */
+    const seen = (port: string, uuids: readonly string[], table: 'Gateway_Chassis' | 'HA_Chassis') => {
+      const rows = uuids
+        .map((u) => this.nb.table(table).get(u))
+        .filter((g) => g !== undefined)
+        .sort((a, b) => b.priority - a.priority);
+      current.set(port, rows.map((g) => g.chassis_name));
+      currentPriority.set(port, new Map(rows.map((g) => [g.chassis_name, g.priority])));
+    };
     for (const r of this.routers.values()) {
       for (const lrp of r.externals.values()) {
         ports.push(lrp);
         const row = this.findByName('Logical_Router_Port', lrp);
-        if (row) {
-          const gcs = row.gateway_chassis
-            .map((u) => this.nb.table('Gateway_Chassis').get(u))
-            .filter((g) => g !== undefined)
-            .sort((a, b) => b.priority - a.priority);
-          current.set(lrp, gcs.map((g) => g.chassis_name));
-          currentPriority.set(lrp, new Map(gcs.map((g) => [g.chassis_name, g.priority])));
-        }
+        if (row) seen(lrp, row.gateway_chassis, 'Gateway_Chassis');
+      }
+      if (r.bfdPort) {
+        // placed like a gateway port (its HA chassis group spread and kept the same way)
+        const port = bfdPortName(r.name);
+        ports.push(port);
+        const group = this.findByName('HA_Chassis_Group', port);
+        if (group) seen(port, group.ha_chassis, 'HA_Chassis');
       }
     }
     if (ports.length > 0 && names.length === 0) {
@@ -497,6 +511,7 @@ class Builder {
     const placed = placeGateways(ports, names, k, current);
     const defaultNet = this.defaultExternal();
     for (const r of this.routers.values()) {
+      if (r.bfdPort) this.bfdPort(r, placed.get(bfdPortName(r.name)) ?? [], currentPriority.get(bfdPortName(r.name)));
       for (const [netName, lrpName] of r.externals) {
         const net = this.extNets.get(netName)!;
         const partBase = `external:${netName}`;
@@ -584,6 +599,40 @@ class Builder {
         }
       }
     }
+  }
+
+  /**
+   * Kube-OVN's Vpc bfdPort: router port bfd@<vpc> at the given addresses with
+   * options:bfd-only=true, bound to an HA_Chassis_Group of the same name (the
+   * gateway nodes it may run on, highest priority active), so that BFD to the
+   * VPC answers from one chassis at a time.
+   */
+  private bfdPort(r: Router, chassis: readonly string[], current: ReadonlyMap<string, number> | undefined): void {
+    const name = bfdPortName(r.name);
+    const groupKey = key('Vpc', r.name, 'bfd-port:group');
+    this.addRow('Vpc', r.name, 'bfd-port:group', {
+      table: 'HA_Chassis_Group',
+      label: `HA_Chassis_Group ${name}`,
+      columns: { name },
+      ensureName: name,
+    });
+    const priorities = gatewayPriorities(chassis, current);
+    chassis.forEach((ch, i) => {
+      this.addRow('Vpc', r.name, `bfd-port:chassis:${ch}`, {
+        table: 'HA_Chassis',
+        label: `HA_Chassis ${ch} of ${name} (priority ${priorities[i]})`,
+        parent: { table: 'HA_Chassis_Group', ref: groupKey, column: 'ha_chassis' },
+        columns: { chassis_name: ch, priority: priorities[i] },
+      });
+    });
+    const existing = this.findByName('Logical_Router_Port', name);
+    this.addRow('Vpc', r.name, 'bfd-port', {
+      table: 'Logical_Router_Port',
+      label: `Logical_Router_Port ${name} (${r.bfdPort!.join(' ')}, bfd-only)`,
+      parent: { table: 'Logical_Router', ref: r.ref, column: 'ports' },
+      columns: { name, mac: existing?.mac ?? macFor(name), networks: r.bfdPort!, options: new Map([['bfd-only', 'true']]), ha_chassis_group: ref(groupKey) },
+      ensureName: name,
+    });
   }
 
   // ------------------------------------------------------------ addresses

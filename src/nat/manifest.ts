@@ -594,6 +594,33 @@ function readStaticRoute(f: Fields): StaticRoute {
   return compact(route);
 }
 
+/** Vpc bfdPort {enabled, ip}: ip is one address per family, comma-separated, with or without a prefix (Kube-OVN writes it as given). */
+function readBfdPort(vpc: Fields): Vpc['bfdPort'] {
+  const f = vpc.map('bfdPort');
+  if (!f) return undefined;
+  f.keys(['enabled', 'ip'], { nodeSelector: 'a Kubernetes node selector, ignored: the HA chassis group takes its chassis among the gateway nodes (ConfigMap external-gw-nodes)' });
+  const enabled = f.bool('enabled', false);
+  const text = f.str('ip');
+  if (!enabled) return { enabled, ip: [] };
+  if (text === undefined) {
+    f.problem('ip', 'required when enabled is true');
+    return { enabled, ip: [] };
+  }
+  const ip: string[] = [];
+  const families = new Set<number>();
+  for (const part of text.split(',').map((x) => x.trim())) {
+    const v = parseIpOrCidr(part);
+    if (!v) {
+      f.problem('ip', `${show(part)} is not an IP address or address/prefix`);
+      continue;
+    }
+    if (families.has(v.family)) f.problem('ip', `more than one ${FAMILY_NAME[v.family]} address in ${show(text)}`);
+    families.add(v.family);
+    ip.push(part.includes('/') ? `${v.ip.text}/${v.prefix}` : v.ip.text);
+  }
+  return { enabled, ip };
+}
+
 function readPolicyRoute(f: Fields): PolicyRoute {
   f.keys(['priority', 'match', 'action', 'nextHopIP']);
   const priority = f.reqInt('priority', 0, 32767);
@@ -639,11 +666,10 @@ const KINDS: KindDefs = {
   Vpc: {
     apiVersion: KUBE_OVN,
     section: 'spec',
-    known: ['enableExternal', 'addExternalSubnets', 'extraExternalSubnets', 'staticRoutes', 'policyRoutes', 'enableBfd'],
+    known: ['enableExternal', 'addExternalSubnets', 'extraExternalSubnets', 'staticRoutes', 'policyRoutes', 'enableBfd', 'bfdPort'],
     ignored: {
       namespaces: K8S_ONLY,
       vpcPeerings: 'not supported, ignored',
-      bfdPort: 'not supported yet (the bfd@<vpc> port with its HA chassis group), ignored',
     },
     read: (f): Body<Vpc> => ({
       enableExternal: f.bool('enableExternal', false),
@@ -651,6 +677,7 @@ const KINDS: KindDefs = {
       staticRoutes: f.items('staticRoutes').map(readStaticRoute),
       policyRoutes: f.items('policyRoutes').map(readPolicyRoute),
       enableBfd: f.given('enableBfd') ? f.bool('enableBfd', false) : undefined,
+      bfdPort: readBfdPort(f),
     }),
   },
   OvnEip: {

@@ -103,6 +103,8 @@ export interface Vpc extends Base<'Vpc'> {
   policyRoutes: PolicyRoute[];
   /** Kube-OVN's enableBfd: a BFD session from the default external port to the external network's gateway */
   enableBfd?: boolean;
+  /** Kube-OVN's bfdPort: router port bfd@<vpc> (options bfd-only) at these addresses, on an HA chassis group */
+  bfdPort?: { enabled: boolean; ip: string[] };
 }
 
 /** kind OvnEip. */

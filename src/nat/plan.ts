@@ -64,14 +64,16 @@ export const OWNED_TABLES: readonly NbTableName[] = [
   'Logical_Router_Policy',
   'Load_Balancer',
   'BFD',
+  'HA_Chassis_Group',
+  'HA_Chassis',
 ];
 
 /** Map columns whose whole value ovn-natgw sets, per table (others: only its own keys). */
 const FULL_MAPS: Partial<Record<NbTableName, ReadonlySet<string>>> = { Load_Balancer: new Set(['vips']) };
 
 /** Root tables among them: removed by a delete; the others by leaving their parent. */
-export const ROOT: ReadonlySet<string> = new Set(['Logical_Switch', 'Logical_Router', 'Load_Balancer', 'BFD']);
-const NAMED: ReadonlySet<string> = new Set(['Logical_Switch', 'Logical_Switch_Port', 'Logical_Router', 'Logical_Router_Port', 'Load_Balancer', 'Gateway_Chassis']);
+export const ROOT: ReadonlySet<string> = new Set(['Logical_Switch', 'Logical_Router', 'Load_Balancer', 'BFD', 'HA_Chassis_Group']);
+const NAMED: ReadonlySet<string> = new Set(['Logical_Switch', 'Logical_Switch_Port', 'Logical_Router', 'Logical_Router_Port', 'Load_Balancer', 'Gateway_Chassis', 'HA_Chassis_Group']);
 
 /** Parent table and column(s) of each non-root owned table. */
 export const PARENTS: Record<string, [NbTableName, string][]> = {
@@ -82,7 +84,15 @@ export const PARENTS: Record<string, [NbTableName, string][]> = {
   Logical_Router_Static_Route: [['Logical_Router', 'static_routes']],
   Logical_Router_Policy: [['Logical_Router', 'policies']],
   Load_Balancer: [['Logical_Router', 'load_balancer']],
+  HA_Chassis: [['HA_Chassis_Group', 'ha_chassis']],
 };
+
+/**
+ * Strong references from non-root rows to root rows ovn-natgw may delete: a
+ * row that goes clears them first, since OVSDB checks references before it
+ * collects the unreferenced row.
+ */
+export const ROOT_REFS: Partial<Record<NbTableName, readonly string[]>> = { Logical_Router_Port: ['ha_chassis_group'] };
 
 /** Child rows a switch or router takes along when it is deleted (Load_Balancer is a root: it stays). */
 export const CHILD_COLUMNS = {
@@ -388,6 +398,8 @@ class Planner {
     if (ROOT.has(table)) {
       this.removals.push({ op: 'delete', table, where: [['_uuid', '==', r._uuid]] });
     } else {
+      // a strong reference to a root row (an HA chassis group) would keep that row from being deleted with it
+      for (const c of ROOT_REFS[table] ?? []) if (r[c] !== null && r[c] !== undefined) this.removals.push({ op: 'update', table, where: [['_uuid', '==', r._uuid]], row: { [c]: null } });
       const holders = this.parentsOf(table, r._uuid);
       for (const h of holders) this.removals.push({ op: 'mutate', table: h.table, where: [['_uuid', '==', h.uuid]], mutations: [[h.column, 'delete', [r._uuid]]] });
       if (holders.length === 0) return; // already unreferenced: OVSDB collects it
@@ -545,6 +557,8 @@ function describeRow(table: NbTableName, r: AnyRow): string {
       return `${String(r.priority)} ${String(r.match)}`;
     case 'BFD':
       return `${String(r.logical_port)} -> ${String(r.dst_ip)}`;
+    case 'HA_Chassis':
+      return `${String(r.chassis_name)} (priority ${String(r.priority)})`;
     default:
       return r._uuid;
   }
