@@ -224,10 +224,15 @@ t.test("Kube-OVN's Vpc enableBfd: a BFD session from the external port to the ex
   t.same((await bfdRows('nb')).map((l) => l.split(' ').slice(0, 5).join(' ')), ['vpc1-external204 10.5.204.254 100 100 3'], 'ovn-nbctl list BFD');
   await nbctl(sb, '--wait=sb', 'sync');
   t.same((await bfdRows('sb')).length, 1, 'ovn-northd made its SB BFD session');
-  const ctl = await runCtl(sb, ['get', 'vpc', 'vpc1', '-o', 'json']);
-  t.equal(ctl.code, 0, ctl.stderr);
-  const st = JSON.parse(ctl.stdout) as ObjectStatus;
+  const out = await runCtl(sb, ['get', 'vpc', 'vpc1', '-o', 'json']);
+  t.equal(out.code, 0, out.stderr);
+  const st = JSON.parse(out.stdout) as ObjectStatus;
   t.ok(st.rows.some((x) => x.table === 'BFD' && x.part === 'bfd:vpc1-external204:10.5.204.254'), 'get vpc -o json lists the BFD row among the Vpc\'s rows', { rows: st.rows });
+  t.same(st.bfdSessions?.map((b) => `${b.logicalPort} ${b.dstIp}`), ['vpc1-external204 10.5.204.254'], 'and its session');
+  // no route uses this session, so ovn-northd keeps it admin_down (it is enabled by the routes that use it)
+  await until('NB BFD 10.5.204.254 to be admin_down', () => [...gw.nb.table('BFD').values()].some((b) => b.dst_ip === '10.5.204.254' && b.status === 'admin_down'), 10_000);
+  t.match(await ctl('get', 'vpc', 'vpc1'), /^vpc1 .* admin_down=1 +true$/m, 'get vpc: the BFD column counts it, with the status ovn-northd reports');
+  t.same((await vpcStatus()).bfdSessions?.map((b) => b.status), ['admin_down']);
   const off = await gw.apply(await manifest(vpc([], [])));
   t.same(off.plan.changes.map((c) => `${c.action} ${c.table}`), ['remove BFD'], 'enableBfd dropped: its BFD row goes');
   const bad = await gw.apply(await manifest(withSpec(vpc([], []), '  enableBfd: true\n').replace('enableExternal: true', 'enableExternal: false'))).catch((e: Error) => e);

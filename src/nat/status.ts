@@ -48,6 +48,8 @@ export interface ObjectStatus {
   staticRoutes?: RouteStatus[];
   /** Vpc: its router policies */
   policyRoutes?: { priority: number; match: string; action: string; nextHopIP: string[] }[];
+  /** Vpc: the BFD sessions it owns (of routes' next hops and of enableBfd), with their status as NB reports it */
+  bfdSessions?: { logicalPort: string; dstIp: string; status: string }[];
 }
 
 export interface RouteStatus {
@@ -103,6 +105,9 @@ export function objectStatus(nb: NbView, owner: string, kind: string, name?: str
           ...(b ? { bfd: { logicalPort: b.logical_port, minTx: b.min_tx, minRx: b.min_rx, detectMult: b.detect_mult, status: b.status ?? '' } } : {}),
         });
       }
+      if (t === 'BFD') {
+        (s.bfdSessions ??= []).push({ logicalPort: String(r.logical_port), dstIp: String(r.dst_ip), status: String(r.status ?? '') });
+      }
       if (t === 'Logical_Router_Policy') {
         (s.policyRoutes ??= []).push({ priority: Number(r.priority), match: String(r.match), action: String(r.action), nextHopIP: [...(r.nexthops as readonly string[])].sort() });
       }
@@ -142,6 +147,7 @@ export function objectStatus(nb: NbView, owner: string, kind: string, name?: str
     for (const x of routes) x.ecmp = routes.some((y) => y !== x && group(y) === group(x));
     routes.sort((a, b) => (group(a) < group(b) ? -1 : group(a) > group(b) ? 1 : a.nextHopIP < b.nextHopIP ? -1 : 1));
     s.policyRoutes?.sort((a, b) => b.priority - a.priority || (a.match < b.match ? -1 : 1));
+    s.bfdSessions?.sort((a, b) => (a.logicalPort + a.dstIp < b.logicalPort + b.dstIp ? -1 : 1));
   }
   return [...byName.values()].sort((a, b) => (a.name < b.name ? -1 : 1));
 }
@@ -153,16 +159,23 @@ export function formatStatus(kind: string, list: readonly ObjectStatus[]): strin
   let rows = list.map((s) => (eip ? [s.name, s.v4Ip, s.v6Ip, String(s.ready)] : [s.name, s.vpc, s.v4Eip, s.v4Ip, s.v6Eip, s.v6Ip, String(s.ready)]));
   if (kind === 'Vpc') {
     head = ['NAME', 'V4IP', 'V6IP', 'ROUTES', 'POLICIES', 'BFD', 'READY'];
-    rows = list.map((s) => [s.name, s.v4Ip, s.v6Ip, String(s.staticRoutes?.length ?? 0), String(s.policyRoutes?.length ?? 0), bfdSummary(s.staticRoutes ?? []), String(s.ready)]);
+    rows = list.map((s) => [s.name, s.v4Ip, s.v6Ip, String(s.staticRoutes?.length ?? 0), String(s.policyRoutes?.length ?? 0), bfdSummary(s), String(s.ready)]);
   }
   const width = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   return [head, ...rows].map((r) => r.map((c, i) => c.padEnd(width[i])).join('   ').trimEnd()).join('\n') + '\n';
 }
 
-/** "up=2 down=1" over the BFD sessions of a Vpc's routes ("-" without any); a session not reported yet counts as "unknown". */
-function bfdSummary(routes: readonly RouteStatus[]): string {
+/**
+ * "up=2 down=1" over the BFD sessions of a Vpc ("-" without any): those of its
+ * routes (one per route, also a BFD row named by bfdId) and those it owns that
+ * no route uses (enableBfd's); a session not reported yet counts as "unknown".
+ */
+function bfdSummary(s: ObjectStatus): string {
   const n = new Map<string, number>();
-  for (const r of routes) if (r.bfd) n.set(r.bfd.status || 'unknown', (n.get(r.bfd.status || 'unknown') ?? 0) + 1);
+  const count = (status: string) => n.set(status || 'unknown', (n.get(status || 'unknown') ?? 0) + 1);
+  const routes = s.staticRoutes ?? [];
+  for (const r of routes) if (r.bfd) count(r.bfd.status);
+  for (const b of s.bfdSessions ?? []) if (!routes.some((r) => r.bfd?.logicalPort === b.logicalPort && r.nextHopIP === b.dstIp)) count(b.status);
   return n.size ? [...n].sort().map(([k, v]) => `${k}=${v}`).join(' ') : '-';
 }
 
