@@ -319,10 +319,6 @@ export function rawTransactions(w: Workload, opts: { firstId?: number; db?: stri
   return w.routers.map((r, k) => rawTransaction(r, firstId + k, opts.db));
 }
 
-// ---------------------------------------------------------------------------
-// options from CLI / environment
-
-/** True if some NAT row carries external_ids (contenders that cannot set them refuse such a workload). */
 /**
  * The same rows as ONE transaction (one request text, id `id`): every
  * router's operations with their uuid-names made unique. What ovsdb-server
@@ -345,6 +341,10 @@ export function rawOneTransaction(w: Workload, id = 1, db: string = NB_DB_NAME):
   return JSON.stringify({ method: 'transact', params: [db, ...ops], id });
 }
 
+// ---------------------------------------------------------------------------
+// options from CLI / environment
+
+/** True if some NAT row carries external_ids (contenders that cannot set them refuse such a workload). */
 export function hasNatExternalIds(w: Workload): boolean {
   return w.routers.some((r) => r.snat.externalIds !== undefined || r.fips.some((f) => f.externalIds !== undefined));
 }

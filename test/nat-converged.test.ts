@@ -14,6 +14,7 @@ import { NatGateway } from '../src/nat/apply.js';
 import { loadManifests, parseManifest } from '../src/nat/manifest.js';
 import type { Manifest } from '../src/nat/objects.js';
 import { nbctl, sbctl, withSandbox } from './helpers/sandbox.js';
+import { until } from './helpers/util.js';
 
 const sb = await withSandbox(t);
 const SEED = fileURLToPath(new URL('./fixtures/seed002', import.meta.url));
@@ -36,8 +37,9 @@ manifest.objects.push(
 );
 const natList = async () => (await nbctl(sb, 'lr-nat-list', 'vpc1')).split('\n').slice(1).map((l) => l.trim().split(/\s+/).slice(0, 3).join(' ')).filter(Boolean).sort();
 const gatewayChassis = async () => (await nbctl(sb, 'lrp-get-gateway-chassis', 'vpc1-external204')).split('\n').map((l) => l.trim().split(/\s+/)[0]).filter(Boolean);
-/** until the replica has seen a write made by ovn-nbctl / ovn-sbctl */
-const settle = () => new Promise((res) => setTimeout(res, 300));
+/** until the gateway's NB replica shows a write made by ovn-nbctl */
+const seenInNb = (what: string, pred: (nb: typeof gw.nb) => boolean) => until(`the replica to show ${what}`, () => pred(gw.nb));
+const localnet = () => [...gw.nb.table('Logical_Switch_Port').values()].find((p) => p.name === 'localnet.external204');
 
 t.test('apply converges; the same apply again sends nothing', async (t) => {
   const r = await gw.apply(manifest);
@@ -52,7 +54,7 @@ t.test('apply converges; the same apply again sends nothing', async (t) => {
 t.test('a NAT row removed by another writer comes back on the next apply', async (t) => {
   await nbctl(sb, 'lr-nat-del', 'vpc1', 'dnat_and_snat', '10.5.204.150');
   t.same(await natList(), []);
-  await settle();
+  await seenInNb('the NAT row gone', (nb) => ![...nb.table('NAT').values()].some((n) => n.external_ip === '10.5.204.150'));
   const r = await gw.apply(manifest);
   t.ok(r.transacted, 'the removal is seen');
   t.same(r.plan.changes.map((c) => `${c.action} ${c.table} ${c.object}`), ['add NAT OvnFip/fip-a']);
@@ -62,11 +64,12 @@ t.test('a NAT row removed by another writer comes back on the next apply', async
 
 t.test('a port\'s `up` (set by ovn-northd) alone changes nothing; a column changed with it is put back', async (t) => {
   const port = 'localnet.external204';
+  // ovn-northd owns `up` and sets it back at once (ovsdb-server may then send no net change at all): wait for northd, not for the replica
   await nbctl(sb, 'set', 'logical_switch_port', port, 'up=true');
-  await settle();
+  await nbctl(sb, '--wait=sb', 'sync');
   t.equal((await gw.apply(manifest)).transacted, false, 'up alone: nothing to do');
   await nbctl(sb, 'set', 'logical_switch_port', port, 'up=false', 'options:network_name=elsewhere');
-  await settle();
+  await seenInNb('network_name=elsewhere', () => localnet()?.options.get('network_name') === 'elsewhere');
   const r = await gw.apply(manifest);
   t.ok(r.transacted, 'the change next to `up` is seen');
   t.match(await nbctl(sb, 'get', 'logical_switch_port', port, 'options:network_name'), /external204/);
@@ -76,7 +79,7 @@ t.test('a gateway chassis gone from SB: the next apply moves the gateway off it'
   const before = await gatewayChassis();
   t.ok(before.some((c) => c.includes('pc-node-1')), `pc-node-1 carries vpc1's gateway (${before.join(' ')})`);
   await sbctl(sb, 'chassis-del', 'pc-node-1');
-  await settle();
+  await until('the SB replica to lose pc-node-1', () => !gw.chassis().some((c) => c.name === 'pc-node-1'));
   const r = await gw.apply(manifest);
   t.ok(r.transacted, 'the SB change is seen');
   const after = await gatewayChassis();

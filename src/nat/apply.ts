@@ -85,27 +85,19 @@ export class NatGateway {
     const t = this.o.timeoutMs ?? 30_000;
     await this.nbClient.connect(t);
     this.nb = this.nbClient.replica<NbTables>({ tables: Object.fromEntries(OWNED_TABLES.map((n) => [n, true])) });
-    this.nb.onChange((e) => {
-      if (e.kind === 'update' && e.old) {
-        const ignored = IGNORED_COLUMNS[e.table];
-        if (ignored) {
-          const nu = e.row as Record<string, unknown>;
-          const old = e.old as Record<string, unknown>;
-          let relevant = false;
-          for (const c in nu) if (!ignored.has(c) && nu[c] !== old[c]) relevant = true;
-          if (!relevant) return;
-        }
-      }
-      this.nbChanges++;
-    });
     const waits: Promise<unknown>[] = [this.nb.ready];
     if (this.sbClient) {
       await this.sbClient.connect(t);
       this.sb = this.sbClient.replica<SbTables>({ tables: { Chassis: { columns: ['name', 'hostname', 'other_config', 'external_ids'] } } });
-      this.sb.onChange(() => this.sbChanges++);
       waits.push(this.sb.ready);
     }
     await Promise.all(waits);
+    // counted from here on: only changes after a plan matter, and the initial sync then emits nothing
+    this.nb.onChange((e) => {
+      if (e.kind === 'update' && e.old && IGNORED_COLUMNS[e.table] && !changedOutside(e.old, e.row, IGNORED_COLUMNS[e.table])) return;
+      this.nbChanges++;
+    });
+    this.sb?.onChange(() => this.sbChanges++);
   }
 
   async close(): Promise<void> {
@@ -199,6 +191,14 @@ export interface ApplyResult {
   attempts: number;
   /** after the commit a new plan found nothing to change (undefined: not checked, verify false) */
   converged?: boolean;
+}
+
+/** Whether a column outside `ignored` changed (the replica shares the values of unchanged columns). */
+function changedOutside(old: object, nu: object, ignored: ReadonlySet<string>): boolean {
+  const a = old as Record<string, unknown>;
+  const b = nu as Record<string, unknown>;
+  for (const c in b) if (!ignored.has(c) && a[c] !== b[c]) return true;
+  return false;
 }
 
 /** The content of a plan's input, as a short key (manifest objects and the options a plan uses). */

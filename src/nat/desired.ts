@@ -101,10 +101,10 @@ interface Router {
 
 const key = rowKey;
 
-/** A MAC from a name, stable across runs (Kube-OVN's MACs start with 00:00:00 too). */
 /** Kube-OVN's name of a VPC's BFD port (and of its HA chassis group). */
 export const bfdPortName = (vpc: string): string => `bfd@${vpc}`;
 
+/** A MAC from a name, stable across runs (Kube-OVN's MACs start with 00:00:00 too). */
 export function macFor(name: string): string {
   let h = 0x811c9dc5;
   for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 0x01000193) >>> 0;

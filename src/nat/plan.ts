@@ -92,7 +92,13 @@ export const PARENTS: Record<string, [NbTableName, string][]> = {
  * row that goes clears them first, since OVSDB checks references before it
  * collects the unreferenced row.
  */
-export const ROOT_REFS: Partial<Record<NbTableName, readonly string[]>> = { Logical_Router_Port: ['ha_chassis_group'] };
+const ROOT_REFS: Partial<Record<NbTableName, readonly string[]>> = { Logical_Router_Port: ['ha_chassis_group'] };
+
+/** The update that clears a going row's strong references to root rows (none when it holds none). */
+export function clearRootRefs(table: NbTableName, r: Readonly<Record<string, unknown>> & { _uuid: string }): Operation[] {
+  const set = (ROOT_REFS[table] ?? []).filter((c) => r[c] !== null && r[c] !== undefined);
+  return set.length ? [{ op: 'update', table, where: [['_uuid', '==', r._uuid]], row: Object.fromEntries(set.map((c) => [c, null])) }] : [];
+}
 
 /** Child rows a switch or router takes along when it is deleted (Load_Balancer is a root: it stays). */
 export const CHILD_COLUMNS = {
@@ -399,7 +405,7 @@ class Planner {
       this.removals.push({ op: 'delete', table, where: [['_uuid', '==', r._uuid]] });
     } else {
       // a strong reference to a root row (an HA chassis group) would keep that row from being deleted with it
-      for (const c of ROOT_REFS[table] ?? []) if (r[c] !== null && r[c] !== undefined) this.removals.push({ op: 'update', table, where: [['_uuid', '==', r._uuid]], row: { [c]: null } });
+      this.removals.push(...clearRootRefs(table, r));
       const holders = this.parentsOf(table, r._uuid);
       for (const h of holders) this.removals.push({ op: 'mutate', table: h.table, where: [['_uuid', '==', h.uuid]], mutations: [[h.column, 'delete', [r._uuid]]] });
       if (holders.length === 0) return; // already unreferenced: OVSDB collects it

@@ -4,7 +4,7 @@
  * an NB view.
  */
 import type { Operation } from '../ovsdb/operations.js';
-import { CHILD_COLUMNS, OWNED_TABLES, PARENTS, ROOT, ROOT_REFS } from './plan.js';
+import { CHILD_COLUMNS, OWNED_TABLES, PARENTS, ROOT, clearRootRefs } from './plan.js';
 import { IP_LEDGER_PREFIX, KIND_KEY, NAME_KEY, OWNER_KEY, PART_KEY, PlanError, type NbView } from './rows.js';
 
 type AnyRow = { _uuid: string; external_ids: ReadonlyMap<string, string> } & Record<string, unknown>;
@@ -237,7 +237,7 @@ export function deleteOps(nb: NbView, owner: string, kind: string, name: string)
         ops.push({ op: 'delete', table: t, where: [['_uuid', '==', r._uuid]] });
         continue;
       }
-      for (const c of ROOT_REFS[t] ?? []) if (r[c] !== null && r[c] !== undefined) ops.push({ op: 'update', table: t, where: [['_uuid', '==', r._uuid]], row: { [c]: null } });
+      ops.push(...clearRootRefs(t, r));
       for (const [pt, col] of PARENTS[t] ?? []) {
         for (const p of nb.table(pt).values() as Iterable<AnyRow>) {
           if ((p[col] as readonly string[]).includes(r._uuid)) ops.push({ op: 'mutate', table: pt, where: [['_uuid', '==', p._uuid]], mutations: [[col, 'delete', [r._uuid]]] });
