@@ -5,8 +5,8 @@
  * names, shared (interned) strings and chunk boundaries anywhere.
  */
 import t from 'tap';
-import { JsonStreamParser } from '../src/ovsdb/framing.js';
-import { Replica, UpdateDecoder, type ReplicaRow } from '../src/ovsdb/replica.js';
+import type { Replica, ReplicaRow } from '../src/ovsdb/replica.js';
+import { decodeReply } from './helpers/decode.js';
 import { parseSchema } from '../src/ovsdb/schema.js';
 
 const schema = parseSchema({
@@ -25,28 +25,8 @@ const schema = parseSchema({
   },
 });
 
-function feed(text: string, cut: number): Replica {
-  const rep = new Replica({ tables: { T: true } } as never);
-  rep.bind(schema);
-  const decoder = new UpdateDecoder(rep, undefined, 2);
-  const sink = {
-    onLeaf(path: readonly (string | number)[], value: unknown): boolean {
-      if (path.length === 1 && path[0] === 0 && typeof value === 'boolean') decoder.fresh = value ? undefined : new Map();
-      return decoder.onLeaf(path, value);
-    },
-  };
-  let done = false;
-  const p = new JsonStreamParser(
-    () => {
-      rep.applyFull(decoder.fresh!);
-      done = true;
-    },
-    { sinkChooser: (_partial, member) => (member === 'result' ? sink : undefined) },
-  );
-  const bytes = Buffer.from(text);
-  for (let i = 0; i < bytes.length; i += cut) p.push(bytes.subarray(i, i + cut));
-  if (!done) throw new Error('reply not complete');
-  return rep;
+function feed(text: string, cut: number, fast: boolean): Replica {
+  return decodeReply(schema, text, () => cut, fast);
 }
 
 const U1 = '11111111-1111-4111-8111-111111111111';
@@ -74,9 +54,9 @@ const reply = JSON.stringify({
   error: null,
 });
 
-for (const cut of [1, 3, 17, reply.length]) {
-  t.test(`rows decoded with chunks of ${cut} bytes`, async (t) => {
-    const rep = feed(reply, cut);
+for (const [cut, fast] of [1, 3, 17, reply.length].flatMap((c) => [[c, true] as const, [c, false] as const])) {
+  t.test(`rows decoded with chunks of ${cut} bytes, fast row parser ${fast ? 'on' : 'off'}`, async (t) => {
+    const rep = feed(reply, cut, fast);
     const r1 = rep.table('T').get(U1) as ReplicaRow & Record<string, unknown>;
     const r2 = rep.table('T').get(U2) as ReplicaRow & Record<string, unknown>;
     t.ok(r1 && r2, 'both rows present');

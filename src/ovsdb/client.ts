@@ -618,6 +618,9 @@ function sinceSink(decoder: UpdateDecoder) {
       }
       return decoder.onLeaf(path, value);
     },
+    rawLeaf(path: readonly (string | number)[], buf: Buffer, start: number, limit: number): number {
+      return decoder.rawLeaf(path, buf, start, limit);
+    },
   };
 }
 

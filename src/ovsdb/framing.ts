@@ -15,6 +15,8 @@
 // also route its leaves to a sink (see LeafSink) so that rows are consumed as
 // they arrive and the full message tree never exists in memory.
 
+import { BACKSLASH, QUOTE } from './json-bytes.js';
+
 export type PathElem = string | number;
 
 /** Receives the leaves under one member ("result" or "params") of a message. */
@@ -26,7 +28,19 @@ export interface LeafSink {
    * is then left out of the message).
    */
   onLeaf(path: readonly PathElem[], value: unknown): boolean;
+  /**
+   * Optional fast path for container leaves: parse the value that starts at
+   * `buf[start]` (a "{" or "[") straight from the bytes, reading no further
+   * than `limit`. Returns the offset after the value if the sink consumed it,
+   * RAW_NOT_HANDLED to have it parsed and given to onLeaf as usual, or
+   * RAW_INCOMPLETE if the value runs past `limit` (it is then offered once more,
+   * whole, when the rest has arrived).
+   */
+  rawLeaf?(path: readonly PathElem[], buf: Buffer, start: number, limit: number): number;
 }
+
+export const RAW_NOT_HANDLED = -1;
+export const RAW_INCOMPLETE = -2;
 
 /**
  * Chooses a sink for a top-level member of a message, given the members
@@ -80,8 +94,6 @@ interface Frame {
   sink: LeafSink | undefined;
 }
 
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
 
 export class JsonStreamParser {
   private readonly max: number;
@@ -97,6 +109,7 @@ export class JsonStreamParser {
   private leafDepth = 0; // bracket depth inside a container leaf
   private inStr = false;
   private esc = false;
+  private rawRetry = false; // the sink's rawLeaf ran out of bytes: offer the whole leaf again
 
   constructor(
     private readonly onMessage: (msg: unknown) => void,
@@ -204,6 +217,7 @@ export class JsonStreamParser {
     this.msgBytes = 0;
     this.inStr = false;
     this.esc = false;
+    this.rawRetry = false;
   }
 
   // ------------------------------------------------------------ values
@@ -220,7 +234,19 @@ export class JsonStreamParser {
       return i + 1;
     }
     if (isContainer) {
+      let retry = false;
+      const sink = parent.sink;
+      if (sink?.rawLeaf) {
+        const end = sink.rawLeaf(this.currentPath(), chunk, i, chunk.length);
+        if (end >= 0) {
+          if (parent.isArray) parent.index++;
+          parent.state = S.CommaOrEnd;
+          return end;
+        }
+        retry = end === RAW_INCOMPLETE;
+      }
       this.startLeaf(Leaf.Container, false);
+      this.rawRetry = retry;
       this.leafDepth = 1;
       return this.continueLeaf(chunk, i + 1, i);
     }
@@ -278,6 +304,7 @@ export class JsonStreamParser {
     this.leafParts = [];
     this.inStr = kind === Leaf.Str;
     this.esc = false;
+    this.rawRetry = false;
   }
 
   /**
@@ -366,6 +393,15 @@ export class JsonStreamParser {
     }
     const kind = this.leaf;
     this.leaf = Leaf.None;
+    const f = this.stack[this.stack.length - 1];
+    if (this.rawRetry) {
+      this.rawRetry = false;
+      if (f.sink?.rawLeaf && f.sink.rawLeaf(this.currentPath(), buf, start, end) === end) {
+        if (f.isArray) f.index++;
+        f.state = S.CommaOrEnd;
+        return;
+      }
+    }
     let value: unknown;
     try {
       value =
@@ -373,7 +409,6 @@ export class JsonStreamParser {
     } catch (e) {
       throw new FramingError(`malformed JSON: ${(e as Error).message}`);
     }
-    const f = this.stack[this.stack.length - 1];
     if (this.leafIsKey) {
       if (typeof value !== 'string') throw new FramingError('object key is not a string');
       f.key = value;

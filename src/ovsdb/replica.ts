@@ -3,7 +3,8 @@
 // arriving (the framer hands us one row at a time), applied atomically per
 // message, indexed, and announced as change events that are never dropped.
 
-import type { LeafSink, PathElem } from './framing.js';
+import { type LeafSink, type PathElem, RAW_NOT_HANDLED } from './framing.js';
+import { parseRow, parsedRow, RowShape } from './rowparse.js';
 import { type Condition, encodeOperation } from './operations.js';
 import { type ColumnSchema, type DatabaseSchema, type TableSchema, type Value, decodeValue, defaultValue, ZERO_UUID } from './schema.js';
 import { ReplicaInconsistentError } from './errors.js';
@@ -104,7 +105,10 @@ export class TableView<R extends { _uuid: string } = ReplicaRow> {
   ) {
     this.newRow = rowFactory(columns);
     this.columnsByName = new Map(columns.map((c) => [c.name, c]));
+    this.shape = new RowShape(columns);
   }
+
+  /** @internal */ readonly shape: RowShape;
 
   /** @internal */ readonly columnsByName: ReadonlyMap<string, ColumnSchema>;
 
@@ -309,29 +313,65 @@ export class UpdateDecoder implements LeafSink {
     return true;
   }
 
+  /**
+   * The fast path (see rowparse.ts): a new row (initial or insert) parsed
+   * straight from the bytes. Everything else, and anything the fast parser
+   * does not accept, goes through onLeaf.
+   */
+  rawLeaf(path: readonly PathElem[], buf: Buffer, start: number, limit: number): number {
+    const rep = this.replica;
+    if (!rep || path.length !== 3) return RAW_NOT_HANDLED;
+    let table: string;
+    let uuid: string;
+    let wrapped: boolean;
+    if (typeof path[0] === 'string') {
+      // reply of monitor / monitor_cond: [table, uuid, kind] -> columns
+      if (path[2] !== 'initial' && path[2] !== 'insert' && path[2] !== 'new') return RAW_NOT_HANDLED;
+      table = path[0];
+      uuid = path[1] as string;
+      wrapped = false;
+    } else {
+      // [rowsAt, table, uuid] -> {"initial"|"insert": columns}
+      if (path[0] !== this.rowsAt) return RAW_NOT_HANDLED;
+      table = path[1] as string;
+      uuid = path[2] as string;
+      wrapped = true;
+    }
+    const tv = this.view(rep, table);
+    const end = parseRow(buf, start, limit, tv.shape, tv.newRow, uuid, wrapped);
+    if (end >= 0) this.put(tv, table, uuid, parsedRow as ReplicaRow);
+    return end;
+  }
+
   // rows arrive table by table: remember the last table's view
   private lastTable: string | undefined;
   private lastView: TableView | undefined;
 
-  private add(rep: Replica, table: string, uuid: string, kind: string, json: Record<string, unknown> | null): void {
+  private view(rep: Replica, table: string): TableView {
     if (table !== this.lastTable) {
       this.lastView = rep.tableState(table);
       if (!this.lastView) throw new ReplicaInconsistentError(`update for table ${table}, which is not monitored`);
       this.lastTable = table;
     }
-    const tv = this.lastView!;
+    return this.lastView!;
+  }
+
+  private put(tv: TableView, table: string, uuid: string, row: ReplicaRow): void {
+    if (this.fresh) {
+      let m = this.fresh.get(table);
+      if (!m) this.fresh.set(table, (m = new Map()));
+      m.set(uuid, row);
+    } else this.changes.push({ table: tv, uuid, kind: 'put', row });
+  }
+
+  private add(rep: Replica, table: string, uuid: string, kind: string, json: Record<string, unknown> | null): void {
+    const tv = this.view(rep, table);
     switch (kind) {
       case 'initial':
       case 'insert':
-      case 'new': {
-        const row = makeRow(tv, uuid, json ?? undefined);
-        if (this.fresh) {
-          let m = this.fresh.get(table);
-          if (!m) this.fresh.set(table, (m = new Map()));
-          m.set(uuid, row);
-        } else this.changes.push({ table: tv, uuid, kind: 'put', row });
+      case 'new':
+        this.put(tv, table, uuid, makeRow(tv, uuid, json ?? undefined));
         break;
-      }
       case 'modify':
         this.changes.push({ table: tv, uuid, kind: 'modify', diff: decodeDiff(tv, json ?? {}) });
         break;

@@ -237,7 +237,7 @@ export const EMPTY_SET: readonly Atom[] = Object.freeze([]) as readonly Atom[];
 const INTERN_MAX_ENTRIES = 16384;
 const INTERN_MAX_LENGTH = 40;
 const interned = new Map<string, string>();
-function intern(a: Atom): Atom {
+export function intern(a: Atom): Atom {
   if (typeof a !== 'string' || a.length > INTERN_MAX_LENGTH) return a;
   const s = interned.get(a);
   if (s !== undefined) return s;
