@@ -15,7 +15,7 @@
 // also route its leaves to a sink (see LeafSink) so that rows are consumed as
 // they arrive and the full message tree never exists in memory.
 
-import { BACKSLASH, QUOTE } from './json-bytes.js';
+import { BACKSLASH, QUOTE, type SliceableBuffer } from './json-bytes.js';
 
 export type PathElem = string | number;
 
@@ -405,7 +405,7 @@ export class JsonStreamParser {
     let value: unknown;
     try {
       value =
-        kind === Leaf.Str && isPlainString(buf, start, end) ? buf.toString('utf8', start + 1, end - 1) : JSON.parse(buf.toString('utf8', start, end));
+        kind === Leaf.Str ? plainString(buf, start, end) ?? JSON.parse(buf.toString('utf8', start, end)) : JSON.parse(buf.toString('utf8', start, end));
     } catch (e) {
       throw new FramingError(`malformed JSON: ${(e as Error).message}`);
     }
@@ -423,10 +423,14 @@ export class JsonStreamParser {
     this.attach(value);
   }
 
-  /** Path of the current position relative to the member that owns the sink. */
+  /**
+   * Path of the current position relative to the member that owns the sink.
+   * One array, refilled for each call (sinks may not keep it).
+   */
   private currentPath(): PathElem[] {
     const st = this.stack;
-    const path: PathElem[] = [];
+    const path = this.path;
+    path.length = 0;
     for (let k = 0; k < st.length; k++) {
       const fr = st[k];
       if (!fr.sink) continue;
@@ -434,6 +438,7 @@ export class JsonStreamParser {
     }
     return path;
   }
+  private readonly path: PathElem[] = [];
 }
 
 function setMember(obj: Record<string, unknown>, key: string, value: unknown): void {
@@ -445,12 +450,16 @@ function setMember(obj: Record<string, unknown>, key: string, value: unknown): v
 }
 
 /** A string leaf without escapes or control characters can skip JSON.parse. */
-function isPlainString(buf: Buffer, start: number, end: number): boolean {
+/** The JSON string at buf[start..end) (quotes included) if it has no escapes, else undefined. */
+function plainString(buf: Buffer, start: number, end: number): string | undefined {
+  let ascii = true;
   for (let i = start + 1; i < end - 1; i++) {
     const c = buf[i];
-    if (c === BACKSLASH || c < 0x20) return false;
+    if (c === BACKSLASH || c < 0x20) return undefined;
+    if (c >= 0x80) ascii = false;
   }
-  return true;
+  // latin1 is the same as utf8 for ASCII, and cheaper to decode
+  return ascii ? (buf as SliceableBuffer).latin1Slice(start + 1, end - 1) : (buf as SliceableBuffer).utf8Slice(start + 1, end - 1);
 }
 
 function describe(c: number): string {

@@ -8,3 +8,9 @@ export const LBRACKET = 0x5b;
 export const RBRACKET = 0x5d;
 export const COMMA = 0x2c;
 export const COLON = 0x3a;
+
+/** Node's Buffer decoders without the checks of toString() (present on every Buffer, untyped). */
+export interface SliceableBuffer extends Buffer {
+  latin1Slice(start: number, end: number): string;
+  utf8Slice(start: number, end: number): string;
+}

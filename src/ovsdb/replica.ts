@@ -357,12 +357,23 @@ export class UpdateDecoder implements LeafSink {
   }
 
   private put(tv: TableView, table: string, uuid: string, row: ReplicaRow): void {
-    if (this.fresh) {
-      let m = this.fresh.get(table);
-      if (!m) this.fresh.set(table, (m = new Map()));
+    const fresh = this.fresh;
+    if (fresh) {
+      // rows arrive table by table: keep the last table's map at hand
+      let m = this.lastFresh;
+      if (m === undefined || this.lastFreshOf !== fresh || this.lastFreshTable !== table) {
+        m = fresh.get(table);
+        if (!m) fresh.set(table, (m = new Map()));
+        this.lastFresh = m;
+        this.lastFreshOf = fresh;
+        this.lastFreshTable = table;
+      }
       m.set(uuid, row);
     } else this.changes.push({ table: tv, uuid, kind: 'put', row });
   }
+  private lastFresh: Map<string, ReplicaRow> | undefined;
+  private lastFreshOf: Map<string, Map<string, ReplicaRow>> | undefined;
+  private lastFreshTable: string | undefined;
 
   private add(rep: Replica, table: string, uuid: string, kind: string, json: Record<string, unknown> | null): void {
     const tv = this.view(rep, table);

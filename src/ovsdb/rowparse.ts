@@ -16,7 +16,7 @@
 
 import type { ColumnSchema, ColumnType, BaseType, Atom, Value } from './schema.js';
 import { EMPTY_MAP, EMPTY_SET, intern } from './schema.js';
-import { BACKSLASH, COLON, COMMA, LBRACE, LBRACKET, QUOTE, RBRACE, RBRACKET } from './json-bytes.js';
+import { BACKSLASH, COLON, COMMA, LBRACE, LBRACKET, QUOTE, RBRACE, RBRACKET, type SliceableBuffer } from './json-bytes.js';
 
 /** parseRow() results other than an end offset. */
 export const NOT_HANDLED = -1;
@@ -32,11 +32,6 @@ let n = 0;
 const GIVE_UP = { giveUp: true };
 /** Thrown when the input ends before the row does. */
 const CUT = { cut: true };
-
-interface Latin1Buffer extends Buffer {
-  latin1Slice(start: number, end: number): string;
-  utf8Slice(start: number, end: number): string;
-}
 
 /**
  * Strings known by their bytes: a lookup compares the received bytes with the
@@ -349,7 +344,7 @@ function number(): number {
     for (let k = b[s] === 0x2d ? s + 1 : s; k < q; k++) v = v * 10 + (b[k] - 0x30);
     return b[s] === 0x2d ? -v : v;
   }
-  const v = Number((b as Latin1Buffer).latin1Slice(s, q));
+  const v = Number((b as SliceableBuffer).latin1Slice(s, q));
   if (Number.isNaN(v)) throw GIVE_UP;
   return v;
 }
@@ -385,7 +380,7 @@ function knownString(dict: ByteDict<string>, shortOnly: boolean): string {
     }
   }
   if (q < 0) return string();
-  const str = (b as Latin1Buffer).latin1Slice(p + 1, q);
+  const str = (b as SliceableBuffer).latin1Slice(p + 1, q);
   p = q + 1;
   if (shortOnly && str.length > 8) return str;
   const shared = intern(str) as string;
@@ -408,7 +403,7 @@ function string(): string {
     q++;
   }
   p = q + 1;
-  return ascii ? (b as Latin1Buffer).latin1Slice(s, q) : (b as Latin1Buffer).utf8Slice(s, q);
+  return ascii ? (b as SliceableBuffer).latin1Slice(s, q) : (b as SliceableBuffer).utf8Slice(s, q);
 }
 
 /** A string with escapes: find its end, let JSON.parse decode it. */
@@ -424,7 +419,7 @@ function escapedString(): string {
   }
   p = q + 1;
   try {
-    return JSON.parse((b as Latin1Buffer).utf8Slice(s, p)) as string;
+    return JSON.parse((b as SliceableBuffer).utf8Slice(s, p)) as string;
   } catch {
     throw GIVE_UP; // the general path reports the malformed JSON
   }
