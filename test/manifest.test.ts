@@ -626,11 +626,13 @@ t.test('Vpc', async (t) => {
   const v = (spec: string) => obj('Vpc', 'vpc1', spec);
   const p = (spec: string) => problems(v(spec));
   const V = at('Vpc vpc1');
-  const empty = { kind: 'Vpc', name: 'vpc1', enableExternal: false, addExternalSubnets: [], staticRoutes: [], policyRoutes: [] };
+  // enableExternalGiven: false records that the manifest left enableExternal out (the default VPC's ConfigMap then decides)
+  const empty = { kind: 'Vpc', name: 'vpc1', enableExternal: false, enableExternalGiven: false, addExternalSubnets: [], staticRoutes: [], policyRoutes: [] };
+  const { enableExternalGiven: _unset, ...given } = empty;
 
   t.strictSame(one(v('')), empty);
-  t.strictSame(one(v('enableExternal: "true"')), { ...empty, enableExternal: true });
-  t.strictSame(one(v('enableExternal: "false"')), empty);
+  t.strictSame(one(v('enableExternal: "true"')), { ...given, enableExternal: true });
+  t.strictSame(one(v('enableExternal: "false"')), given);
   t.strictSame(p('enableExternal: "yes"'), [`${V}spec.enableExternal: must be true or false, got "yes"`]);
   t.strictSame(p('enableExternal: 1'), [`${V}spec.enableExternal: must be true or false, got 1`]);
   t.strictSame(one(v('addExternalSubnets: [extra, e2]\nextraExternalSubnets: [e2, e3]')), { ...empty, addExternalSubnets: ['extra', 'e2', 'e3'] });

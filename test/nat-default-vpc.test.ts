@@ -161,6 +161,34 @@ t.test('a Vpc ovn-cluster with enableExternal false contradicts the ConfigMap: r
   t.equal(await nbctl(sb, 'show'), before, 'NB unchanged');
 });
 
+t.test('a Vpc ovn-cluster that leaves enableExternal out (only a bfdPort, as Kube-OVN egress docs): the ConfigMap attaches it, the bfdPort is added', async (t) => {
+  const port = await nbctl(sb, 'get', 'Logical_Router_Port', 'ovn-cluster-external204', '_uuid', 'networks', 'gateway_chassis');
+  const vpc = 'kind: Vpc\napiVersion: kubeovn.io/v1\nmetadata: {name: ovn-cluster}\nspec:\n  bfdPort: {enabled: true, ip: 10.255.255.255}\n';
+  const r = await gw.apply(await manifest(configMap(), FIP + '---\n' + vpc));
+  t.same(
+    r.plan.changes.map((c) => `${c.action} ${c.table}`).sort(),
+    ['add HA_Chassis', 'add HA_Chassis', 'add HA_Chassis', 'add HA_Chassis_Group', 'add Logical_Router_Port'],
+    'only the BFD port and its HA chassis group are added: the external port stays as the ConfigMap attached it',
+  );
+  t.equal(await nbctl(sb, 'get', 'Logical_Router_Port', 'ovn-cluster-external204', '_uuid', 'networks', 'gateway_chassis'), port, 'the same external port row, address and gateway chassis');
+  const s = await show();
+  t.match(s, /port bfd@ovn-cluster\n\s+mac: "[0-9a-f:]{17}"\n\s+networks: \["10\.255\.255\.255"\]/, 'ovn-nbctl show ovn-cluster: the BFD port');
+  t.equal((await nbctl(sb, 'get', 'Logical_Router_Port', 'bfd@ovn-cluster', 'options:bfd-only')).trim(), '"true"');
+  const group = await nbctl(sb, 'ha-chassis-group-list');
+  t.match(group, /bfd@ovn-cluster/, 'ha-chassis-group-list: the group');
+  for (const c of ['pc-node-1', 'pc-node-2', 'pc-node-3']) t.match(group, new RegExp(`\\b${c}\\b`), `with gateway node ${c}`);
+  t.same(await routes(), ['0.0.0.0/0 100.64.0.1 dst-ip'], 'still no default route of ours');
+  t.equal((await gw.apply(await manifest(configMap(), FIP + '---\n' + vpc))).transacted, false, 'a second apply sends no transaction');
+
+  const back = await gw.apply(await manifest(configMap(), FIP));
+  t.same(
+    back.plan.changes.map((c) => `${c.action} ${c.table}`).sort(),
+    ['remove HA_Chassis', 'remove HA_Chassis', 'remove HA_Chassis', 'remove HA_Chassis_Group', 'remove Logical_Router_Port'],
+    'the Vpc leaves the manifest: only its BFD port goes, the ConfigMap keeps the external port',
+  );
+  t.equal(await nbctl(sb, 'get', 'Logical_Router_Port', 'ovn-cluster-external204', '_uuid', 'networks', 'gateway_chassis'), port, 'the external port row unchanged');
+});
+
 t.test('enable-external-gw "false" detaches the default VPC: exactly what was attached goes', async (t) => {
   const r = await gw.apply(await manifest(configMap({ 'enable-external-gw': 'false' })));
   t.same(

@@ -172,7 +172,7 @@ class Builder {
     }
     this.scanNb();
     for (const s of this.all<Subnet>('Subnet')) if (!s.vpc) this.externalNetwork(s);
-    for (const v of this.all<Vpc>('Vpc')) this.router(v);
+    for (const v of this.all<Vpc>('Vpc')) if (!this.attachedByConfig(v)) this.router(v);
     this.defaultVpc();
     for (const s of this.all<Subnet>('Subnet')) if (s.vpc) this.internalSubnet(s);
     for (const s of this.all<Subnet>('Subnet')) if (s.vpc && s.gatewayType === 'centralized') this.egress(s);
@@ -300,19 +300,24 @@ class Builder {
    * go when enable-external-gw does. No default route: the default VPC's
    * default route stays Kube-OVN's (via the join network). A missing router is
    * a warning: it is attached by the first apply after Kube-OVN made it.
+   *
+   * A Vpc of that name in the manifest that leaves spec.enableExternal out
+   * (for example one that only adds a bfdPort, as Kube-OVN's egress docs do)
+   * is attached the same way, with the rest of its spec; one that says
+   * enableExternal: false contradicts the ConfigMap and is refused.
    */
   private defaultVpc(): void {
     const c = this.config;
     if (!c?.enableExternalGw) return;
-    const name = this.opts.clusterRouter ?? DEFAULT_CLUSTER_ROUTER;
+    const name = this.defaultVpcName();
     const declared = this.get<Vpc>('Vpc', name);
-    if (declared) {
+    if (declared && !this.attachedByConfig(declared)) {
       if (!declared.enableExternal) {
         this.problem(declared, 'spec.enableExternal', `is false, but ConfigMap ${c.name} data.enable-external-gw "true" attaches the default VPC ${name} to the external network: change one of them`);
       }
       return;
     }
-    if (!this.findByName('Logical_Router', name)) {
+    if (!declared && !this.findByName('Logical_Router', name)) {
       // not a refusal: seed 002's manifests carry enable-external-gw "true" and must apply on a plain OVN too
       this.warnings.push(
         `ConfigMap ${c.name}: data.enable-external-gw: the default VPC, router ${name}, is not in NB, so it is not attached (Kube-OVN creates it; without Kube-OVN, add a Vpc ${name} to the manifest)`,
@@ -333,7 +338,17 @@ class Builder {
         nic.ip = p.ip;
       }
     }
-    this.router({ kind: 'Vpc', name, enableExternal: true, addExternalSubnets: [], staticRoutes: [], policyRoutes: [], ...(c.origin ? { origin: c.origin } : {}) }, false, nic);
+    const spec: Vpc = declared ?? { kind: 'Vpc', name, enableExternal: true, addExternalSubnets: [], staticRoutes: [], policyRoutes: [], ...(c.origin ? { origin: c.origin } : {}) };
+    this.router({ ...spec, enableExternal: true }, false, nic);
+  }
+
+  private defaultVpcName(): string {
+    return this.opts.clusterRouter ?? DEFAULT_CLUSTER_ROUTER;
+  }
+
+  /** A declared default VPC that leaves enableExternal to ConfigMap enable-external-gw "true" (see defaultVpc). */
+  private attachedByConfig(v: Vpc): boolean {
+    return v.enableExternalGiven === false && v.name === this.defaultVpcName() && this.config?.enableExternalGw === true;
   }
 
   private router(v: Vpc, defaultRoute = true, nic?: Router['nic']): void {

@@ -673,6 +673,7 @@ const KINDS: KindDefs = {
     },
     read: (f): Body<Vpc> => ({
       enableExternal: f.bool('enableExternal', false),
+      ...(f.given('enableExternal') ? {} : { enableExternalGiven: false }),
       addExternalSubnets: [...new Set([...f.strList('addExternalSubnets'), ...f.strList('extraExternalSubnets')])],
       staticRoutes: f.items('staticRoutes').map(readStaticRoute),
       policyRoutes: f.items('policyRoutes').map(readPolicyRoute),

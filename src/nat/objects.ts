@@ -97,6 +97,12 @@ export interface PolicyRoute {
 /** kind Vpc: a Logical_Router. */
 export interface Vpc extends Base<'Vpc'> {
   enableExternal: boolean;
+  /**
+   * false when the manifest leaves spec.enableExternal out: for Kube-OVN's
+   * default VPC, ConfigMap enable-external-gw then decides (as
+   * kube-ovn-controller does). Absent means given.
+   */
+  enableExternalGiven?: boolean;
   /** extra external networks (Subnet names) besides the default one */
   addExternalSubnets: string[];
   staticRoutes: StaticRoute[];
