@@ -217,6 +217,18 @@ async function isOurs(pid: number | undefined, dir: string): Promise<boolean> {
   return cmd.split('\0').join(' ').includes(dir);
 }
 
+/**
+ * True while a pid we signalled has not finished exiting: alive (not a
+ * zombie) and either still ours or with an empty command line, which is what
+ * /proc shows for a process between releasing its memory and becoming a zombie.
+ */
+async function isExiting(pid: number, dir: string): Promise<boolean> {
+  if (!(await isAlive(pid))) return false;
+  const cmd = await readProc(pid, 'cmdline');
+  if (cmd === undefined) return process.platform !== 'linux';
+  return cmd === '' || cmd.split('\0').join(' ').includes(dir);
+}
+
 async function waitFor<T>(
   what: string,
   timeoutMs: number,
@@ -437,7 +449,7 @@ class SandboxImpl implements Sandbox {
       const deadline = Date.now() + ms;
       for (;;) {
         const alive: number[] = [];
-        for (const p of pids) if (await isOurs(p, dir)) alive.push(p);
+        for (const p of pids) if (await isExiting(p, dir)) alive.push(p);
         if (alive.length === 0 || Date.now() > deadline) return alive;
         await sleep(50);
       }
