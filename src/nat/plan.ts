@@ -283,7 +283,11 @@ class Planner {
 
   private insert(s: RowSpec): void {
     const row: Record<string, unknown> = {};
-    for (const [c, v] of Object.entries(s.columns)) row[c] = this.wire(v);
+    for (const [c, v] of Object.entries(s.columns)) {
+      // an empty optional, set or map is what the server puts in a new row anyway: not sent
+      if (v === null || (Array.isArray(v) && v.length === 0) || (v instanceof Map && v.size === 0)) continue;
+      row[c] = this.wire(v);
+    }
     row.external_ids = this.tags(s);
     const uuidName = this.named.get(s.key)!;
     this.inserts.push({ op: 'insert', table: s.table, row, uuidName });
