@@ -130,8 +130,18 @@ export class JsonRpcSession {
   }
 
   private send(msg: unknown): void {
+    // messages sent in one tick (a burst of pipelined transactions) leave in one write
+    if (!this.corked) {
+      this.corked = true;
+      this.sock.cork();
+      process.nextTick(() => {
+        this.corked = false;
+        this.sock.uncork();
+      });
+    }
     this.sock.write(JSON.stringify(msg));
   }
+  private corked = false;
 
   private chooseSink(partial: Record<string, unknown>, member: string): LeafSink | undefined {
     if (member === 'result' && typeof partial.id === 'number') {
