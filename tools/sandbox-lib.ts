@@ -209,24 +209,17 @@ export function isAliveSync(pid: number | undefined): boolean {
   }
 }
 
-/** True if pid is alive and its command line mentions `dir` (guards against pid reuse). */
-async function isOurs(pid: number | undefined, dir: string): Promise<boolean> {
+/**
+ * True if pid is alive and its command line mentions `dir` (guards against pid
+ * reuse). `exiting`: a pid we signalled also counts while its command line is
+ * empty, which is what /proc shows for a process between releasing its
+ * memory and becoming a zombie.
+ */
+async function isOurs(pid: number | undefined, dir: string, exiting = false): Promise<boolean> {
   if (!(await isAlive(pid))) return false;
   const cmd = await readProc(pid!, 'cmdline');
   if (cmd === undefined) return process.platform !== 'linux';
-  return cmd.split('\0').join(' ').includes(dir);
-}
-
-/**
- * True while a pid we signalled has not finished exiting: alive (not a
- * zombie) and either still ours or with an empty command line, which is what
- * /proc shows for a process between releasing its memory and becoming a zombie.
- */
-async function isExiting(pid: number, dir: string): Promise<boolean> {
-  if (!(await isAlive(pid))) return false;
-  const cmd = await readProc(pid, 'cmdline');
-  if (cmd === undefined) return process.platform !== 'linux';
-  return cmd === '' || cmd.split('\0').join(' ').includes(dir);
+  return (exiting && cmd === '') || cmd.split('\0').join(' ').includes(dir);
 }
 
 async function waitFor<T>(
@@ -449,7 +442,7 @@ class SandboxImpl implements Sandbox {
       const deadline = Date.now() + ms;
       for (;;) {
         const alive: number[] = [];
-        for (const p of pids) if (await isExiting(p, dir)) alive.push(p);
+        for (const p of pids) if (await isOurs(p, dir, true)) alive.push(p);
         if (alive.length === 0 || Date.now() > deadline) return alive;
         await sleep(50);
       }

@@ -94,7 +94,6 @@ interface Frame {
   sink: LeafSink | undefined;
 }
 
-
 export class JsonStreamParser {
   private readonly max: number;
   private readonly leafLevel: number;
@@ -449,7 +448,6 @@ function setMember(obj: Record<string, unknown>, key: string, value: unknown): v
   }
 }
 
-/** A string leaf without escapes or control characters can skip JSON.parse. */
 /** The JSON string at buf[start..end) (quotes included) if it has no escapes, else undefined. */
 function plainString(buf: Buffer, start: number, end: number): string | undefined {
   let ascii = true;

@@ -17,11 +17,7 @@
 import type { ColumnSchema, ColumnType, BaseType, Atom, Value } from './schema.js';
 import { EMPTY_MAP, EMPTY_SET, intern } from './schema.js';
 import { BACKSLASH, COLON, COMMA, LBRACE, LBRACKET, QUOTE, RBRACE, RBRACKET, type SliceableBuffer } from './json-bytes.js';
-
-/** parseRow() results other than an end offset. */
-export const NOT_HANDLED = -1;
-export const INCOMPLETE = -2;
-
+import { RAW_INCOMPLETE, RAW_NOT_HANDLED } from './framing.js';
 
 // parser state (module level: no allocation per row)
 let b: Buffer;
@@ -100,7 +96,7 @@ export let parsedRow: Record<string, unknown> | undefined;
 /**
  * Parse the columns object `{"col":value,...}` at `start` (a "{") into a new
  * row from `newRow(uuid)`. Returns the offset after the closing "}", or
- * NOT_HANDLED / INCOMPLETE. `wrapped` expects `{"initial"|"insert":{...}}`
+ * RAW_NOT_HANDLED / RAW_INCOMPLETE (a LeafSink.rawLeaf result). `wrapped` expects `{"initial"|"insert":{...}}`
  * (update2/update3 and the monitor_cond_since reply) instead.
  */
 export function parseRow(
@@ -133,11 +129,11 @@ export function parseRow(
   } catch (e) {
     if (e === CUT) {
       rowParseStats.cut++;
-      return INCOMPLETE;
+      return RAW_INCOMPLETE;
     }
     if (e === GIVE_UP) {
       rowParseStats.declined++;
-      return NOT_HANDLED;
+      return RAW_NOT_HANDLED;
     }
     throw e;
   } finally {
@@ -192,9 +188,9 @@ function atSet(): boolean {
 function value(ct: ColumnType, cs: ColumnShape): Value {
   switch (ct.kind) {
     case 'scalar': {
+      // enum members are shared (as intern() does on the general path); other enums are not strings
       if (ct.key.enum && ct.key.type === 'string') return knownString(cs.keys, false);
-      const a = atom(ct.key);
-      return ct.key.enum ? intern(a) : a;
+      return atom(ct.key);
     }
     case 'optional': {
       if (!atSet()) return atom(ct.key);
