@@ -37,6 +37,7 @@ import t, { type Test } from 'tap';
 import { withSandbox, nbctl, ovnTrace, sbctl } from './helpers/sandbox.js';
 import { NatGateway } from '../src/nat/apply.js';
 import { parseManifest } from '../src/nat/manifest.js';
+import { dualStackNetwork, esc, unquote, upstreamMacBindings } from './helpers/nat-fixture.js';
 
 const sb = await withSandbox(t);
 
@@ -45,60 +46,7 @@ const VM1 = { port: 'vm1.vpc1', mac: '00:00:00:0a:dd:27', v4: '192.168.0.2', v6:
 const VM2 = { port: 'vm2.vpc1', mac: '00:00:00:0b:e9:d0', v4: '192.168.0.3', v6: 'fd00:10::3' }; // SNAT only
 const INTERNET = { v4: '8.8.8.8', v6: '2001:db8::8' };
 
-const NETWORK = `apiVersion: v1
-kind: ConfigMap
-metadata:
-  name: ovn-external-gw-config
-  namespace: kube-system
-data:
-  enable-external-gw: "true"
-  external-gw-nodes: "gw-1,gw-2"
-  type: centralized
-  external-gw-addr: "10.5.204.254/24"
----
-apiVersion: kubeovn.io/v1
-kind: ProviderNetwork
-metadata:
-  name: external204
-spec:
-  defaultInterface: vlan
----
-apiVersion: kubeovn.io/v1
-kind: Vlan
-metadata:
-  name: vlan204
-spec:
-  id: 204
-  provider: external204
----
-apiVersion: kubeovn.io/v1
-kind: Subnet
-metadata:
-  name: external204
-spec:
-  protocol: Dual
-  cidrBlock: 10.5.204.0/24,fd00:5::/64
-  gateway: 10.5.204.254,fd00:5::fe
-  vlan: vlan204
-  excludeIps:
-  - 10.5.204.1..10.5.204.100
----
-kind: Vpc
-apiVersion: kubeovn.io/v1
-metadata:
-  name: vpc1
-spec:
-  enableExternal: true
----
-apiVersion: kubeovn.io/v1
-kind: Subnet
-metadata:
-  name: vpc1-subnet1
-spec:
-  protocol: Dual
-  cidrBlock: 192.168.0.0/24,fd00:10::/64
-  vpc: vpc1
-`;
+const NETWORK = dualStackNetwork(['gw-1', 'gw-2']);
 
 const NAT = `kind: OvnEip
 apiVersion: kubeovn.io/v1
@@ -165,7 +113,6 @@ for (const vm of [VM1, VM2]) {
 const applied = await gw.apply(parseManifest(`${NETWORK}---\n${NAT}`, 'vpc1.yaml'));
 await nbctl(sb, '--wait=sb', 'sync'); // northd has compiled all of it into SB
 
-const unquote = (s: string) => s.replace(/^"|"$/g, '');
 const INT_MAC = unquote(await nbctl(sb, 'get', 'Logical_Router_Port', 'vpc1-vpc1-subnet1', 'mac'));
 const EXT_MAC = unquote(await nbctl(sb, 'get', 'Logical_Router_Port', 'vpc1-external204', 'mac'));
 
@@ -187,16 +134,12 @@ const SNAT = eips.get('eip-snat') ?? { v4: '?', v6: '?' };
 const DNAT = eips.get('eip-dnat') ?? { v4: '?', v6: '?' };
 
 // the upstream gateway's MAC for get_arp/get_nd (see the top of the file)
-const routerDp = await sbctl(sb, '--bare', '--columns=_uuid', 'find', 'Datapath_Binding', 'external_ids:name=vpc1');
-for (const ip of ['10.5.204.254', 'fd00:5::fe']) {
-  await sbctl(sb, 'create', 'MAC_Binding', 'logical_port=vpc1-external204', `ip="${ip}"`, `mac="${GW_MAC}"`, `datapath=${routerDp}`);
-}
+await upstreamMacBindings(sb, GW_MAC);
 // admit only tcp port 22 into vm1, so a delivered DNAT packet proves its new destination port
 await nbctl(sb, 'acl-add', 'vpc1-subnet1', 'to-lport', '1000', `outport == "${VM1.port}" && tcp.dst == 22`, 'allow-related');
 await nbctl(sb, 'acl-add', 'vpc1-subnet1', 'to-lport', '900', `outport == "${VM1.port}" && tcp`, 'drop');
 await nbctl(sb, '--wait=sb', 'sync');
 
-const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 t.test('the manifest applied: dual-stack EIPs, NAT rows and the DNAT balancer in NB', async (t) => {
   t.ok(applied.transacted, 'applied in one transaction');

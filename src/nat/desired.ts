@@ -29,6 +29,7 @@ import {
   cidrFirstHost,
   cidrLastHost,
   formatIp,
+  familyOf,
   parseCidr,
   parseIp,
   parseIpOrCidr,
@@ -1060,8 +1061,39 @@ class Builder {
     const n = this.natPairs(s, undefined, eipUse);
     if (!n) return;
     for (const { fam, ext, int } of n.pairs) {
-      this.natRow(s, n.router, fam, 'snat', ext.text, int, n.lrp, { external_port_range: s.externalPortRange ?? '' });
+      this.natRow(s, n.router, fam, 'snat', ext.text, int, n.lrp, {
+        external_port_range: s.externalPortRange ?? '',
+        allowed_ext_ips: this.extIpSet(s, 'allowed', fam),
+        exempted_ext_ips: this.extIpSet(s, 'exempted', fam),
+      });
     }
+  }
+
+  /**
+   * The Address_Set of an SNAT's allowedExtIps / exemptedExtIps for one
+   * address family (an address set holds one type of address), as the
+   * reference its NAT row keeps; null when the rule has none. Named
+   * "natgw.snat.<rule, '-' as '_'>.<allowed|exempted>.ip<4|6>" (address set
+   * names allow [a-zA-Z_.0-9]; a DNS-1123 name maps one to one).
+   */
+  private extIpSet(s: OvnSnatRule, which: 'allowed' | 'exempted', fam: Family): ReturnType<typeof ref> | null {
+    const field = which === 'allowed' ? 'allowedExtIps' : 'exemptedExtIps';
+    const list = s[field];
+    if (!list) return null;
+    const addresses = list.filter((a) => familyOf(a) === fam);
+    if (addresses.length === 0) {
+      // no exemption for this family is just that; an allow-list without it would SNAT none of its traffic
+      if (which === 'allowed') this.problem(s, `spec.${field}`, `has no IPv${fam} address, but the rule SNATs IPv${fam} (${fam === 4 ? 'v4IpCidr' : 'v6IpCidr'}); an empty allow-list would stop all of its IPv${fam} SNAT`);
+      return null;
+    }
+    const part = `${which}:${fam}`;
+    const name = `natgw.snat.${s.name.replace(/-/g, '_')}.${which}.ip${fam}`;
+    this.addRow(s.kind, s.name, part, {
+      table: 'Address_Set',
+      label: `Address_Set ${name} (${which} external IPs of OvnSnatRule ${s.name})`,
+      columns: { name, addresses },
+    });
+    return ref(key(s.kind, s.name, part));
   }
 
   private dnat(d: OvnDnatRule, eipUse: Map<string, string[]>): void {

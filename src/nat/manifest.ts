@@ -433,6 +433,24 @@ function readPortRange(f: Fields, key: string): string | undefined {
   return undefined;
 }
 
+/**
+ * External addresses a NAT rule is limited to or exempted from (NAT
+ * allowed_ext_ips / exempted_ext_ips): a non-empty list of addresses and
+ * CIDRs, canonical, without repeats; undefined when not given.
+ */
+function readExtIps(f: Fields, key: string): string[] | undefined {
+  if (!f.given(key)) return undefined;
+  const out: string[] = [];
+  f.list(key).forEach((v, i) => {
+    const s = typeof v === 'string' ? v.trim() : '';
+    const c = s === '' ? `must be an IP address or CIDR, got ${show(v)}` : s.includes('/') ? checkCidr(s) : checkIp(s);
+    if (typeof c === 'string') f.problem(`${key}[${i}]`, c);
+    else if (!out.includes(c.text)) out.push(c.text);
+  });
+  if (out.length === 0 && Array.isArray(f.raw(key)) && (f.raw(key) as unknown[]).length === 0) f.problem(key, 'must not be empty (leave it out to apply the rule to every destination)');
+  return out.length ? out : undefined;
+}
+
 /** An address with a prefix length, host bits expected: "10.5.204.254/24". */
 /** A MAC address, lowercased (undefined when absent or invalid, with the problem noted). */
 function readMac(f: Fields, key: string): string | undefined {
@@ -709,10 +727,15 @@ const KINDS: KindDefs = {
   OvnSnatRule: {
     apiVersion: KUBE_OVN,
     section: 'spec',
-    known: ['ovnEip', 'vpcSubnet', 'ipName', 'vpc', 'v4IpCidr', 'v6IpCidr', 'externalPortRange', 'stateless'],
+    known: ['ovnEip', 'vpcSubnet', 'ipName', 'vpc', 'v4IpCidr', 'v6IpCidr', 'externalPortRange', 'allowedExtIps', 'exemptedExtIps', 'stateless'],
     read: (f): Body<OvnSnatRule> => {
       notStateless(f);
       const x = readInternal(f, ['vpcSubnet', 'ipName'], ['v4IpCidr', 'v6IpCidr'], 'ipOrCidr');
+      const allowedExtIps = readExtIps(f, 'allowedExtIps');
+      const exemptedExtIps = readExtIps(f, 'exemptedExtIps');
+      if (allowedExtIps && exemptedExtIps) {
+        f.problem('exemptedExtIps', `give only one of ${f.at('allowedExtIps')} and ${f.at('exemptedExtIps')}: OVN does not apply a NAT rule that has both`);
+      }
       return {
         ovnEip: f.reqStr('ovnEip'),
         vpcSubnet: x.named.vpcSubnet,
@@ -721,6 +744,8 @@ const KINDS: KindDefs = {
         v4IpCidr: x.addr.v4IpCidr,
         v6IpCidr: x.addr.v6IpCidr,
         externalPortRange: readPortRange(f, 'externalPortRange'),
+        ...(allowedExtIps ? { allowedExtIps } : {}),
+        ...(exemptedExtIps ? { exemptedExtIps } : {}),
       };
     },
   },

@@ -153,6 +153,13 @@ export interface OvnSnatRule extends Base<'OvnSnatRule'> {
   v6IpCidr?: string;
   /** "lo-hi" (ovn-natgw extension, NAT external_port_range) */
   externalPortRange?: string;
+  /**
+   * Only SNAT traffic to these addresses/CIDRs (ovn-natgw extension: NAT
+   * allowed_ext_ips, an Address_Set per address family).
+   */
+  allowedExtIps?: string[];
+  /** SNAT all traffic except to these addresses/CIDRs (NAT exempted_ext_ips); not with allowedExtIps. */
+  exemptedExtIps?: string[];
 }
 
 /** kind OvnDnatRule. */

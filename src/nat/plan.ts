@@ -66,14 +66,15 @@ export const OWNED_TABLES: readonly NbTableName[] = [
   'BFD',
   'HA_Chassis_Group',
   'HA_Chassis',
+  'Address_Set',
 ];
 
 /** Map columns whose whole value ovn-natgw sets, per table (others: only its own keys). */
 const FULL_MAPS: Partial<Record<NbTableName, ReadonlySet<string>>> = { Load_Balancer: new Set(['vips']) };
 
 /** Root tables among them: removed by a delete; the others by leaving their parent. */
-export const ROOT: ReadonlySet<string> = new Set(['Logical_Switch', 'Logical_Router', 'Load_Balancer', 'BFD', 'HA_Chassis_Group']);
-const NAMED: ReadonlySet<string> = new Set(['Logical_Switch', 'Logical_Switch_Port', 'Logical_Router', 'Logical_Router_Port', 'Load_Balancer', 'Gateway_Chassis', 'HA_Chassis_Group']);
+export const ROOT: ReadonlySet<string> = new Set(['Logical_Switch', 'Logical_Router', 'Load_Balancer', 'BFD', 'HA_Chassis_Group', 'Address_Set']);
+const NAMED: ReadonlySet<string> = new Set(['Logical_Switch', 'Logical_Switch_Port', 'Logical_Router', 'Logical_Router_Port', 'Load_Balancer', 'Gateway_Chassis', 'HA_Chassis_Group', 'Address_Set']);
 
 /** Parent table and column(s) of each non-root owned table. */
 export const PARENTS: Record<string, [NbTableName, string][]> = {
@@ -92,7 +93,7 @@ export const PARENTS: Record<string, [NbTableName, string][]> = {
  * row that goes clears them first, since OVSDB checks references before it
  * collects the unreferenced row.
  */
-const ROOT_REFS: Partial<Record<NbTableName, readonly string[]>> = { Logical_Router_Port: ['ha_chassis_group'] };
+const ROOT_REFS: Partial<Record<NbTableName, readonly string[]>> = { Logical_Router_Port: ['ha_chassis_group'], NAT: ['allowed_ext_ips', 'exempted_ext_ips'] };
 
 /** The update that clears a going row's strong references to root rows (none when it holds none). */
 export function clearRootRefs(table: NbTableName, r: Readonly<Record<string, unknown>> & { _uuid: string }): Operation[] {
@@ -197,6 +198,11 @@ class Planner {
       } else {
         this.named.set(s.key, `row${n++}`);
         toInsert.push(s);
+        if (s.table === 'Address_Set') {
+          // a unique name: one that is taken would fail the whole transaction at the server
+          const taken = this.byName('Address_Set', String(s.columns.name));
+          if (taken) this.problem(s, 'metadata.name', `Address_Set ${String(s.columns.name)} already exists in NB (${taken._uuid}) and is not this rule's; rename the rule or remove that address set`);
+        }
       }
     }
     this.checkNatConflicts();
