@@ -62,7 +62,8 @@ export interface TransactOptions {
   assertLock?: string;
 }
 
-interface ServerDbRow {
+/** A _Server.Database row, as the client's _Server monitor decodes it. */
+export interface ServerDbRow {
   name: string;
   model: string;
   connected: boolean;
@@ -79,6 +80,40 @@ class ServerRejected extends Error {
 }
 
 const SERVER_MONITOR_ID = '_server';
+
+/**
+ * One step of the reconnect backoff: wait `delayMs` now (the current backoff,
+ * capped at `maxMs`, minus up to half of it as jitter), and `nextMs` next time
+ * (doubled, capped at `maxMs`). `random` is Math.random or an injected source in [0, 1).
+ */
+export function backoffStep(currentMs: number, maxMs: number, random: () => number = Math.random): { delayMs: number; nextMs: number } {
+  const cur = Math.min(Math.max(currentMs, 1), maxMs); // at least 1 ms: a 0 minimum must not spin
+  return { delayMs: cur * (0.5 + random() * 0.5), nextMs: Math.min(cur * 2, maxMs) };
+}
+
+/**
+ * Why a server's _Server.Database row makes it unusable for `database`
+ * (reason undefined when usable), after the Python IDL's rules, and the
+ * highest Raft index seen so far (`minIndex`, raised by a usable row).
+ */
+export function judgeServer(
+  row: ServerDbRow | undefined,
+  opts: { database: string; leaderOnly: boolean; minIndex: number },
+): { reason?: string; minIndex: number } {
+  const minIndex = opts.minIndex;
+  if (!row) return { reason: `database ${opts.database} is not listed in _Server`, minIndex };
+  if (row.model === 'clustered' || row.model === 'relay') {
+    if (row.model === 'clustered' && !row.schema) return { reason: 'not yet joined the cluster', minIndex };
+    if (!row.connected) return { reason: 'disconnected from the cluster', minIndex };
+    if (opts.leaderOnly && row.model === 'relay') return { reason: 'a relay cannot be the leader', minIndex };
+    if (opts.leaderOnly && !row.leader) return { reason: 'not the cluster leader', minIndex };
+    if (row.index !== null) {
+      if (row.index < minIndex) return { reason: `stale data (index ${row.index}, but ${minIndex} was seen before)`, minIndex };
+      return { minIndex: row.index };
+    }
+  }
+  return { minIndex };
+}
 
 export class OvsdbClient extends EventEmitter {
   readonly database: string;
@@ -394,8 +429,8 @@ export class OvsdbClient extends EventEmitter {
         return;
       }
       if (!progressed) {
-        const delay = this.backoffMs * (0.5 + Math.random() * 0.5);
-        this.backoffMs = Math.min(this.backoffMs * 2, this.o.maxBackoffMs);
+        const { delayMs: delay, nextMs } = backoffStep(this.backoffMs, this.o.maxBackoffMs);
+        this.backoffMs = nextMs;
         await new Promise<void>((res) => {
           const t = setTimeout(res, delay);
           this.wake = () => {
@@ -480,18 +515,9 @@ export class OvsdbClient extends EventEmitter {
 
   /** Why this server cannot be used (undefined when it can), after the Python IDL's rules. */
   private judgeServer(row: ServerDbRow | undefined): string | undefined {
-    if (!row) return `database ${this.database} is not listed in _Server`;
-    if (row.model === 'clustered' || row.model === 'relay') {
-      if (row.model === 'clustered' && !row.schema) return 'not yet joined the cluster';
-      if (!row.connected) return 'disconnected from the cluster';
-      if (this.o.leaderOnly && row.model === 'relay') return 'a relay cannot be the leader';
-      if (this.o.leaderOnly && !row.leader) return 'not the cluster leader';
-      if (row.index !== null) {
-        if (row.index < this.minIndex) return `stale data (index ${row.index}, but ${this.minIndex} was seen before)`;
-        this.minIndex = row.index;
-      }
-    }
-    return undefined;
+    const { reason, minIndex } = judgeServer(row, { database: this.database, leaderOnly: this.o.leaderOnly, minIndex: this.minIndex });
+    this.minIndex = minIndex;
+    return reason;
   }
 
   /** Set up (or resume) one replica's monitor on a session. */

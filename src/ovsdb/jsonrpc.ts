@@ -3,7 +3,7 @@
 // "echo", an inactivity probe and per-request timeouts.
 
 import type { Duplex } from 'node:stream';
-import { JsonStreamParser, type LeafSink } from './framing.js';
+import { FramingError, JsonStreamParser, type LeafSink } from './framing.js';
 import { ConnectionClosedError, RequestTimeoutError, RpcError } from './errors.js';
 
 export interface SessionOptions {
@@ -158,6 +158,14 @@ export class JsonRpcSession {
     const m = msg as { id?: unknown; method?: unknown; params?: unknown; result?: unknown; error?: unknown };
     const sink = this.currentNotificationSink;
     this.currentNotificationSink = undefined;
+    // closed by an earlier message of the same chunk (e.g. an inconsistent update): believe nothing more
+    if (this.closedError) return;
+    // a request or notification has a string method, a reply an id and a result or error (RFC 7047 4.1)
+    if (Array.isArray(m) || (typeof m.method !== 'string' && (m.id === undefined || (!('result' in m) && !('error' in m))))) {
+      const text = JSON.stringify(msg);
+      this.close(new FramingError(`not a JSON-RPC message (no request, reply or notification): ${text.length > 200 ? `${text.slice(0, 200)}...` : text}`));
+      return;
+    }
     if (typeof m.method === 'string') {
       if (m.id === null || m.id === undefined) {
         this.onNotification(m.method, m.params, sink);

@@ -26,41 +26,46 @@ export function parseRemote(text: string): Remote {
   const kind = colon < 0 ? '' : t.slice(0, colon);
   const rest = t.slice(colon + 1);
   if (kind === 'unix') {
-    if (!rest) throw new RemoteError(`remote "${text}": unix: needs a socket path`);
+    if (!rest) throw new RemoteError(`remote "${t}": unix: needs a socket path`);
     return { kind, path: rest, text: t };
   }
   if (kind === 'tcp' || kind === 'ssl') {
+    const bad = (why: string) => new RemoteError(`remote "${t}": ${why} (expected ${kind}:IP:PORT or ${kind}:[IPv6]:PORT)`);
     let host: string;
     let portText: string;
     if (rest.startsWith('[')) {
       const close = rest.indexOf(']');
-      if (close < 0 || rest[close + 1] !== ':') throw new RemoteError(`remote "${text}": expected ${kind}:[IPv6]:PORT`);
+      if (close < 0) throw bad('no "]" after the IPv6 address');
       host = rest.slice(1, close);
+      if (rest.length === close + 1) throw bad('missing port');
+      if (rest[close + 1] !== ':') throw bad(`unexpected "${rest.slice(close + 1)}" after the IPv6 address`);
       portText = rest.slice(close + 2);
     } else {
       const last = rest.lastIndexOf(':');
-      if (last < 0) throw new RemoteError(`remote "${text}": expected ${kind}:IP:PORT`);
+      if (last < 0) throw bad('missing port');
       host = rest.slice(0, last);
       portText = rest.slice(last + 1);
+      // "tcp:2001:db8::1" would otherwise read as host "2001:db8:", port 1
+      if (host.includes(':')) throw bad('an IPv6 address must be in brackets');
     }
+    if (!host) throw bad('missing host');
+    if (!portText) throw bad('missing port');
+    // digits only: Number() would also take "0x10", "1e3" or " 6641"
+    if (!/^[0-9]+$/.test(portText)) throw bad(`port "${portText}" is not a number`);
     const port = Number(portText);
-    if (!host || !Number.isInteger(port) || port < 1 || port > 65535) {
-      throw new RemoteError(`remote "${text}": bad host or port (expected ${kind}:IP:PORT with PORT 1-65535)`);
-    }
+    if (port < 1 || port > 65535) throw bad(`port ${portText} out of range 1-65535`);
     return { kind, host, port, text: t };
   }
-  throw new RemoteError(`remote "${text}": unknown method "${kind}" (expected tcp:, ssl: or unix:)`);
+  throw new RemoteError(`remote "${t}": ${colon < 0 ? 'no method' : `unknown method "${kind}"`} (expected tcp:, ssl: or unix:)`);
 }
 
 /** Parse a comma-separated list of remotes, as OVN_NB_DB holds. */
 export function parseRemotes(text: string): Remote[] {
-  const list = text
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean)
-    .map(parseRemote);
-  if (list.length === 0) throw new RemoteError('no remote given');
-  return list;
+  if (!text.trim()) throw new RemoteError('no remote given');
+  return text.split(',').map((s, i) => {
+    if (!s.trim()) throw new RemoteError(`remote list "${text}": element ${i + 1} is empty (remotes are separated by single commas)`);
+    return parseRemote(s);
+  });
 }
 
 function loadTls(files: TlsFiles): tls.SecureContextOptions {
