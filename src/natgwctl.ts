@@ -7,7 +7,8 @@
  *     get    KIND [NAME] [-o json]
  *     delete KIND NAME
  *
- * --db defaults to $OVN_NB_DB, --sb to $OVN_SB_DB (read for gateway chassis).
+ * --db defaults to $OVN_NB_DB, --sb to $OVN_SB_DB (read for gateway chassis; with get, a
+ * gateway chassis that SB does not know does not count for READY).
  * TLS like the OVN tools: -p/--private-key, -c/--certificate, -C/--ca-cert.
  * Exit status 0 on success; on error the message goes to stderr, status 1
  * (2 for usage errors).
@@ -72,7 +73,7 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
       : undefined;
   if (o.output !== undefined && o.output !== 'json') throw new UsageError(`-o: only "json" is supported, got "${o.output}"`);
 
-  const needsSb = cmd === 'plan' || cmd === 'apply';
+  const needsSb = cmd === 'plan' || cmd === 'apply' || cmd === 'get';
   const gw = new NatGateway({
     nb,
     ...(needsSb && sb ? { sb } : {}),
@@ -107,7 +108,8 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
       if (!kind) throw new UsageError(`get: unknown kind "${rest[0] ?? ''}" (ofip, oeip, osnat, odnat, vip, vpc, subnet)`);
       await gw.connect();
       try {
-        const list = objectStatus(gw.view(), owner, kind, rest[1]);
+        const chassis = gw.chassisNames();
+        const list = objectStatus(gw.view(), owner, kind, rest[1], chassis ? { chassis } : {});
         if (rest[1] !== undefined && list.length === 0) throw new Error(`${kind} "${rest[1]}" not found (owner ${owner})`);
         out.write(o.output === 'json' ? JSON.stringify(rest[1] !== undefined ? list[0] : list, null, 2) + '\n' : formatStatus(kind, list));
       } finally {

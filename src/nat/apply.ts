@@ -109,6 +109,11 @@ export class NatGateway {
     return [...this.sb.table('Chassis').values()].map((c) => ({ name: c.name, hostname: c.hostname, other_config: c.other_config, external_ids: c.external_ids }));
   }
 
+  /** The SB chassis names (for object status); undefined when SB is not read. */
+  chassisNames(): ReadonlySet<string> | undefined {
+    return this.sb ? new Set(this.chassis().map((c) => c.name)) : undefined;
+  }
+
   view(): NbView {
     return this.nb as unknown as NbView;
   }

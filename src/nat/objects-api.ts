@@ -16,7 +16,7 @@ import type { ApplyOptions, NatGateway } from './apply.js';
 import type { Manifest, ManifestObject } from './objects.js';
 import type { Plan } from './plan.js';
 import { DEFAULT_OWNER } from './rows.js';
-import { objectStatus, type ObjectStatus } from './status.js';
+import { objectStatus, type ObjectStatus, type StatusOptions } from './status.js';
 
 export interface ChangeResult {
   plan: Plan;
@@ -81,12 +81,17 @@ export class NatObjects {
 
   /** Status of one object as NB shows it (undefined when it has no rows). */
   get(kind: string, name: string): ObjectStatus | undefined {
-    return objectStatus(this.gw.view(), this.owner, kind, name)[0];
+    return objectStatus(this.gw.view(), this.owner, kind, name, this.statusOptions())[0];
   }
 
   /** Status of every object of a kind. */
   list(kind: string): ObjectStatus[] {
-    return objectStatus(this.gw.view(), this.owner, kind);
+    return objectStatus(this.gw.view(), this.owner, kind, undefined, this.statusOptions());
+  }
+
+  private statusOptions(): StatusOptions {
+    const chassis = this.gw.chassisNames();
+    return chassis ? { chassis } : {};
   }
 
   private with(objs: readonly ManifestObject[]): Map<string, ManifestObject> {

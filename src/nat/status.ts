@@ -42,7 +42,14 @@ export interface ObjectStatus {
   v4Ip: string;
   v6Eip: string;
   v6Ip: string;
+  /**
+   * Its rows are in NB and, for a Vpc and the NAT kinds, traffic has a way
+   * out: the router has a gateway port with a gateway chassis (one that SB
+   * knows, when SB is read).
+   */
   ready: boolean;
+  /** why it is not ready ("" when it is) */
+  reason: string;
   rows: { table: string; uuid: string; part: string }[];
   /** Vpc: its static routes, with the BFD session of the next hop and its status as NB reports it */
   staticRoutes?: RouteStatus[];
@@ -63,8 +70,46 @@ export interface RouteStatus {
   bfd?: { logicalPort: string; minTx: number | null; minRx: number | null; detectMult: number | null; status: string };
 }
 
+export interface StatusOptions {
+  /** the SB chassis by name: a gateway chassis counts only if it is one (undefined: NB alone decides) */
+  chassis?: ReadonlySet<string>;
+}
+
+const NAT_KINDS: ReadonlySet<string> = new Set(['OvnFip', 'OvnSnatRule', 'OvnDnatRule']);
+
+/** A router's gateway ports (not BFD-only ones) with their gateway chassis names, from Gateway_Chassis or an HA_Chassis_Group. */
+function gatewayPorts(nb: NbView, router: string): { port: string; chassis: string[] }[] {
+  const lr = [...nb.table('Logical_Router').values()].find((r) => r.name === router);
+  if (!lr) return [];
+  const out: { port: string; chassis: string[] }[] = [];
+  for (const u of lr.ports) {
+    const p = nb.table('Logical_Router_Port').get(u);
+    if (!p || p.options.get('bfd-only') === 'true') continue;
+    const chassis = p.gateway_chassis.map((g) => nb.table('Gateway_Chassis').get(g)?.chassis_name ?? '').filter(Boolean);
+    const group = p.ha_chassis_group ? nb.table('HA_Chassis_Group').get(p.ha_chassis_group) : undefined;
+    for (const h of group?.ha_chassis ?? []) {
+      const c = nb.table('HA_Chassis').get(h)?.chassis_name;
+      if (c) chassis.push(c);
+    }
+    if (chassis.length > 0 || p.external_ids.get(PART_KEY)?.startsWith('external:')) out.push({ port: p.name, chassis });
+  }
+  return out;
+}
+
+/** Why traffic of router `router` has no way out ("" when it has one). */
+function noWayOut(nb: NbView, router: string, opts: StatusOptions, allPorts: boolean): string {
+  if (!router) return 'not on any router';
+  const ports = gatewayPorts(nb, router);
+  if (ports.length === 0) return `router ${router} has no gateway port`;
+  const live = (p: { chassis: string[] }) => p.chassis.some((c) => !opts.chassis || opts.chassis.has(c));
+  const dead = ports.filter((p) => !live(p));
+  if (allPorts ? dead.length === 0 : dead.length < ports.length) return '';
+  const p = dead[0];
+  return p.chassis.length === 0 ? `gateway port ${p.port} has no gateway chassis` : `none of the gateway chassis of ${p.port} (${p.chassis.join(', ')}) is an SB chassis`;
+}
+
 /** The objects of a kind (or one) that ovn-natgw owns in NB, with what they map to. */
-export function objectStatus(nb: NbView, owner: string, kind: string, name?: string): ObjectStatus[] {
+export function objectStatus(nb: NbView, owner: string, kind: string, name?: string, opts: StatusOptions = {}): ObjectStatus[] {
   const routerOf = new Map<string, string>();
   for (const lr of nb.table('Logical_Router').values()) {
     for (const col of ['nat', 'load_balancer', 'ports', 'static_routes', 'policies'] as const) for (const u of lr[col]) routerOf.set(u, lr.name);
@@ -72,7 +117,7 @@ export function objectStatus(nb: NbView, owner: string, kind: string, name?: str
   const byName = new Map<string, ObjectStatus>();
   const get = (n: string) => {
     let s = byName.get(n);
-    if (!s) byName.set(n, (s = { kind, name: n, vpc: '', v4Eip: '', v4Ip: '', v6Eip: '', v6Ip: '', ready: false, rows: [] }));
+    if (!s) byName.set(n, (s = { kind, name: n, vpc: '', v4Eip: '', v4Ip: '', v6Eip: '', v6Ip: '', ready: false, reason: '', rows: [] }));
     return s;
   };
   for (const t of OWNED_TABLES) {
@@ -141,7 +186,11 @@ export function objectStatus(nb: NbView, owner: string, kind: string, name?: str
     }
   }
   for (const s of byName.values()) {
-    s.ready = s.rows.length > 0;
+    // a Vpc needs each of its gateway ports served; a NAT rule one of its router's
+    if (s.rows.length === 0) s.reason = 'no rows in NB';
+    else if (kind === 'Vpc' && gatewayPorts(nb, s.vpc).length > 0) s.reason = noWayOut(nb, s.vpc, opts, true);
+    else if (NAT_KINDS.has(kind)) s.reason = noWayOut(nb, s.vpc, opts, false);
+    s.ready = s.reason === '';
     const routes = s.staticRoutes ?? [];
     const group = (x: RouteStatus) => `${x.routeTable}\0${x.policy}\0${x.cidr}`;
     for (const x of routes) x.ecmp = routes.some((y) => y !== x && group(y) === group(x));
@@ -160,6 +209,10 @@ export function formatStatus(kind: string, list: readonly ObjectStatus[]): strin
   if (kind === 'Vpc') {
     head = ['NAME', 'V4IP', 'V6IP', 'ROUTES', 'POLICIES', 'BFD', 'READY'];
     rows = list.map((s) => [s.name, s.v4Ip, s.v6Ip, String(s.staticRoutes?.length ?? 0), String(s.policyRoutes?.length ?? 0), bfdSummary(s), String(s.ready)]);
+  }
+  if (list.some((s) => !s.ready)) {
+    head = [...head, 'REASON'];
+    rows = rows.map((r, i) => [...r, list[i].reason]);
   }
   const width = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   return [head, ...rows].map((r) => r.map((c, i) => c.padEnd(width[i])).join('   ').trimEnd()).join('\n') + '\n';
