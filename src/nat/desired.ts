@@ -540,9 +540,13 @@ class Builder {
           const fam = c.family;
           const given = eip && eip.type === 'lrp' ? (fam === 4 ? eip.v4Ip : eip.v6Ip) : undefined;
           let ip: Ip | undefined = given ? parseIp(given) : nic?.ip?.family === fam ? nic.ip : undefined;
-          if (ip && !given && !existing?.networks.some((n) => parseIpOrCidr(n)?.ip.text === ip!.text)) {
-            // the ConfigMap's nic-ip, not the port's address yet: it must be free (reserved for this port counts as free)
-            if (!this.claim(this.config!, 'data.nic-ip', net, ip.text, netName, `Vpc/${r.name}`)) continue;
+          if (ip && !existing?.networks.some((n) => parseIpOrCidr(n)?.ip.text === ip!.text)) {
+            // an lrp OvnEip's address or the ConfigMap's nic-ip, not the port's address yet: it must be in the
+            // network and free (reserved for this port counts as free)
+            const ok = given
+              ? this.claim(eip!, `spec.v${fam}Ip`, net, ip.text, netName, `Vpc/${r.name}`)
+              : this.claim(this.config!, 'data.nic-ip', net, ip.text, netName, `Vpc/${r.name}`);
+            if (!ok) continue;
           }
           if (!ip && existing) {
             for (const n of existing.networks) {
@@ -1057,9 +1061,23 @@ class Builder {
     eipUse.set(o.ovnEip, users);
   }
 
+  /** SNATed internal addresses: "router gateway-port logical-ip" -> the OvnSnatRule that has it. */
+  private readonly snatted = new Map<string, string>();
+
   private snat(s: OvnSnatRule, eipUse: Map<string, string[]>): void {
     const n = this.natPairs(s, undefined, eipUse);
     if (!n) return;
+    for (const { int } of n.pairs) {
+      // two snat rows for one logical_ip out of one port compile to two flows of equal match and priority:
+      // OVN would use either (ovn-nbctl lr-nat-add refuses it too); several EIPs need several external networks
+      const k = `${n.router} ${n.lrp ?? ''} ${int}`;
+      const other = this.snatted.get(k);
+      if (other !== undefined) {
+        const field = s.vpcSubnet ? 'spec.vpcSubnet' : s.ipName ? 'spec.ipName' : int.includes(':') ? 'spec.v6IpCidr' : 'spec.v4IpCidr';
+        return this.problem(s, field, `${int} is already SNATed by OvnSnatRule ${other} through ${n.lrp ?? `router ${n.router}`}; OVN would use either rule's EIP (two flows of equal priority): give each EIP its own external network`);
+      }
+      this.snatted.set(k, s.name);
+    }
     for (const { fam, ext, int } of n.pairs) {
       this.natRow(s, n.router, fam, 'snat', ext.text, int, n.lrp, {
         external_port_range: s.externalPortRange ?? '',
