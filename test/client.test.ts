@@ -9,16 +9,11 @@
  * transaction, a silent peer (inactivity probe), a server-initiated echo, and
  * a server lacking monitor_cond_since / monitor_cond.
  */
-import t, { type Test } from 'tap';
+import t from 'tap';
 import net from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
 import { OvsdbClient } from '../src/ovsdb/client.js';
 import { JsonRpcSession } from '../src/ovsdb/jsonrpc.js';
-import { JsonStreamParser } from '../src/ovsdb/framing.js';
 import { ops, where, mutation } from '../src/ovsdb/operations.js';
 import { UUID_RE } from '../src/ovsdb/schema.js';
 import {
@@ -30,10 +25,9 @@ import {
 } from '../src/ovsdb/errors.js';
 import { findBinary, run } from '../tools/sandbox-lib.js';
 import { nbctl, withSandbox } from './helpers/sandbox.js';
+import { NB, NB_SCHEMA_JSON, fakeClient, fakeServer, handshake, type FakeConn } from './helpers/fake-server.js';
 import { catchAsync, until } from './helpers/util.js';
 
-const NB = 'OVN_Northbound';
-const NB_SCHEMA_JSON = JSON.parse(readFileSync('/usr/share/ovn/ovn-nb.ovsschema', 'utf8')) as { version: string };
 const NO_SUCH_UUID = '11111111-2222-4333-8444-555555555555';
 
 function sessionOf(client: OvsdbClient): JsonRpcSession {
@@ -298,83 +292,12 @@ t.test('against a real ovsdb-server', async (t) => {
 
 // ======================================================================== fake servers
 
-type Rpc = { id?: unknown; method?: string; params?: unknown[]; result?: unknown; error?: unknown };
-
-interface FakeConn {
-  sock: net.Socket;
-  received: Rpc[];
-  send(msg: unknown): void;
-}
-
-interface Fake {
-  remote: string;
-  path: string;
-  conns: FakeConn[];
-  /** Every message received on any connection. */
-  received: Rpc[];
-}
-
-/** A unix-socket peer speaking JSON-RPC; `handle` decides what (if anything) to answer. */
-async function fakeServer(t: Test, handle: (msg: Rpc, conn: FakeConn) => void): Promise<Fake> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'natgw-fake-'));
-  const sockPath = path.join(dir, 'fake.sock');
-  const fake: Fake = { remote: `unix:${sockPath}`, path: sockPath, conns: [], received: [] };
-  const server = net.createServer((sock) => {
-    const conn: FakeConn = {
-      sock,
-      received: [],
-      send: (m) => {
-        if (!sock.destroyed) sock.write(JSON.stringify(m));
-      },
-    };
-    fake.conns.push(conn);
-    const parser = new JsonStreamParser((m) => {
-      conn.received.push(m as Rpc);
-      fake.received.push(m as Rpc);
-      handle(m as Rpc, conn);
-    });
-    sock.on('data', (c: Buffer) => {
-      try {
-        parser.push(c);
-      } catch {
-        sock.destroy();
-      }
-    });
-    sock.on('error', () => {});
-  });
-  await new Promise<void>((res) => server.listen(sockPath, res));
-  t.teardown(async () => {
-    for (const c of fake.conns) c.sock.destroy();
-    await new Promise<void>((r) => server.close(() => r()));
-    await rm(dir, { recursive: true, force: true });
-  });
-  return fake;
-}
-
-/** Answer the connection handshake of a server without _Server (list_dbs, get_schema). */
-function handshake(msg: Rpc, conn: FakeConn): boolean {
-  if (msg.method === 'list_dbs') {
-    conn.send({ id: msg.id, result: [NB], error: null });
-    return true;
-  }
-  if (msg.method === 'get_schema' && msg.params?.[0] === NB) {
-    conn.send({ id: msg.id, result: NB_SCHEMA_JSON, error: null });
-    return true;
-  }
-  return false;
-}
-
-function fakeClient(remote: string, extra: Partial<ConstructorParameters<typeof OvsdbClient>[0]> = {}): OvsdbClient {
-  return new OvsdbClient({ remote, database: NB, reconnect: false, requestTimeoutMs: 10_000, minBackoffMs: 100, ...extra });
-}
-
 t.test('fake: the peer takes a transaction and hangs up without answering -> CommitUnknownError', async (t) => {
   const fake = await fakeServer(t, (msg, conn) => {
     if (handshake(msg, conn)) return;
     if (msg.method === 'transact') conn.sock.destroy();
   });
-  const client = fakeClient(fake.remote);
-  t.teardown(() => client.close());
+  const client = fakeClient(t, fake.remote);
   await client.connect(10_000);
   const e = await catchAsync(client.transact([ops.insert('Logical_Router', { name: 'r1' })]));
   t.type(e, CommitUnknownError);
@@ -389,8 +312,7 @@ t.test('fake: a stalled peer -> RequestTimeoutError, and CommitUnknownError for 
   const fake = await fakeServer(t, (msg, conn) => {
     handshake(msg, conn); // anything else: never answered
   });
-  const client = fakeClient(fake.remote);
-  t.teardown(() => client.close());
+  const client = fakeClient(t, fake.remote);
   await client.connect(10_000);
 
   const e1 = await catchAsync(client.request('echo', ['x'], 250));
@@ -474,8 +396,7 @@ t.test('fake: a server without monitor_cond_since', async (t) => {
         conn.send({ id: msg.id, result: { Logical_Router: { [U]: { initial: { name: 'r-fake', external_ids: ['map', [['k', 'v']]] } } } }, error: null });
       }
     });
-    const client = fakeClient(fake.remote);
-    t.teardown(() => client.close());
+    const client = fakeClient(t, fake.remote);
     const rep = client.replica<LrTables>({ tables: { Logical_Router: { columns: ['name', 'external_ids'] } } });
     await client.connect(10_000);
     await rep.ready;
@@ -503,8 +424,7 @@ t.test('fake: a server without monitor_cond_since', async (t) => {
       if (msg.method === 'monitor_cond_since' || msg.method === 'monitor_cond') conn.send({ id: msg.id, result: null, error: { error: 'unknown method' } });
       else if (msg.method === 'monitor') conn.send({ id: msg.id, result: { Logical_Router: { [U]: { new: { name: 'r-old-style' } } } }, error: null });
     });
-    const client = fakeClient(fake.remote);
-    t.teardown(() => client.close());
+    const client = fakeClient(t, fake.remote);
     const rep = client.replica<LrTables>({ tables: { Logical_Router: { columns: ['name'] } } });
     await client.connect(10_000);
     await rep.ready;

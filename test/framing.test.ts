@@ -13,20 +13,9 @@ import {
   type LeafSink,
   type PathElem,
 } from '../src/ovsdb/framing.js';
+import { prng } from './helpers/util.js';
 
 // ------------------------------------------------------------------ helpers
-
-/** mulberry32: a small seeded PRNG, so a failing round can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Parse `chunks` in order; returns the messages. */
 function parseChunks(chunks: Buffer[], opts: FramerOptions = {}): unknown[] {

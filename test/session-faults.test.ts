@@ -13,21 +13,14 @@
  * bound; "later than the request timeout" is shown by another request with
  * the same timeout having timed out first.
  */
-import t, { type Test } from 'tap';
-import net from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
-import { readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { OvsdbClient, type ClientOptions } from '../src/ovsdb/client.js';
-import { FramingError, JsonStreamParser, MessageTooLargeError } from '../src/ovsdb/framing.js';
+import t from 'tap';
+import type { OvsdbClient } from '../src/ovsdb/client.js';
+import { FramingError, MessageTooLargeError } from '../src/ovsdb/framing.js';
 import type { ChangeEvent } from '../src/ovsdb/replica.js';
 import { ZERO_UUID } from '../src/ovsdb/schema.js';
 import { ConnectionClosedError, ReplicaInconsistentError, RequestTimeoutError } from '../src/ovsdb/errors.js';
+import { NB_SCHEMA_JSON, fakeClient, fakeServer, handshake, type FakeConn, type Rpc } from './helpers/fake-server.js';
 import { catchAsync, until } from './helpers/util.js';
-
-const NB = 'OVN_Northbound';
-const NB_SCHEMA_JSON = JSON.parse(readFileSync('/usr/share/ovn/ovn-nb.ovsschema', 'utf8')) as { version: string };
 
 const U1 = 'a1a1a1a1-0000-4000-8000-000000000001';
 const U2 = 'a1a1a1a1-0000-4000-8000-000000000002';
@@ -40,93 +33,6 @@ const TXN3 = 'b2b2b2b2-0000-4000-8000-000000000003';
 const TXN9 = 'b2b2b2b2-0000-4000-8000-000000000009';
 
 type LrTables = { Logical_Router: { name: string; external_ids: ReadonlyMap<string, string> } };
-
-// ---------------------------------------------------------------- the fake server
-
-type Rpc = { id?: unknown; method?: string; params?: unknown[]; result?: unknown; error?: unknown };
-
-interface FakeConn {
-  /** 0 for the first connection accepted, 1 for the next, ... */
-  n: number;
-  sock: net.Socket;
-  received: Rpc[];
-  send(msg: unknown): void;
-  /** Raw bytes, for frames that are not what JSON.stringify makes. */
-  write(raw: string): void;
-  isClosed: boolean;
-  closed: Promise<void>;
-}
-
-interface Fake {
-  remote: string;
-  conns: FakeConn[];
-}
-
-/** A unix-socket peer reading JSON-RPC; `handle` decides what (if anything) to answer. */
-async function fakeServer(t: Test, handle: (msg: Rpc, conn: FakeConn) => void): Promise<Fake> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'natgw-faults-'));
-  const sockPath = path.join(dir, 'fake.sock');
-  const fake: Fake = { remote: `unix:${sockPath}`, conns: [] };
-  const server = net.createServer((sock) => {
-    let onClose!: () => void;
-    const conn: FakeConn = {
-      n: fake.conns.length,
-      sock,
-      received: [],
-      send: (m) => {
-        if (!sock.destroyed) sock.write(JSON.stringify(m));
-      },
-      write: (raw) => {
-        if (!sock.destroyed) sock.write(raw);
-      },
-      isClosed: false,
-      closed: new Promise<void>((res) => (onClose = res)),
-    };
-    sock.on('close', () => {
-      conn.isClosed = true;
-      onClose();
-    });
-    sock.on('error', () => {});
-    fake.conns.push(conn);
-    const parser = new JsonStreamParser((m) => {
-      conn.received.push(m as Rpc);
-      handle(m as Rpc, conn);
-    });
-    sock.on('data', (c: Buffer) => {
-      try {
-        parser.push(c);
-      } catch {
-        sock.destroy();
-      }
-    });
-  });
-  await new Promise<void>((res) => server.listen(sockPath, res));
-  t.teardown(async () => {
-    for (const c of fake.conns) c.sock.destroy();
-    await new Promise<void>((r) => server.close(() => r()));
-    await rm(dir, { recursive: true, force: true });
-  });
-  return fake;
-}
-
-/** The handshake of a server without _Server: list_dbs, get_schema (the real NB schema). */
-function handshake(msg: Rpc, conn: FakeConn): boolean {
-  if (msg.method === 'list_dbs') {
-    conn.send({ id: msg.id, result: [NB], error: null });
-    return true;
-  }
-  if (msg.method === 'get_schema' && msg.params?.[0] === NB) {
-    conn.send({ id: msg.id, result: NB_SCHEMA_JSON, error: null });
-    return true;
-  }
-  return false;
-}
-
-function newClient(t: Test, remote: string, extra: Partial<ClientOptions> = {}): OvsdbClient {
-  const c = new OvsdbClient({ remote, database: NB, reconnect: false, requestTimeoutMs: 10_000, minBackoffMs: 20, maxBackoffMs: 100, ...extra });
-  t.teardown(() => c.close());
-  return c;
-}
 
 /** What the client tells its user through events. */
 function watch(client: OvsdbClient) {
@@ -163,7 +69,7 @@ t.test('a malformed frame drops the connection with a framing error; the client 
         if (conn.n === 0) conn.write(c.frame(msg.id));
         else conn.send({ id: msg.id, result: msg.params, error: null });
       });
-      const client = newClient(t, fake.remote, { reconnect: true });
+      const client = fakeClient(t, fake.remote, { reconnect: true });
       const w = watch(client);
       await client.connect(10_000);
 
@@ -196,7 +102,7 @@ t.test('maxMessageBytes through a live client', async (t) => {
       if (handshake(msg, conn)) return;
       if (msg.method === 'echo') conn.send({ id: msg.id, result: ['x'.repeat(msg.params![0] as number)], error: null });
     });
-    const client = newClient(t, fake.remote, { maxMessageBytes: MAX });
+    const client = fakeClient(t, fake.remote, { maxMessageBytes: MAX });
     const w = watch(client);
     await client.connect(10_000);
     t.ok(JSON.stringify(NB_SCHEMA_JSON).length < MAX, 'the schema itself fits the limit');
@@ -223,7 +129,7 @@ t.test('maxMessageBytes through a live client', async (t) => {
         conn.send({ id: msg.id, result: [false, TXN1, { Logical_Router: lrRows({ [U1]: 'r1' }) }], error: null });
       }
     });
-    const client = newClient(t, fake.remote, { maxMessageBytes: MAX });
+    const client = fakeClient(t, fake.remote, { maxMessageBytes: MAX });
     const w = watch(client);
     const rep = client.replica<LrTables>({ tables: { Logical_Router: { columns: ['name', 'external_ids'] } } });
     await client.connect(10_000);
@@ -261,7 +167,7 @@ t.test('the initial-sync timeout is separate from the request timeout', async (t
       handshake(msg, conn); // the monitor request is never answered
     });
     // a long request timeout: a failure at 300 ms can only come from the sync timeout
-    const client = newClient(t, fake.remote, { requestTimeoutMs: 60_000, syncTimeoutMs: 300 });
+    const client = fakeClient(t, fake.remote, { requestTimeoutMs: 60_000, syncTimeoutMs: 300 });
     const rep = client.replica<LrTables>({ tables: { Logical_Router: { columns: ['name'] } } });
     const connecting = catchAsync(client.connect(30_000));
 
@@ -292,14 +198,14 @@ t.test('the initial-sync timeout is separate from the request timeout', async (t
       // echo: never answered
     });
     const opts = { requestTimeoutMs: 200, syncTimeoutMs: 60_000 };
-    const client = newClient(t, fake.remote, opts);
+    const client = fakeClient(t, fake.remote, opts);
     const rep = client.replica<LrTables>({ tables: { Logical_Router: { columns: ['name'] } } });
     const connecting = client.connect(60_000);
     await until('the monitor request', () => held.length === 1);
 
     // the clock: a request with the same request timeout, sent after the
     // monitor request, times out while the monitor reply is still held back
-    const other = newClient(t, fake.remote, opts);
+    const other = fakeClient(t, fake.remote, opts);
     await other.connect(10_000);
     const e = await catchAsync(other.echo(['stall']));
     t.type(e, RequestTimeoutError, 'an ordinary request times out');
@@ -328,7 +234,7 @@ t.test('an update that contradicts the replica forces a fresh monitor', async (t
     const tables = conn.n === 0 ? lrRows({ [U1]: 'r1', [U2]: 'r2' }) : lrRows({ [U2]: 'r2-now', [U4]: 'r4' });
     conn.send({ id: msg.id, result: [false, conn.n === 0 ? TXN1 : TXN9, { Logical_Router: tables }], error: null });
   });
-  const client = newClient(t, fake.remote, { reconnect: true });
+  const client = fakeClient(t, fake.remote, { reconnect: true });
   const w = watch(client);
   const rep = client.replica<LrTables>({ tables: { Logical_Router: { columns: ['name'] } } });
   await client.connect(10_000);
@@ -384,8 +290,8 @@ t.test('inactivity probe: off by default on unix sockets, on when asked for', as
   const stalled = (msg: Rpc, conn: FakeConn) => void handshake(msg, conn);
   const fakeDefault = await fakeServer(t, stalled);
   const fakeProbed = await fakeServer(t, stalled);
-  const byDefault = newClient(t, fakeDefault.remote, { reconnect: true });
-  const probed = newClient(t, fakeProbed.remote, { reconnect: true, probeIntervalMs: 100 });
+  const byDefault = fakeClient(t, fakeDefault.remote, { reconnect: true });
+  const probed = fakeClient(t, fakeProbed.remote, { reconnect: true, probeIntervalMs: 100 });
   const wd = watch(byDefault);
   const wp = watch(probed);
   await byDefault.connect(10_000);

@@ -6,10 +6,7 @@
  * another CA are refused.
  */
 import t from 'tap';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { OvsdbClient } from '../src/ovsdb/client.js';
 import { ConnectionClosedError } from '../src/ovsdb/errors.js';
@@ -17,7 +14,8 @@ import { ops, where } from '../src/ovsdb/operations.js';
 import type { TlsFiles } from '../src/ovsdb/transport.js';
 import { findBinary, isAlive, run } from '../tools/sandbox-lib.js';
 import { parseJsonDump } from './helpers/sandbox.js';
-import { catchAsync } from './helpers/util.js';
+import { spawnOvsdbServer } from './helpers/ovsdb-server.js';
+import { catchAsync, tempDir } from './helpers/util.js';
 
 const NB = 'OVN_Northbound';
 
@@ -68,49 +66,15 @@ async function makePki(dir: string) {
 }
 
 t.test('ssl: a real ovsdb-server on pssl:', async (t) => {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'natgw-tls-'));
+  const dir = await tempDir(t, 'natgw-tls-', 'TLS test files and server log');
   const pki = await makePki(dir);
 
-  const db = path.join(dir, 'nb.db');
-  const log = path.join(dir, 'ovsdb-server.log');
-  await run(await findBinary('ovsdb-tool'), ['create', db, '/usr/share/ovn/ovn-nb.ovsschema']);
-  const server: ChildProcess = spawn(
-    await findBinary('ovsdb-server'),
-    [
-      '--no-chdir',
-      `--log-file=${log}`,
-      '-vconsole:off',
-      `--unixctl=${path.join(dir, 'ctl')}`,
-      '--remote=pssl:0:127.0.0.1',
-      `--private-key=${pki.server.privateKey}`,
-      `--certificate=${pki.server.certificate}`,
-      `--ca-cert=${pki.server.caCert}`,
-      db,
-    ],
-    { stdio: 'ignore' },
-  );
-  const pid = server.pid!;
-  const exited = once(server, 'exit');
-  // belt and braces: never leave our server behind if this process exits early
-  const killOnExit = () => {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      /* gone */
-    }
-  };
-  process.once('exit', killOnExit);
-  t.teardown(async () => {
-    if (server.exitCode === null && server.signalCode === null) {
-      server.kill('SIGTERM');
-      const timer = setTimeout(() => server.kill('SIGKILL'), 5000);
-      await exited;
-      clearTimeout(timer);
-    }
-    process.removeListener('exit', killOnExit);
-    if (t.passing()) await rm(dir, { recursive: true, force: true });
-    else t.comment(`TLS test files and server log kept in ${dir}`);
+  const server = await spawnOvsdbServer(t, {
+    dir,
+    remotes: ['pssl:0:127.0.0.1'],
+    extraArgs: [`--private-key=${pki.server.privateKey}`, `--certificate=${pki.server.certificate}`, `--ca-cert=${pki.server.caCert}`],
   });
+  const { pid, log } = server;
 
   // port 0: ovsdb-server picks a free port and logs it
   const port = await until('ovsdb-server to listen', async () => {
@@ -176,8 +140,7 @@ t.test('ssl: a real ovsdb-server on pssl:', async (t) => {
 
   t.test('stop the server by its pid', async (t) => {
     t.ok(await isAlive(pid), 'still running after the refused clients');
-    server.kill('SIGTERM');
-    await exited;
+    await server.stop();
     t.notOk(await isAlive(pid), `ovsdb-server ${pid} is gone`);
   });
 });

@@ -11,70 +11,22 @@
  *    judging function on real _Server.Database rows (including "stale").
  */
 import t, { type Test } from 'tap';
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import pino from 'pino';
 import { OvsdbClient, backoffStep, judgeServer, type ServerDbRow } from '../src/ovsdb/client.js';
 import { ConnectionClosedError, RemoteError } from '../src/ovsdb/errors.js';
 import { ops } from '../src/ovsdb/operations.js';
 import { parseRemote, parseRemotes } from '../src/ovsdb/transport.js';
-import { SCHEMAS, findBinary, isAlive, run } from '../tools/sandbox-lib.js';
+import { findBinary, isAlive, run } from '../tools/sandbox-lib.js';
 import { nbctl, ovsdbClientDump, withSandbox } from './helpers/sandbox.js';
-import { catchAsync, until, waitFor } from './helpers/util.js';
+import { spawnOvsdbServer } from './helpers/ovsdb-server.js';
+import { catchAsync, prng, tempDir, until, waitFor } from './helpers/util.js';
 
 const NB = 'OVN_Northbound';
 
 // ---------------------------------------------------------------- helpers
-
-/** A temp dir, removed when the test passed (kept, with server logs, when it failed). */
-async function tempDir(t: Test, prefix: string): Promise<string> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), prefix));
-  t.teardown(async () => {
-    if (t.passing()) await rm(dir, { recursive: true, force: true });
-    else t.comment(`files kept in ${dir}`);
-  });
-  return dir;
-}
-
-/**
- * Our own ovsdb-server on a fresh NB database (not detached: its pid is our
- * child's, and only that pid is ever signalled), stopped in t.teardown.
- */
-async function startServer(t: Test, dir: string, remotes: string[]) {
-  const db = path.join(dir, 'nb.db');
-  const log = path.join(dir, 'ovsdb-server.log');
-  if (!existsSync(db)) await run(await findBinary('ovsdb-tool'), ['create', db, SCHEMAS.nb]);
-  const server = spawn(
-    await findBinary('ovsdb-server'),
-    ['--no-chdir', `--log-file=${log}`, '-vconsole:off', `--unixctl=${path.join(dir, 'ctl')}`, ...remotes.map((r) => `--remote=${r}`), db],
-    { stdio: 'ignore' },
-  );
-  const pid = server.pid!;
-  const exited = once(server, 'exit');
-  const killOnExit = () => {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      /* gone */
-    }
-  };
-  process.once('exit', killOnExit);
-  t.teardown(async () => {
-    if (server.exitCode === null && server.signalCode === null) {
-      server.kill('SIGTERM');
-      const timer = setTimeout(() => server.kill('SIGKILL'), 5000);
-      await exited;
-      clearTimeout(timer);
-    }
-    process.removeListener('exit', killOnExit);
-  });
-  return { pid, log };
-}
 
 /** The ports a ptcp:0:HOST server reports in its log ("0:127.0.0.1: listening on port N"), by host. */
 async function listeningPorts(log: string, hosts: string[]): Promise<Map<string, number>> {
@@ -107,25 +59,13 @@ async function nbctlAt(remote: string, ...args: string[]): Promise<string> {
   return (await run(await findBinary('ovn-nbctl'), [`--db=${remote}`, '--timeout=20', ...args], { timeoutMs: 30_000 })).stdout.trim();
 }
 
-/** Deterministic PRNG in [0, 1) (mulberry32), for the jitter schedule. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 // ---------------------------------------------------------------- 1. tcp
 
 t.test('tcp: a real ovsdb-server on ptcp:0 (port chosen by the server at run time)', async (t) => {
   const dir = await tempDir(t, 'natgw-tcp-');
   const v6Problem = await ipv6LoopbackProblem();
   const listen = ['ptcp:0:127.0.0.1', ...(v6Problem ? [] : ['ptcp:0:[::1]'])];
-  const { pid, log } = await startServer(t, dir, listen);
+  const { pid, log } = await spawnOvsdbServer(t, { dir, remotes: listen });
   const ports = await listeningPorts(log, v6Problem ? ['127.0.0.1'] : ['127.0.0.1', '[::1]']);
   t.comment(`ovsdb-server pid ${pid}, ports ${JSON.stringify([...ports])}${v6Problem ? `; ${v6Problem}` : ''}`);
 
@@ -272,14 +212,14 @@ t.test('backoff: doubles from min, capped at max, jitter takes off at most half'
   for (const s of top) t.ok(s.delayMs < s.cur && s.delayMs > s.cur * 0.999, `delay ${s.delayMs} just under ${s.cur}`);
 
   // a seeded random source: every delay within [backoff/2, backoff), never above max; the jitter really varies
-  const steps = walk(mulberry32(42), 2000);
+  const steps = walk(prng(42), 2000);
   const outside = steps.filter((s) => !(s.delayMs >= s.cur / 2 && s.delayMs < s.cur && s.delayMs <= max));
   t.strictSame(outside, [], 'every delay within its jitter bounds');
   const atCap = steps.filter((s) => s.cur === max).map((s) => s.delayMs / max);
   t.ok(atCap.length > 1900, 'the backoff reaches the cap and stays there');
   t.ok(new Set(atCap).size > 1000, 'jitter: the delays at the cap differ');
   t.ok(Math.min(...atCap) < 0.52 && Math.max(...atCap) > 0.98, `jitter spans the range (${Math.min(...atCap)} .. ${Math.max(...atCap)} of max)`);
-  t.strictSame(walk(mulberry32(42), 50), walk(mulberry32(42), 50), 'the same seed gives the same schedule');
+  t.strictSame(walk(prng(42), 50), walk(prng(42), 50), 'the same seed gives the same schedule');
 
   // min above max: the cap still holds from the first delay on
   const inverted = walk(() => 1 - Number.EPSILON, 3, 5000);
@@ -309,7 +249,7 @@ t.test('backoff: a reconnecting client finds a server that appears later on its 
   t.match(failures()[0].err, `${remote}: connect ENOENT ${sock}`, 'the log says why: no such socket');
 
   const before = failures().length;
-  const { pid } = await startServer(t, dir, [`punix:${sock}`]);
+  const { pid } = await spawnOvsdbServer(t, { dir, remotes: [`punix:${sock}`] });
   t.comment(`ovsdb-server pid ${pid} appeared after ${before} failed attempts`);
   await connecting;
   t.ok(client.connected, 'connected once the server appeared');
