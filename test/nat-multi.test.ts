@@ -352,6 +352,8 @@ t.test('a second external network: addExternalSubnets; NAT rows with gateway_por
   t.same((await gatewayChassis('vpc1-extra')).map((g) => g.priority), [3, 2, 1], 'lrp-get-gateway-chassis vpc1-extra: priorities 3, 2, 1');
   t.same(await sbHaChassis('vpc1-extra'), ['ch-1', 'ch-2', 'ch-3'], 'ovn-sbctl: its HA chassis group on SB chassis ch-1..3');
   t.match(await nbctl(sb, 'lsp-list', 'extra'), /\(extra-vpc1\)/, 'ovn-nbctl lsp-list extra: the peer port');
+  t.match(await nbctl(sb, 'lsp-get-options', 'localnet.extra'), /network_name=extra/, 'extra (Vlan id 0): its localnet port on provider network extra');
+  t.equal(await nbctl(sb, 'lsp-get-tag', 'localnet.extra'), '', 'untagged (Vlan id 0 = no tag)');
   t.equal(await nbctl(sb, 'lsp-get-type', 'extra-vpc1'), 'router', 'the peer is a router port');
   t.match(await nbctl(sb, 'lsp-get-options', 'extra-vpc1'), /^router-port=vpc1-extra$/m, 'with router-port=vpc1-extra');
   t.equal(await nbctl(sb, 'get', 'Logical_Switch_Port', 'extra-vpc1', 'addresses'), '[router]', 'addresses [router]');

@@ -157,6 +157,9 @@ t.test('the manifest applied: dual-stack EIPs, NAT rows and the DNAT balancer in
   ]) {
     t.ok(nat.includes(row), `ovn-nbctl lr-nat-list vpc1: ${row}`);
   }
+  const routes = (await nbctl(sb, 'lr-route-list', 'vpc1')).split('\n').map((l) => l.trim().split(/\s+/).slice(0, 3).join(' '));
+  t.ok(routes.includes('0.0.0.0/0 10.5.204.254 dst-ip'), 'ovn-nbctl lr-route-list vpc1: the IPv4 default route via the external gateway', { routes });
+  t.ok(routes.includes('::/0 fd00:5::fe dst-ip'), 'ovn-nbctl lr-route-list vpc1: the IPv6 default route via the external gateway', { routes });
   const lb = await nbctl(sb, 'lr-lb-list', 'vpc1');
   t.match(lb, new RegExp(`ssh-vm1\\s+tcp\\s+${esc(DNAT.v4)}:2222\\s+${esc(VM1.v4)}:22`), 'ovn-nbctl lr-lb-list vpc1: the IPv4 VIP');
   t.match(lb, new RegExp(`tcp\\s+\\[${esc(DNAT.v6)}\\]:2222\\s+\\[${esc(VM1.v6)}\\]:22`), 'ovn-nbctl lr-lb-list vpc1: the IPv6 VIP');
