@@ -120,7 +120,7 @@ t.test('chassis gone from SB: READY false with --sb, true from NB alone', async 
 
   await sbctl(sb, 'chassis-add', 'gw-3', 'geneve', '127.0.0.3');
   await sbctl(sb, 'set', 'Chassis', 'gw-3', 'other_config:ovn-cms-options=enable-chassis-as-gw');
-  await until('gw-3 in the SB replica', () => gw.chassisNames()?.has('gw-3') === true);
+  await until('gw-3 as a gateway candidate in the SB replica', () => gw.chassis().some((c) => c.name === 'gw-3' && c.other_config.get('ovn-cms-options') === 'enable-chassis-as-gw'));
   const r = await gw.apply(parseManifest(MANIFEST, 'nat.yaml'));
   t.ok(r.transacted, 'an apply moves the port to the new gateway chassis');
   t.same((await nbctl(sb, '--bare', '--columns=chassis_name', 'list', 'Gateway_Chassis')).split('\n').filter(Boolean), ['gw-3'], 'vpc1-external204 is on gw-3 alone');

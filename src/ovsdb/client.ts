@@ -14,7 +14,7 @@ import { EventEmitter } from 'node:events';
 import pino, { type Logger } from 'pino';
 import { dial, parseRemotes, type Remote, type TlsFiles } from './transport.js';
 import { JsonRpcSession } from './jsonrpc.js';
-import { type DatabaseSchema, parseSchema, ZERO_UUID } from './schema.js';
+import { type DatabaseSchema, OvsdbValueError, parseSchema, ZERO_UUID } from './schema.js';
 import { type Condition, type Operation, type OperationResult, decodeResult, encodeOperation } from './operations.js';
 import { type Flow, Replica, type ReplicaRow, type ReplicaSpec, UpdateDecoder } from './replica.js';
 import {
@@ -271,12 +271,22 @@ export class OvsdbClient extends EventEmitter {
   async transact(operations: readonly Operation[], opts: TransactOptions = {}): Promise<OperationResult[]> {
     const timeoutMs = opts.timeoutMs ?? this.o.requestTimeoutMs;
     const session = await this.whenConnected(timeoutMs);
-    const schema = this.schema!;
     const all: Operation[] = [];
     if (opts.assertLock) all.push({ op: 'assert', lock: opts.assertLock });
     all.push(...operations);
     if (opts.comment) all.push({ op: 'comment', comment: opts.comment });
-    const wire = all.map((op) => encodeOperation(schema, op));
+    let wire: unknown[];
+    try {
+      wire = all.map((op) => encodeOperation(this.schema!, op));
+    } catch (e) {
+      // an unknown table or column: the database may have been converted since
+      // we read its schema (a client without monitors gets no monitor_canceled)
+      if (!(e instanceof OvsdbValueError) || !/^no (table|column) /.test(e.reason)) throw e;
+      const fresh = parseSchema(await session.request('get_schema', [this.database], { timeoutMs }));
+      if (fresh.version !== this.schema!.version || fresh.cksum !== this.schema!.cksum) this.log.info({ version: fresh.version }, 'database schema changed');
+      this.schema = fresh;
+      wire = all.map((op) => encodeOperation(fresh, op));
+    }
     let reply: unknown;
     try {
       reply = await session.request('transact', [this.database, ...wire], { timeoutMs });

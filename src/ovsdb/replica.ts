@@ -96,6 +96,8 @@ function partValues(row: ReplicaRow, p: IndexPart): unknown[] {
 /** Read-only view of one replicated table. */
 export class TableView<R extends { _uuid: string } = ReplicaRow> {
   /** @internal */ rows = new Map<string, R>();
+  /** @internal Rows still have the columns of an older schema (until the next full sync). */
+  reshaped = false;
   /** @internal */ readonly indexes = new Map<string, SecondaryIndex>();
 
   constructor(
@@ -594,9 +596,16 @@ export class Replica<DB = Record<string, Record<string, unknown>>> {
         tv.indexes.set(ixName, new SecondaryIndex(ixName, parts));
       }
       const old = this.tables.get(name);
-      if (old && sameColumns(old.columns, cols)) {
+      if (old) {
+        // keep the rows, so that the next full sync announces only what changed;
+        // rows of another shape (the schema was converted) are replaced by that
+        // sync (never resumed from a transaction id) and announced as updates
         tv.rows = old.rows;
         tv.reindexAll();
+        if (!sameColumns(old.columns, cols)) {
+          tv.reshaped = true;
+          this.lastTxnId = ZERO_UUID;
+        }
       }
       next.set(name, tv);
     }
@@ -635,11 +644,12 @@ export class Replica<DB = Record<string, Record<string, unknown>>> {
         for (const [uuid, old] of tv.rows) {
           const nu = next.get(uuid);
           if (!nu) this.emit({ table: name, kind: 'delete', row: old });
-          else if (!sameRow(tv, old, nu)) this.emit({ table: name, kind: 'update', row: nu, old });
+          else if (tv.reshaped || !sameRow(tv, old, nu)) this.emit({ table: name, kind: 'update', row: nu, old });
         }
         for (const [uuid, nu] of next) if (!tv.rows.has(uuid)) this.emit({ table: name, kind: 'insert', row: nu });
       }
       tv.rows = next;
+      tv.reshaped = false;
       tv.reindexAll();
     }
     this.markReady();
@@ -702,8 +712,11 @@ export class Replica<DB = Record<string, Record<string, unknown>>> {
   }
 }
 
+/** The same columns with the same types, in any order (get_schema's order changes with a conversion). */
 function sameColumns(a: readonly ColumnSchema[], b: readonly ColumnSchema[]): boolean {
-  return a.length === b.length && a.every((c, i) => c.name === b[i].name && JSON.stringify(c.type) === JSON.stringify(b[i].type));
+  if (a.length !== b.length) return false;
+  const byName = new Map(b.map((c) => [c.name, c]));
+  return a.every((c) => byName.has(c.name) && JSON.stringify(c.type) === JSON.stringify(byName.get(c.name)!.type));
 }
 
 function sameValue(a: unknown, b: unknown): boolean {
