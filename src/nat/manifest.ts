@@ -440,18 +440,18 @@ function readPortRange(f: Fields, key: string): string | undefined {
  */
 function readExtIps(f: Fields, key: string): string[] | undefined {
   if (!f.given(key)) return undefined;
+  const items = f.list(key); // not a list: a problem, and []
+  if (items.length === 0 && Array.isArray(f.raw(key))) f.problem(key, 'must not be empty (leave it out to apply the rule to every destination)');
   const out: string[] = [];
-  f.list(key).forEach((v, i) => {
+  items.forEach((v, i) => {
     const s = typeof v === 'string' ? v.trim() : '';
     const c = s === '' ? `must be an IP address or CIDR, got ${show(v)}` : s.includes('/') ? checkCidr(s) : checkIp(s);
     if (typeof c === 'string') f.problem(`${key}[${i}]`, c);
     else if (!out.includes(c.text)) out.push(c.text);
   });
-  if (out.length === 0 && Array.isArray(f.raw(key)) && (f.raw(key) as unknown[]).length === 0) f.problem(key, 'must not be empty (leave it out to apply the rule to every destination)');
   return out.length ? out : undefined;
 }
 
-/** An address with a prefix length, host bits expected: "10.5.204.254/24". */
 /** A MAC address, lowercased (undefined when absent or invalid, with the problem noted). */
 function readMac(f: Fields, key: string): string | undefined {
   const mac = f.str(key);

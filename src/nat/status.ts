@@ -96,10 +96,12 @@ function gatewayPorts(nb: NbView, router: string): { port: string; chassis: stri
   return out;
 }
 
-/** Why traffic of router `router` has no way out ("" when it has one). */
-function noWayOut(nb: NbView, router: string, opts: StatusOptions, allPorts: boolean): string {
+/**
+ * Why traffic through `ports` (a router's gateway ports) has no way out ("" when
+ * it has one): `allPorts` wants every port served (a Vpc), else one (a NAT rule).
+ */
+function noWayOut(router: string, ports: readonly { port: string; chassis: string[] }[], opts: StatusOptions, allPorts: boolean): string {
   if (!router) return 'not on any router';
-  const ports = gatewayPorts(nb, router);
   if (ports.length === 0) return `router ${router} has no gateway port`;
   const live = (p: { chassis: string[] }) => p.chassis.some((c) => !opts.chassis || opts.chassis.has(c));
   const dead = ports.filter((p) => !live(p));
@@ -185,11 +187,16 @@ export function objectStatus(nb: NbView, owner: string, kind: string, name?: str
       s.rows.push({ table: 'Logical_Switch', uuid: ls._uuid, part: `reservation ${ip} on ${ls.name}` });
     }
   }
+  /** gateway ports per router, found once for all the objects on it */
+  const portsOf = new Map<string, ReturnType<typeof gatewayPorts>>();
   for (const s of byName.values()) {
-    // a Vpc needs each of its gateway ports served; a NAT rule one of its router's
-    if (s.rows.length === 0) s.reason = 'no rows in NB';
-    else if (kind === 'Vpc' && gatewayPorts(nb, s.vpc).length > 0) s.reason = noWayOut(nb, s.vpc, opts, true);
-    else if (NAT_KINDS.has(kind)) s.reason = noWayOut(nb, s.vpc, opts, false);
+    // a Vpc needs each of its gateway ports served (if it has any); a NAT rule one of its router's
+    if (kind === 'Vpc' || NAT_KINDS.has(kind)) {
+      let ports = portsOf.get(s.vpc);
+      if (!ports) portsOf.set(s.vpc, (ports = gatewayPorts(nb, s.vpc)));
+      if (kind !== 'Vpc') s.reason = noWayOut(s.vpc, ports, opts, false);
+      else if (ports.length > 0) s.reason = noWayOut(s.vpc, ports, opts, true);
+    }
     s.ready = s.reason === '';
     const routes = s.staticRoutes ?? [];
     const group = (x: RouteStatus) => `${x.routeTable}\0${x.policy}\0${x.cidr}`;

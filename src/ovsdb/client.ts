@@ -14,7 +14,7 @@ import { EventEmitter } from 'node:events';
 import pino, { type Logger } from 'pino';
 import { dial, parseRemotes, type Remote, type TlsFiles } from './transport.js';
 import { JsonRpcSession } from './jsonrpc.js';
-import { type DatabaseSchema, OvsdbValueError, parseSchema, ZERO_UUID } from './schema.js';
+import { type DatabaseSchema, OvsdbUnknownNameError, parseSchema, ZERO_UUID } from './schema.js';
 import { type Condition, type Operation, type OperationResult, decodeResult, encodeOperation } from './operations.js';
 import { type Flow, Replica, type ReplicaRow, type ReplicaSpec, UpdateDecoder } from './replica.js';
 import {
@@ -281,7 +281,7 @@ export class OvsdbClient extends EventEmitter {
     } catch (e) {
       // an unknown table or column: the database may have been converted since
       // we read its schema (a client without monitors gets no monitor_canceled)
-      if (!(e instanceof OvsdbValueError) || !/^no (table|column) /.test(e.reason)) throw e;
+      if (!(e instanceof OvsdbUnknownNameError)) throw e;
       const fresh = parseSchema(await session.request('get_schema', [this.database], { timeoutMs }));
       if (fresh.version !== this.schema!.version || fresh.cksum !== this.schema!.cksum) this.log.info({ version: fresh.version }, 'database schema changed');
       this.schema = fresh;

@@ -76,6 +76,9 @@ export class OvsdbValueError extends Error {
   }
 }
 
+/** An OvsdbValueError for a table or column the schema does not have (it may be newer than the client's copy). */
+export class OvsdbUnknownNameError extends OvsdbValueError {}
+
 /** Raised for a malformed schema document. */
 export class OvsdbSchemaError extends Error {
   override name = 'OvsdbSchemaError';
@@ -446,7 +449,7 @@ export function encodeKeySet(table: string, column: string, ct: ColumnType, v: u
 
 export function tableOf(schema: DatabaseSchema, table: string): TableSchema {
   const t = schema.tables.get(table);
-  if (!t) throw new OvsdbValueError(table, '-', `no table "${table}" in database ${schema.name}`);
+  if (!t) throw new OvsdbUnknownNameError(table, '-', `no table "${table}" in database ${schema.name}`);
   return t;
 }
 
@@ -455,6 +458,6 @@ export function columnOf(t: TableSchema, column: string): ColumnSchema {
     return { name: column, type: { key: { type: 'uuid' }, min: 1, max: 1, kind: 'scalar' }, ephemeral: false, mutable: false };
   }
   const c = t.columns.get(column);
-  if (!c) throw new OvsdbValueError(t.name, column, `no column "${column}" in table ${t.name}`);
+  if (!c) throw new OvsdbUnknownNameError(t.name, column, `no column "${column}" in table ${t.name}`);
   return c;
 }
