@@ -26,37 +26,16 @@ import path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { OvsdbClient } from '../src/ovsdb/client.js';
 import { ops, where } from '../src/ovsdb/operations.js';
-import type { ChangeEvent, Replica } from '../src/ovsdb/replica.js';
+import type { Replica } from '../src/ovsdb/replica.js';
 import { findBinary, run, SCHEMAS } from '../tools/sandbox-lib.js';
 import { nbctl, ovsdbClientDump, withSandbox } from './helpers/sandbox.js';
 import { until } from './helpers/util.js';
-import { type State, expectSynced, normRow, replicaState } from './helpers/replica-state.js';
+import { expectSynced, mirrorOf, replicaState } from './helpers/replica-state.js';
 
 const DB = 'OVN_Northbound';
 const NEW_VERSION = '7.0.99';
 
 const sb = await withSandbox(t, { northd: false });
-
-/** A listener's own copy of the tables, kept only from change events. */
-function mirrorOf(rep: Replica<any>, tables: string[]) {
-  const rows = new Map<string, Record<string, unknown>>();
-  const events: ChangeEvent[] = [];
-  rep.onChange((e) => {
-    events.push(e);
-    const key = `${e.table} ${e.row._uuid}`;
-    if (e.kind === 'delete') rows.delete(key);
-    else rows.set(key, e.row as Record<string, unknown>);
-  });
-  return {
-    events,
-    has: (table: string, uuid: string) => rows.has(`${table} ${uuid}`),
-    state(): Record<string, State> {
-      const out: Record<string, State> = Object.fromEntries(tables.map((tb) => [tb, {}]));
-      for (const [key, r] of rows) out[key.split(' ')[0]][r._uuid as string] = normRow(r);
-      return out;
-    },
-  };
-}
 
 /** A counter of a client's connection events. */
 function watchClient(c: OvsdbClient) {

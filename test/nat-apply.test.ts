@@ -10,18 +10,18 @@
  * The subtests share one sandbox and run in order, each starting from the
  * state the previous one left.
  */
-import t, { type Test } from 'tap';
+import t from 'tap';
 import { execFile } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { findBinary, run, SCHEMAS } from '../tools/sandbox-lib.js';
 import { NatGateway } from '../src/nat/apply.js';
 import { loadManifests, parseManifest } from '../src/nat/manifest.js';
 import type { Manifest } from '../src/nat/objects.js';
 import { runCtl } from './helpers/ctl.js';
 import { nbctl, sbctl, withSandbox } from './helpers/sandbox.js';
-import { catchAsync, until } from './helpers/util.js';
+import { diff, nbSnapshots } from './helpers/nb-snapshot.js';
+import { until } from './helpers/util.js';
 
 const sb = await withSandbox(t);
 
@@ -70,68 +70,7 @@ async function manifest(paths: string[], ...texts: string[]): Promise<Manifest> 
   return m;
 }
 
-type Row = Record<string, unknown>;
-type Snapshot = Map<string, Map<string, Row>>;
-const NB_TABLES = Object.keys((JSON.parse(readFileSync(SCHEMAS.nb, 'utf8')) as { tables: object }).tables);
-
-/** Wait until ovn-northd has caught up with NB (it writes back to NB: Logical_Switch_Port.up, NB_Global). */
-const settle = () => nbctl(sb, '--wait=sb', 'sync');
-
-/** Every row of every NB table, with _uuid and _version. */
-async function snapshot(): Promise<Snapshot> {
-  const txn = ['OVN_Northbound', ...NB_TABLES.map((table) => ({ op: 'select', table, where: [] }))];
-  const { stdout } = await run(await findBinary('ovsdb-client'), ['--timeout=20', 'transact', sb.nbRemote, JSON.stringify(txn)]);
-  const res = JSON.parse(stdout) as { rows: Row[] }[];
-  return new Map(NB_TABLES.map((table, i) => [table, new Map(res[i].rows.map((r) => [(r._uuid as [string, string])[1], r]))]));
-}
-
-function rowLabel(table: string, uuid: string, r: Row): string {
-  return `${table} ${typeof r.name === 'string' && r.name !== '' ? r.name : uuid}`;
-}
-
-/**
- * What changed between two snapshots, one sorted line per row: "+ T name",
- * "- T name", "~ T name: col,col" ("(rewritten)" when only _version changed).
- * Rows are named by their name column, or their UUID.
- */
-function diff(a: Snapshot, b: Snapshot, skip: readonly string[] = []): string[] {
-  const out: string[] = [];
-  for (const [table, before] of a) {
-    if (skip.includes(table)) continue;
-    const after = b.get(table)!;
-    for (const [u, ra] of before) {
-      const rb = after.get(u);
-      if (!rb) {
-        out.push(`- ${rowLabel(table, u, ra)}`);
-        continue;
-      }
-      const cols = Object.keys(ra).filter((c) => c !== '_version' && JSON.stringify(ra[c]) !== JSON.stringify(rb[c]));
-      if (cols.length > 0) out.push(`~ ${rowLabel(table, u, rb)}: ${cols.sort().join(',')}`);
-      else if (JSON.stringify(ra._version) !== JSON.stringify(rb._version)) out.push(`~ ${rowLabel(table, u, rb)}: (rewritten)`);
-    }
-    for (const [u, rb] of after) if (!before.has(u)) out.push(`+ ${rowLabel(table, u, rb)}`);
-  }
-  return out.sort();
-}
-
-/** Settle, snapshot, run `fn`, settle, snapshot: what `fn` changed in NB (NB_Global, which the settling itself bumps, left out). */
-async function changedBy(fn: () => Promise<unknown>): Promise<string[]> {
-  await settle();
-  const a = await snapshot();
-  await fn();
-  await settle();
-  return diff(a, await snapshot(), ['NB_Global']);
-}
-
-/** Asserts that `fn` is refused with an error matching `message`, and that NB is byte-for-byte (with _version, NB_Global included) as before. */
-async function refused(t: Test, fn: () => Promise<unknown>, message: RegExp): Promise<void> {
-  await settle();
-  const a = await snapshot();
-  const err = (await catchAsync(fn())) as Error | undefined;
-  t.ok(err, 'refused');
-  t.match(err?.message ?? '', message, 'the error names object, field and reason');
-  t.same(diff(a, await snapshot()), [], 'NB unchanged');
-}
+const { settle, snapshot, changedBy, refused } = nbSnapshots(sb);
 
 /** What the last ctl() wrote to stderr (notices, warnings). */
 let ctlStderr = '';

@@ -18,18 +18,17 @@
  * The subtests share one sandbox and run in order, each starting from the
  * state the previous one left (the manifest documents kept in `kept`).
  */
-import t, { type Test } from 'tap';
+import t from 'tap';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { readFileSync } from 'node:fs';
 import { execFile } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { findBinary, run, SCHEMAS } from '../tools/sandbox-lib.js';
 import { NatGateway } from '../src/nat/apply.js';
 import { parseManifest } from '../src/nat/manifest.js';
 import type { Manifest } from '../src/nat/objects.js';
 import { nbctl, sbctl, withSandbox } from './helpers/sandbox.js';
+import { diff, nbSnapshots } from './helpers/nb-snapshot.js';
 import { catchAsync, until } from './helpers/util.js';
 
 const sb = await withSandbox(t);
@@ -95,61 +94,7 @@ const current = (docs: string[] = [], extra: string[] = []) => manifest(...NETWO
 
 // ---------------------------------------------------------------- NB and SB, as the tools show them
 
-type Row = Record<string, unknown>;
-type Snapshot = Map<string, Map<string, Row>>;
-const NB_TABLES = Object.keys((JSON.parse(readFileSync(SCHEMAS.nb, 'utf8')) as { tables: object }).tables);
-
-/** Wait until ovn-northd has caught up with NB (and SB with it). */
-const settle = () => nbctl(sb, '--wait=sb', 'sync');
-
-/** Every row of every NB table, with _uuid and _version. */
-async function snapshot(): Promise<Snapshot> {
-  const txn = ['OVN_Northbound', ...NB_TABLES.map((table) => ({ op: 'select', table, where: [] }))];
-  const { stdout } = await run(await findBinary('ovsdb-client'), ['--timeout=20', 'transact', sb.nbRemote, JSON.stringify(txn)]);
-  const res = JSON.parse(stdout) as { rows: Row[] }[];
-  return new Map(NB_TABLES.map((table, i) => [table, new Map(res[i].rows.map((r) => [(r._uuid as [string, string])[1], r]))]));
-}
-
-/** What changed between two snapshots, one sorted line per row: "+ T name", "- T name", "~ T name: col,col" (rows named by name, else UUID). */
-function diff(a: Snapshot, b: Snapshot, skip: readonly string[] = []): string[] {
-  const label = (table: string, uuid: string, r: Row) => `${table} ${typeof r.name === 'string' && r.name !== '' ? r.name : uuid}`;
-  const out: string[] = [];
-  for (const [table, before] of a) {
-    if (skip.includes(table)) continue;
-    const after = b.get(table)!;
-    for (const [u, ra] of before) {
-      const rb = after.get(u);
-      if (!rb) {
-        out.push(`- ${label(table, u, ra)}`);
-        continue;
-      }
-      const cols = Object.keys(ra).filter((c) => c !== '_version' && JSON.stringify(ra[c]) !== JSON.stringify(rb[c]));
-      if (cols.length > 0) out.push(`~ ${label(table, u, rb)}: ${cols.sort().join(',')}`);
-      else if (JSON.stringify(ra._version) !== JSON.stringify(rb._version)) out.push(`~ ${label(table, u, rb)}: (rewritten)`);
-    }
-    for (const [u, rb] of after) if (!before.has(u)) out.push(`+ ${label(table, u, rb)}`);
-  }
-  return out.sort();
-}
-
-/** What `fn` changed in NB (NB_Global, which settling bumps, left out). */
-async function changedBy(fn: () => Promise<unknown>): Promise<string[]> {
-  await settle();
-  const a = await snapshot();
-  await fn();
-  await settle();
-  return diff(a, await snapshot(), ['NB_Global']);
-}
-
-/** `fn` is refused with an error matching `message`, and NB is as before, row versions and NB_Global included. */
-async function refused(t: Test, fn: () => Promise<unknown>, message: RegExp): Promise<void> {
-  await settle();
-  const a = await snapshot();
-  const err = (await catchAsync(fn())) as Error | undefined;
-  t.ok(err, 'refused');
-  t.match(err?.message ?? '', message, 'the error names object, field and reason');
-  t.same(diff(a, await snapshot()), [], 'NB unchanged');
-}
+const { settle, snapshot, changedBy, refused } = nbSnapshots(sb);
 
 const apply = (m: Manifest) => gw.apply(m);
 

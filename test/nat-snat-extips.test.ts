@@ -7,8 +7,8 @@
 // Then switching from allow to exempt, dropping the limit and removing the
 // rule, each in one transaction; and the refusals, with NB unchanged.
 import t, { type Test } from 'tap';
-import { withSandbox, nbctl, ovnTrace, sbctl, ovsdbClientDump } from './helpers/sandbox.js';
-import { catchAsync } from './helpers/util.js';
+import { withSandbox, nbctl, ovnTrace, sbctl } from './helpers/sandbox.js';
+import { nbSnapshots } from './helpers/nb-snapshot.js';
 import { NatGateway } from '../src/nat/apply.js';
 import { parseManifest } from '../src/nat/manifest.js';
 import { dualStackNetwork, esc, unquote, upstreamMacBindings } from './helpers/nat-fixture.js';
@@ -102,17 +102,9 @@ async function leavesWithEip(t: Test, fam: 4 | 6, dst: string): Promise<boolean>
   return new RegExp(`ct_snat\\w*\\(ip${fam}\\.src=${esc(eip)}\\)`).test(out);
 }
 
-async function nbDump(): Promise<string> {
-  return JSON.stringify(await ovsdbClientDump(sb.nbRemote, 'OVN_Northbound'));
-}
-
-async function refused(t: Test, yaml: string, message: RegExp): Promise<void> {
-  const before = await nbDump();
-  const err = (await catchAsync((async () => gw.apply(parseManifest(yaml, 'bad.yaml')))())) as Error | undefined;
-  t.ok(err, 'refused');
-  t.match(err?.message ?? '', message, 'the error names the object, the field and the reason');
-  t.equal(await nbDump(), before, 'NB unchanged (ovsdb-client dump)');
-}
+const snapshots = nbSnapshots(sb);
+/** A manifest refused, naming object, field and reason; NB unchanged, row versions included. */
+const refused = (t: Test, yaml: string, message: RegExp) => snapshots.refused(t, async () => gw.apply(parseManifest(yaml, 'bad.yaml')), message);
 
 t.test('allowedExtIps: one Address_Set per family, referenced by the SNAT rows', async (t) => {
   t.ok(first.transacted, 'applied in one transaction');

@@ -11,38 +11,17 @@ import t, { type Test } from 'tap';
 import { OvsdbClient } from '../src/ovsdb/client.js';
 import { JsonRpcSession } from '../src/ovsdb/jsonrpc.js';
 import { ops, where } from '../src/ovsdb/operations.js';
-import type { ChangeEvent, Replica } from '../src/ovsdb/replica.js';
 import { ZERO_UUID } from '../src/ovsdb/schema.js';
 import { CommitUnknownError, ConnectionClosedError, TransactionError } from '../src/ovsdb/errors.js';
 import type { NbTables } from '../src/models/ovn-nb.js';
 import { findBinary, run, type Sandbox } from '../tools/sandbox-lib.js';
 import { nbctl, ovsdbClientDump, withSandbox } from './helpers/sandbox.js';
 import { norm, waitFor } from './helpers/util.js';
-import { type State, expectSynced, normRow, replicaState } from './helpers/replica-state.js';
+import { expectSynced, mirrorOf, replicaState } from './helpers/replica-state.js';
 
 const DB = 'OVN_Northbound';
 
 // ---------------------------------------------------------------- helpers
-
-/** A listener's own copy of the tables, kept only from change events. */
-function mirrorOf(rep: Replica<any>, tables: string[]) {
-  const rows = new Map<string, Record<string, unknown>>();
-  const events: ChangeEvent[] = [];
-  rep.onChange((e) => {
-    events.push(e);
-    const key = `${e.table} ${e.row._uuid}`;
-    if (e.kind === 'delete') rows.delete(key);
-    else rows.set(key, e.row as Record<string, unknown>);
-  });
-  return {
-    events,
-    state(): Record<string, State> {
-      const out: Record<string, State> = Object.fromEntries(tables.map((tb) => [tb, {}]));
-      for (const [key, r] of rows) out[key.split(' ')[0]][r._uuid as string] = normRow(r);
-      return out;
-    },
-  };
-}
 
 /**
  * ovn-nbctl during a Raft election: it gives up ("database connection

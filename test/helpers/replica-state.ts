@@ -1,7 +1,7 @@
 // Comparing a replica with what `ovsdb-client dump` shows, for the replica and reconnect tests.
 import type { Test } from 'tap';
 import { isDeepStrictEqual } from 'node:util';
-import type { Replica } from '../../src/ovsdb/replica.js';
+import type { ChangeEvent, Replica } from '../../src/ovsdb/replica.js';
 import { decodeValue, type DatabaseSchema } from '../../src/ovsdb/schema.js';
 import { ovsdbClientDump } from './sandbox.js';
 import { norm, waitFor } from './util.js';
@@ -76,4 +76,25 @@ export async function expectSynced(
   });
   t.strictSame(got, want, msg);
   return got;
+}
+
+/** A listener's own copy of the tables, kept only from change events. */
+export function mirrorOf(rep: Replica<any>, tables: string[]) {
+  const rows = new Map<string, Record<string, unknown>>();
+  const events: ChangeEvent[] = [];
+  rep.onChange((e) => {
+    events.push(e);
+    const key = `${e.table} ${e.row._uuid}`;
+    if (e.kind === 'delete') rows.delete(key);
+    else rows.set(key, e.row as Record<string, unknown>);
+  });
+  return {
+    events,
+    has: (table: string, uuid: string) => rows.has(`${table} ${uuid}`),
+    state(): Record<string, State> {
+      const out: Record<string, State> = Object.fromEntries(tables.map((tb) => [tb, {}]));
+      for (const [key, r] of rows) out[key.split(' ')[0]][r._uuid as string] = normRow(r);
+      return out;
+    },
+  };
 }
