@@ -180,6 +180,40 @@ t.test('random streams at random chunk boundaries yield exactly the messages of 
   if (firstFailure) t.strictSame(firstFailure.got, firstFailure.want, 'first differing round');
 });
 
+t.test('a chunk is read only during push: one reused buffer, overwritten after every push', async (t) => {
+  // what a socket reading into one buffer (transport's onread) hands the parser
+  const ROUNDS = 200;
+  const failures: string[] = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    const seed = 0x0b0f0000 + round;
+    const rnd = prng(seed);
+    const texts: string[] = [];
+    const count = 1 + Math.floor(rnd() * 8);
+    for (let i = 0; i < count; i++) texts.push(serMessage(rnd));
+    const want = texts.map((s) => JSON.parse(s) as unknown);
+    const stream = Buffer.from(texts.join(ws(rnd)), 'utf8');
+    const leafLevel = [4, 1, 2, 3][round % 4];
+    const shared = Buffer.alloc(64);
+    const got: unknown[] = [];
+    const p = new JsonStreamParser((m) => got.push(m), { leafLevel });
+    try {
+      for (let i = 0; i < stream.length; ) {
+        const n = Math.min(1 + Math.floor(rnd() * shared.length), stream.length - i);
+        stream.copy(shared, 0, i, i + n);
+        p.push(shared.subarray(0, n));
+        // bytes that would corrupt any part the parser kept without copying
+        shared.fill(round % 2 ? 0x22 : 0x7b);
+        i += n;
+      }
+    } catch (e) {
+      failures.push(`round ${round} (seed ${seed}): threw ${(e as Error).message}`);
+      continue;
+    }
+    if (!p.idle || !isDeepStrictEqual(got, want)) failures.push(`round ${round} (seed ${seed}, leafLevel ${leafLevel}): messages differ`);
+  }
+  t.same(failures, [], 'every round yields the JSON.parse messages');
+});
+
 // ------------------------------------------------------------------ every boundary of tricky messages
 
 const TRICKY: Record<string, string> = {

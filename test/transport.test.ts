@@ -13,12 +13,13 @@
 import t, { type Test } from 'tap';
 import net from 'node:net';
 import path from 'node:path';
+import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import pino from 'pino';
 import { OvsdbClient, backoffStep, judgeServer, type ServerDbRow } from '../src/ovsdb/client.js';
 import { ConnectionClosedError, RemoteError } from '../src/ovsdb/errors.js';
 import { ops } from '../src/ovsdb/operations.js';
-import { parseRemote, parseRemotes } from '../src/ovsdb/transport.js';
+import { dial, parseRemote, parseRemotes, READ_BUFFER_BYTES } from '../src/ovsdb/transport.js';
 import { findBinary, isAlive, run } from '../tools/sandbox-lib.js';
 import { nbctl, ovsdbClientDump, withSandbox } from './helpers/sandbox.js';
 import { spawnOvsdbServer } from './helpers/ovsdb-server.js';
@@ -121,6 +122,39 @@ t.test('tcp: a real ovsdb-server on ptcp:0 (port chosen by the server at run tim
 });
 
 // ---------------------------------------------------------------- 2. remote parser
+
+t.test('unix: reads into one reused buffer reach the reader whole and in order, also those before read()', async (t) => {
+  const dir = await tempDir(t, 'natgw-read-');
+  const sockPath = path.join(dir, 'peer.sock');
+  const early = Buffer.from('bytes sent before anyone reads|');
+  const bulk = randomBytes(READ_BUFFER_BYTES * 3 + 12345); // several full reads and a partial one
+  const server = net.createServer((c) => {
+    c.write(early);
+    // the rest only once the client asks, so that `early` is read before read() is called
+    c.once('data', () => c.end(bulk));
+  });
+  await new Promise<void>((res) => server.listen(sockPath, res));
+  t.teardown(() => new Promise<void>((res) => server.close(() => res())));
+
+  const link = await dial(parseRemote(`unix:${sockPath}`), { timeoutMs: 5000 });
+  const parts: Buffer[] = [];
+  let reads = 0;
+  const closed = new Promise<void>((res) => link.sock.once('close', () => res()));
+  // the early bytes arrive while nobody reads: wait until the socket has taken them in
+  await until('the early bytes to be read from the socket', () => link.sock.bytesRead >= early.length);
+  link.read((chunk) => {
+    reads++;
+    parts.push(Buffer.from(chunk)); // a chunk is valid during the call only
+  });
+  link.sock.write('go');
+  await closed;
+  const got = Buffer.concat(parts);
+  t.equal(got.length, early.length + bulk.length, 'every byte delivered once');
+  t.ok(got.subarray(0, early.length).equals(early), 'the bytes read before read() come first');
+  t.ok(got.subarray(early.length).equals(bulk), 'then the rest, in order and intact');
+  t.ok(reads >= 4, `the bulk took several reads of at most ${READ_BUFFER_BYTES} bytes (${reads} reads)`);
+  t.ok(parts.every((p) => p.length <= READ_BUFFER_BYTES), 'no read is larger than the read buffer');
+});
 
 t.test('remote parser: every error names the remote and the reason', async (t) => {
   const bad: [string, string][] = [

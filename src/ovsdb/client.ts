@@ -456,9 +456,11 @@ export class OvsdbClient extends EventEmitter {
 
   /** Open one remote fully (through every replica's initial sync). */
   private async open(remote: Remote): Promise<JsonRpcSession> {
-    const sock = await dial(remote, { ...(this.o.tls ? { tls: this.o.tls } : {}), timeoutMs: this.o.connectTimeoutMs });
+    const link = await dial(remote, { ...(this.o.tls ? { tls: this.o.tls } : {}), timeoutMs: this.o.connectTimeoutMs });
+    const sock = link.sock;
     const probe = this.o.probeIntervalMs ?? (remote.kind === 'unix' ? 0 : 60_000);
     const session = new JsonRpcSession(sock, {
+      read: (onData) => link.read(onData),
       maxMessageBytes: this.o.maxMessageBytes,
       probeIntervalMs: probe,
       notificationSink: (method) =>

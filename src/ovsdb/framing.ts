@@ -129,6 +129,11 @@ export class JsonStreamParser {
     return this.msgBytes;
   }
 
+  /**
+   * Feed the next bytes of the stream. `chunk` is read during the call only
+   * (it may be a reused read buffer): the bytes of a value that continues in
+   * the next chunk are copied.
+   */
   push(chunk: Buffer): void {
     const n = chunk.length;
     let i = 0;
@@ -139,7 +144,7 @@ export class JsonStreamParser {
         i = this.continueLeaf(chunk, i, -1); // a leaf that began in an earlier chunk
         if ((this.leaf as Leaf) !== Leaf.None) {
           // leaf continues in the next chunk
-          this.leafParts.push(chunk.subarray(start, n));
+          this.leafParts.push(Buffer.from(chunk.subarray(start, n)));
           break;
         }
         continue;
@@ -323,7 +328,7 @@ export class JsonStreamParser {
         }
         i++;
       }
-      if (start >= 0) this.leafParts.push(chunk.subarray(start, n));
+      if (start >= 0) this.leafParts.push(Buffer.from(chunk.subarray(start, n)));
       return n;
     }
     for (;;) {
@@ -376,7 +381,7 @@ export class JsonStreamParser {
         i++;
       }
     }
-    if (start >= 0) this.leafParts.push(chunk.subarray(start, n));
+    if (start >= 0) this.leafParts.push(Buffer.from(chunk.subarray(start, n)));
     return n;
   }
 

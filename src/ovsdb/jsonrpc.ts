@@ -17,6 +17,11 @@ export interface SessionOptions {
   probeIntervalMs?: number;
   /** Gives a sink for the params of a notification (rows decoded as they arrive). */
   notificationSink?: (method: string) => LeafSink | undefined;
+  /**
+   * How the session gets the bytes (a transport Link's read); default: the
+   * stream's 'data' events. Chunks need only be valid during the call.
+   */
+  read?: (onData: (chunk: Buffer) => void) => void;
 }
 
 export interface RequestOptions {
@@ -56,14 +61,16 @@ export class JsonRpcSession {
       ...(opts.maxMessageBytes ? { maxMessageBytes: opts.maxMessageBytes } : {}),
       sinkChooser: (partial, member) => this.chooseSink(partial, member),
     });
-    sock.on('data', (chunk: Buffer) => {
+    const onData = (chunk: Buffer): void => {
       this.sawTraffic = true;
       try {
         this.parser.push(chunk);
       } catch (e) {
         this.close(e as Error);
       }
-    });
+    };
+    if (opts.read) opts.read(onData);
+    else sock.on('data', onData);
     sock.on('error', (e) => this.close(e));
     sock.on('close', () => this.close(new ConnectionClosedError('connection closed by peer')));
     sock.on('end', () => this.close(new ConnectionClosedError('connection closed by peer')));

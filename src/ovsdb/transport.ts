@@ -79,10 +79,54 @@ function loadTls(files: TlsFiles): tls.SecureContextOptions {
   return { key: read('private key', files.privateKey), cert: read('certificate', files.certificate), ca: read('CA certificate', files.caCert) };
 }
 
+/**
+ * Bytes a plain (unix or tcp) socket reads at once, into one buffer per
+ * connection that every read reuses: a 50 MB monitor reply then arrives in
+ * ~230 reads instead of ~780 fresh 64 KiB Buffers, with no stream machinery
+ * per read and less for the GC.
+ */
+export const READ_BUFFER_BYTES = 256 * 1024;
+
+/** A connected stream and the way to read it. */
+export interface Link {
+  readonly sock: net.Socket;
+  /**
+   * Deliver what is read to `onData`, from now on (what arrived before is
+   * delivered first). A chunk is valid only during the call: it may be the
+   * reused read buffer, so a reader copies whatever it keeps.
+   */
+  read(onData: (chunk: Buffer) => void): void;
+}
+
 /** Open a stream to the remote; resolves once connected (and, for ssl, the handshake is done). */
-export function dial(remote: Remote, opts: { tls?: TlsFiles; timeoutMs: number }): Promise<net.Socket> {
+export function dial(remote: Remote, opts: { tls?: TlsFiles; timeoutMs: number }): Promise<Link> {
   return new Promise((resolve, reject) => {
     let sock: net.Socket;
+    // plain sockets read into one reused buffer (net's onread); until a reader
+    // is set, copies are queued
+    let deliver: ((chunk: Buffer) => void) | undefined;
+    let early: Buffer[] = [];
+    const onread = {
+      buffer: Buffer.allocUnsafe(READ_BUFFER_BYTES),
+      callback: (nread: number, buf: Buffer): boolean => {
+        if (deliver) deliver(buf.subarray(0, nread));
+        else early.push(Buffer.from(buf.subarray(0, nread)));
+        return true; // false would stop reading; flow control uses pause()
+      },
+    };
+    const link = (s: net.Socket): Link => ({
+      sock: s,
+      read(onData) {
+        if (s instanceof tls.TLSSocket) {
+          s.on('data', onData);
+          return;
+        }
+        const queued = early;
+        early = [];
+        deliver = onData;
+        for (const c of queued) onData(c);
+      },
+    });
     const fail = (err: Error) => {
       clearTimeout(timer);
       sock?.destroy();
@@ -93,14 +137,14 @@ export function dial(remote: Remote, opts: { tls?: TlsFiles; timeoutMs: number }
       clearTimeout(timer);
       sock.removeListener('error', onError);
       sock.setNoDelay?.(true);
-      resolve(sock);
+      resolve(link(sock));
     };
     const onError = (e: Error) => fail(new Error(`${remote.text}: ${e.message}`));
     try {
       if (remote.kind === 'unix') {
-        sock = net.connect({ path: remote.path }, ok);
+        sock = net.connect({ path: remote.path, onread }, ok);
       } else if (remote.kind === 'tcp') {
-        sock = net.connect({ host: remote.host, port: remote.port }, ok);
+        sock = net.connect({ host: remote.host, port: remote.port, onread }, ok);
       } else {
         if (!opts.tls) throw new RemoteError(`${remote.text}: ssl remotes need a private key, certificate and CA certificate`);
         const ctx = loadTls(opts.tls);
