@@ -1,7 +1,8 @@
 /**
  * Child process for `bench replica ovn-natgw`: runs natgwReplica() alone in
  * this process so that peak RSS is its own. Prints one JSON line on stdout:
- * {"seconds":..,"rows":..,"rss_mb":..} or {"error":"..."}.
+ * {"seconds":..,"sync_seconds":..,"rows":..,"rss_mb":..} or {"error":"..."}:
+ * seconds from before connecting, sync_seconds from the monitor request.
  *
  * usage: tsx bench/child-replica.ts NB_REMOTE
  */
@@ -15,10 +16,10 @@ if (!remote) {
 }
 try {
   const t0 = performance.now();
-  const { rows } = await natgwReplica(remote);
+  const { rows, syncSeconds } = await natgwReplica(remote);
   const seconds = (performance.now() - t0) / 1000;
   const rss_mb = process.resourceUsage().maxRSS / 1024;
-  process.stdout.write(JSON.stringify({ seconds, rows, rss_mb }) + '\n');
+  process.stdout.write(JSON.stringify({ seconds, sync_seconds: syncSeconds, rows, rss_mb }) + '\n');
   process.exit(0);
 } catch (e) {
   process.stdout.write(JSON.stringify({ error: (e as Error)?.message ?? String(e) }) + '\n');

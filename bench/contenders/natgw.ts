@@ -8,8 +8,10 @@
  *    the server has committed all of them. Values are validated against the
  *    schema before sending, as in production use.
  *  - natgwReplica: connect, build an in-memory replica of ALL NB tables (all
- *    columns) and resolve once the initial contents are in it.
+ *    columns) and resolve once the initial contents are in it; also says how
+ *    long the sync alone took (monitor request to ready).
  */
+import { performance } from 'node:perf_hooks';
 import { OvsdbClient } from '../../src/ovsdb/client.js';
 import { ops, type Operation } from '../../src/ovsdb/operations.js';
 import type { Workload, RouterSpec } from '../workload.js';
@@ -54,17 +56,20 @@ export async function natgwApply(nbRemote: string, w: Workload): Promise<{ conne
   }
 }
 
-export async function natgwReplica(nbRemote: string): Promise<{ rows: number }> {
+export async function natgwReplica(nbRemote: string): Promise<{ rows: number; syncSeconds: number }> {
   const client = new OvsdbClient({ remote: nbRemote, database: 'OVN_Northbound', reconnect: false });
   try {
     await client.connect(30_000);
     const schema = client.schema!;
     const tables = Object.fromEntries([...schema.tables.keys()].map((t) => [t, true as const]));
+    // the initial sync alone, from the monitor request (as server-send is timed) to ready
+    const t0 = performance.now();
     const rep = client.replica({ tables });
     await rep.ready;
+    const syncSeconds = (performance.now() - t0) / 1000;
     let rows = 0;
     for (const t of schema.tables.keys()) rows += rep.table(t).size;
-    return { rows };
+    return { rows, syncSeconds };
   } finally {
     await client.close();
   }
