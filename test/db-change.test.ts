@@ -15,6 +15,13 @@
  *   - a table given with `columns` keeps exactly those columns (no event);
  *   - a new table never appears: a replica names its tables, there is no
  *     "all tables" spec; `table('<new>')` throws "not monitored".
+ *   - a table or column the spec lists that a later schema lacks is left out
+ *     of the monitor (as the C IDL does), listed in `replica.missing` and
+ *     logged once as a warning; its rows are announced as deleted (table) or
+ *     updated (column), and it comes back with a schema that has it again;
+ *   - a name the database did not have when the replica was first bound is
+ *     the caller's error (ReplicaSpecError): thrown at once on a connected
+ *     client, else the replica's `ready` rejects, alone, without a reconnect.
  * The client's schema follows the conversion too, also on a client with no
  * replica at all (it has no monitor to cancel; it learns the new schema from
  * its _Server monitor), so a transaction using the new column and table is
@@ -23,6 +30,7 @@
 import t from 'tap';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import pino from 'pino';
 import { isDeepStrictEqual } from 'node:util';
 import { OvsdbClient } from '../src/ovsdb/client.js';
 import { ops, where } from '../src/ovsdb/operations.js';
@@ -171,4 +179,89 @@ t.test('convert online: monitors re-established on the same connection, replica 
 
   t.equal(cs.disconnected + bs.disconnected, 0, 'still no reconnect on either client');
   t.equal(cs.connected + bs.connected, 2);
+});
+
+t.test('convert online to a schema without a table and a column a replica lists: left out, no reconnect, back when they return', async (t) => {
+  // after the first test: the database has version NEW_VERSION, Logical_Router.natgw_note and Natgw_Test
+  const records: Record<string, unknown>[] = [];
+  const logger = pino({ level: 'debug' }, { write: (line: string) => void records.push(JSON.parse(line) as Record<string, unknown>) });
+  const c = new OvsdbClient({ remote: sb.nbRemote, database: DB, minBackoffMs: 100, maxBackoffMs: 500, requestTimeoutMs: 20_000, logger });
+  t.teardown(() => c.close());
+  const cs = watchClient(c);
+
+  // a name the database never had is the caller's error: said at once, nothing registered, and no reconnect loop
+  const typo = c.replica({ tables: { Logical_Router: { columns: ['name', 'no_such_column'] } } });
+  const good = c.replica({ tables: { Logical_Switch: { columns: ['name'] } } });
+  await c.connect(20_000);
+  await t.rejects(typo.ready, { name: 'ReplicaSpecError', message: /table Logical_Router has no column no_such_column \(database OVN_Northbound, schema version 7\.0\.99\)/ }, 'a replica made before connecting fails alone, naming the column');
+  await good.ready;
+  t.pass('another replica of the same client syncs');
+  t.throws(() => c.replica({ tables: { No_Such_Table: true } as never }), { name: 'ReplicaSpecError', message: /table No_Such_Table does not exist/ }, 'a replica made while connected throws at once');
+  t.throws(
+    () => c.replica({ tables: { Logical_Router: { columns: ['name'] } }, indexes: { Logical_Router: ['external_ids:name'] } }),
+    { name: 'ReplicaSpecError', message: /index "external_ids:name": column external_ids is not monitored/ },
+    'so does an index over a column the replica does not monitor',
+  );
+
+  // (ovn-nbctl knows only its compiled schema: the extra column and table are written by the client)
+  await nbctl(sb, 'lr-add', 'q1', '--', 'lr-add', 'q2');
+  await c.transact([ops.update('Logical_Router', [where.eq('name', 'q1')], { natgw_note: 'kept' }), ops.insert('Natgw_Test', { name: 'gone-soon' })]);
+  const rep = c.replica<any>({
+    tables: { Logical_Router: { columns: ['name', 'natgw_note'] }, Natgw_Test: true },
+    indexes: { Logical_Router: ['natgw_note'] },
+  });
+  await rep.ready;
+  const mirror = mirrorOf(rep, ['Logical_Router', 'Natgw_Test']);
+  t.strictSame(rep.missing, [], 'nothing missing before');
+  t.strictSame(rep.table('Logical_Router').lookup('natgw_note', 'kept').map((r) => r.name), ['q1'], 'the index on natgw_note finds q1');
+  const testRows = rep.table('Natgw_Test').size;
+  t.ok(testRows >= 1, `Natgw_Test has rows (${testRows})`);
+  const routers = rep.table('Logical_Router').size;
+
+  // convert to the original schema (no natgw_note, no Natgw_Test), under another version
+  const convert = async (version: string, withExtras: boolean) => {
+    const schema = JSON.parse(await readFile(SCHEMAS.nb, 'utf8')) as { version: string; cksum?: string; tables: Record<string, { columns: Record<string, unknown>; isRoot?: boolean }> };
+    schema.version = version;
+    delete schema.cksum;
+    if (withExtras) {
+      schema.tables.Logical_Router.columns.natgw_note = { type: { key: 'string', min: 0, max: 1 } };
+      schema.tables.Natgw_Test = { columns: { name: { type: 'string' } }, isRoot: true };
+    }
+    const file = path.join(sb.dir, `nb-${version}.ovsschema`);
+    await writeFile(file, JSON.stringify(schema));
+    await run(await findBinary('ovsdb-client'), ['--timeout=30', 'convert', sb.nbRemote, file], { timeoutMs: 40_000 });
+    await until(`the client to take schema ${version}`, () => c.schema?.version === version);
+  };
+  const mark = mirror.events.length;
+  await convert('7.0.100', false);
+  await until('the replica to leave out what the schema lost', () => rep.missing.length === 2 && rep.table('Natgw_Test').size === 0);
+  t.strictSame(rep.missing, ['Logical_Router.natgw_note', 'Natgw_Test'], 'missing names the column and the table');
+  const warned = records.filter((r) => r.level === 40 && Array.isArray(r.missing));
+  t.strictSame(warned.map((r) => r.missing), [['Logical_Router.natgw_note', 'Natgw_Test']], 'one warning names them');
+  t.equal(warned[0].schemaVersion, '7.0.100', 'with the server schema version');
+  await expectSynced(t, rep, sb.nbRemote, c.schema!, ['Logical_Router'], 'Logical_Router == dump, with its remaining column', { columns: ['name'] });
+  t.notOk(rep.table('Logical_Router').filter(() => true).some((r) => 'natgw_note' in r), 'no row keeps the removed column');
+  t.strictSame(rep.table('Logical_Router').lookup('natgw_note', 'kept'), [], 'the index over it is empty');
+  const ev = mirror.events.slice(mark).map((e) => `${e.kind} ${e.table}`);
+  t.equal(ev.filter((e) => e === 'update Logical_Router').length, routers, 'one update per router (the row lost a column)');
+  t.equal(ev.filter((e) => e === 'delete Natgw_Test').length, testRows, 'one delete per row of the removed table');
+  t.equal(ev.length, routers + testRows, 'and nothing else');
+  t.equal(cs.disconnected, 0, 'no reconnect');
+  t.equal(good.table('Logical_Switch').size >= 0 && good.synced, true, 'the other replica stays synced');
+
+  // changes still arrive
+  await nbctl(sb, 'lr-add', 'q3');
+  await until('q3 to arrive', () => rep.table('Logical_Router').filter((r) => r.name === 'q3').length === 1);
+  t.pass('a new router arrives after the conversion');
+
+  // the column and the table come back with a later schema (their old contents did not survive the conversion)
+  await convert('7.0.101', true);
+  await until('the replica to take them back', () => rep.missing.length === 0 && rep.table('Logical_Router').filter((r) => 'natgw_note' in r).length === routers + 1);
+  t.strictSame(rep.missing, [], 'nothing missing');
+  await c.transact([ops.update('Logical_Router', [where.eq('name', 'q3')], { natgw_note: 'again' }), ops.insert('Natgw_Test', { name: 'back' })]);
+  await until('the new values to arrive', () => rep.table('Natgw_Test').size === 1 && rep.table('Logical_Router').lookup('natgw_note', 'again').length === 1);
+  t.strictSame(rep.table('Natgw_Test').filter(() => true).map((r) => r.name), ['back'], 'the table is monitored again');
+  await expectSynced(t, rep, sb.nbRemote, c.schema!, ['Logical_Router'], 'Logical_Router == dump with natgw_note again', { columns: ['name', 'natgw_note'] });
+  t.equal(cs.disconnected, 0, 'still no reconnect');
+  t.equal(cs.connected, 1, 'connected once');
 });

@@ -441,3 +441,25 @@ t.test('replicas set up while another client writes miss nothing (reply and upda
   await c.close();
   await w.close();
 });
+
+t.test("caughtUp: once it resolves, the replica holds another writer's finished commit", async (t) => {
+  const reader = await connectClient();
+  const writer = await connectClient();
+  const rep = reader.replica<NbTables>({ tables: { Logical_Switch: { columns: ['name'] } } });
+  await rep.ready;
+  const ROUNDS = 50;
+  let lagging = 0;
+  const missing: string[] = [];
+  for (let k = 0; k < ROUNDS; k++) {
+    const name = `caught-up-${k}`;
+    await writer.transact([ops.insert('Logical_Switch', { name })]);
+    // the writer has its reply; the reader's update may still be on its way
+    const has = () => rep.table('Logical_Switch').filter((r) => r.name === name).length === 1;
+    if (!has()) lagging++;
+    await reader.caughtUp();
+    if (!has()) missing.push(name);
+  }
+  t.comment(`${lagging} of ${ROUNDS} rounds: the row was not in the replica yet when the writer had its reply`);
+  t.same(missing, [], 'after caughtUp every row is there');
+  await expectSynced(t, rep, sb.nbRemote, reader.schema!, ['Logical_Switch'], 'replica == dump', { columns: ['name'] });
+});

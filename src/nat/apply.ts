@@ -126,8 +126,14 @@ export class NatGateway {
     });
   }
 
+  /** Resolves once both replicas hold every change committed before the call (OvsdbClient.caughtUp). */
+  async caughtUp(): Promise<void> {
+    await Promise.all([this.nbClient.caughtUp(), this.sbClient?.caughtUp()]);
+  }
+
   /**
-   * What apply would change; writes nothing. Throws PlanError on bad input or
+   * What apply would change; writes nothing. It plans against the replicas as
+   * they are: after another writer's change, `await caughtUp()` first (apply does). Throws PlanError on bad input or
    * conflicts. When the same input (manifest content and options) was last
    * planned with nothing to change, and neither replica has applied a change
    * a plan reads since, the answer is the same and is given without planning
@@ -152,6 +158,9 @@ export class NatGateway {
    * (transactVerified).
    */
   async apply(manifest: Manifest, opts: ApplyOptions = {}): Promise<ApplyResult> {
+    // plan against NB and SB as they are now, not as the replicas last heard
+    // (e.g. a workload port the CNI has just added)
+    await this.caughtUp();
     let plan = this.plan(manifest, opts);
     if (plan.ops.length === 0) return { plan, transacted: false, attempts: 1, converged: true };
     let attempts = 0;

@@ -22,6 +22,7 @@ import {
   ConnectionClosedError,
   type OperationFailure,
   ReplicaInconsistentError,
+  ReplicaSpecError,
   RequestTimeoutError,
   RpcError,
   TransactionError,
@@ -208,6 +209,8 @@ export class OvsdbClient extends EventEmitter {
    */
   replica<DB = Record<string, Record<string, unknown>>>(spec: ReplicaSpec<DB>): Replica<DB> {
     const rep = new Replica<DB>(spec);
+    // a spec the known schema cannot serve is the caller's error, said now (ReplicaSpecError)
+    if (this.schema) rep.bind(this.schema);
     this.replicas.set(rep.monitorId, rep);
     if (this.connected && this.session) {
       const s = this.session;
@@ -260,6 +263,18 @@ export class OvsdbClient extends EventEmitter {
 
   async echo(payload: unknown[] = []): Promise<unknown> {
     return this.request('echo', payload);
+  }
+
+  /**
+   * Resolves once this client's replicas hold every change committed on the
+   * server before the call (by any client), with one echo round trip:
+   * ovsdb-server sends a session's pending monitor updates before it reads the
+   * session's next request, and the updates are applied as they are received.
+   * Call it before reading a replica for a decision that must see another
+   * writer's just-finished change (on a cluster, with leaderOnly).
+   */
+  async caughtUp(): Promise<void> {
+    await this.request('echo', ['caught-up']);
   }
 
   /**
@@ -540,7 +555,20 @@ export class OvsdbClient extends EventEmitter {
     schema = this.schema!,
     only?: 'monitor_cond',
   ): Promise<void> {
-    rep.bind(schema);
+    let gone: string[];
+    try {
+      gone = rep.bind(schema);
+    } catch (e) {
+      if (!(e instanceof ReplicaSpecError)) throw e;
+      // this replica can never be served by this database: it fails alone (no reconnect loop)
+      this.replicas.delete(rep.monitorId);
+      rep.fail(e);
+      this.log.error({ err: e.message, monitor: rep.monitorId }, 'replica dropped');
+      return;
+    }
+    if (gone.length > 0) {
+      this.log.warn({ missing: gone, schemaVersion: schema.version, monitor: rep.monitorId }, 'server schema lacks tables or columns this replica monitors; left out (database needs upgrade?)');
+    }
     for (;;) {
       const method = only ?? this.monitorMethod;
       const decoder = new UpdateDecoder(rep, undefined, 2);

@@ -117,6 +117,11 @@ export class ReplicaInconsistentError extends Error {
   override name = 'ReplicaInconsistentError';
 }
 
+/** A replica's spec names a table, column or index the database does not have, or cannot index. */
+export class ReplicaSpecError extends Error {
+  override name = 'ReplicaSpecError';
+}
+
 /** A remote string that cannot be used. */
 export class RemoteError extends Error {
   override name = 'RemoteError';

@@ -7,7 +7,7 @@ import { type LeafSink, type PathElem, RAW_NOT_HANDLED } from './framing.js';
 import { parseRow, parsedRow, RowShape } from './rowparse.js';
 import { type Condition, encodeOperation } from './operations.js';
 import { type ColumnSchema, type DatabaseSchema, type TableSchema, type Value, decodeValue, defaultValue, ZERO_UUID } from './schema.js';
-import { ReplicaInconsistentError } from './errors.js';
+import { ReplicaInconsistentError, ReplicaSpecError } from './errors.js';
 
 export type ReplicaRow = Readonly<Record<string, unknown>> & { readonly _uuid: string };
 
@@ -98,6 +98,8 @@ export class TableView<R extends { _uuid: string } = ReplicaRow> {
   /** @internal */ rows = new Map<string, R>();
   /** @internal Rows still have the columns of an older schema (until the next full sync). */
   reshaped = false;
+  /** @internal The server's schema lost this table: not monitored, empty after the next full sync. */
+  absent = false;
   /** @internal */ readonly indexes = new Map<string, SecondaryIndex>();
 
   constructor(
@@ -567,50 +569,88 @@ export class Replica<DB = Record<string, Record<string, unknown>>> {
     return this.tables.get(name);
   }
 
-  /** @internal Bind to a (possibly new) schema; keeps rows when the table layout is unchanged. */
-  bind(schema: DatabaseSchema): void {
-    if (this.schema === schema) return;
+  /**
+   * Tables ("NAT") and columns ("NAT.gateway_port") of the spec that the
+   * server's schema no longer has: a schema conversion (or a server of another
+   * version after a reconnect) removed them. They are left out of the monitor,
+   * as the C IDL does, and come back if a later schema has them again.
+   */
+  missing: readonly string[] = [];
+
+  /**
+   * @internal Bind to a (possibly new) schema; keeps rows when the table layout
+   * is unchanged. The first schema must have every table, column and index
+   * the spec names (else ReplicaSpecError, and nothing changes); a later one
+   * may lack some, which are then left out (see `missing`). Returns what is
+   * missing now and was not before.
+   */
+  bind(schema: DatabaseSchema): string[] {
+    if (this.schema === schema) return [];
+    const first = this.schema === undefined;
+    const missing: string[] = [];
+    const unknown = (what: string, name: string): void => {
+      if (first) throw new ReplicaSpecError(`replica: ${what} (database ${schema.name}, schema version ${schema.version})`);
+      missing.push(name);
+    };
     const next = new Map<string, TableView>();
+    let reshaped = false;
     for (const [name, s] of Object.entries(this.spec.tables) as [string, TableSpec | true | undefined][]) {
       if (!s) continue;
+      const old = this.tables.get(name);
       const ts = schema.tables.get(name);
-      if (!ts) throw new Error(`replica: table ${name} does not exist in database ${schema.name}`);
+      if (!ts) {
+        unknown(`table ${name} does not exist`, name);
+        // keep the rows until the next full sync, which announces their deletion
+        const gone = new TableView(name, old!.schema, []);
+        gone.rows = old!.rows;
+        gone.absent = true;
+        next.set(name, gone);
+        reshaped = true;
+        continue;
+      }
       const colNames = s === true || !s.columns ? [...ts.columns.keys()] : [...s.columns];
-      const cols = colNames.map((c) => {
+      const cols: ColumnSchema[] = [];
+      for (const c of colNames) {
         const cs = ts.columns.get(c);
-        if (!cs) throw new Error(`replica: table ${name} has no column ${c}`);
-        return cs;
-      });
+        if (cs) cols.push(cs);
+        else unknown(`table ${name} has no column ${c}`, `${name}.${c}`);
+      }
       const tv = new TableView(name, ts, cols);
       for (const ixs of (this.spec.indexes as Record<string, readonly IndexSpec[]> | undefined)?.[name] ?? []) {
         const parts = (typeof ixs === 'string' ? [ixs] : [...ixs]).map((p) => {
           const colon = p.indexOf(':');
           const column = colon < 0 ? p : p.slice(0, colon);
-          const cs = ts.columns.get(column);
-          if (!cs) throw new Error(`replica: index "${p}": table ${name} has no column ${column}`);
-          if (colon >= 0 && cs.type.kind !== 'map') throw new Error(`replica: index "${p}": column ${column} is not a map`);
-          if (!colNames.includes(column)) throw new Error(`replica: index "${p}": column ${column} is not monitored`);
+          if (first) {
+            const cs = ts.columns.get(column);
+            if (!cs) throw new ReplicaSpecError(`replica: index "${p}": table ${name} has no column ${column}`);
+            if (colon >= 0 && cs.type.kind !== 'map') throw new ReplicaSpecError(`replica: index "${p}": column ${column} is not a map`);
+            if (!colNames.includes(column)) throw new ReplicaSpecError(`replica: index "${p}": column ${column} is not monitored`);
+          }
+          // later schemas: an index over a column that is gone stays, empty
           return colon < 0 ? { column } : { column, key: p.slice(colon + 1) };
         });
         const ixName = typeof ixs === 'string' ? ixs : ixs.join(',');
         tv.indexes.set(ixName, new SecondaryIndex(ixName, parts));
       }
-      const old = this.tables.get(name);
       if (old) {
         // keep the rows, so that the next full sync announces only what changed;
         // rows of another shape (the schema was converted) are replaced by that
         // sync (never resumed from a transaction id) and announced as updates
         tv.rows = old.rows;
         tv.reindexAll();
-        if (!sameColumns(old.columns, cols)) {
+        if (old.absent || !sameColumns(old.columns, cols)) {
           tv.reshaped = true;
-          this.lastTxnId = ZERO_UUID;
+          reshaped = true;
         }
       }
       next.set(name, tv);
     }
+    if (reshaped) this.lastTxnId = ZERO_UUID;
+    const before = new Set(this.missing);
+    this.missing = missing;
     this.schema = schema;
     this.tables = next;
+    return missing.filter((m) => !before.has(m));
   }
 
   /** @internal The monitor requests for the method in use ("monitor" has no conditions). */
@@ -619,6 +659,7 @@ export class Replica<DB = Record<string, Record<string, unknown>>> {
     for (const [name, s] of Object.entries(this.spec.tables) as [string, TableSpec | true | undefined][]) {
       if (!s) continue;
       const tv = this.tables.get(name)!;
+      if (tv.absent) continue;
       const r: Record<string, unknown> = { columns: tv.columns.map((c) => c.name) };
       if (withConditions && s !== true && s.where && s.where.length > 0) {
         r.where = (encodeOperation(schema, { op: 'select', table: name, where: s.where }) as { where: unknown }).where;
