@@ -283,6 +283,35 @@ t.test('an update that contradicts the replica forces a fresh monitor', async (t
   t.equal(w.disconnects.length, 1, 'one drop');
 });
 
+t.test('an insert of a row the replica already has forces a fresh monitor too (as the C IDL)', async (t) => {
+  const monitors: Rpc[] = [];
+  const fake = await fakeServer(t, (msg, conn) => {
+    if (handshake(msg, conn)) return;
+    if (msg.method !== 'monitor_cond_since') return;
+    monitors.push(msg);
+    conn.send({ id: msg.id, result: [false, conn.n === 0 ? TXN1 : TXN9, { Logical_Router: lrRows(conn.n === 0 ? { [U1]: 'r1' } : { [U1]: 'r1-now' }) }], error: null });
+  });
+  const client = fakeClient(t, fake.remote, { reconnect: true });
+  const w = watch(client);
+  const rep = client.replica<LrTables>({ tables: { Logical_Router: { columns: ['name'] } } });
+  await client.connect(10_000);
+  await rep.ready;
+  // the fast row parser takes this insert (compact JSON), the general path the second (whitespace)
+  const monitorId = monitors[0].params![1];
+  fake.conns[0].write(JSON.stringify({ id: null, method: 'update3', params: [monitorId, TXN2, { Logical_Router: { [U1]: { insert: { name: 'twice' } } } }] }));
+  await until('the disconnected event', () => w.disconnects.length >= 1);
+  t.type(w.disconnects[0], ReplicaInconsistentError, 'the connection is dropped for the inconsistency');
+  t.match(w.disconnects[0].message, `insert of row ${U1} in table Logical_Router, which the replica already has`);
+  await until('the resync', () => monitors.length === 2 && rep.stats.fullSyncs === 2 && client.connected);
+  t.equal(monitors[1].params![3], ZERO_UUID, 'a fresh full monitor, not a resume');
+  t.strictSame(names(rep), { [U1]: 'r1-now' }, 'the replica equals the second reply, not the bad insert');
+
+  fake.conns[1].write(JSON.stringify({ id: null, method: 'update3', params: [monitors[1].params![1], TXN3, { Logical_Router: { [U1]: { insert: { name: 'again' } } } }] }, null, 1));
+  await until('the second disconnect', () => w.disconnects.length >= 2);
+  t.match(w.disconnects[1].message, `insert of row ${U1} in table Logical_Router, which the replica already has`, 'the same through the general decoder');
+  await until('the second resync', () => monitors.length === 3 && rep.stats.fullSyncs === 3 && client.connected);
+});
+
 // ---------------------------------------------------------------- 5. inactivity probe
 
 t.test('inactivity probe: off by default on unix sockets, on when asked for', async (t) => {

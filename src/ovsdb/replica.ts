@@ -4,7 +4,7 @@
 // message, indexed, and announced as change events that are never dropped.
 
 import { type LeafSink, type PathElem, RAW_NOT_HANDLED } from './framing.js';
-import { parseRow, parsedRow, RowShape } from './rowparse.js';
+import { parseRow, parsedKind, parsedRow, RowShape } from './rowparse.js';
 import { type Condition, encodeOperation } from './operations.js';
 import { type ColumnSchema, type DatabaseSchema, type TableSchema, type Value, decodeValue, defaultValue, ZERO_UUID } from './schema.js';
 import { ReplicaInconsistentError, ReplicaSpecError } from './errors.js';
@@ -165,7 +165,8 @@ export class TableView<R extends { _uuid: string } = ReplicaRow> {
 
 /** A decoded change of one row, applied when its message is complete. */
 type RowChange =
-  | { table: TableView; uuid: string; kind: 'put'; row: ReplicaRow }
+  /** `insert`: the server says the row is new (update2/3 "insert"), so the replica must not have it */
+  | { table: TableView; uuid: string; kind: 'put'; row: ReplicaRow; insert: boolean }
   | { table: TableView; uuid: string; kind: 'modify'; diff: Map<string, Value> }
   | { table: TableView; uuid: string; kind: 'delete' };
 
@@ -343,7 +344,7 @@ export class UpdateDecoder implements LeafSink {
     }
     const tv = this.view(rep, table);
     const end = parseRow(buf, start, limit, tv.shape, tv.newRow, uuid, wrapped);
-    if (end >= 0) this.put(tv, table, uuid, parsedRow as ReplicaRow);
+    if (end >= 0) this.put(tv, table, uuid, parsedRow as ReplicaRow, parsedKind === 'insert');
     return end;
   }
 
@@ -360,7 +361,7 @@ export class UpdateDecoder implements LeafSink {
     return this.lastView!;
   }
 
-  private put(tv: TableView, table: string, uuid: string, row: ReplicaRow): void {
+  private put(tv: TableView, table: string, uuid: string, row: ReplicaRow, insert: boolean): void {
     const fresh = this.fresh;
     if (fresh) {
       // rows arrive table by table: keep the last table's map at hand
@@ -373,7 +374,7 @@ export class UpdateDecoder implements LeafSink {
         this.lastFreshTable = table;
       }
       m.set(uuid, row);
-    } else this.changes.push({ table: tv, uuid, kind: 'put', row });
+    } else this.changes.push({ table: tv, uuid, kind: 'put', row, insert });
   }
   private lastFresh: Map<string, ReplicaRow> | undefined;
   private lastFreshOf: Map<string, Map<string, ReplicaRow>> | undefined;
@@ -385,7 +386,7 @@ export class UpdateDecoder implements LeafSink {
       case 'initial':
       case 'insert':
       case 'new':
-        this.put(tv, table, uuid, makeRow(tv, uuid, json ?? undefined));
+        this.put(tv, table, uuid, makeRow(tv, uuid, json ?? undefined), kind === 'insert');
         break;
       case 'modify':
         this.changes.push({ table: tv, uuid, kind: 'modify', diff: decodeDiff(tv, json ?? {}) });
@@ -704,6 +705,8 @@ export class Replica<DB = Record<string, Record<string, unknown>>> {
       const old = tv.rows.get(ch.uuid);
       switch (ch.kind) {
         case 'put': {
+          // as the C IDL: an insert of a row the replica has means it diverged
+          if (old && ch.insert) throw new ReplicaInconsistentError(`insert of row ${ch.uuid} in table ${tv.name}, which the replica already has`);
           if (old) for (const ix of tv.indexes.values()) ix.remove(old);
           tv.rows.set(ch.uuid, ch.row);
           for (const ix of tv.indexes.values()) ix.add(ch.row);

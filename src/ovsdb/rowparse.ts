@@ -92,6 +92,8 @@ export const rowParseStats = { parsed: 0, declined: 0, cut: 0 };
 
 /** The row whose parse succeeded last (valid after parseRow returned an offset). */
 export let parsedRow: Record<string, unknown> | undefined;
+/** Its kind when `wrapped` ("initial" or "insert"), else undefined. */
+export let parsedKind: string | undefined;
 
 /**
  * Parse the columns object `{"col":value,...}` at `start` (a "{") into a new
@@ -112,11 +114,14 @@ export function parseRow(
   p = start;
   n = limit;
   parsedRow = undefined;
+  parsedKind = undefined;
   try {
+    let kind: string | undefined;
     if (wrapped) {
       if (byte() !== LBRACE) throw GIVE_UP;
       p++;
-      if (knownKey(KINDS) === undefined) throw GIVE_UP; // "modify", "delete": the general path
+      kind = knownKey(KINDS);
+      if (kind === undefined) throw GIVE_UP; // "modify", "delete": the general path
     }
     const row = columnsObject(shape, newRow(uuid));
     if (wrapped) {
@@ -124,6 +129,7 @@ export function parseRow(
       p++;
     }
     parsedRow = row;
+    parsedKind = kind;
     rowParseStats.parsed++;
     return p;
   } catch (e) {
