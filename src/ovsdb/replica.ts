@@ -508,11 +508,11 @@ export class Replica<DB = Record<string, Record<string, unknown>>> {
   }
 
   /** A monitored table. Throws before the first sync is complete. */
-  table<T extends keyof DB & string>(name: T): TableView<DB[T] & { _uuid: string }> {
+  table<T extends keyof DB & string>(name: T): TableView<Readonly<DB[T]> & { readonly _uuid: string }> {
     if (!this.isReady) throw new Error(`replica not ready: await replica.ready before reading table ${name}`);
     const t = this.tables.get(name);
     if (!t) throw new Error(`table ${name} is not monitored by this replica`);
-    return t as unknown as TableView<DB[T] & { _uuid: string }>;
+    return t as unknown as TableView<Readonly<DB[T]> & { readonly _uuid: string }>;
   }
 
   /** Synchronous listener for every change, called as it is applied. Returns an unsubscribe function. */
