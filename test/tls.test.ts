@@ -15,7 +15,7 @@ import type { TlsFiles } from '../src/ovsdb/transport.js';
 import { findBinary, isAlive, run } from '../tools/sandbox-lib.js';
 import { parseJsonDump } from './helpers/sandbox.js';
 import { spawnOvsdbServer } from './helpers/ovsdb-server.js';
-import { catchAsync, tempDir } from './helpers/util.js';
+import { catchAsync, tempDir, waitFor } from './helpers/util.js';
 
 const NB = 'OVN_Northbound';
 
@@ -118,10 +118,7 @@ t.test('ssl: a real ovsdb-server on pssl:', async (t) => {
     t.notOk(client.connected);
     // the server may write its log line after the client has seen the refusal
     let newLog = '';
-    for (let deadline = Date.now() + 5_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 50))) {
-      newLog = (await readFile(log, 'utf8')).slice(logBefore.length);
-      if (/certificate verify failed/.test(newLog)) break;
-    }
+    await waitFor(async () => /certificate verify failed/.test((newLog = (await readFile(log, 'utf8')).slice(logBefore.length))));
     t.match(newLog, /certificate verify failed/, 'the server logged why it refused');
 
     // the same refusal for the OVN tools with the same files
