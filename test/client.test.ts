@@ -261,6 +261,33 @@ t.test('against a real ovsdb-server', async (t) => {
     t.equal(sel.rows?.length, 1, 'and usable');
   });
 
+  t.test('maxMessageBytes: a monitor reply over the limit ends that session with an error naming the limit', async (t) => {
+    // ~500 KB of Address_Set rows (the handshake's largest message, the NB schema, is ~33 KB)
+    const rows = Array.from({ length: 600 }, (_, i) => ops.insert('Address_Set', { name: `big_${i}`, addresses: Array.from({ length: 40 }, (_, k) => `10.${i >> 8}.${i & 255}.${k}`) }));
+    await client.transact(rows);
+    t.teardown(() => client.transact(rows.map((_, i) => ops.delete('Address_Set', [where.eq('name', `big_${i}`)]))));
+    const LIMIT = 256 * 1024;
+    const small = new OvsdbClient({ remote: sb.nbRemote, database: NB, reconnect: false, maxMessageBytes: LIMIT });
+    t.teardown(() => small.close());
+    const drops: Error[] = [];
+    small.on('disconnected', (e: Error) => drops.push(e));
+    await small.connect(20_000);
+    t.ok((await small.listDbs()).includes(NB), 'small messages pass');
+    const rep = small.replica({ tables: { Address_Set: { columns: ['name', 'addresses'] } } });
+    const e = await catchAsync(rep.ready);
+    t.match((e as Error)?.message, `message exceeds the maximum message size of ${LIMIT} bytes`, 'the replica fails, naming the limit');
+    await until('the disconnect', () => drops.length === 1);
+    t.equal(drops[0].name, 'MessageTooLargeError', 'the session was closed for it');
+    t.notOk(small.connected, 'not connected (reconnect off)');
+    // the same monitor within a larger limit
+    const roomy = new OvsdbClient({ remote: sb.nbRemote, database: NB, reconnect: false, maxMessageBytes: 4 * LIMIT });
+    t.teardown(() => roomy.close());
+    const rep2 = roomy.replica<{ Address_Set: { name: string } }>({ tables: { Address_Set: { columns: ['name'] } } });
+    await roomy.connect(20_000);
+    await rep2.ready;
+    t.equal(rep2.table('Address_Set').filter((r) => r.name.startsWith('big_')).length, 600, 'with a larger limit the same rows arrive');
+  });
+
   t.test('the server dies while a transaction is pending: CommitUnknownError', async (t) => {
     const session = sessionOf(client);
     const id = session.peekNextId();

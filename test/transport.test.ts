@@ -123,6 +123,33 @@ t.test('tcp: a real ovsdb-server on ptcp:0 (port chosen by the server at run tim
 
 // ---------------------------------------------------------------- 2. remote parser
 
+t.test("tcp: ovsdb-server's own inactivity probes (echo) are answered; the connection stays", async (t) => {
+  // ovsdb-server probes an idle tcp client every 5 s and drops it after an
+  // unanswered one; its jsonrpc debug log shows each echo and its reply
+  const dir = await tempDir(t, 'natgw-echo-');
+  const { log } = await spawnOvsdbServer(t, { dir, remotes: ['ptcp:0:127.0.0.1'], extraArgs: ['-vjsonrpc:file:dbg'] });
+  const port = (await listeningPorts(log, ['127.0.0.1'])).get('127.0.0.1');
+  const remote = `tcp:127.0.0.1:${port}`;
+  // our own probe off, so that only the server probes
+  const client = new OvsdbClient({ remote, database: NB, reconnect: false, probeIntervalMs: 0 });
+  t.teardown(() => client.close());
+  const drops: Error[] = [];
+  client.on('disconnected', (e: Error) => drops.push(e));
+  await client.connect(20_000);
+  const echoes = (text: string) => ({
+    sent: text.match(/send request, method="echo"/g)?.length ?? 0,
+    answered: text.match(/received reply, result=\[\], id="echo"/g)?.length ?? 0,
+  });
+  let seen = { sent: 0, answered: 0 };
+  await until('two server echoes answered', async () => (seen = echoes(await readFile(log, 'utf8'))).answered >= 2, 60_000);
+  t.ok(seen.answered >= 2 && seen.answered >= seen.sent - 1, `the server sent ${seen.sent} echo requests; ${seen.answered} answered`);
+  const text = await readFile(log, 'utf8');
+  t.notMatch(text, /no response to inactivity probe/, 'the server never gave up on us');
+  t.ok(client.connected, 'still connected');
+  t.strictSame(drops, [], 'no disconnect');
+  t.ok((await client.listDbs()).includes(NB), 'and the session still answers');
+});
+
 t.test('unix: reads into one reused buffer reach the reader whole and in order, also those before read()', async (t) => {
   const dir = await tempDir(t, 'natgw-read-');
   const sockPath = path.join(dir, 'peer.sock');
