@@ -8,12 +8,14 @@ import { readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { isAlive, loadSandbox, parseClusterStatus, run, startSandbox } from '../tools/sandbox-lib.js';
+import { findBinary, isAlive, loadSandbox, parseClusterStatus, run, startSandbox } from '../tools/sandbox-lib.js';
+import { waitFor } from './helpers/util.js';
 import { nbctl, ovsdbClientDump, sbctl, withSandbox } from './helpers/sandbox.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
-async function allDead(pids: number[]): Promise<number[]> {
+/** The pids of `pids` that are still alive. */
+async function stillAlive(pids: number[]): Promise<number[]> {
   const alive: number[] = [];
   for (const p of pids) if (await isAlive(p)) alive.push(p);
   return alive;
@@ -56,7 +58,7 @@ t.test('standalone sandbox: northd compiles a router into SB', async (t) => {
   const pids = sb.pids();
   t.ok(pids.length >= 3, 'northd + 2 servers recorded');
   await sb.stop();
-  t.same(await allDead(pids), [], 'stop() leaves none of the recorded pids alive');
+  t.same(await stillAlive(pids), [], 'stop() leaves none of the recorded pids alive');
   await sb.stop(); // idempotent
 });
 
@@ -139,7 +141,7 @@ t.test('3-member clusters: election, failover, restart', async (t) => {
 
   const pids = sb.pids();
   await sb.stop();
-  t.same(await allDead(pids), [], 'cluster stop() leaves nothing alive');
+  t.same(await stillAlive(pids), [], 'cluster stop() leaves nothing alive');
 });
 
 t.test('startSandbox errors: too-long dir, reuse of a live dir', async (t) => {
@@ -150,14 +152,15 @@ t.test('startSandbox errors: too-long dir, reuse of a live dir', async (t) => {
   t.same(again.pids(), sb.pids(), 'loadSandbox re-reads the recorded pids');
 });
 
+/** `npm run sandbox -- ARGS` (tools/sandbox.ts), as a user runs it. */
+const cli = (...args: string[]) =>
+  new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+    execFile(path.join(root, 'node_modules', '.bin', 'tsx'), [path.join(root, 'tools', 'sandbox.ts'), ...args], { cwd: root, timeout: 120_000 }, (err, stdout, stderr) =>
+      resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+
 t.test('CLI: up prints OVN_NB_DB / OVN_SB_DB, down stops the pids', async (t) => {
-  const tsx = path.join(root, 'node_modules', '.bin', 'tsx');
-  const cli = (...args: string[]) =>
-    new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-      execFile(tsx, [path.join(root, 'tools', 'sandbox.ts'), ...args], { cwd: root, timeout: 90_000 }, (err, stdout, stderr) =>
-        resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-      );
-    });
   const dir = path.join(os.tmpdir(), `ovn-natgw-cli-${process.pid}`);
   t.teardown(async () => {
     // belt and braces if an assertion below failed
@@ -184,9 +187,48 @@ t.test('CLI: up prints OVN_NB_DB / OVN_SB_DB, down stops the pids', async (t) =>
 
   const down = await cli('down', '--dir', dir);
   t.equal(down.code, 0, down.stderr);
-  t.same(await allDead(pids), [], 'down stopped every recorded pid');
+  t.same(await stillAlive(pids), [], 'down stopped every recorded pid');
   t.ok(existsSync(path.join(dir, 'nb.log')), 'explicit --dir is kept');
 
   const st2 = await cli('status', '--dir', dir);
   t.equal(st2.code, 1, 'status reports the servers are gone');
+});
+
+t.test('CLI: up --cluster 3 gives remotes the OVN tools use; down stops exactly its pids, not a bystander', async (t) => {
+  // another sandbox, running alongside: down must leave it alone
+  const bystander = await withSandbox(t, { northd: false });
+  await nbctl(bystander, 'ls-add', 'bystander-sw');
+  const dir = path.join(os.tmpdir(), `ovn-natgw-cli3-${process.pid}`);
+  t.teardown(async () => {
+    await loadSandbox(dir).then((s) => s.stop(), () => undefined);
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const up = await cli('up', '--dir', dir, '--cluster', '3');
+  t.equal(up.code, 0, up.stderr);
+  const nb = up.stdout.match(/^export OVN_NB_DB=(\S+)$/m)?.[1] ?? '';
+  const sbRemote = up.stdout.match(/^export OVN_SB_DB=(\S+)$/m)?.[1] ?? '';
+  t.equal(nb.split(',').length, 3, `OVN_NB_DB lists the 3 NB members: ${nb}`);
+  t.equal(sbRemote.split(',').length, 3, 'OVN_SB_DB lists the 3 SB members');
+  const sb = await loadSandbox(dir);
+  const pids = sb.pids();
+  t.equal(pids.length, 7, '3 NB, 3 SB, northd');
+  // the printed strings work as the OVN tools take them, and northd links the clusters
+  const nbctlBin = await findBinary('ovn-nbctl');
+  const sbctlBin = await findBinary('ovn-sbctl');
+  await run(nbctlBin, [`--db=${nb}`, '--timeout=30', 'lr-add', 'cli3-r1']);
+  t.match((await run(nbctlBin, [`--db=${nb}`, '--timeout=30', 'lr-list'])).stdout, /cli3-r1/, 'ovn-nbctl --db=$OVN_NB_DB');
+  let dps = '';
+  await waitFor(async () => /cli3-r1/.test((dps = (await run(sbctlBin, [`--db=${sbRemote}`, '--timeout=30', '--columns=external_ids', 'list', 'Datapath_Binding']).catch(() => ({ stdout: '' }))).stdout)), 60_000);
+  t.match(dps, /cli3-r1/, 'ovn-northd compiled the router into the SB cluster');
+
+  const st = await cli('status', '--dir', dir);
+  t.equal(st.code, 0, st.stderr);
+  t.equal(st.stdout.match(/role=leader/g)?.length, 2, 'status: one leader per cluster');
+
+  const down = await cli('down', '--dir', dir);
+  t.equal(down.code, 0, down.stderr);
+  t.same(await stillAlive(pids), [], 'down stopped all 7 of its pids');
+  t.same(await stillAlive(bystander.pids()), bystander.pids(), 'every pid of the bystander sandbox still runs');
+  t.match(await nbctl(bystander, 'ls-list'), /bystander-sw/, 'and its NB still answers');
 });
