@@ -170,6 +170,22 @@ export class JsonStreamParser {
         case S.KeyOrEnd:
         case S.Key:
           if (c === QUOTE) {
+            // the common case at once: a plain ASCII key wholly in this chunk
+            // (e.g. a row's uuid), and the colon right after it
+            let q = i + 1;
+            for (; q < n; q++) {
+              const d = chunk[q];
+              if (d === QUOTE || d === BACKSLASH || d < 0x20 || d >= 0x80) break;
+            }
+            if (q < n && chunk[q] === QUOTE) {
+              f.key = (chunk as SliceableBuffer).latin1Slice(i + 1, q);
+              i = q + 1;
+              if (i < n && chunk[i] === 0x3a) {
+                f.state = S.Value;
+                i++;
+              } else f.state = S.Colon;
+              break;
+            }
             this.startLeaf(Leaf.Str, true);
             i = this.continueLeaf(chunk, i + 1, i);
           } else if (c === 0x7d && f.state === S.KeyOrEnd) {
@@ -215,6 +231,7 @@ export class JsonStreamParser {
 
   /** Forget any partial message (after the connection is dropped). */
   reset(): void {
+    this.shape++;
     this.stack = [];
     this.leaf = Leaf.None;
     this.leafParts = [];
@@ -267,6 +284,7 @@ export class JsonStreamParser {
 
   private openContainer(c: number, sink: LeafSink | undefined): void {
     const isArray = c === 0x5b;
+    this.shape++;
     this.stack.push({
       obj: isArray ? [] : {},
       isArray,
@@ -278,6 +296,7 @@ export class JsonStreamParser {
   }
 
   private closeContainer(i: number, msgStart: number): void {
+    this.shape++;
     const f = this.stack.pop()!;
     if (this.stack.length === 0) {
       this.msgBytes += i - Math.max(msgStart, 0);
@@ -434,15 +453,25 @@ export class JsonStreamParser {
   private currentPath(): PathElem[] {
     const st = this.stack;
     const path = this.path;
+    if (this.pathOf === this.shape) {
+      // same frames as the last call: only the top frame's key or index can have moved
+      const top = st[st.length - 1];
+      if (top.sink) path[path.length - 1] = top.isArray ? top.index : top.key;
+      return path;
+    }
     path.length = 0;
     for (let k = 0; k < st.length; k++) {
       const fr = st[k];
       if (!fr.sink) continue;
       path.push(fr.isArray ? fr.index : fr.key);
     }
+    this.pathOf = this.shape;
     return path;
   }
   private readonly path: PathElem[] = [];
+  /** Bumped whenever a frame is pushed or popped; `pathOf` is its value when `path` was built. */
+  private shape = 0;
+  private pathOf = -1;
 }
 
 function setMember(obj: Record<string, unknown>, key: string, value: unknown): void {
