@@ -202,15 +202,23 @@ t.test('convert online to a schema without a table and a column a replica lists:
     { name: 'ReplicaSpecError', message: /index "external_ids:name": column external_ids is not monitored/ },
     'so does an index over a column the replica does not monitor',
   );
+  t.throws(
+    () => c.replica({ tables: { Logical_Router: { columns: ['name'], where: [['no_such_column', '==', 'x']] } } }),
+    { name: 'ReplicaSpecError', message: /condition on column no_such_column: table Logical_Router has no column no_such_column/ },
+    'and a condition on a column the table does not have',
+  );
 
   // (ovn-nbctl knows only its compiled schema: the extra column and table are written by the client)
   await nbctl(sb, 'lr-add', 'q1', '--', 'lr-add', 'q2');
   await c.transact([ops.update('Logical_Router', [where.eq('name', 'q1')], { natgw_note: 'kept' }), ops.insert('Natgw_Test', { name: 'gone-soon' })]);
   const rep = c.replica<any>({
     tables: { Logical_Router: { columns: ['name', 'natgw_note'] }, Natgw_Test: true },
-    indexes: { Logical_Router: ['natgw_note'] },
+    indexes: { Logical_Router: ['natgw_note'], Natgw_Test: ['name'] },
   });
+  // a replica whose row condition uses the column that will go away
+  const byNote = c.replica<any>({ tables: { Logical_Router: { columns: ['name'], where: [['natgw_note', '==', 'kept']] } } });
   await rep.ready;
+  await byNote.ready;
   const mirror = mirrorOf(rep, ['Logical_Router', 'Natgw_Test']);
   t.strictSame(rep.missing, [], 'nothing missing before');
   t.strictSame(rep.table('Logical_Router').lookup('natgw_note', 'kept').map((r) => r.name), ['q1'], 'the index on natgw_note finds q1');
@@ -236,12 +244,16 @@ t.test('convert online to a schema without a table and a column a replica lists:
   await convert('7.0.100', false);
   await until('the replica to leave out what the schema lost', () => rep.missing.length === 2 && rep.table('Natgw_Test').size === 0);
   t.strictSame(rep.missing, ['Logical_Router.natgw_note', 'Natgw_Test'], 'missing names the column and the table');
-  const warned = records.filter((r) => r.level === 40 && Array.isArray(r.missing));
+  const warned = records.filter((r) => r.level === 40 && Array.isArray(r.missing) && r.monitor === rep.monitorId);
   t.strictSame(warned.map((r) => r.missing), [['Logical_Router.natgw_note', 'Natgw_Test']], 'one warning names them');
   t.equal(warned[0].schemaVersion, '7.0.100', 'with the server schema version');
   await expectSynced(t, rep, sb.nbRemote, c.schema!, ['Logical_Router'], 'Logical_Router == dump, with its remaining column', { columns: ['name'] });
   t.notOk(rep.table('Logical_Router').filter(() => true).some((r) => 'natgw_note' in r), 'no row keeps the removed column');
   t.strictSame(rep.table('Logical_Router').lookup('natgw_note', 'kept'), [], 'the index over it is empty');
+  t.strictSame(rep.table('Natgw_Test').lookup('name', 'gone-soon'), [], 'an index of the removed table answers, empty');
+  // the condition's column is gone: that table is left out rather than monitored without its condition
+  await until('the conditioned replica to leave its table out', () => byNote.missing.length === 1 && byNote.table('Logical_Router').size === 0);
+  t.strictSame(byNote.missing, ['Logical_Router.natgw_note'], 'missing names the condition column');
   const ev = mirror.events.slice(mark).map((e) => `${e.kind} ${e.table}`);
   t.equal(ev.filter((e) => e === 'update Logical_Router').length, routers, 'one update per router (the row lost a column)');
   t.equal(ev.filter((e) => e === 'delete Natgw_Test').length, testRows, 'one delete per row of the removed table');
@@ -258,9 +270,14 @@ t.test('convert online to a schema without a table and a column a replica lists:
   await convert('7.0.101', true);
   await until('the replica to take them back', () => rep.missing.length === 0 && rep.table('Logical_Router').filter((r) => 'natgw_note' in r).length === routers + 1);
   t.strictSame(rep.missing, [], 'nothing missing');
+  await until('the conditioned replica to monitor its table again', () => byNote.missing.length === 0 && byNote.synced);
   await c.transact([ops.update('Logical_Router', [where.eq('name', 'q3')], { natgw_note: 'again' }), ops.insert('Natgw_Test', { name: 'back' })]);
   await until('the new values to arrive', () => rep.table('Natgw_Test').size === 1 && rep.table('Logical_Router').lookup('natgw_note', 'again').length === 1);
   t.strictSame(rep.table('Natgw_Test').filter(() => true).map((r) => r.name), ['back'], 'the table is monitored again');
+  t.strictSame(rep.table('Natgw_Test').lookup('name', 'back').length, 1, 'and indexed again');
+  await c.transact([ops.update('Logical_Router', [where.eq('name', 'q1')], { natgw_note: 'kept' })]);
+  await until('the condition to select q1 again', () => byNote.table('Logical_Router').filter((r) => r.name === 'q1').length === 1);
+  t.strictSame(byNote.table('Logical_Router').filter(() => true).map((r) => r.name), ['q1'], 'the conditioned replica holds exactly the matching router');
   await expectSynced(t, rep, sb.nbRemote, c.schema!, ['Logical_Router'], 'Logical_Router == dump with natgw_note again', { columns: ['name', 'natgw_note'] });
   t.equal(cs.disconnected, 0, 'still no reconnect');
   t.equal(cs.connected, 1, 'connected once');

@@ -312,6 +312,61 @@ t.test('an insert of a row the replica already has forces a fresh monitor too (a
   await until('the second resync', () => monitors.length === 3 && rep.stats.fullSyncs === 3 && client.connected);
 });
 
+t.test('a resume reply that contradicts the replica is never resumed from again: a fresh monitor follows', async (t) => {
+  const monitors: Rpc[] = [];
+  const fake = await fakeServer(t, (msg, conn) => {
+    if (handshake(msg, conn)) return;
+    if (msg.method !== 'monitor_cond_since') return;
+    monitors.push(msg);
+    if (conn.n === 0) conn.send({ id: msg.id, result: [false, TXN1, { Logical_Router: lrRows({ [U1]: 'r1' }) }], error: null });
+    // the server says it found TXN1, and "inserts" a row the replica has
+    else if (conn.n === 1) conn.send({ id: msg.id, result: [true, TXN9, { Logical_Router: { [U1]: { insert: { name: 'again' } } } }], error: null });
+    else conn.send({ id: msg.id, result: [false, TXN9, { Logical_Router: lrRows({ [U1]: 'r1-now' }) }], error: null });
+  });
+  const client = fakeClient(t, fake.remote, { reconnect: true });
+  const rep = client.replica<LrTables>({ tables: { Logical_Router: { columns: ['name'] } } });
+  await client.connect(10_000);
+  await rep.ready;
+  fake.conns[0].sock.destroy();
+  await until('the third monitor and its full sync', () => monitors.length === 3 && rep.stats.fullSyncs === 2 && client.connected);
+  t.equal(monitors[1].params![3], TXN1, 'the reconnect tried to resume from TXN1');
+  t.equal(monitors[2].params![3], ZERO_UUID, 'after the bad resume: from scratch, not from TXN9');
+  t.strictSame(names(rep), { [U1]: 'r1-now' }, 'the replica equals the fresh reply');
+  t.equal(rep.lastTxnId, TXN9);
+});
+
+t.test('a condition changed while disconnected is monitored from scratch, not resumed', async (t) => {
+  const monitors: Rpc[] = [];
+  let release: (() => void) | undefined;
+  const stalled: [Rpc, FakeConn][] = [];
+  const handler = (msg: Rpc, conn: FakeConn): void => {
+    // the second connection's handshake waits until released: the client is then not connected
+    if (conn.n === 1 && release === undefined) {
+      stalled.push([msg, conn]);
+      return;
+    }
+    if (handshake(msg, conn)) return;
+    if (msg.method !== 'monitor_cond_since') return;
+    monitors.push(msg);
+    conn.send({ id: msg.id, result: [false, conn.n === 0 ? TXN1 : TXN2, { Logical_Router: lrRows(conn.n === 0 ? { [U1]: 'r1', [U2]: 'r2' } : { [U2]: 'r2' }) }], error: null });
+  };
+  const fake = await fakeServer(t, handler);
+  const client = fakeClient(t, fake.remote, { reconnect: true });
+  const rep = client.replica<LrTables>({ tables: { Logical_Router: { columns: ['name'] } } });
+  await client.connect(10_000);
+  await rep.ready;
+  fake.conns[0].sock.destroy();
+  await until('the client to dial again', () => fake.conns.length === 2 && stalled.length > 0 && !client.connected);
+  await client.setCondition(rep, 'Logical_Router', [['name', '==', 'r2']]);
+  t.pass('setCondition while not connected returns (applied on the next monitor)');
+  release = () => {};
+  for (const [m, c] of stalled.splice(0)) handler(m, c);
+  await until('the second monitor', () => monitors.length === 2 && rep.stats.fullSyncs === 2);
+  t.equal(monitors[1].params![3], ZERO_UUID, 'from scratch: a resume would filter the changes since TXN1 by the new condition');
+  t.strictSame((monitors[1].params![2] as Record<string, { where?: unknown }[]>).Logical_Router[0].where, [['name', '==', 'r2']], 'with the new condition');
+  t.strictSame(names(rep), { [U2]: 'r2' });
+});
+
 // ---------------------------------------------------------------- 5. inactivity probe
 
 t.test('inactivity probe: off by default on unix sockets, on when asked for', async (t) => {

@@ -232,14 +232,21 @@ export class OvsdbClient extends EventEmitter {
     const spec = rep.spec.tables as Record<string, { columns?: readonly string[]; where?: readonly Condition[] } | true | undefined>;
     const cur = spec[table];
     if (!cur) throw new Error(`table ${table} is not monitored by this replica`);
+    if (rep.tableState(table)?.absent) throw new Error(`table ${table} is left out of this replica: the server's schema lacks it or a column it needs`);
+    // refused before anything changes (a bad column or value names itself)
+    const request = this.schema ? rep.conditionRequest(this.schema, table, where) : undefined;
+    if (this.connected && this.monitorMethod === 'monitor') throw new Error('the server does not support conditional monitoring');
     spec[table] = cur === true ? { where } : { ...cur, where };
-    if (!this.connected || !this.session) return; // applied on the next connection
-    if (this.monitorMethod === 'monitor') throw new Error('the server does not support conditional monitoring');
+    const version = ++rep.condVersion;
+    // not connected (or still setting up): the next monitor carries the new condition, from scratch
+    if (!this.connected || !this.session || !request) return;
     rep.condChangeInFlight = true;
     try {
-      await this.session.request('monitor_cond_change', [rep.monitorId, rep.monitorId, rep.conditionRequest(this.schema!, table, where)], {
-        timeoutMs: this.o.requestTimeoutMs,
-      });
+      await this.session.request('monitor_cond_change', [rep.monitorId, rep.monitorId, request], { timeoutMs: this.o.requestTimeoutMs });
+      if (rep.syncedCondVersion >= 0) rep.syncedCondVersion = Math.max(rep.syncedCondVersion, version);
+    } catch (e) {
+      rep.syncedCondVersion = -1; // unknown whether the server took it
+      throw e;
     } finally {
       rep.condChangeInFlight = false;
     }
@@ -271,7 +278,9 @@ export class OvsdbClient extends EventEmitter {
    * ovsdb-server sends a session's pending monitor updates before it reads the
    * session's next request, and the updates are applied as they are received.
    * Call it before reading a replica for a decision that must see another
-   * writer's just-finished change (on a cluster, with leaderOnly).
+   * writer's just-finished change (on a cluster, with leaderOnly). It waits for
+   * the socket like any request: a replica paused by a slow events() consumer
+   * holds it until that consumer reads on.
    */
   async caughtUp(): Promise<void> {
     await this.request('echo', ['caught-up']);
@@ -563,6 +572,7 @@ export class OvsdbClient extends EventEmitter {
       // this replica can never be served by this database: it fails alone (no reconnect loop)
       this.replicas.delete(rep.monitorId);
       rep.fail(e);
+      rep.close();
       this.log.error({ err: e.message, monitor: rep.monitorId }, 'replica dropped');
       return;
     }
@@ -573,8 +583,9 @@ export class OvsdbClient extends EventEmitter {
       const method = only ?? this.monitorMethod;
       const decoder = new UpdateDecoder(rep, undefined, 2);
       let params: unknown[];
+      const sentCond = rep.condVersion;
       if (method === 'monitor_cond_since') {
-        if (rep.condChangeInFlight) rep.lastTxnId = ZERO_UUID;
+        if (rep.condChangeInFlight || rep.syncedCondVersion !== sentCond) rep.lastTxnId = ZERO_UUID;
         params = [db, rep.monitorId, rep.monitorRequests(schema, true), rep.lastTxnId];
       } else {
         decoder.fresh = new Map();
@@ -597,18 +608,38 @@ export class OvsdbClient extends EventEmitter {
       }
       if (method === 'monitor_cond_since') {
         const [found, lastId] = result as [boolean, string];
-        rep.lastTxnId = typeof lastId === 'string' ? lastId : ZERO_UUID;
         if (found) {
+          try {
+            rep.applyChanges(decoder.changes);
+          } catch (e) {
+            // a resume that contradicts the replica: never resume from it again
+            this.held.delete(rep);
+            if (e instanceof ReplicaInconsistentError) {
+              rep.lastTxnId = ZERO_UUID;
+              this.log.error({ err: e.message }, 'replica inconsistent, resynchronising');
+            }
+            throw e;
+          }
           rep.stats.resumes++;
-          rep.applyChanges(decoder.changes);
+          rep.lastTxnId = typeof lastId === 'string' ? lastId : ZERO_UUID;
           rep.markReady();
-        } else rep.applyFull(decoder.fresh ?? new Map());
+        } else {
+          rep.applyFull(decoder.fresh ?? new Map());
+          rep.lastTxnId = typeof lastId === 'string' ? lastId : ZERO_UUID;
+        }
       } else {
         rep.applyFull(decoder.fresh!);
       }
+      rep.syncedCondVersion = sentCond;
       const held = this.held.get(rep) ?? [];
       this.held.delete(rep);
       for (const h of held) if (!this.applyUpdate(session, rep, h.method, h.params, h.sink)) break;
+      if (rep.condVersion !== sentCond && method !== 'monitor' && session.isOpen) {
+        // conditions changed while this monitor was being set up: bring the server's up to date
+        const version = rep.condVersion;
+        await session.request('monitor_cond_change', [rep.monitorId, rep.monitorId, rep.allConditionsRequest(schema)], { timeoutMs: this.o.requestTimeoutMs });
+        rep.syncedCondVersion = version;
+      }
       return;
     }
   }

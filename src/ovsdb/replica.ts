@@ -84,8 +84,8 @@ class SecondaryIndex {
 function partValues(row: ReplicaRow, p: IndexPart): unknown[] {
   const v = row[p.column];
   if (p.key !== undefined) {
-    const m = v as ReadonlyMap<unknown, unknown> | undefined;
-    return m && m.has(p.key) ? [m.get(p.key)] : [];
+    // (not a Map when a converted schema changed the column's type)
+    return v instanceof Map && v.has(p.key) ? [v.get(p.key)] : [];
   }
   if (v === null || v === undefined) return [];
   if (Array.isArray(v)) return v;
@@ -480,6 +480,14 @@ export class Replica<DB = Record<string, Record<string, unknown>>> {
   lastTxnId = ZERO_UUID;
   /** Whether a monitor_cond_change was in flight when the connection dropped. */
   condChangeInFlight = false;
+  /**
+   * @internal Bumped by every condition change; `syncedCondVersion` is the one
+   * the server's monitor has. While they differ the replica never resumes from
+   * lastTxnId: the server would filter the changes since then by the new
+   * condition and never send rows that match it but did not change.
+   */
+  condVersion = 0;
+  /** @internal */ syncedCondVersion = 0;
   /** Number of full (re)builds of the replica, and of resumes without one. */
   stats = { fullSyncs: 0, resumes: 0, updates: 0 };
 
@@ -595,19 +603,65 @@ export class Replica<DB = Record<string, Record<string, unknown>>> {
     };
     const next = new Map<string, TableView>();
     let reshaped = false;
+    const indexSpecs = this.spec.indexes as Record<string, readonly IndexSpec[]> | undefined;
+    /** The table's declared indexes; `check` (first schema) refuses what the schema cannot index. */
+    const indexesOf = (name: string, check?: { ts: TableSchema; colNames: readonly string[] }): Map<string, SecondaryIndex> => {
+      const out = new Map<string, SecondaryIndex>();
+      for (const ixs of indexSpecs?.[name] ?? []) {
+        const parts = (typeof ixs === 'string' ? [ixs] : [...ixs]).map((p) => {
+          const colon = p.indexOf(':');
+          const column = colon < 0 ? p : p.slice(0, colon);
+          if (check) {
+            const cs = check.ts.columns.get(column);
+            if (!cs) throw new ReplicaSpecError(`replica: index "${p}": table ${name} has no column ${column}`);
+            if (colon >= 0 && cs.type.kind !== 'map') throw new ReplicaSpecError(`replica: index "${p}": column ${column} is not a map`);
+            if (!check.colNames.includes(column)) throw new ReplicaSpecError(`replica: index "${p}": column ${column} is not monitored`);
+          }
+          // later schemas: an index over a column that is gone (or no longer a map) stays, empty
+          return colon < 0 ? { column } : { column, key: p.slice(colon + 1) };
+        });
+        const ixName = typeof ixs === 'string' ? ixs : ixs.join(',');
+        out.set(ixName, new SecondaryIndex(ixName, parts));
+      }
+      return out;
+    };
+    /** A table the schema can no longer serve: rows kept until the next full sync announces their deletion. */
+    const absent = (name: string, old: TableView): TableView => {
+      const gone = new TableView(name, old.schema, []);
+      for (const [k, ix] of indexesOf(name)) gone.indexes.set(k, ix);
+      gone.rows = old.rows;
+      gone.reindexAll();
+      gone.absent = true;
+      reshaped = true;
+      return gone;
+    };
     for (const [name, s] of Object.entries(this.spec.tables) as [string, TableSpec | true | undefined][]) {
       if (!s) continue;
       const old = this.tables.get(name);
       const ts = schema.tables.get(name);
       if (!ts) {
         unknown(`table ${name} does not exist`, name);
-        // keep the rows until the next full sync, which announces their deletion
-        const gone = new TableView(name, old!.schema, []);
-        gone.rows = old!.rows;
-        gone.absent = true;
-        next.set(name, gone);
-        reshaped = true;
+        next.set(name, absent(name, old!));
         continue;
+      }
+      // a row condition on a column the schema lacks: monitoring the table without
+      // it could bring far more rows than asked for, so the table is left out
+      if (s !== true && s.where && s.where.length > 0) {
+        const lost = [...new Set(s.where.map((c) => c[0]).filter((c) => c !== '_uuid' && c !== '_version' && !ts.columns.has(c)))];
+        let bad: string | undefined;
+        if (lost.length === 0) {
+          try {
+            encodeOperation(schema, { op: 'select', table: name, where: s.where });
+          } catch (e) {
+            bad = (e as Error).message; // a value that no longer fits its column
+          }
+        }
+        if (lost.length > 0 || bad !== undefined) {
+          for (const c of lost) unknown(`condition on column ${c}: table ${name} has no column ${c}`, `${name}.${c}`);
+          if (bad !== undefined) unknown(`condition: ${bad}`, `${name} (condition)`);
+          next.set(name, absent(name, old!));
+          continue;
+        }
       }
       const colNames = s === true || !s.columns ? [...ts.columns.keys()] : [...s.columns];
       const cols: ColumnSchema[] = [];
@@ -617,22 +671,7 @@ export class Replica<DB = Record<string, Record<string, unknown>>> {
         else unknown(`table ${name} has no column ${c}`, `${name}.${c}`);
       }
       const tv = new TableView(name, ts, cols);
-      for (const ixs of (this.spec.indexes as Record<string, readonly IndexSpec[]> | undefined)?.[name] ?? []) {
-        const parts = (typeof ixs === 'string' ? [ixs] : [...ixs]).map((p) => {
-          const colon = p.indexOf(':');
-          const column = colon < 0 ? p : p.slice(0, colon);
-          if (first) {
-            const cs = ts.columns.get(column);
-            if (!cs) throw new ReplicaSpecError(`replica: index "${p}": table ${name} has no column ${column}`);
-            if (colon >= 0 && cs.type.kind !== 'map') throw new ReplicaSpecError(`replica: index "${p}": column ${column} is not a map`);
-            if (!colNames.includes(column)) throw new ReplicaSpecError(`replica: index "${p}": column ${column} is not monitored`);
-          }
-          // later schemas: an index over a column that is gone stays, empty
-          return colon < 0 ? { column } : { column, key: p.slice(colon + 1) };
-        });
-        const ixName = typeof ixs === 'string' ? ixs : ixs.join(',');
-        tv.indexes.set(ixName, new SecondaryIndex(ixName, parts));
-      }
+      for (const [k, ix] of indexesOf(name, first ? { ts, colNames } : undefined)) tv.indexes.set(k, ix);
       if (old) {
         // keep the rows, so that the next full sync announces only what changed;
         // rows of another shape (the schema was converted) are replaced by that
@@ -666,6 +705,16 @@ export class Replica<DB = Record<string, Record<string, unknown>>> {
         r.where = (encodeOperation(schema, { op: 'select', table: name, where: s.where }) as { where: unknown }).where;
       }
       req[name] = withConditions ? [r] : r;
+    }
+    return req;
+  }
+
+  /** @internal The current condition of every monitored table, for one monitor_cond_change. */
+  allConditionsRequest(schema: DatabaseSchema): Record<string, unknown> {
+    const req: Record<string, unknown> = {};
+    for (const [name, s] of Object.entries(this.spec.tables) as [string, TableSpec | true | undefined][]) {
+      if (!s || this.tables.get(name)?.absent) continue;
+      Object.assign(req, this.conditionRequest(schema, name, s === true ? [] : (s.where ?? [])));
     }
     return req;
   }
