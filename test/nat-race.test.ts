@@ -103,9 +103,26 @@ function assignable(text: string): boolean {
 }
 
 const writers = new Map<Owner, NatGateway>();
+// apply first catches up with NB (an echo round trip), which on its own often
+// lets one writer commit before the other plans; during the racing rounds both
+// writers meet here after catching up, so that both plan from the same NB and
+// really collide
+let waiting: (() => void)[] = [];
+let racing = false;
+const meet = () =>
+  new Promise<void>((res) => {
+    if (!racing) return res();
+    waiting.push(res);
+    if (waiting.length === OWNERS.length) for (const r of waiting.splice(0)) r();
+  });
 for (const owner of OWNERS) {
   const gw = new NatGateway({ nb: sb.nbRemote, sb: sb.sbRemote });
   await gw.connect();
+  const caughtUp = gw.caughtUp.bind(gw);
+  gw.caughtUp = async () => {
+    await caughtUp();
+    await meet();
+  };
   writers.set(owner, gw);
 }
 t.teardown(async () => {
@@ -153,9 +170,11 @@ async function checkLedger(t: Test, upTo: number): Promise<Map<string, string>> 
 t.test(`${ROUNDS} rounds of two concurrent applies, ${EIPS_PER_ROUND} new EIPs per writer each`, async (t) => {
   const retries: Record<Owner, number> = { a: 0, b: 0 };
   for (let round = 0; round < ROUNDS; round++) {
+    racing = true;
     const results = await Promise.all(
       OWNERS.map(async (owner) => ({ owner, r: await writers.get(owner)!.apply(manifestOf(owner, round), { owner }) })),
     );
+    racing = false;
     for (const { owner, r } of results) {
       t.ok(r.transacted, `round ${round}: ${owner} committed (after ${r.attempts} attempt${r.attempts > 1 ? 's' : ''})`);
       retries[owner] += r.attempts - 1;
