@@ -367,6 +367,62 @@ t.test('a condition changed while disconnected is monitored from scratch, not re
   t.strictSame(names(rep), { [U2]: 'r2' });
 });
 
+t.test('a condition changed while the monitor is being set up is sent right after it; resumes stay possible', async (t) => {
+  const monitors: Rpc[] = [];
+  const changes: Rpc[] = [];
+  let held: (() => void) | undefined;
+  const fake = await fakeServer(t, (msg, conn) => {
+    if (handshake(msg, conn)) return;
+    if (msg.method === 'monitor_cond_change') {
+      changes.push(msg);
+      conn.send({ id: msg.id, result: null, error: null });
+      return;
+    }
+    if (msg.method !== 'monitor_cond_since') return;
+    monitors.push(msg);
+    const reply = () => conn.send({ id: msg.id, result: [false, TXN1, { Logical_Router: lrRows({ [U1]: 'r1', [U2]: 'r2' }) }], error: null });
+    // the first monitor's reply waits until the test has changed the condition
+    if (monitors.length === 1) held = reply;
+    else conn.send({ id: msg.id, result: [true, TXN1, {}], error: null });
+  });
+  const client = fakeClient(t, fake.remote, { reconnect: true });
+  await client.connect(10_000);
+  const rep = client.replica<LrTables>({ tables: { Logical_Router: { columns: ['name'] } } });
+  await until('the monitor request', () => held !== undefined);
+  await client.setCondition(rep, 'Logical_Router', [['name', '==', 'r2']]);
+  t.equal(changes.length, 0, 'not sent while the monitor is not set up');
+  held!();
+  await rep.ready;
+  await until('the condition change', () => changes.length === 1);
+  t.strictSame((changes[0].params![2] as Record<string, { where: unknown }[]>).Logical_Router[0].where, [['name', '==', 'r2']], 'sent after the monitor, with the new condition');
+  // the server has the condition now: a reconnect may resume
+  fake.conns[0].sock.destroy();
+  await until('the second monitor', () => monitors.length === 2 && client.connected);
+  t.equal(monitors[1].params![3], TXN1, 'the reconnect resumes from TXN1');
+  t.strictSame((monitors[1].params![2] as Record<string, { where: unknown }[]>).Logical_Router[0].where, [['name', '==', 'r2']], 'with the condition');
+});
+
+t.test('a row that contradicts the replica while being decoded also forbids resuming from the last id', async (t) => {
+  const monitors: Rpc[] = [];
+  const fake = await fakeServer(t, (msg, conn) => {
+    if (handshake(msg, conn)) return;
+    if (msg.method !== 'monitor_cond_since') return;
+    monitors.push(msg);
+    conn.send({ id: msg.id, result: [false, TXN1, { Logical_Router: lrRows({ [U1]: 'r1' }) }], error: null });
+  });
+  const client = fakeClient(t, fake.remote, { reconnect: true });
+  const w = watch(client);
+  const rep = client.replica<LrTables>({ tables: { Logical_Router: { columns: ['name'] } } });
+  await client.connect(10_000);
+  await rep.ready;
+  // rows of a table the replica does not monitor: refused while decoding
+  fake.conns[0].send({ id: null, method: 'update3', params: [monitors[0].params![1], TXN2, { NAT: { [U3]: { insert: { type: 'snat' } } } }] });
+  await until('the drop', () => w.disconnects.length === 1);
+  t.type(w.disconnects[0], ReplicaInconsistentError);
+  await until('the second monitor', () => monitors.length === 2 && client.connected);
+  t.equal(monitors[1].params![3], ZERO_UUID, 'from scratch, not from TXN1');
+});
+
 // ---------------------------------------------------------------- 5. inactivity probe
 
 t.test('inactivity probe: off by default on unix sockets, on when asked for', async (t) => {

@@ -238,12 +238,15 @@ export class OvsdbClient extends EventEmitter {
     if (this.connected && this.monitorMethod === 'monitor') throw new Error('the server does not support conditional monitoring');
     spec[table] = cur === true ? { where } : { ...cur, where };
     const version = ++rep.condVersion;
-    // not connected (or still setting up): the next monitor carries the new condition, from scratch
-    if (!this.connected || !this.session || !request) return;
+    // this replica's monitor is not live on the current session (not connected, or
+    // being set up): its setup sends the condition (establish), from scratch if need be
+    const session = this.session;
+    if (!session || !session.isOpen || rep.liveOn !== session || !request) return;
     rep.condChangeInFlight = true;
     try {
-      await this.session.request('monitor_cond_change', [rep.monitorId, rep.monitorId, request], { timeoutMs: this.o.requestTimeoutMs });
-      if (rep.syncedCondVersion >= 0) rep.syncedCondVersion = Math.max(rep.syncedCondVersion, version);
+      await session.request('monitor_cond_change', [rep.monitorId, rep.monitorId, request], { timeoutMs: this.o.requestTimeoutMs });
+      // the server answers in order: versions in flight complete one by one
+      if (rep.syncedCondVersion === version - 1) rep.syncedCondVersion = version;
     } catch (e) {
       rep.syncedCondVersion = -1; // unknown whether the server took it
       throw e;
@@ -493,6 +496,11 @@ export class OvsdbClient extends EventEmitter {
           : undefined,
     });
     session.onNotification = (method, params, sink) => this.onNotification(session, method, params, sink as UpdateDecoder | undefined);
+    // a row that contradicted a replica while being decoded closes the session
+    // with that error: resuming from the last id would bring the same again
+    session.onClose((err) => {
+      if (err instanceof ReplicaInconsistentError) for (const r of this.replicas.values()) r.lastTxnId = ZERO_UUID;
+    });
     this.session = session;
     this.activeRemote = remote;
     const t = this.o.requestTimeoutMs;
@@ -564,6 +572,7 @@ export class OvsdbClient extends EventEmitter {
     schema = this.schema!,
     only?: 'monitor_cond',
   ): Promise<void> {
+    rep.liveOn = undefined;
     let gone: string[];
     try {
       gone = rep.bind(schema);
@@ -634,12 +643,14 @@ export class OvsdbClient extends EventEmitter {
       const held = this.held.get(rep) ?? [];
       this.held.delete(rep);
       for (const h of held) if (!this.applyUpdate(session, rep, h.method, h.params, h.sink)) break;
-      if (rep.condVersion !== sentCond && method !== 'monitor' && session.isOpen) {
-        // conditions changed while this monitor was being set up: bring the server's up to date
+      // conditions changed while this monitor was being set up (setCondition only
+      // changed the spec): bring the server's up to date before the monitor is live
+      while (rep.condVersion !== rep.syncedCondVersion && method !== 'monitor' && session.isOpen) {
         const version = rep.condVersion;
         await session.request('monitor_cond_change', [rep.monitorId, rep.monitorId, rep.allConditionsRequest(schema)], { timeoutMs: this.o.requestTimeoutMs });
         rep.syncedCondVersion = version;
       }
+      if (session.isOpen) rep.liveOn = session;
       return;
     }
   }
@@ -685,6 +696,8 @@ export class OvsdbClient extends EventEmitter {
         // the database changed (e.g. schema conversion): fetch the schema again and re-monitor
         this.log.info({ monitor: p[0] }, 'monitor canceled by the server, re-establishing');
         this.emit('monitor_canceled', p[0]);
+        const canceled = this.replicas.get(p[0] as string);
+        if (canceled) canceled.liveOn = undefined; // condition changes wait for the new monitor
         void (async () => {
           this.schema = parseSchema(await session.request('get_schema', [this.database], { timeoutMs: this.o.requestTimeoutMs }));
           const rep = this.replicas.get(p[0] as string);

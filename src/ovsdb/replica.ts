@@ -488,6 +488,8 @@ export class Replica<DB = Record<string, Record<string, unknown>>> {
    */
   condVersion = 0;
   /** @internal */ syncedCondVersion = 0;
+  /** @internal The session this replica's monitor is live on (set up, conditions sent). */
+  liveOn: unknown = undefined;
   /** Number of full (re)builds of the replica, and of resumes without one. */
   stats = { fullSyncs: 0, resumes: 0, updates: 0 };
 
