@@ -242,7 +242,8 @@ export class OvsdbClient extends EventEmitter {
     // being set up): its setup sends the condition (establish), from scratch if need be
     const session = this.session;
     if (!session || !session.isOpen || rep.liveOn !== session || !request) return;
-    rep.condChangeInFlight = true;
+    // while it is in flight condVersion is ahead of syncedCondVersion, so a
+    // reconnect meanwhile monitors from scratch
     try {
       await session.request('monitor_cond_change', [rep.monitorId, rep.monitorId, request], { timeoutMs: this.o.requestTimeoutMs });
       // the server answers in order: versions in flight complete one by one
@@ -250,8 +251,6 @@ export class OvsdbClient extends EventEmitter {
     } catch (e) {
       rep.syncedCondVersion = -1; // unknown whether the server took it
       throw e;
-    } finally {
-      rep.condChangeInFlight = false;
     }
   }
 
@@ -286,7 +285,7 @@ export class OvsdbClient extends EventEmitter {
    * holds it until that consumer reads on.
    */
   async caughtUp(): Promise<void> {
-    await this.request('echo', ['caught-up']);
+    await this.echo(['caught-up']);
   }
 
   /**
@@ -496,10 +495,13 @@ export class OvsdbClient extends EventEmitter {
           : undefined,
     });
     session.onNotification = (method, params, sink) => this.onNotification(session, method, params, sink as UpdateDecoder | undefined);
-    // a row that contradicted a replica while being decoded closes the session
-    // with that error: resuming from the last id would bring the same again
+    // a replica that diverged (a row or update that contradicts it, while decoded,
+    // applied or resumed) closes the session with that error: never trust it,
+    // forget the transaction ids and rebuild from scratch
     session.onClose((err) => {
-      if (err instanceof ReplicaInconsistentError) for (const r of this.replicas.values()) r.lastTxnId = ZERO_UUID;
+      if (!(err instanceof ReplicaInconsistentError)) return;
+      this.log.error({ err: err.message }, 'replica inconsistent, resynchronising');
+      for (const r of this.replicas.values()) r.lastTxnId = ZERO_UUID;
     });
     this.session = session;
     this.activeRemote = remote;
@@ -594,7 +596,7 @@ export class OvsdbClient extends EventEmitter {
       let params: unknown[];
       const sentCond = rep.condVersion;
       if (method === 'monitor_cond_since') {
-        if (rep.condChangeInFlight || rep.syncedCondVersion !== sentCond) rep.lastTxnId = ZERO_UUID;
+        if (rep.syncedCondVersion !== sentCond) rep.lastTxnId = ZERO_UUID;
         params = [db, rep.monitorId, rep.monitorRequests(schema, true), rep.lastTxnId];
       } else {
         decoder.fresh = new Map();
@@ -615,20 +617,13 @@ export class OvsdbClient extends EventEmitter {
         rep.fail(e as Error);
         throw e;
       }
+      const held = this.held.get(rep) ?? [];
+      this.held.delete(rep);
+      // (a reply that contradicts the replica throws: the session closes with it, see open())
       if (method === 'monitor_cond_since') {
         const [found, lastId] = result as [boolean, string];
         if (found) {
-          try {
-            rep.applyChanges(decoder.changes);
-          } catch (e) {
-            // a resume that contradicts the replica: never resume from it again
-            this.held.delete(rep);
-            if (e instanceof ReplicaInconsistentError) {
-              rep.lastTxnId = ZERO_UUID;
-              this.log.error({ err: e.message }, 'replica inconsistent, resynchronising');
-            }
-            throw e;
-          }
+          rep.applyChanges(decoder.changes);
           rep.stats.resumes++;
           rep.lastTxnId = typeof lastId === 'string' ? lastId : ZERO_UUID;
           rep.markReady();
@@ -640,8 +635,6 @@ export class OvsdbClient extends EventEmitter {
         rep.applyFull(decoder.fresh!);
       }
       rep.syncedCondVersion = sentCond;
-      const held = this.held.get(rep) ?? [];
-      this.held.delete(rep);
       for (const h of held) if (!this.applyUpdate(session, rep, h.method, h.params, h.sink)) break;
       // conditions changed while this monitor was being set up (setCondition only
       // changed the spec): bring the server's up to date before the monitor is live
@@ -663,10 +656,7 @@ export class OvsdbClient extends EventEmitter {
       return true;
     } catch (e) {
       if (e instanceof ReplicaInconsistentError) {
-        // never trust a diverged replica: forget the txn id and rebuild from scratch
-        this.log.error({ err: e.message }, 'replica inconsistent, resynchronising');
-        rep.lastTxnId = ZERO_UUID;
-        session.close(e);
+        session.close(e); // (open() resets the transaction ids and the client resyncs)
         return false;
       }
       throw e;

@@ -478,11 +478,10 @@ export class Replica<DB = Record<string, Record<string, unknown>>> {
   readonly monitorId: string;
   /** Last transaction id seen (monitor_cond_since / update3); zero when unknown. */
   lastTxnId = ZERO_UUID;
-  /** Whether a monitor_cond_change was in flight when the connection dropped. */
-  condChangeInFlight = false;
   /**
    * @internal Bumped by every condition change; `syncedCondVersion` is the one
-   * the server's monitor has. While they differ the replica never resumes from
+   * the server's monitor has (-1: unknown). While they differ (a change not yet
+   * sent, in flight, or lost with a connection) the replica never resumes from
    * lastTxnId: the server would filter the changes since then by the new
    * condition and never send rows that match it but did not change.
    */
