@@ -15,7 +15,7 @@
 // also route its leaves to a sink (see LeafSink) so that rows are consumed as
 // they arrive and the full message tree never exists in memory.
 
-import { BACKSLASH, QUOTE, type SliceableBuffer } from './json-bytes.js';
+import { BACKSLASH, plainStringEnd, QUOTE, type SliceableBuffer } from './json-bytes.js';
 
 export type PathElem = string | number;
 
@@ -172,12 +172,8 @@ export class JsonStreamParser {
           if (c === QUOTE) {
             // the common case at once: a plain ASCII key wholly in this chunk
             // (e.g. a row's uuid), and the colon right after it
-            let q = i + 1;
-            for (; q < n; q++) {
-              const d = chunk[q];
-              if (d === QUOTE || d === BACKSLASH || d < 0x20 || d >= 0x80) break;
-            }
-            if (q < n && chunk[q] === QUOTE) {
+            const q = plainStringEnd(chunk, i + 1, n);
+            if (q >= 0) {
               f.key = (chunk as SliceableBuffer).latin1Slice(i + 1, q);
               i = q + 1;
               if (i < n && chunk[i] === 0x3a) {

@@ -16,7 +16,7 @@
 
 import type { ColumnSchema, ColumnType, BaseType, Atom, Value } from './schema.js';
 import { EMPTY_MAP, EMPTY_SET, intern } from './schema.js';
-import { BACKSLASH, COLON, COMMA, LBRACE, LBRACKET, QUOTE, RBRACE, RBRACKET, type SliceableBuffer } from './json-bytes.js';
+import { BACKSLASH, COLON, COMMA, LBRACE, LBRACKET, plainStringEnd, QUOTE, RBRACE, RBRACKET, type SliceableBuffer, STRING_CUT } from './json-bytes.js';
 import { RAW_INCOMPLETE, RAW_NOT_HANDLED } from './framing.js';
 
 // parser state (module level: no allocation per row)
@@ -356,14 +356,9 @@ function number(): number {
  * `s` (no escapes, all ASCII), or -1 if it has escapes or non-ASCII bytes.
  */
 function plainEnd(s: number): number {
-  let q = s;
-  for (;;) {
-    if (q >= n) throw CUT;
-    const c = b[q];
-    if (c === QUOTE) return q;
-    if (c === BACKSLASH || c >= 0x80 || c < 0x20) return -1;
-    q++;
-  }
+  const q = plainStringEnd(b, s, n);
+  if (q === STRING_CUT) throw CUT;
+  return q;
 }
 
 /**
