@@ -133,11 +133,11 @@ export class NatGateway {
 
   /**
    * What apply would change; writes nothing. It plans against the replicas as
-   * they are: after another writer's change, `await caughtUp()` first (apply does). Throws PlanError on bad input or
-   * conflicts. When the same input (manifest content and options) was last
-   * planned with nothing to change, and neither replica has applied a change
-   * a plan reads since, the answer is the same and is given without planning
-   * again (`opts.full` plans anyway).
+   * they are: after another writer's change, `await caughtUp()` first (apply
+   * does). Throws PlanError on bad input or conflicts. When the same input
+   * (manifest content and options) was last planned with nothing to change,
+   * and neither replica has applied a change a plan reads since, the answer is
+   * the same and is given without planning again (`opts.full` plans anyway).
    */
   plan(manifest: Manifest, opts: ApplyOptions = {}): Plan {
     const input = inputKey(manifest, opts);
