@@ -326,7 +326,7 @@ t.test('refused input: an error naming object, field and reason; nothing written
     {
       name: 'more than 5 gateway chassis',
       args: ['apply', '-f', SEED, '--gateway-chassis', '6'],
-      error: /option gateway-chassis: gatewayChassis: must be an integer from 1 to 5, got 6/,
+      error: /--gateway-chassis must be an integer from 1 to 5, got "6"/,
     },
   ];
   for (const c of cases) {
@@ -401,7 +401,9 @@ t.test('rebinding a FIP updates its NAT row in place, in one transaction', async
     let r!: Awaited<ReturnType<typeof gw.apply>>;
     const changed = await changedBy(async () => (r = await gw.apply(await manifest(base, fipTo(spec)))));
     t.equal(transactions, 1, `${how}: one transaction`);
-    t.same(changed, [`~ NAT ${fipUuid}: logical_ip`], `${how}: the same NAT row (same UUID), only logical_ip changed`);
+    // external_ids: the FIP's last-applied spec, kept on its NAT row, changes with it
+    t.same(changed, [`~ NAT ${fipUuid}: external_ids,logical_ip`], `${how}: the same NAT row (same UUID), only logical_ip (and the stored spec) changed`);
+    t.match(JSON.parse(JSON.parse(await nbctl(sb, 'get', 'NAT', fipUuid, 'external_ids:"ovn-natgw:spec"'))), { kind: 'OvnFip', metadata: { name: 'eip-static' }, spec: { ovnEip: 'eip-static' } }, `${how}: the stored spec`);
     t.same(
       r.plan.changes.map((c) => [c.action, c.table, c.columns]),
       [['change', 'NAT', { logical_ip: [JSON.stringify(prev), JSON.stringify(ip)] }]],
@@ -479,15 +481,22 @@ t.test('gateway chassis: spread over routers; a change of external-gw-nodes move
 t.test('ovn-natgwctl: plan, apply, get, delete; the bin', async (t) => {
   await settle();
   const before = await snapshot();
-  const plan = await ctl('plan', '-f', SEED, '-f', EXTRA_FIP);
+  // as kubectl apply: the objects given are added or updated, nothing else goes
+  const merge = await ctl('plan', '-f', SEED, '-f', EXTRA_FIP);
+  t.match(merge, /^\+ NAT dnat_and_snat 10\.5\.204\.200 <-> 192\.168\.0\.50 \(router vpc1\)$/m, 'plan: + the new FIP');
+  t.notMatch(merge, /^- Logical_Router vpc2/m, 'plan without --prune: vpc2, which is not in the seed, stays');
+  t.match(merge, /^- Gateway_Chassis vpc2-external204-pc-node-4 \(no longer wanted\)$/m, 'while the seed\'s ConfigMap, which the input changes, moves its gateway chassis');
+  // --prune: the input is the owner's whole state
+  const plan = await ctl('plan', '--prune', '-f', SEED, '-f', EXTRA_FIP);
   t.match(plan, /^\+ NAT dnat_and_snat 10\.5\.204\.200 <-> 192\.168\.0\.50 \(router vpc1\)$/m, 'plan: + the new FIP');
   t.match(plan, /^\+ reservation 10\.5\.204\.200 on external204 for ovn-natgw\/OvnEip\/eip-extra-fip$/m, 'plan: + its EIP');
-  t.match(plan, /^- Logical_Router vpc2 \(left the manifest\)$/m, 'plan: - vpc2, which is not in the seed');
+  t.match(plan, /^- Logical_Router vpc2 \(left the manifest\)$/m, 'plan --prune: - vpc2, which is not in the seed');
   t.match(plan, /^plan: [1-9]\d* to add, \d+ to change, [1-9]\d* to remove\n$/m, 'plan: a summary');
   t.same(diff(before, await snapshot()), [], 'plan writes nothing');
 
-  t.match(await ctl('apply', '-f', SEED, '-f', EXTRA_FIP), /^applied in one transaction: [1-9]\d* to add/m, 'apply');
-  t.match(await ctl('apply', '-f', SEED, '-f', EXTRA_FIP), /^no changes\n$/, 'apply again: no changes');
+  t.match(await ctl('apply', '--prune', '-f', SEED, '-f', EXTRA_FIP), /^applied in one transaction: [1-9]\d* to add/m, 'apply');
+  t.match(await ctl('apply', '--prune', '-f', SEED, '-f', EXTRA_FIP), /^no changes\n$/, 'apply again: no changes');
+  t.match(await ctl('apply', '-f', SEED, '-f', EXTRA_FIP), /^no changes\n$/, 'and without --prune: no changes');
 
   const eips = await ledger('external204');
   const eip = (n: string) => eips.get(`OvnEip/${n}`)!;
@@ -504,14 +513,14 @@ t.test('ovn-natgwctl: plan, apply, get, delete; the bin', async (t) => {
   );
   t.match(
     JSON.parse(await ctl('get', 'ofip', 'eip-static', '-o', 'json')),
-    { kind: 'OvnFip', name: 'eip-static', vpc: 'vpc1', v4Eip: eip('eip-static'), v4Ip: '192.168.0.2', v6Eip: '', v6Ip: '', ready: true },
-    'get ofip eip-static -o json',
+    { apiVersion: 'kubeovn.io/v1', kind: 'OvnFip', metadata: { name: 'eip-static' }, spec: { ovnEip: 'eip-static' }, status: { vpc: 'vpc1', v4Eip: eip('eip-static'), v4Ip: '192.168.0.2', v6Eip: '', v6Ip: '', ready: true } },
+    'get ofip eip-static -o json: in kubectl\'s shape',
   );
   t.same(
     table(await ctl('get', 'oeip')),
     [
-      ['NAME', 'V4IP', 'V6IP', 'READY'],
-      ...['eip-dnat', 'eip-extra-fip', 'eip-for-vip', 'eip-static', 'snat-for-pod-vpc-ip', 'snat-for-subnet-in-vpc'].map((n) => [n, eip(n), 'true']),
+      ['NAME', 'V4IP', 'V6IP', 'TYPE', 'READY'],
+      ...['eip-dnat', 'eip-extra-fip', 'eip-for-vip', 'eip-static', 'snat-for-pod-vpc-ip', 'snat-for-subnet-in-vpc'].map((n) => [n, eip(n), 'nat', 'true']),
     ],
     'get oeip',
   );
@@ -520,16 +529,20 @@ t.test('ovn-natgwctl: plan, apply, get, delete; the bin', async (t) => {
   const fipUuid = natRows().find((n) => n.logical_ip === '192.168.0.2')!._uuid;
   let out = '';
   t.same(await changedBy(async () => (out = await ctl('delete', 'ofip', 'eip-static'))), [`- NAT ${fipUuid}`, '~ Logical_Router vpc1: nat'], 'delete ofip: its NAT row goes');
-  t.equal(out, `- NAT ${fipUuid}\n`, 'delete prints what it removed');
+  t.equal(out, `- NAT dnat_and_snat ${eip('eip-static')} <-> 192.168.0.2 (deleted)\ndeleted in one transaction: 0 to add, 0 to change, 1 to remove\n`, 'delete prints what it removed, as plan labels it');
   t.notOk((await natList('vpc1')).some((l) => l.endsWith(' 192.168.0.2')), 'lr-nat-list vpc1: no FIP for 192.168.0.2');
-  t.equal(await ctl('delete', 'oeip', 'eip-static'), `- reservation ${eip('eip-static')} on external204\n`, 'then the EIP can be deleted');
+  t.equal(
+    await ctl('delete', 'oeip', 'eip-static'),
+    `- reservation ${eip('eip-static')} on external204 (ovn-natgw/OvnEip/eip-static)\ndeleted in one transaction: 0 to add, 0 to change, 1 to remove\n`,
+    'then the EIP can be deleted',
+  );
   t.notOk((await ledger('external204')).has('OvnEip/eip-static'), 'its reservation is gone');
   await refused(t, () => ctl('get', 'oeip', 'eip-static'), /OvnEip "eip-static" not found/);
 
   const ok = await bin(['--db', sb.nbRemote, 'get', 'oeip']);
   t.equal(ok.code, 0, 'bin: get oeip exits 0');
-  t.match(ok.stdout, /^NAME\s+V4IP\s+V6IP\s+READY\n/, 'bin: the table on stdout');
-  t.match(ok.stdout, new RegExp(`^eip-dnat\\s+${eip('eip-dnat').replace(/\./g, '\\.')}\\s+true$`, 'm'));
+  t.match(ok.stdout, /^NAME\s+V4IP\s+V6IP\s+TYPE\s+READY\n/, 'bin: the table on stdout');
+  t.match(ok.stdout, new RegExp(`^eip-dnat\\s+${eip('eip-dnat').replace(/\./g, '\\.')}\\s+nat\\s+true$`, 'm'));
   await settle();
   const beforeBin = await snapshot();
   const bad = await bin(['delete', 'oeip', 'eip-dnat'], { OVN_NB_DB: sb.nbRemote });
@@ -537,9 +550,9 @@ t.test('ovn-natgwctl: plan, apply, get, delete; the bin', async (t) => {
   t.match(bad.stderr, /^ovn-natgwctl: nothing was written:\nOvnEip eip-dnat: metadata\.name: in use by OvnDnatRule eip-dnat/, 'the error on stderr');
   t.equal(bad.stdout, '', 'nothing on stdout');
   t.same(diff(beforeBin, await snapshot()), [], 'NB unchanged');
-  // a switch that holds rows of others is not deleted with its Subnet (they would go along)
-  await refused(t, () => ctl('delete', 'subnet', 'external204'), /Subnet external204: metadata\.name: its switch holds Vpc vpc1 \(Logical_Switch_Port external204-vpc1\), .*reservation .* of ovn-natgw\/OvnEip\/.*; delete those first/);
-  await refused(t, () => ctl('delete', 'subnet', 'vpc1-subnet1'), /Subnet vpc1-subnet1: metadata\.name: its switch holds .*Logical_Switch_Port vpc-1-busybox01\.vpc1.*; delete those first/);
+  // a Subnet that other objects use is not deleted (its switch would take their rows along)
+  await refused(t, () => ctl('delete', 'subnet', 'external204'), /Subnet external204: metadata\.name: in use by OvnEip .*; delete those first/);
+  await refused(t, () => ctl('delete', 'subnet', 'vpc1-subnet1'), /Subnet vpc1-subnet1: metadata\.name: in use by .*OvnSnatRule snat-for-subnet-in-vpc.*; delete those first/);
   const usage = await bin(['--db', sb.nbRemote, 'frobnicate']);
   t.equal(usage.code, 2, 'bin: a usage error exits 2');
   t.match(usage.stderr, /unknown command "frobnicate"/);

@@ -89,7 +89,9 @@ t.test('centralized: one reroute policy at 29000 to the first gateway node', asy
 t.test('the active node stays while it is ready; when its chassis goes, the policy moves in place', async (t) => {
   const uuid = policyUuid();
   const swapped = await gw.apply(await manifest('gatewayType: centralized, gatewayNode: "pc-node-2,pc-node-1"'));
-  t.equal(swapped.transacted, false, 'a new order alone does not move the active node');
+  // the Subnet's new spec is stored (its last-applied document); no row changes
+  t.same(swapped.plan.changes, [], 'a new order alone does not move the active node');
+  t.same(swapped.plan.specs.map((c) => c.object), ['Subnet/vpc1-subnet1'], 'only the Subnet\'s last-applied spec is stored anew');
   await sbctl(sb, 'chassis-del', 'pc-node-1');
   t.ok(await waitFor(() => !gw.chassis().some((c) => c.name === 'pc-node-1'), 10_000));
   const moved = await gw.apply(await manifest('gatewayType: centralized, gatewayNode: "pc-node-2,pc-node-1"'));

@@ -276,7 +276,8 @@ t.test('a second external network: addExternalSubnets; NAT rows with gateway_por
       '+ Gateway_Chassis vpc1-extra-ch-3',
       '+ Logical_Router_Port vpc1-extra',
       '+ Logical_Switch_Port extra-vpc1',
-      '~ Logical_Router vpc1: nat,ports',
+      // external_ids of the router: Vpc vpc1's last-applied spec (now with addExternalSubnets), kept on it
+      '~ Logical_Router vpc1: external_ids,nat,ports',
       '~ Logical_Switch extra: external_ids,ports',
       `~ NAT ${fDefUuid}: gateway_port`,
     ],
@@ -406,7 +407,8 @@ t.test('a distributed FIP: logical_port and external_mac, compiled to run on the
 
   // the same FIP made centralized: the row in place, both columns cleared
   const uuid = [...gw.nb.table('NAT').values()].find((n) => n.external_ip === eDist)!._uuid;
-  t.same(await changedBy(() => apply(current(dist('centralized')))), [`~ NAT ${uuid}: external_mac,logical_port`], 'type centralized: the same NAT row, external_mac and logical_port cleared');
+  // (external_ids: the FIP's last-applied spec, kept on its NAT row)
+  t.same(await changedBy(() => apply(current(dist('centralized')))), [`~ NAT ${uuid}: external_ids,external_mac,logical_port`], 'type centralized: the same NAT row, external_mac and logical_port cleared');
   t.same((await natColumns('logical_port', 'external_mac')).get(eDist), { logical_port: '', external_mac: '' }, 'ovn-nbctl: both empty');
   t.ok((await routerFlows('vpc1', eDist)).some((f) => f.match.includes('is_chassis_resident("cr-vpc1-external204")')), 'SB: now on the gateway chassis');
   t.ok((await apply(current(dist('distributed')))).transacted, 'and distributed again');
@@ -545,13 +547,13 @@ t.test('SNAT: externalPortRange in NAT external_port_range; several EIPs for one
   // a change of the range: the same row, only external_port_range; then no range
   t.same(
     await changedBy(() => apply(current([...eips, snat('s-a', 'e-snat-a', '2000-3000')]))),
-    [`~ NAT ${uuidA}: external_port_range`],
-    'externalPortRange 2000-3000: only that column of that row',
+    [`~ NAT ${uuidA}: external_ids,external_port_range`],
+    'externalPortRange 2000-3000: only that column of that row (and the rule\'s last-applied spec on it)',
   );
   t.equal(await nbctl(sb, 'get', 'NAT', uuidA, 'external_port_range'), '"2000-3000"', 'read back: "2000-3000"');
   t.same(
     await changedBy(() => apply(current([...eips, snat('s-a', 'e-snat-a')]))),
-    [`~ NAT ${uuidA}: external_port_range`],
+    [`~ NAT ${uuidA}: external_ids,external_port_range`],
     'externalPortRange left out: that column again',
   );
   t.equal(await nbctl(sb, 'get', 'NAT', uuidA, 'external_port_range'), '""', 'read back: empty');

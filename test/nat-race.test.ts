@@ -208,65 +208,76 @@ t.test(`${ROUNDS} rounds of two concurrent applies, ${EIPS_PER_ROUND} new EIPs p
   }
 });
 
+/**
+ * Who created the shared switch in round 0's race (either may win it): the
+ * owner whose rows it is, and the other, whose Subnet uses it as it is.
+ */
+async function roles(): Promise<{ creator: Owner; other: Owner }> {
+  const owner = (await nbctl(sb, 'get', 'Logical_Switch', NET, 'external_ids:"ovn-natgw:owner"')).replace(/"/g, '') as Owner;
+  return { creator: owner, other: owner === 'a' ? 'b' : 'a' };
+}
+
 t.test('an owner that drops the shared network leaves the other owner its reservations', async (t) => {
   const before = await checkLedger(t, ROUNDS - 1);
-  // a's manifest is now empty: every row a owns leaves, but the switch holds b's reservations
-  const r = await writers.get('a')!.apply({ objects: [], notices: [] }, { owner: 'a' });
-  t.ok(r.transacted, 'a applied its empty manifest');
+  const { creator: A, other: B } = await roles();
+  // the creator's manifest is now empty: every row it owns leaves, but the switch holds the other's reservations
+  const r = await writers.get(A)!.apply({ objects: [], notices: [] }, { owner: A, allowEmpty: true });
+  t.ok(r.transacted, `${A} applied its empty manifest`);
   const nets = (await listSwitches()).filter((s) => s.name === NET);
-  t.equal(nets.length, 1, `Logical_Switch ${NET} is still there (it holds b's reservations)`);
+  t.equal(nets.length, 1, `Logical_Switch ${NET} is still there (it holds ${B}'s reservations)`);
   const after = new Map([...(nets[0]?.ids ?? [])].filter(([k]) => k.startsWith('ovn-natgw:ip:')).map(([k, v]) => [k.slice('ovn-natgw:ip:'.length), v]));
-  const bOnly = new Map([...before].filter(([, v]) => v.startsWith('b/')));
-  t.same(after, bOnly, "b's reservations are unchanged and a's are released");
-  t.equal(await nbctl(sb, 'lsp-get-type', `localnet.${NET}`), 'localnet', `b keeps its uplink: localnet.${NET} stays with the switch`);
+  const bOnly = new Map([...before].filter(([, v]) => v.startsWith(`${B}/`)));
+  t.same(after, bOnly, `${B}'s reservations are unchanged and ${A}'s are released`);
+  t.equal(await nbctl(sb, 'lsp-get-type', `localnet.${NET}`), 'localnet', `${B} keeps its uplink: localnet.${NET} stays with the switch`);
   t.ok(
     r.plan.warnings.some((w) => w.startsWith(`Logical_Switch_Port localnet.${NET} (Subnet/${NET}) left the manifest but is kept: its switch stays for rows of others`)),
     'a warning says why',
     { warnings: r.plan.warnings },
   );
 
-  // b re-applies: its addresses stay, the localnet port is used as it is
-  const rb = await writers.get('b')!.apply(manifestOf('b', ROUNDS - 1), { owner: 'b' });
+  // the other re-applies: its addresses stay, the localnet port is used as it is
+  const rb = await writers.get(B)!.apply(manifestOf(B, ROUNDS - 1), { owner: B });
   t.same(
     rb.plan.changes.filter((c) => c.table === 'Logical_Switch').map((c) => c.label),
     [],
-    'b reserves nothing anew',
+    `${B} reserves nothing anew`,
   );
   t.equal(await nbctl(sb, 'lsp-get-type', `localnet.${NET}`), 'localnet', `localnet.${NET} exists`);
   t.equal((await nbctl(sb, 'get', 'Logical_Switch_Port', `localnet.${NET}`, 'options:network_name')).replace(/"/g, ''), 'provider-race', 'on the provider network');
 });
 
 t.test('deleting the shared switch races a reservation: the stale delete is a conflict, the last owner out removes it', async (t) => {
-  const [a, b] = [writers.get('a')!, writers.get('b')!];
+  const { creator: A, other: B } = await roles();
+  const [a, b] = [writers.get(A)!, writers.get(B)!];
   const empty: Manifest = { objects: [], notices: [] };
-  // b leaves: its localnet port and reservations go; the switch is a's, so it stays for a to remove
-  t.ok((await b.apply(empty, { owner: 'b' })).transacted, 'b applied its empty manifest');
+  // the other leaves: its reservations go; the switch is the creator's, so it stays for the creator to remove
+  t.ok((await b.apply(empty, { owner: B, allowEmpty: true })).transacted, `${B} applied its empty manifest`);
   const [sw] = (await listSwitches()).filter((s) => s.name === NET);
   t.same(ledgerByHolder(sw?.ids ?? new Map()), new Map(), 'no reservations left');
 
   // a plans to delete the now unused switch; before a commits, b reserves on it again
   const deletesSwitch = (p: Plan) => p.changes.some((c) => c.action === 'remove' && c.label.startsWith(`Logical_Switch ${NET}`));
-  t.ok(await waitFor(() => deletesSwitch(a.plan(empty, { owner: 'a' }))), "a's plan deletes the switch (once a's replica has seen b leave)");
-  const stale = a.plan(empty, { owner: 'a' });
-  const rb = await b.apply(manifestOf('b', 0), { owner: 'b' });
-  t.ok(rb.transacted, `b reserved ${EIPS_PER_ROUND} EIPs on the switch a is about to delete`);
+  t.ok(await waitFor(() => deletesSwitch(a.plan(empty, { owner: A, allowEmpty: true }))), `${A}'s plan deletes the switch (once ${A}'s replica has seen ${B} leave)`);
+  const stale = a.plan(empty, { owner: A, allowEmpty: true });
+  const rb = await b.apply(manifestOf(B, 0), { owner: B });
+  t.ok(rb.transacted, `${B} reserved ${EIPS_PER_ROUND} EIPs on the switch ${A} is about to delete`);
   const err = await a.nbClient.transact([...stale.ops]).catch((e: unknown) => e);
-  t.equal((err as Error).name, 'TransactionError', "a's stale delete fails");
+  t.equal((err as Error).name, 'TransactionError', `${A}'s stale delete fails`);
   t.ok((err as { isConflict?: boolean }).isConflict, 'as a wait conflict (apply would re-plan)');
   const after = (await listSwitches()).filter((s) => s.name === NET);
   t.equal(after.length, 1, 'the switch is still there');
-  t.equal(ledgerByHolder(after[0]?.ids ?? new Map()).size, EIPS_PER_ROUND, "with b's reservations");
+  t.equal(ledgerByHolder(after[0]?.ids ?? new Map()).size, EIPS_PER_ROUND, `with ${B}'s reservations`);
 
-  // through apply, a re-plans and keeps the switch (it holds b's reservations)
-  const ra = await a.apply(empty, { owner: 'a' });
-  t.ok(ra.plan.warnings.some((w) => w.includes(`Logical_Switch ${NET}`) && w.includes('is kept')), 'a keeps the switch and says why');
+  // through apply, the creator re-plans and keeps the switch (it holds the other's reservations)
+  const ra = await a.apply(empty, { owner: A, allowEmpty: true });
+  t.ok(ra.plan.warnings.some((w) => w.includes(`Logical_Switch ${NET}`) && w.includes('is kept')), `${A} keeps the switch and says why`);
   t.equal((await listSwitches()).filter((s) => s.name === NET).length, 1, 'the switch is still there');
 
-  // b leaves for good, then a's next apply removes the switch: nothing of either owner remains
-  await b.apply(empty, { owner: 'b' });
-  // (a plans from its replica: let it see b's commit first, or a rightly keeps the switch once more)
-  t.ok(await waitFor(() => deletesSwitch(a.plan(empty, { owner: 'a' }))), "a's replica has seen b leave");
-  await a.apply(empty, { owner: 'a' });
+  // the other leaves for good, then the creator's next apply removes the switch: nothing of either owner remains
+  await b.apply(empty, { owner: B, allowEmpty: true });
+  // (the creator plans from its replica: let it see the other's commit first, or it rightly keeps the switch once more)
+  t.ok(await waitFor(() => deletesSwitch(a.plan(empty, { owner: A, allowEmpty: true }))), `${A}'s replica has seen ${B} leave`);
+  await a.apply(empty, { owner: A, allowEmpty: true });
   t.same((await listSwitches()).filter((s) => s.name === NET), [], `Logical_Switch ${NET} is gone`);
   for (const owner of OWNERS) {
     for (const table of ['Logical_Switch', 'Logical_Switch_Port']) {

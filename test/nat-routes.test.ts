@@ -97,7 +97,8 @@ async function ecmpFlows(): Promise<string[]> {
   return (await sbctl(sb, 'lflow-list', 'vpc1')).split('\n').filter((l) => l.includes('lr_in_ip_routing') && l.includes('10.200.0.0/16'));
 }
 
-const vpcStatus = async () => JSON.parse(await ctl('get', 'vpc', 'vpc1', '-o', 'json')) as ObjectStatus;
+/** `get vpc vpc1 -o json`: the object in kubectl's shape; what NB holds of it is its status */
+const vpcStatus = async () => (JSON.parse(await ctl('get', 'vpc', 'vpc1', '-o', 'json')) as { status: ObjectStatus }).status;
 
 t.test('ECMP routes with BFD, a src-ip route, a route table and policies: the shapes ovn-nbctl prints', async (t) => {
   const r = await gw.apply(await manifest(vpc(ROUTES, POLICIES)));
@@ -226,7 +227,7 @@ t.test("Kube-OVN's Vpc enableBfd: a BFD session from the external port to the ex
   t.same((await bfdRows('sb')).length, 1, 'ovn-northd made its SB BFD session');
   const out = await runCtl(sb, ['get', 'vpc', 'vpc1', '-o', 'json']);
   t.equal(out.code, 0, out.stderr);
-  const st = JSON.parse(out.stdout) as ObjectStatus;
+  const st = (JSON.parse(out.stdout) as { status: ObjectStatus }).status;
   t.ok(st.rows.some((x) => x.table === 'BFD' && x.part === 'bfd:vpc1-external204:10.5.204.254'), 'get vpc -o json lists the BFD row among the Vpc\'s rows', { rows: st.rows });
   t.same(st.bfdSessions?.map((b) => `${b.logicalPort} ${b.dstIp}`), ['vpc1-external204 10.5.204.254'], 'and its session');
   // no route uses this session, so ovn-northd keeps it admin_down (it is enabled by the routes that use it)

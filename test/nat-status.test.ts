@@ -98,7 +98,7 @@ t.test('Gateway_Chassis removed from NB: READY false with the reason, until the 
   t.same(readiness(await get('osnat')), { 'snat-subnet1': why }, 'get osnat');
   t.same(readiness(await get('vpc')), { vpc1: why }, 'get vpc');
   t.same(readiness(await get('oeip')), { 'eip-fip': 'true', 'eip-snat': 'true' }, 'get oeip: a reservation does not need a gateway');
-  const json = JSON.parse((await runCtl(sb, ['get', 'ofip', 'fip-vm1', '-o', 'json'])).stdout) as { ready: boolean; reason: string };
+  const json = (JSON.parse((await runCtl(sb, ['get', 'ofip', 'fip-vm1', '-o', 'json'])).stdout) as { status: { ready: boolean; reason: string } }).status;
   t.match(json, { ready: false, reason: 'gateway port vpc1-external204 has no gateway chassis' }, 'get ofip fip-vm1 -o json: ready and reason');
 
   const r = await gw.apply(parseManifest(MANIFEST, 'nat.yaml'));

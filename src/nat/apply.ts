@@ -3,6 +3,19 @@
  * ovn-natgw writes (and SB Chassis for gateway placement), the planner, and
  * ONE transaction. On a conflict (another writer changed what the plan read,
  * e.g. took an address) the replica catches up and the plan is made again.
+ *
+ * What a manifest means (ApplyOptions.mode):
+ *  - replace (the default here): the manifest is the owner's whole desired
+ *    state; owned objects not in it are removed (`ovn-natgwctl apply --prune`);
+ *  - merge: its objects are created or updated, every other object of the
+ *    owner stays, and objects it names that were applied before (an OvnFip's
+ *    OvnEip, an EIP's network) are read from NB, where each object's
+ *    last-applied document is kept (store.ts): `ovn-natgwctl apply -f`, as
+ *    `kubectl apply`;
+ *  - delete: its objects are deleted (`ovn-natgwctl delete`).
+ * In merge and delete the plan writes only the rows of the objects given and
+ * of the objects that depend on them (a FIP on an EIP that changed); a change
+ * that would break one of those is refused with that object's problem.
  */
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
@@ -13,10 +26,12 @@ import type { TlsFiles } from '../ovsdb/transport.js';
 import type { NbTables } from '../models/ovn-nb.js';
 import type { SbTables } from '../models/ovn-sb.js';
 import type { SbChassis } from '../gateway/chassis.js';
-import { buildDesired, type Desired } from './desired.js';
-import type { Manifest } from './objects.js';
+import { buildDesired, type Desired, type DesiredOptions } from './desired.js';
+import type { Manifest, ManifestObject } from './objects.js';
 import { buildPlan, OWNED_TABLES, type Plan } from './plan.js';
-import { DEFAULT_OWNER, PlanError, type NbView } from './rows.js';
+import { DEFAULT_OWNER, PlanError, idOf, objectId, type NbView, type Problem } from './rows.js';
+import { overlay, readStored, type StoredObjects } from './store.js';
+import { sourceOf } from './manifest.js';
 
 export interface ConnectOptions {
   /** NB remote(s), as OVN_NB_DB */
@@ -25,16 +40,36 @@ export interface ConnectOptions {
   sb?: string;
   tls?: TlsFiles;
   logger?: Logger;
+  /** how long connect() may take (default 30 s) */
   timeoutMs?: number;
+  /**
+   * Keep reconnecting (default true, for a long-running process). A one-shot
+   * command passes false: connect() then fails at once with the cause when
+   * no remote can be reached (connection refused, no such socket, another
+   * database, a TLS error).
+   */
+  reconnect?: boolean;
+  /** bound of each request (default 60 s) */
+  requestTimeoutMs?: number;
+  /** bound of dialing and of each step of the connection sequence, for a server that does not answer (default the request bound) */
+  handshakeTimeoutMs?: number;
 }
+
+export type ApplyMode = 'replace' | 'merge' | 'delete';
 
 export interface ApplyOptions {
   owner?: string;
   gatewayChassis?: number;
   /** Kube-OVN's default VPC router, attached by ConfigMap enable-external-gw (default ovn-cluster) */
   clusterRouter?: string;
-  /** objects ("kind/name") whose left-over rows may be removed (default: all of the owner's) */
-  removable?: ReadonlySet<string>;
+  /** what the manifest means: see the module comment (default replace) */
+  mode?: ApplyMode;
+  /**
+   * replace: accept a manifest without objects, which removes every object of
+   * the owner. Without it an empty manifest is refused: an empty or
+   * unreadable input never deletes anything.
+   */
+  allowEmpty?: boolean;
   /** attempts on conflict (default 10) */
   attempts?: number;
   /**
@@ -44,6 +79,11 @@ export interface ApplyOptions {
   verify?: boolean;
   /** Plan in full even when nothing changed since the last converged plan. */
   full?: boolean;
+}
+
+/** Refused before planning: a manifest without objects (nothing to do, or everything to delete). */
+export class EmptyManifestError extends Error {
+  override name = 'EmptyManifestError';
 }
 
 /**
@@ -76,20 +116,31 @@ export class NatGateway {
   private converged: Converged | undefined;
 
   constructor(private readonly o: ConnectOptions) {
-    const common = { ...(o.tls ? { tls: o.tls } : {}), ...(o.logger ? { logger: o.logger } : {}) };
+    const common = {
+      ...(o.tls ? { tls: o.tls } : {}),
+      ...(o.logger ? { logger: o.logger } : {}),
+      ...(o.reconnect === false ? { reconnect: false } : {}),
+      ...(o.requestTimeoutMs !== undefined ? { requestTimeoutMs: o.requestTimeoutMs } : {}),
+      ...(o.handshakeTimeoutMs !== undefined ? { handshakeTimeoutMs: o.handshakeTimeoutMs, connectTimeoutMs: o.handshakeTimeoutMs } : {}),
+    };
     this.nbClient = new OvsdbClient({ remote: o.nb, database: 'OVN_Northbound', ...common });
     this.sbClient = o.sb ? new OvsdbClient({ remote: o.sb, database: 'OVN_Southbound', ...common }) : undefined;
   }
 
+  /** Whether SB is read (gateway chassis are checked against it). */
+  get hasSb(): boolean {
+    return this.sbClient !== undefined;
+  }
+
   async connect(): Promise<void> {
     const t = this.o.timeoutMs ?? 30_000;
-    await this.nbClient.connect(t);
-    this.nb = this.nbClient.replica<NbTables>({ tables: Object.fromEntries(OWNED_TABLES.map((n) => [n, true])) });
-    const waits: Promise<unknown>[] = [this.nb.ready];
+    this.nb = this.nbClient.replica<NbTables>({
+      tables: { ...Object.fromEntries(OWNED_TABLES.map((n) => [n, true])), NB_Global: { columns: ['external_ids'] } },
+    });
+    const waits: Promise<unknown>[] = [this.nbClient.connect(t), this.nb.ready];
     if (this.sbClient) {
-      await this.sbClient.connect(t);
       this.sb = this.sbClient.replica<SbTables>({ tables: { Chassis: { columns: ['name', 'hostname', 'other_config', 'external_ids'] } } });
-      waits.push(this.sb.ready);
+      waits.push(this.sbClient.connect(t), this.sb.ready);
     }
     await Promise.all(waits);
     // counted from here on: only changes after a plan matter, and the initial sync then emits nothing
@@ -104,26 +155,121 @@ export class NatGateway {
     await Promise.all([this.nbClient.close(), this.sbClient?.close()]);
   }
 
+  /** The SB chassis (none when SB is not read). */
   chassis(): SbChassis[] {
-    if (!this.sb) return [];
+    return this.sbChassis() ?? [];
+  }
+
+  /** The SB chassis, or undefined when SB is not read (then gateway nodes cannot be checked). */
+  private sbChassis(): SbChassis[] | undefined {
+    if (!this.sb) return undefined;
     return [...this.sb.table('Chassis').values()].map((c) => ({ name: c.name, hostname: c.hostname, other_config: c.other_config, external_ids: c.external_ids }));
   }
 
   /** The SB chassis names (for object status); undefined when SB is not read. */
   chassisNames(): ReadonlySet<string> | undefined {
-    return this.sb ? new Set(this.chassis().map((c) => c.name)) : undefined;
+    const c = this.sbChassis();
+    return c ? new Set(c.map((x) => x.name)) : undefined;
   }
 
   view(): NbView {
     return this.nb as unknown as NbView;
   }
 
-  desired(manifest: Manifest, opts: ApplyOptions = {}): Desired {
-    return buildDesired(manifest, this.view(), this.chassis(), {
+  /** The owner's objects as NB holds them (their last-applied documents). */
+  stored(owner = DEFAULT_OWNER): StoredObjects {
+    return readStored(this.view(), owner);
+  }
+
+  private desiredOptions(opts: ApplyOptions, incoming?: ReadonlySet<string>): DesiredOptions {
+    return {
       owner: opts.owner ?? DEFAULT_OWNER,
-      ...(opts.gatewayChassis ? { gatewayChassis: opts.gatewayChassis } : {}),
+      ...(opts.gatewayChassis !== undefined ? { gatewayChassis: opts.gatewayChassis } : {}),
       ...(opts.clusterRouter ? { clusterRouter: opts.clusterRouter } : {}),
-    });
+      ...(incoming ? { incoming } : {}),
+    };
+  }
+
+  /** The desired rows of a manifest taken as the owner's whole state (mode replace). */
+  desired(manifest: Manifest, opts: ApplyOptions = {}): Desired {
+    return buildDesired(manifest, this.view(), this.sbChassis(), this.desiredOptions(opts));
+  }
+
+  /**
+   * The desired rows and the scope of a request: in replace mode the manifest
+   * alone, everything in scope; in merge and delete mode the owner's stored
+   * objects with the manifest's added, replaced or taken out, and in scope the
+   * manifest's objects and what depends on them.
+   */
+  private request(manifest: Manifest, opts: ApplyOptions): { desired: Desired; scope?: ReadonlySet<string> } {
+    const mode = opts.mode ?? 'replace';
+    if (mode === 'replace') {
+      if (manifest.objects.length === 0 && !opts.allowEmpty) throw new EmptyManifestError('no objects given: a manifest without objects would remove every object of the owner');
+      return { desired: this.desired(manifest, opts) };
+    }
+    if (manifest.objects.length === 0) throw new EmptyManifestError('no objects given');
+    const owner = opts.owner ?? DEFAULT_OWNER;
+    const stored = this.stored(owner);
+    const given = new Set(manifest.objects.map(idOf));
+    if (mode === 'delete') {
+      const missing = [...given].filter((id) => !stored.present.has(id));
+      if (missing.length) throw new PlanError(missing.map((id) => notFound(id, owner)));
+    }
+    const objects: ManifestObject[] = mode === 'merge' ? overlay(stored.manifest.objects, manifest.objects) : stored.manifest.objects.filter((o) => !given.has(idOf(o)));
+    const desired = buildDesired({ objects, notices: [] }, this.view(), this.sbChassis(), this.desiredOptions(opts, mode === 'merge' ? given : undefined));
+    // what depends on a deleted object is seen while it is still there
+    const base = mode === 'delete' ? this.baseline(stored, opts) : undefined;
+    const scope = dependentsClosure(given, (base ?? desired).deps);
+    const problems = this.blockingProblems(desired, given, scope, stored, opts, base);
+    const warnings = [...desired.warnings, ...stored.problems.map((p) => `not read from NB, left as it is: ${p}`)];
+    return { desired: { ...desired, problems, warnings }, scope };
+  }
+
+  /**
+   * The problems that stop a merge or delete: those of the objects given; of
+   * the objects that depend on them only those the request causes (a problem
+   * such an object has anyway, say a workload port that is gone, does not
+   * stop a change of another object), with the problems of what a blocked
+   * object uses; and for a delete, per deleted object, who still uses it.
+   */
+  private blockingProblems(desired: Desired, given: ReadonlySet<string>, scope: ReadonlySet<string>, stored: StoredObjects, opts: ApplyOptions, base: Desired | undefined): Problem[] {
+    const of = (p: Problem) => objectId(p.kind, p.name);
+    const global = (p: Problem) => p.kind === 'option';
+    const dependents = desired.problems.filter((p) => scope.has(of(p)) && !given.has(of(p)));
+    let before: Set<string> | undefined;
+    if (dependents.length > 0) before = new Set((base ?? this.baseline(stored, opts)).problems.map(problemKey));
+    const blocking = desired.problems.filter((p) => global(p) || given.has(of(p)) || (scope.has(of(p)) && !before!.has(problemKey(p))));
+    // a blocked object that could not be planned because of another one: that one's problems too
+    const withProblems = new Map<string, Problem[]>();
+    for (const p of desired.problems) withProblems.set(of(p), [...(withProblems.get(of(p)) ?? []), p]);
+    const shown = new Set(blocking);
+    const seen = new Set<string>();
+    const todo = [...new Set(blocking.map(of))];
+    while (todo.length) {
+      const id = todo.pop()!;
+      if (seen.has(id)) continue;
+      seen.add(id);
+      for (const d of desired.deps.get(id) ?? []) {
+        const ps = withProblems.get(d);
+        if (!ps) continue;
+        for (const p of ps) if (!shown.has(p)) (shown.add(p), blocking.push(p));
+        todo.push(d);
+      }
+    }
+    if (base && blocking.length > 0) {
+      const out: Problem[] = [];
+      for (const id of given) {
+        const users = [...new Set(blocking.filter((p) => of(p) !== id && base.deps.get(of(p))?.has(id)).map((p) => `${p.kind} ${p.name}`))];
+        if (users.length) out.push({ kind: id.slice(0, id.indexOf('/')), name: id.slice(id.indexOf('/') + 1), field: 'metadata.name', reason: `in use by ${users.join(', ')}; delete those first` });
+      }
+      return [...out, ...blocking];
+    }
+    return blocking;
+  }
+
+  /** The stored objects planned as they are: what depends on what, and the problems they have anyway. */
+  private baseline(stored: StoredObjects, opts: ApplyOptions): Desired {
+    return buildDesired(stored.manifest, this.view(), this.sbChassis(), this.desiredOptions(opts));
   }
 
   /** Resolves once both replicas hold every change committed before the call (OvsdbClient.caughtUp). */
@@ -143,10 +289,12 @@ export class NatGateway {
     const input = inputKey(manifest, opts);
     const c = this.converged;
     if (!opts.full && c && c.input === input && c.nbChanges === this.nbChanges && c.sbChanges === this.sbChanges) {
-      return { changes: [], ops: [], warnings: [...c.warnings] };
+      return { changes: [], specs: [], ops: [], warnings: [...c.warnings] };
     }
     const before = { nbChanges: this.nbChanges, sbChanges: this.sbChanges };
-    const plan = buildPlan(this.desired(manifest, opts), this.view(), opts.owner ?? DEFAULT_OWNER, opts.removable ? { removable: opts.removable } : {});
+    const { desired, scope } = this.request(manifest, opts);
+    const removal = opts.mode === 'delete' ? 'deleted' : opts.mode === 'merge' ? 'no longer wanted' : 'left the manifest';
+    const plan = buildPlan(desired, this.view(), opts.owner ?? DEFAULT_OWNER, { ...(scope ? { scope } : {}), strict: opts.mode === 'delete', removal });
     this.converged = plan.ops.length === 0 ? { input, ...before, warnings: [...plan.warnings] } : undefined;
     return plan;
   }
@@ -155,7 +303,7 @@ export class NatGateway {
    * Apply the manifest in one transaction. Returns the plan that was applied;
    * with nothing to change no transaction is sent (`transacted` false). On a
    * conflict the plan is made again once the replica has caught up
-   * (transactVerified).
+   * (transactVerified). Resolves once the replica shows the commit.
    */
   async apply(manifest: Manifest, opts: ApplyOptions = {}): Promise<ApplyResult> {
     // plan against NB and SB as they are now, not as the replicas last heard
@@ -164,32 +312,27 @@ export class NatGateway {
     let plan = this.plan(manifest, opts);
     if (plan.ops.length === 0) return { plan, transacted: false, attempts: 1, converged: true };
     let attempts = 0;
-    let seen: Promise<void> = Promise.resolve();
-    let off = () => {};
-    try {
-      await transactVerified(
-        this.nbClient,
-        this.nb,
-        () => {
-          if (attempts++ > 0) plan = this.plan(manifest, opts);
-          // our own write, seen by the replica, so that a following plan starts from it
-          off();
-          seen = new Promise<void>((res) => (off = this.nb.onChange(() => res())));
-          return [...plan.ops, { op: 'comment', comment: `ovn-natgw apply (${opts.owner ?? DEFAULT_OWNER})` }];
-        },
-        { attempts: opts.attempts ?? 10 },
-      );
-      // a re-plan after a conflict may find another writer made our change: then only the comment went out
-      if (plan.ops.length === 0) return { plan, transacted: false, attempts, converged: true };
-      await Promise.race([seen, new Promise((res) => setTimeout(res, 2000))]);
-    } finally {
-      off();
-    }
+    await transactVerified(
+      this.nbClient,
+      this.nb,
+      () => {
+        if (attempts++ > 0) plan = this.plan(manifest, opts);
+        return plan.ops;
+      },
+      { attempts: opts.attempts ?? 10, comment: `ovn-natgw ${opts.mode === 'delete' ? 'delete' : 'apply'} (${opts.owner ?? DEFAULT_OWNER})` },
+    );
+    // a re-plan after a conflict may find another writer made our change: then only the comment went out
+    if (plan.ops.length === 0) return { plan, transacted: false, attempts, converged: true };
+    // our own commit, in the replica, so that what follows starts from it
+    await this.nbClient.caughtUp();
     if (opts.verify === false) return { plan, transacted: true, attempts };
     // the replica shows our commit: a plan now must find nothing left (else another writer got in, or a plan that does not settle)
     let left: number;
     try {
-      left = this.plan(manifest, { ...opts, full: true }).ops.length;
+      if (opts.mode === 'delete') {
+        const present = this.stored(opts.owner ?? DEFAULT_OWNER).present;
+        left = manifest.objects.filter((o) => present.has(idOf(o))).length;
+      } else left = this.plan(manifest, { ...opts, full: true }).ops.length;
     } catch (e) {
       if (!(e instanceof PlanError)) throw e;
       left = -1;
@@ -207,6 +350,34 @@ export interface ApplyResult {
   converged?: boolean;
 }
 
+function notFound(id: string, owner: string): Problem {
+  const kind = id.slice(0, id.indexOf('/'));
+  const name = id.slice(kind.length + 1);
+  return { kind, name, field: 'metadata.name', reason: `not found (owner ${owner})` };
+}
+
+/** A problem's identity, to tell one a change causes from one that was there before. */
+function problemKey(p: Problem): string {
+  return `${p.kind}\0${p.name}\0${p.field}\0${p.reason}`;
+}
+
+/** `given` and every object that (through others) depends on one of them, by the deps a plan recorded. */
+export function dependentsClosure(given: ReadonlySet<string>, deps: ReadonlyMap<string, ReadonlySet<string>>): Set<string> {
+  const users = new Map<string, string[]>();
+  for (const [o, ds] of deps) for (const d of ds) users.set(d, [...(users.get(d) ?? []), o]);
+  const out = new Set(given);
+  const todo = [...given];
+  while (todo.length) {
+    for (const u of users.get(todo.pop()!) ?? []) {
+      if (!out.has(u)) {
+        out.add(u);
+        todo.push(u);
+      }
+    }
+  }
+  return out;
+}
+
 /** Whether a column outside `ignored` changed (the replica shares the values of unchanged columns). */
 function changedOutside(old: object, nu: object, ignored: ReadonlySet<string>): boolean {
   const a = old as Record<string, unknown>;
@@ -218,7 +389,7 @@ function changedOutside(old: object, nu: object, ignored: ReadonlySet<string>): 
 /** The content of a plan's input, as a short key (manifest objects and the options a plan uses). */
 function inputKey(manifest: Manifest, opts: ApplyOptions): string {
   const h = createHash('sha256');
-  h.update(JSON.stringify([opts.owner ?? DEFAULT_OWNER, opts.gatewayChassis ?? null, opts.clusterRouter ?? null, opts.removable ? [...opts.removable].sort() : null]));
-  for (const o of manifest.objects) h.update(JSON.stringify(o));
+  h.update(JSON.stringify([opts.owner ?? DEFAULT_OWNER, opts.gatewayChassis ?? null, opts.clusterRouter ?? null, opts.mode ?? 'replace']));
+  for (const o of manifest.objects) h.update(JSON.stringify([o, sourceOf(o) ?? null]));
   return h.digest('base64');
 }

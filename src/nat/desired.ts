@@ -52,10 +52,17 @@ import type {
   Vpc,
 } from './objects.js';
 import { EGRESS_POLICY_PRIORITY, egressNextHops, type EgressNode } from '../gateway/egress.js';
-import { IP_LEDGER_PREFIX, ownedKey, ref, rowKey, type NbView, type Problem, type Reservation, type RowSpec } from './rows.js';
+import { IP_LEDGER_PREFIX, idOf, objectId, ownedKey, ref, rowKey, type NbView, type Problem, type Reservation, type RowSpec } from './rows.js';
+import { EXTERNAL_GW_CONFIG, sourceOf } from './manifest.js';
 
 export interface DesiredOptions {
   owner: string;
+  /**
+   * The objects of the input being applied ("Kind/name"); the others come
+   * from NB. Objects are planned stored ones first, so that a conflict (two
+   * FIPs on one EIP, one address SNATed twice) lands on the new object.
+   */
+  incoming?: ReadonlySet<string>;
   /** gateway chassis per external router port (1..5, default 3) */
   gatewayChassis?: number;
   /** Kube-OVN's default VPC, attached by ConfigMap enable-external-gw (default "ovn-cluster") */
@@ -76,6 +83,26 @@ export interface Desired {
   warnings: string[];
   /** where a manifest object came from (file, document), for problems found later */
   originOf(kind: string, name: string): Origin | undefined;
+  /** the last-applied document of each object that has one ("Kind/name" -> JSON), to store with it */
+  specs: ReadonlyMap<string, string>;
+  /** what each object's rows were planned from: "Kind/name" -> the other objects it read */
+  deps: ReadonlyMap<string, ReadonlySet<string>>;
+}
+
+/** A Map that reports every key looked up (the objects a stage reads). */
+class Tracked<V> extends Map<string, V> {
+  constructor(private readonly onUse: (key: string, value: V | undefined) => void) {
+    super();
+  }
+  override get(key: string): V | undefined {
+    const v = super.get(key);
+    this.onUse(key, v);
+    return v;
+  }
+  override has(key: string): boolean {
+    this.onUse(key, super.get(key));
+    return super.has(key);
+  }
 }
 
 interface ExtNet {
@@ -113,7 +140,12 @@ export function macFor(name: string): string {
   return `00:00:00:${b.map((x) => x.toString(16).padStart(2, '0')).join(':')}`;
 }
 
-export function buildDesired(manifest: Manifest, nb: NbView, chassis: readonly SbChassis[], opts: DesiredOptions): Desired {
+/**
+ * `chassis`: the SB chassis, or undefined when SB is not read (then gateway
+ * nodes cannot be checked: ports keep the chassis they have, a new port is
+ * refused, and egress nodes are taken as listed).
+ */
+export function buildDesired(manifest: Manifest, nb: NbView, chassis: readonly SbChassis[] | undefined, opts: DesiredOptions): Desired {
   return new Builder(manifest, nb, chassis, opts).build();
 }
 
@@ -123,37 +155,93 @@ class Builder {
   readonly problems: Problem[] = [];
   readonly warnings: string[] = [];
   private readonly byKind = new Map<string, Map<string, ManifestObject>>();
-  private readonly extNets = new Map<string, ExtNet>();
-  private readonly routers = new Map<string, Router>();
-  private readonly config: ExternalGwConfig | undefined;
+  /** the object whose rows are being planned ("Kind/name"), for deps */
+  private cur: string | undefined;
+  private readonly deps = new Map<string, Set<string>>();
+  /** objects with a problem: what uses them says so instead of failing on its own */
+  private readonly failed = new Set<string>();
+  private readonly extNets = new Tracked<ExtNet>((n) => this.use('Subnet', n));
+  private readonly routers = new Tracked<Router>((n) => this.use('Vpc', n));
+  private readonly cfg: ExternalGwConfig | undefined;
   /** addresses taken per switch name (ext or internal) */
   private readonly taken = new Map<string, Set<string>>();
   /** existing ledger: ip -> "<owner>/<kind>/<name>" per switch name */
   private readonly ledger = new Map<string, Map<string, string>>();
-  private readonly eipAddr = new Map<string, { net: ExtNet; v4?: Ip; v6?: Ip }>();
-  private readonly vipAddr = new Map<string, { v4?: Ip; v6?: Ip; router?: string }>();
+  /** each EIP's network and addresses (an lrp EIP's are its Vpc's port's: `from`) */
+  private readonly eipAddr = new Tracked<{ net: ExtNet; v4?: Ip; v6?: Ip; from?: string }>((n, v) => {
+    this.use('OvnEip', n);
+    if (v?.from) this.useId(v.from);
+  });
+  private readonly vipAddr = new Tracked<{ v4?: Ip; v6?: Ip; router?: string }>((n) => this.use('Vip', n));
   private readonly cursor = new Map<string, bigint>();
   private readonly lbVips = new Map<string, string>();
 
   constructor(
     manifest: Manifest,
     private readonly nb: NbView,
-    private readonly chassis: readonly SbChassis[],
+    private readonly sbChassis: readonly SbChassis[] | undefined,
     private readonly opts: DesiredOptions,
   ) {
     for (const o of manifest.objects) {
       let m = this.byKind.get(o.kind);
       if (!m) this.byKind.set(o.kind, (m = new Map()));
       m.set(o.name, o);
+      const src = sourceOf(o);
+      if (src) this.specs.set(idOf(o), JSON.stringify(src));
     }
-    this.config = [...(this.byKind.get('ConfigMap')?.values() ?? [])][0] as ExternalGwConfig | undefined;
+    this.cfg = [...(this.byKind.get('ConfigMap')?.values() ?? [])][0] as ExternalGwConfig | undefined;
   }
 
+  private readonly specs = new Map<string, string>();
+
+  private get chassis(): readonly SbChassis[] {
+    return this.sbChassis ?? [];
+  }
+
+  /** The ConfigMap (what reads it depends on it, also while there is none: one may be applied). */
+  private get config(): ExternalGwConfig | undefined {
+    this.use('ConfigMap', this.cfg?.name ?? EXTERNAL_GW_CONFIG);
+    return this.cfg;
+  }
+
+  /** The object being planned reads object kind/name. */
+  private use(kind: string, name: string): void {
+    this.useId(objectId(kind, name));
+  }
+  private useId(id: string): void {
+    if (this.cur === undefined || this.cur === id) return;
+    let d = this.deps.get(this.cur);
+    if (!d) this.deps.set(this.cur, (d = new Set()));
+    d.add(id);
+  }
+
+  /** Runs a stage for one object: what it reads are its deps. */
+  private as<T>(o: { kind: string; name: string }, fn: () => T): T {
+    const prev = this.cur;
+    this.cur = idOf(o);
+    try {
+      return fn();
+    } finally {
+      this.cur = prev;
+    }
+  }
+
+  /** The objects of a kind, those from NB before the incoming ones, each group by name. */
   private all<T extends ManifestObject>(kind: T['kind']): T[] {
-    return [...((this.byKind.get(kind)?.values() ?? []) as Iterable<T>)].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    const inc = this.opts.incoming;
+    const rank = (o: T) => (inc?.has(idOf(o)) ? 1 : 0);
+    return [...((this.byKind.get(kind)?.values() ?? []) as Iterable<T>)].sort((a, b) => rank(a) - rank(b) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
   private get<T extends ManifestObject>(kind: T['kind'], name: string): T | undefined {
+    this.use(kind, name);
     return this.byKind.get(kind)?.get(name) as T | undefined;
+  }
+
+  /** A problem of another object this one needs, said as such ("its OvnEip eip-a was refused"), or false. */
+  private refusedDep(o: ManifestObject, field: string, kind: string, name: string): boolean {
+    if (!this.failed.has(objectId(kind, name))) return false;
+    this.problem(o, field, `not planned: ${kind} ${name}, which it uses, was refused (see its error)`);
+    return true;
   }
 
   /** Adds a desired row of object kind/name; `part` tells the object's rows apart. */
@@ -162,6 +250,7 @@ class Builder {
   }
 
   private problem(o: { kind: string; name: string; origin?: ManifestObject['origin'] }, field: string, reason: string): void {
+    this.failed.add(objectId(o.kind, o.name));
     this.problems.push({ kind: o.kind, name: o.name, field, reason, ...(o.origin ? { origin: o.origin } : {}) });
   }
 
@@ -172,24 +261,32 @@ class Builder {
       return this.result();
     }
     this.scanNb();
-    for (const s of this.all<Subnet>('Subnet')) if (!s.vpc) this.externalNetwork(s);
-    for (const v of this.all<Vpc>('Vpc')) if (!this.attachedByConfig(v)) this.router(v);
-    this.defaultVpc();
-    for (const s of this.all<Subnet>('Subnet')) if (s.vpc) this.internalSubnet(s);
-    for (const s of this.all<Subnet>('Subnet')) if (s.vpc && s.gatewayType === 'centralized') this.egress(s);
+    for (const s of this.all<Subnet>('Subnet')) if (!s.vpc) this.as(s, () => this.externalNetwork(s));
+    for (const v of this.all<Vpc>('Vpc')) this.as(v, () => !this.attachedByConfig(v) && this.router(v));
+    this.as({ kind: 'Vpc', name: this.defaultVpcName() }, () => this.defaultVpc());
+    for (const s of this.all<Subnet>('Subnet')) if (s.vpc) this.as(s, () => this.internalSubnet(s));
+    for (const s of this.all<Subnet>('Subnet')) if (s.vpc && s.gatewayType === 'centralized') this.as(s, () => this.egress(s));
     this.gatewayPorts(k);
-    for (const e of this.all<OvnEip>('OvnEip')) this.eip(e);
-    for (const v of this.all<Vip>('Vip')) this.vip(v);
-    for (const v of this.all<Vpc>('Vpc')) this.routes(v);
+    for (const e of this.all<OvnEip>('OvnEip')) this.as(e, () => this.eip(e));
+    for (const v of this.all<Vip>('Vip')) this.as(v, () => this.vip(v));
+    for (const v of this.all<Vpc>('Vpc')) this.as(v, () => this.routes(v));
     const eipUse = new Map<string, string[]>();
-    for (const f of this.all<OvnFip>('OvnFip')) this.fip(f, eipUse);
-    for (const s of this.all<OvnSnatRule>('OvnSnatRule')) this.snat(s, eipUse);
-    for (const d of this.all<OvnDnatRule>('OvnDnatRule')) this.dnat(d, eipUse);
+    for (const f of this.all<OvnFip>('OvnFip')) this.as(f, () => this.fip(f, eipUse));
+    for (const s of this.all<OvnSnatRule>('OvnSnatRule')) this.as(s, () => this.snat(s, eipUse));
+    for (const d of this.all<OvnDnatRule>('OvnDnatRule')) this.as(d, () => this.dnat(d, eipUse));
     return this.result();
   }
 
   private result(): Desired {
-    return { rows: this.rows, reservations: this.reservations, problems: this.problems, warnings: this.warnings, originOf: (kind, name) => this.byKind.get(kind)?.get(name)?.origin };
+    return {
+      rows: this.rows,
+      reservations: this.reservations,
+      problems: this.problems,
+      warnings: this.warnings,
+      originOf: (kind, name) => this.byKind.get(kind)?.get(name)?.origin,
+      specs: this.specs,
+      deps: this.deps,
+    };
   }
 
   // ------------------------------------------------------------ NB facts
@@ -252,14 +349,14 @@ class Builder {
     let provider = s.provider;
     if (s.vlan) {
       const vlan = this.get<import('./objects.js').Vlan>('Vlan', s.vlan);
-      if (!vlan) return this.problem(s, 'spec.vlan', `Vlan "${s.vlan}" not found in the manifest`);
+      if (!vlan) return this.problem(s, 'spec.vlan', `Vlan "${s.vlan}" not found (neither in the input nor applied before)`);
       vlanId = vlan.id;
       provider = vlan.provider;
     }
     if (!provider || provider === 'ovn') {
       return this.problem(s, 'spec.vlan', 'an external network (a Subnet without vpc) needs a vlan or a provider network');
     }
-    if (!this.get('ProviderNetwork', provider)) return this.problem(s, s.vlan ? 'spec.vlan' : 'spec.provider', `ProviderNetwork "${provider}" not found in the manifest`);
+    if (!this.get('ProviderNetwork', provider)) return this.problem(s, s.vlan ? 'spec.vlan' : 'spec.provider', `ProviderNetwork "${provider}" not found (neither in the input nor applied before)`);
     const cidrs = s.cidrBlock.map((c) => parseCidr(c)!);
     const gateways = s.gateway.map((g) => parseIp(g)!);
     const lsKey = key('Subnet', s.name, 'switch');
@@ -283,7 +380,12 @@ class Builder {
   }
 
   private defaultExternal(): string | undefined {
-    if (this.config?.externalGwSwitch) return this.config.externalGwSwitch;
+    if (this.config?.externalGwSwitch) {
+      this.use('Subnet', this.config.externalGwSwitch);
+      return this.config.externalGwSwitch;
+    }
+    // the choice reads which external networks there are
+    for (const n of this.extNets.keys()) this.use('Subnet', n);
     // the network that holds the underlay gateway address of the ConfigMap
     const gw = this.config?.externalGwAddr ? parseIpOrCidr(this.config.externalGwAddr)?.ip : undefined;
     if (gw) for (const [n, net] of this.extNets) if (net.cidrs.some((c) => cidrContains(c, gw))) return n;
@@ -383,7 +485,7 @@ class Builder {
 
   private internalSubnet(s: Subnet): void {
     const r = this.routers.get(s.vpc!);
-    if (!r) return this.problem(s, 'spec.vpc', `Vpc "${s.vpc}" not found in the manifest`);
+    if (!r) return this.problem(s, 'spec.vpc', `Vpc "${s.vpc}" not found (neither in the input nor applied before)`);
     const lsName = s.name;
     const lsKey = key('Subnet', s.name, 'switch');
     this.addRow('Subnet', s.name, 'switch', {
@@ -419,8 +521,10 @@ class Builder {
   private egress(s: Subnet): void {
     const r = this.routers.get(s.vpc!);
     if (!r) return; // reported by internalSubnet
-    // ready: an SB chassis by name or hostname, matched as gateway nodes are
-    const { missing } = gatewayCandidates(this.chassis, (s.gatewayNode ?? []).map((g) => g.node));
+    // ready: an SB chassis by name or hostname, matched as gateway nodes are (without SB: taken as listed)
+    const listed = (s.gatewayNode ?? []).map((g) => g.node);
+    const { missing } = this.sbChassis ? gatewayCandidates(this.chassis, listed) : { missing: [] as string[] };
+    if (!this.sbChassis) this.warnings.push(`Subnet ${s.name}: spec.gatewayNode: SB was not given (--sb or OVN_SB_DB), so whether ${listed.map((n) => `"${n}"`).join(', ')} are SB chassis is not checked`);
     const nodes: EgressNode[] = (s.gatewayNode ?? []).map(({ node, ip }) => {
       const hops: EgressNode['hops'] = {};
       if (ip) hops[parseIp(ip)!.family] = ip;
@@ -489,7 +593,7 @@ class Builder {
   /** External router ports, their peers, gateway chassis and addresses. */
   private gatewayPorts(k: number): void {
     const nodes = this.config?.externalGwNodes ?? [];
-    const { names, missing } = gatewayCandidates(this.chassis, nodes);
+    const { names, missing } = this.sbChassis ? gatewayCandidates(this.chassis, nodes) : { names: [], missing: [] };
     if (missing.length > 0 && this.config) {
       // a listed node that is gone (or not up yet) must not block every apply: the others carry its gateways
       this.warnings.push(`ConfigMap ${this.config.name}: data.external-gw-nodes: no SB chassis with name or hostname ${missing.map((m) => `"${m}"`).join(', ')}; using the others`);
@@ -520,13 +624,20 @@ class Builder {
         if (group) seen(port, group.ha_chassis, 'HA_Chassis');
       }
     }
-    if (ports.length > 0 && names.length === 0) {
-      const o = this.config ?? { kind: 'ConfigMap', name: 'ovn-external-gw-config' };
-      this.problem(o, 'data.external-gw-nodes', nodes.length ? 'none of the listed gateway nodes is an SB chassis' : 'no SB chassis has ovn-cms-options=enable-chassis-as-gw and no external-gw-nodes are given');
-    }
-    const placed = placeGateways(ports, names, k, current);
+    // without SB the gateway nodes cannot be checked: every port keeps what it has, a new one cannot be placed
+    const placed = this.sbChassis ? placeGateways(ports, names, k, current) : new Map(ports.map((p) => [p, (current.get(p) ?? []).slice(0, k)]));
+    /** why a port gets no gateway chassis at all */
+    const noChassis = !this.sbChassis
+      ? 'SB was not given (--sb or OVN_SB_DB), so the gateway nodes cannot be checked and no gateway chassis placed'
+      : nodes.length
+        ? `none of the gateway nodes of ConfigMap ${this.cfg?.name ?? 'ovn-external-gw-config'} data.external-gw-nodes (${nodes.join(', ')}) is an SB chassis (by name or hostname)`
+        : `no SB chassis has ovn-cms-options=enable-chassis-as-gw and no ConfigMap ovn-external-gw-config data.external-gw-nodes are given`;
     const defaultNet = this.defaultExternal();
-    for (const r of this.routers.values()) {
+    for (const r of this.routers.values()) this.as({ kind: 'Vpc', name: r.name }, () => {
+      void this.config; // placed on the ConfigMap's gateway nodes
+      for (const p of [...r.externals.values(), ...(r.bfdPort ? [bfdPortName(r.name)] : [])]) {
+        if ((placed.get(p) ?? []).length === 0) this.problem(this.get<Vpc>('Vpc', r.name) ?? { kind: 'Vpc', name: r.name }, p.startsWith('bfd@') ? 'spec.bfdPort' : 'spec.enableExternal', `gateway port ${p} gets no gateway chassis: ${noChassis}`);
+      }
       if (r.bfdPort) this.bfdPort(r, placed.get(bfdPortName(r.name)) ?? [], currentPriority.get(bfdPortName(r.name)));
       for (const [netName, lrpName] of r.externals) {
         const net = this.extNets.get(netName)!;
@@ -564,7 +675,7 @@ class Builder {
           addrs.push(ip);
           this.reservations.push({ switchRef: net.lsRef, switchName: netName, ip: ip.text, kind: 'Vpc', name: r.name });
         }
-        if (eip && eip.type === 'lrp') this.eipAddr.set(eip.name, { net, ...famPick(addrs) });
+        if (eip && eip.type === 'lrp') this.eipAddr.set(eip.name, { net, ...famPick(addrs), from: objectId('Vpc', r.name) });
         const networks = addrs.map((ip) => `${ip.text}/${net.cidrs.find((c) => c.family === ip.family)!.prefix}`);
         const lrpKey = key('Vpc', r.name, `${partBase}:port`);
         const mac = eip?.macAddress ?? nic?.mac ?? existing?.mac ?? macFor(lrpName);
@@ -618,7 +729,7 @@ class Builder {
           }
         }
       }
-    }
+    });
   }
 
   /**
@@ -785,7 +896,7 @@ class Builder {
 
   private vip(v: Vip): void {
     const s = this.get<Subnet>('Subnet', v.subnet);
-    if (!s || !s.vpc) return this.problem(v, 'spec.subnet', `internal Subnet "${v.subnet}" (a Subnet with a vpc) not found in the manifest`);
+    if (!s || !s.vpc) return this.problem(v, 'spec.subnet', `internal Subnet "${v.subnet}" (a Subnet with a vpc) not found (neither in the input nor applied before)`);
     const net = { subnet: s, cidrs: s.cidrBlock.map((c) => parseCidr(c)!) };
     const got = this.reserve(v, net, key('Subnet', s.name, 'switch'), [
       [4, v.v4ip, 'spec.v4ip'],
@@ -867,7 +978,9 @@ class Builder {
       if (this.extNets.get(netName)!.cidrs.some((c) => cidrContains(c, ip))) return lrp;
     }
     for (const s of this.all<Subnet>('Subnet')) {
-      if (s.vpc === r.name && s.cidrBlock.some((c) => cidrContains(parseCidr(c)!, ip))) return `${r.name}-${s.name}`;
+      if (s.vpc !== r.name) continue;
+      this.use('Subnet', s.name);
+      if (s.cidrBlock.some((c) => cidrContains(parseCidr(c)!, ip))) return `${r.name}-${s.name}`;
     }
     return undefined;
   }
@@ -881,8 +994,9 @@ class Builder {
   ): { router: string; v4?: string; v6?: string; lsp?: LogicalSwitchPortRow } | undefined {
     if (o.ipName) {
       if (ipType === 'vip') {
+        if (this.refusedDep(o, 'spec.ipName', 'Vip', o.ipName)) return undefined;
         const v = this.vipAddr.get(o.ipName);
-        if (!v) return this.problem(o, 'spec.ipName', `Vip "${o.ipName}" not found in the manifest`), undefined;
+        if (!v) return this.problem(o, 'spec.ipName', `Vip "${o.ipName}" not found (neither in the input nor applied before)`), undefined;
         return { router: v.router!, ...(v.v4 ? { v4: v.v4.text } : {}), ...(v.v6 ? { v6: v.v6.text } : {}) };
       }
       const lsp = this.findByName('Logical_Switch_Port', o.ipName);
@@ -906,12 +1020,14 @@ class Builder {
     }
     if (o.kind === 'OvnSnatRule' && o.vpcSubnet) {
       const s = this.get<Subnet>('Subnet', o.vpcSubnet);
-      if (!s || !s.vpc) return this.problem(o, 'spec.vpcSubnet', `internal Subnet "${o.vpcSubnet}" (a Subnet with a vpc) not found in the manifest`), undefined;
+      if (this.refusedDep(o, 'spec.vpcSubnet', 'Subnet', o.vpcSubnet)) return undefined;
+      if (!s || !s.vpc) return this.problem(o, 'spec.vpcSubnet', `internal Subnet "${o.vpcSubnet}" (a Subnet with a vpc) not found (neither in the input nor applied before)`), undefined;
       const v4 = s.cidrBlock.find((c) => parseCidr(c)!.family === 4);
       const v6 = s.cidrBlock.find((c) => parseCidr(c)!.family === 6);
       return { router: s.vpc, ...(v4 ? { v4 } : {}), ...(v6 ? { v6 } : {}) };
     }
     const vpc = o.vpc!;
+    if (this.refusedDep(o, 'spec.vpc', 'Vpc', vpc)) return undefined;
     if (!this.routers.has(vpc) && !this.findByName('Logical_Router', vpc)) {
       this.problem(o, 'spec.vpc', `no Vpc "${vpc}" in the manifest and no Logical_Router "${vpc}" in NB`);
       return undefined;
@@ -935,11 +1051,18 @@ class Builder {
       const rp = p?.type === 'router' ? p.options.get('router-port') : undefined;
       if (rp) lrpNames.add(rp);
     }
-    for (const s of this.all<Subnet>('Subnet')) if (s.vpc && s.name === ls.name) return s.vpc;
+    const sub = this.get<Subnet>('Subnet', ls.name);
+    if (sub?.vpc) {
+      this.use('Vpc', sub.vpc);
+      return sub.vpc;
+    }
     for (const lr of this.nb.table('Logical_Router').values()) {
       for (const pu of lr.ports) {
         const p = this.nb.table('Logical_Router_Port').get(pu);
-        if (p && lrpNames.has(p.name)) return lr.name;
+        if (p && lrpNames.has(p.name)) {
+          this.use('Vpc', lr.name);
+          return lr.name;
+        }
       }
     }
     return undefined;
@@ -948,7 +1071,8 @@ class Builder {
   /** Resolves the EIP of a rule and checks it may be used for NAT on that router. */
   private natEip(o: OvnFip | OvnSnatRule | OvnDnatRule, router: string): { v4?: Ip; v6?: Ip; net: ExtNet; lrp: string | undefined } | undefined {
     const e = this.get<OvnEip>('OvnEip', o.ovnEip);
-    if (!e) return this.problem(o, 'spec.ovnEip', `OvnEip "${o.ovnEip}" not found in the manifest`), undefined;
+    if (!e) return this.problem(o, 'spec.ovnEip', `OvnEip "${o.ovnEip}" not found (neither in the input nor applied before)`), undefined;
+    if (this.refusedDep(o, 'spec.ovnEip', 'OvnEip', e.name)) return undefined;
     if (e.type === 'lsp') return this.problem(o, 'spec.ovnEip', `OvnEip "${e.name}" is of type lsp (an ECMP next hop port) and cannot be used for NAT`), undefined;
     const a = this.eipAddr.get(e.name);
     if (!a) return undefined; // the EIP's own problem is reported
@@ -1051,6 +1175,7 @@ class Builder {
 
   private useEip(o: OvnFip | OvnDnatRule | OvnSnatRule, eipUse: Map<string, string[]>): void {
     const users = eipUse.get(o.ovnEip) ?? [];
+    for (const u of users) this.useId(u);
     const fip = users.find((u) => u.startsWith('OvnFip/'));
     if (o.kind === 'OvnFip' && users.some((u) => u.startsWith('OvnFip/') || u.startsWith('OvnDnatRule/'))) {
       this.problem(o, 'spec.ovnEip', `OvnEip "${o.ovnEip}" is already used by ${users.join(', ')}; a floating IP needs an EIP of its own`);
@@ -1073,6 +1198,7 @@ class Builder {
       const k = `${n.router} ${n.lrp ?? ''} ${int}`;
       const other = this.snatted.get(k);
       if (other !== undefined) {
+        this.use('OvnSnatRule', other);
         const field = s.vpcSubnet ? 'spec.vpcSubnet' : s.ipName ? 'spec.ipName' : int.includes(':') ? 'spec.v6IpCidr' : 'spec.v4IpCidr';
         return this.problem(s, field, `${int} is already SNATed by OvnSnatRule ${other} through ${n.lrp ?? `router ${n.router}`}; OVN would use either rule's EIP (two flows of equal priority): give each EIP its own external network`);
       }
@@ -1126,6 +1252,7 @@ class Builder {
     // one EIP:port:protocol may be forwarded only once
     for (const x of vips.keys()) {
       const other = this.lbVips.get(`${d.protocol} ${x}`);
+      if (other) this.useId(other.replace(' ', '/'));
       if (other) this.problem(d, 'spec.externalPort', `${d.protocol} ${x} is already forwarded by ${other}`);
       else this.lbVips.set(`${d.protocol} ${x}`, `OvnDnatRule ${d.name}`);
     }

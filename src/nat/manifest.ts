@@ -51,9 +51,9 @@ export class ManifestError extends Error {
   }
 }
 
-/** "file, document N" */
-function locationOf(origin: Origin): string {
-  return `${origin.file}, document ${origin.document}`;
+/** "file, document N" (or just the file for a stored object, document 0) */
+export function locationOf(origin: Origin): string {
+  return origin.document ? `${origin.file}, document ${origin.document}` : origin.file;
 }
 
 /** "Kind name (file, document N)", or without the parts that are unknown. */
@@ -159,6 +159,26 @@ interface Collector {
   problems: string[];
   /** "Kind/name" -> where it was first defined */
   seen: Map<string, string>;
+}
+
+/**
+ * The document each parsed object was read from (apiVersion, kind,
+ * metadata.name and its spec or data section): what ovn-natgw stores in NB as
+ * the object's last-applied spec, as kubectl keeps its last-applied
+ * configuration with the object.
+ */
+const SOURCES = new WeakMap<ManifestObject, Json>();
+
+/** The source document of a parsed object (undefined for one not made by the parser). */
+export function sourceOf(o: ManifestObject): Readonly<Json> | undefined {
+  return SOURCES.get(o);
+}
+
+/** The document to store for an object: its identity and its section, nothing Kubernetes keeps elsewhere. */
+function storedDocument(doc: Json, kind: string, name: string, section: string): Json {
+  const out: Json = { apiVersion: doc.apiVersion, kind, metadata: { name } };
+  if (doc[section] !== undefined) out[section] = doc[section];
+  return out;
 }
 
 /** One object (a document, or an item of a List document): names it in its problems and notices. */
@@ -793,7 +813,7 @@ const KINDS: KindDefs = {
 };
 
 /** Which of its ConfigMaps ovn-natgw reads. */
-const EXTERNAL_GW_CONFIG = 'ovn-external-gw-config';
+export const EXTERNAL_GW_CONFIG = 'ovn-external-gw-config';
 
 /** Kinds that are read and dropped with a notice. */
 const SKIPPED_KINDS: Readonly<Record<string, string>> = { Namespace: 'v1' };
@@ -878,7 +898,9 @@ function readObject(c: Collector, doc: unknown, origin: Origin, at: string): voi
   const first = c.seen.get(key);
   if (first !== undefined) r.problem('metadata.name', `duplicate: ${kind} ${r.name} is also defined in ${first}`);
   else c.seen.set(key, r.where());
-  c.objects.push(compact({ kind, name: r.name, ...body, origin } as ManifestObject));
+  const obj = compact({ kind, name: r.name, ...body, origin } as ManifestObject);
+  SOURCES.set(obj, storedDocument(doc, kind, r.name, def.section));
+  c.objects.push(obj);
 }
 
 /** The first line of a yaml error message, without the colon that introduces its source excerpt. */
@@ -969,4 +991,35 @@ export async function loadManifests(paths: string[]): Promise<Manifest> {
     }
   }
   return finish(c);
+}
+
+/** Where a stored object's problems say it came from. */
+export const STORED_ORIGIN: Origin = { file: 'stored in NB', document: 0 };
+
+/**
+ * Read objects stored in NB (their last-applied documents, as JSON) through
+ * the same reader as files, so a stored spec is checked like a new one. An
+ * unreadable one is left out and named in `problems`; notices are dropped
+ * (they were shown when the object was applied).
+ */
+export function parseStored(docs: readonly { id: string; json: string }[]): { manifest: Manifest; problems: string[] } {
+  const c = newCollector();
+  const problems: string[] = [];
+  for (const { id, json } of docs) {
+    let doc: unknown;
+    try {
+      doc = JSON.parse(json);
+    } catch (e) {
+      problems.push(`${id} (${STORED_ORIGIN.file}): its stored spec is not JSON: ${(e as Error).message}`);
+      continue;
+    }
+    const before = c.problems.length;
+    const had = c.objects.length;
+    readObject(c, doc, STORED_ORIGIN, '');
+    if (c.problems.length > before) {
+      problems.push(...c.problems.splice(before));
+      c.objects.length = had;
+    }
+  }
+  return { manifest: { objects: c.objects, notices: [] }, problems };
 }

@@ -21,13 +21,16 @@ import type { Operation } from '../ovsdb/operations.js';
 import type { NbTables } from '../models/ovn-nb.js';
 import type { Desired } from './desired.js';
 import {
+  GLOBAL_SPEC_PREFIX,
   IP_LEDGER_PREFIX,
   KIND_KEY,
   NAME_KEY,
   OWNER_KEY,
   PART_KEY,
   PlanError,
+  SPEC_KEY,
   isRef,
+  objectId,
   ownedKey,
   type NbTableName,
   type NbView,
@@ -43,10 +46,20 @@ export interface Change {
   columns?: Record<string, [string, string]>;
   /** the owning object, "kind/name" */
   object: string;
+  /** the object's last-applied document, stored on this row, changes too (or only it) */
+  spec?: true;
 }
 
 export interface Plan {
+  /** the rows (and reservations) added, changed and removed */
   changes: Change[];
+  /**
+   * Objects whose last-applied document is stored anew while their rows stay
+   * as they are (on their anchor row, or in NB_Global): a changed field that
+   * no row holds, an anchor that moves. A row change that also stores the
+   * document is in `changes`, with `spec`.
+   */
+  specs: Change[];
   ops: Operation[];
   /** problems found in NB that do not stop the plan (duplicate rows not ours) */
   warnings: string[];
@@ -116,21 +129,35 @@ type AnyRow = { _uuid: string; external_ids: ReadonlyMap<string, string> } & Rec
 
 export interface PlanOptions {
   /**
-   * Objects ("kind/name") whose rows and reservations may be removed when no
-   * desired row claims them; default: every object of the owner (the
-   * manifest is its whole desired state). The one-object API passes the
-   * objects it knows, so it never removes what it was not told about.
+   * The objects ("Kind/name") this plan may write: insert, change and remove
+   * their rows, reservations and stored documents. Default: every object of
+   * the owner (the desired rows are its whole state, and an owned row no
+   * desired row claims is removed). The rows of an object out of scope are
+   * only read, to resolve references to them; one that NB lacks is a
+   * problem, never inserted.
    */
-  removable?: ReadonlySet<string>;
+  scope?: ReadonlySet<string>;
+  /**
+   * A switch or router to remove that holds rows ovn-natgw does not own (a
+   * workload port) is refused instead of kept with a warning: an explicit
+   * delete must not leave half an object behind, or cut a pod off.
+   */
+  strict?: boolean;
+  /** why a row no desired row claims goes, as the plan says it (default "left the manifest") */
+  removal?: string;
 }
 
 export function buildPlan(desired: Desired, nb: NbView, owner: string, opts: PlanOptions = {}): Plan {
   if (desired.problems.length > 0) throw new PlanError(desired.problems);
-  return new Planner(desired, nb, owner, opts.removable).run();
+  return new Planner(desired, nb, owner, opts.scope, opts.strict ?? false, opts.removal ?? 'left the manifest').run();
 }
+
+/** The parts whose row is an object's anchor, in order of preference (see chooseAnchors). */
+const ANCHOR_PARTS = ['router', 'switch', 'lb', 'port', 'nat:4', 'nat:6', 'localnet', 'router-port', 'switch-port'];
 
 class Planner {
   private readonly changes: Change[] = [];
+  private readonly specChanges: Change[] = [];
   private readonly ops: Operation[] = [];
   private readonly warnings: string[] = [];
   private readonly problems: Problem[] = [];
@@ -151,16 +178,23 @@ class Planner {
   private updates: Operation[] = [];
   private removals: Operation[] = [];
 
+  /** RowSpec key -> the desired row of an object out of scope that NB lacks (a reference to it is a problem) */
+  private readonly absent = new Map<string, RowSpec>();
+  /** object id -> the key of the row its document is stored on */
+  private readonly anchors = new Map<string, string>();
+
   constructor(
     private readonly desired: Desired,
     private readonly nb: NbView,
     private readonly owner: string,
-    private readonly removable?: ReadonlySet<string>,
+    private readonly scope: ReadonlySet<string> | undefined,
+    private readonly strict: boolean,
+    private readonly removal: string,
   ) {}
 
-  /** May this left-over row (or reservation) of ours go? */
-  private mayRemove(kind: string | undefined, name: string | undefined): boolean {
-    return !this.removable || this.removable.has(`${kind}/${name}`);
+  /** May the plan write this object's rows (or reservations)? */
+  private inScope(kind: string | undefined, name: string | undefined): boolean {
+    return !this.scope || this.scope.has(`${kind}/${name}`);
   }
 
   private rows(t: NbTableName): Iterable<AnyRow> {
@@ -184,7 +218,9 @@ class Planner {
         } else dupes.push(r);
       }
       this.owned.set(t, m);
-      for (const r of dupes) this.remove(t, r, `duplicate of ${m.get(ownedKey(r, this.owner)!)!._uuid}`);
+      for (const r of dupes) {
+        if (this.inScope(r.external_ids.get(KIND_KEY), r.external_ids.get(NAME_KEY))) this.remove(t, r, `duplicate of ${m.get(ownedKey(r, this.owner)!)!._uuid}`);
+      }
     }
     // resolve existing rows first, so references to them are UUIDs
     let n = 0;
@@ -195,6 +231,8 @@ class Planner {
         this.resolved.set(s.key, ex._uuid);
         this.resolvedUuids.add(ex._uuid);
         if (s.table === 'Logical_Switch') this.switchKey.set(ex._uuid, s.key);
+      } else if (!this.inScope(s.kind, s.name)) {
+        this.absent.set(s.key, s);
       } else {
         this.named.set(s.key, `row${n++}`);
         toInsert.push(s);
@@ -207,22 +245,24 @@ class Planner {
     }
     this.checkNatConflicts();
     if (this.problems.length > 0) throw new PlanError(this.problems);
+    this.chooseAnchors();
     for (const s of toInsert) this.insert(s);
     this.attachChildren();
     for (const s of this.desired.rows) {
       const uuid = this.resolved.get(s.key);
-      if (uuid) this.update(s, uuid);
+      if (uuid && this.inScope(s.kind, s.name)) this.update(s, uuid);
     }
     for (const t of OWNED_TABLES) {
       for (const r of this.owned.get(t)!.values()) {
         // still wanted (under its key, or adopted under another one)
-        if (!this.resolvedUuids.has(r._uuid) && this.mayRemove(r.external_ids.get(KIND_KEY), r.external_ids.get(NAME_KEY))) this.remove(t, r, 'left the manifest');
+        if (!this.resolvedUuids.has(r._uuid) && this.inScope(r.external_ids.get(KIND_KEY), r.external_ids.get(NAME_KEY))) this.remove(t, r, this.removal);
       }
     }
     this.ledger();
+    this.globalSpecs();
     if (this.problems.length > 0) throw new PlanError(this.problems);
     const ops = [...this.ops, ...this.inserts, ...this.attach, ...this.updates, ...this.removals];
-    return { changes: this.changes, ops, warnings: [...this.desired.warnings, ...this.warnings] };
+    return { changes: this.changes, specs: this.specChanges, ops, warnings: [...this.desired.warnings, ...this.warnings] };
   }
 
   private problem(s: RowSpec, field: string, reason: string): void {
@@ -266,8 +306,17 @@ class Planner {
       return r._uuid;
     }
     const u = this.resolved.get(ref) ?? this.named.get(ref);
-    if (!u) throw new Error(`internal: unresolved reference ${ref}`);
-    return u;
+    if (u) return u;
+    const a = this.absent.get(ref);
+    if (a) {
+      // a row of an object this plan does not write, which NB lacks (deleted by hand, or not applied yet)
+      if (!this.problems.some((p) => p.kind === a.kind && p.name === a.name && p.field === 'metadata.name')) {
+        const origin = this.desired.originOf(a.kind, a.name);
+        this.problems.push({ kind: a.kind, name: a.name, field: 'metadata.name', reason: `its row ${a.label} is not in NB, and objects applied now need it: apply ${a.kind} ${a.name} again`, ...(origin ? { origin } : {}) });
+      }
+      return `absent:${ref}`;
+    }
+    throw new Error(`internal: unresolved reference ${ref}`);
   }
 
   private tagsMatch(s: RowSpec, ex: ReadonlyMap<string, string>): boolean {
@@ -283,6 +332,77 @@ class Planner {
     ]);
   }
 
+  /**
+   * Each object's anchor: of its rows that are ours after this plan (inserted,
+   * or existing and owned, not a foreign row used as it is), the one that
+   * lasts longest: its router, switch, balancer, port or NAT row, else the
+   * lowest part that is not a gateway chassis (those move in a failover). Its
+   * external_ids carry the object's document (store.ts).
+   */
+  private chooseAnchors(): void {
+    const rank = (part: string) => {
+      const i = ANCHOR_PARTS.indexOf(part);
+      return i >= 0 ? i : part.includes(':chassis:') ? ANCHOR_PARTS.length + 1 : ANCHOR_PARTS.length;
+    };
+    const chosen = new Map<string, RowSpec>();
+    for (const s of this.desired.rows) {
+      const id = objectId(s.kind, s.name);
+      if (!this.inScope(s.kind, s.name) || !this.desired.specs.has(id)) continue;
+      const uuid = this.resolved.get(s.key);
+      const ours = this.named.has(s.key) || (uuid !== undefined && this.isMine(this.nb.table(s.table).get(uuid) as unknown as AnyRow));
+      if (!ours) continue;
+      const cur = chosen.get(id);
+      if (!cur || rank(s.part) < rank(cur.part) || (rank(s.part) === rank(cur.part) && s.part < cur.part)) chosen.set(id, s);
+    }
+    for (const [id, s] of chosen) this.anchors.set(id, s.key);
+  }
+
+  /** The document to store on this row, or undefined when it is not its object's anchor. */
+  private specFor(s: RowSpec): string | undefined {
+    const id = objectId(s.kind, s.name);
+    return this.anchors.get(id) === s.key ? this.desired.specs.get(id) : undefined;
+  }
+
+  /**
+   * Documents of objects in scope without an anchor row: in NB_Global's
+   * external_ids, except EIPs and Vips that have reservations (their document
+   * is read back from those); a key of an object that now has an anchor, or
+   * is gone, is removed.
+   */
+  private globalSpecs(): void {
+    const g = [...this.nb.table('NB_Global').values()][0] as unknown as AnyRow | undefined;
+    const prefix = `${GLOBAL_SPEC_PREFIX}${this.owner}/`;
+    const reserved = new Set(this.desired.reservations.map((r) => objectId(r.kind, r.name)));
+    const want = new Map<string, string>();
+    for (const [id, json] of this.desired.specs) {
+      const [kind, name] = [id.slice(0, id.indexOf('/')), id.slice(id.indexOf('/') + 1)];
+      if (!this.inScope(kind, name) || this.anchors.has(id)) continue;
+      if ((kind === 'OvnEip' || kind === 'Vip') && reserved.has(id)) continue;
+      want.set(`${prefix}${id}`, json);
+    }
+    const have = new Map<string, string>();
+    for (const [k, v] of g?.external_ids ?? []) {
+      if (!k.startsWith(prefix)) continue;
+      const id = k.slice(prefix.length);
+      if (this.inScope(id.slice(0, id.indexOf('/')), id.slice(id.indexOf('/') + 1))) have.set(k, v);
+    }
+    const add = [...want].filter(([k, v]) => have.get(k) !== v);
+    const drop = [...have.keys()].filter((k) => !want.has(k) || have.get(k) !== want.get(k));
+    if (add.length === 0 && drop.length === 0) return;
+    const label = (k: string) => `${k.slice(prefix.length).replace('/', ' ')}: its last-applied spec, in NB_Global`;
+    for (const [k] of add) this.specChanges.push({ action: have.has(k) ? 'change' : 'add', table: 'NB_Global', label: label(k), object: k.slice(prefix.length), spec: true });
+    for (const k of drop) if (!want.has(k)) this.specChanges.push({ action: 'remove', table: 'NB_Global', label: label(k), object: k.slice(prefix.length), spec: true });
+    if (!g) {
+      // a database no ovn-northd or ovn-nbctl has initialised yet (NB_Global has at most one row)
+      this.inserts.push({ op: 'insert', table: 'NB_Global', row: { external_ids: new Map(add) } });
+      return;
+    }
+    const muts: [string, 'insert' | 'delete', unknown][] = [];
+    if (drop.length) muts.push(['external_ids', 'delete', drop]);
+    if (add.length) muts.push(['external_ids', 'insert', new Map(add)]);
+    this.updates.push({ op: 'mutate', table: 'NB_Global', where: [['_uuid', '==', g._uuid]], mutations: muts });
+  }
+
   private wire(v: unknown): unknown {
     return isRef(v) ? this.refValue(v.ref) : v;
   }
@@ -294,7 +414,10 @@ class Planner {
       if (v === null || (Array.isArray(v) && v.length === 0) || (v instanceof Map && v.size === 0)) continue;
       row[c] = this.wire(v);
     }
-    row.external_ids = this.tags(s);
+    const tags = this.tags(s);
+    const spec = this.specFor(s);
+    if (spec !== undefined) tags.set(SPEC_KEY, spec);
+    row.external_ids = tags;
     const uuidName = this.named.get(s.key)!;
     this.inserts.push({ op: 'insert', table: s.table, row, uuidName });
     // a named switch or router is created only if no writer created one since we read: else conflict,
@@ -351,12 +474,15 @@ class Planner {
         diff[c] = [fmt(have), fmt(want)];
       }
     }
-    // tags (a row found by name that we own under an older key)
+    // tags (a row found by name that we own under an older key), and the object's document on its anchor only
     const tagDiff = this.tagsMatch(s, cur.external_ids) ? [] : [...this.tags(s)].filter(([k, v]) => cur.external_ids.get(k) !== v);
-    if (tagDiff.length) {
-      mutations.push(['external_ids', 'delete', tagDiff.map(([k]) => k)]);
-      mutations.push(['external_ids', 'insert', new Map(tagDiff)]);
-    }
+    const spec = this.specFor(s);
+    const haveSpec = cur.external_ids.get(SPEC_KEY);
+    if (spec !== undefined && haveSpec !== spec) tagDiff.push([SPEC_KEY, spec]);
+    const dropSpec = spec === undefined && haveSpec !== undefined && this.desired.specs.has(objectId(s.kind, s.name));
+    const specChanged = (spec !== undefined && spec !== haveSpec) || dropSpec;
+    if (tagDiff.length || dropSpec) mutations.push(['external_ids', 'delete', [...tagDiff.map(([k]) => k), ...(dropSpec ? [SPEC_KEY] : [])]]);
+    if (tagDiff.length) mutations.push(['external_ids', 'insert', new Map(tagDiff)]);
     // a row that moved to another parent (a FIP rebound to another router)
     if (s.parent) {
       const want = this.refValue(s.parent.ref);
@@ -369,7 +495,8 @@ class Planner {
     }
     if (Object.keys(set).length) this.updates.push({ op: 'update', table: s.table, where: [['_uuid', '==', uuid]], row: set });
     if (mutations.length) this.updates.push({ op: 'mutate', table: s.table, where: [['_uuid', '==', uuid]], mutations });
-    if (Object.keys(diff).length) this.changes.push({ action: 'change', table: s.table, label: s.label, columns: diff, object: `${s.kind}/${s.name}` });
+    if (Object.keys(diff).length) this.changes.push({ action: 'change', table: s.table, label: s.label, columns: diff, object: `${s.kind}/${s.name}`, ...(specChanged ? { spec: true as const } : {}) });
+    else if (specChanged) this.specChanges.push({ action: 'change', table: s.table, label: `${s.kind} ${s.name}: its last-applied spec, on ${s.label}`, object: `${s.kind}/${s.name}`, spec: true });
   }
 
   /** child uuid -> the rows holding it, per child table (built once per table) */
@@ -402,6 +529,13 @@ class Planner {
     }
     if (table === 'Logical_Switch' || table === 'Logical_Router') {
       const foreign = this.foreignChildren(table, r);
+      if (foreign.length > 0 && this.strict) {
+        const [kind, name] = [r.external_ids.get(KIND_KEY) ?? table, r.external_ids.get(NAME_KEY) ?? String(r.name)];
+        const origin = this.desired.originOf(kind, name);
+        const list = foreign.slice(0, 5).join(', ') + (foreign.length > 5 ? `, and ${foreign.length - 5} more` : '');
+        this.problems.push({ kind, name, field: 'metadata.name', reason: `its ${table === 'Logical_Switch' ? 'switch' : 'router'} ${String(r.name)} holds ${list}; delete those first`, ...(origin ? { origin } : {}) });
+        return;
+      }
       if (foreign.length > 0) {
         this.warnings.push(`${label} (${object}) left the manifest but is kept: it holds rows ovn-natgw does not own (${foreign.slice(0, 3).join(', ')}${foreign.length > 3 ? ', ...' : ''})`);
         if (table === 'Logical_Switch') this.keptSwitches.add(r._uuid);
@@ -428,7 +562,14 @@ class Planner {
     for (const [col, ct] of CHILD_COLUMNS[table]) {
       for (const u of r[col] as readonly string[]) {
         const c = this.nb.table(ct).get(u) as AnyRow | undefined;
-        if (c && !this.isMine(c)) out.push(`${ct} ${NAMED.has(ct) ? String(c.name) : u}`);
+        if (!c) continue;
+        if (!this.isMine(c)) out.push(`${ct} ${NAMED.has(ct) ? String(c.name) : u}`);
+        // an explicit delete also keeps the rows of our other objects that stay (OVSDB would take them along)
+        else if (this.strict && (this.resolvedUuids.has(c._uuid) || !this.inScope(c.external_ids.get(KIND_KEY), c.external_ids.get(NAME_KEY)))) {
+          if (c.external_ids.get(KIND_KEY) !== r.external_ids.get(KIND_KEY) || c.external_ids.get(NAME_KEY) !== r.external_ids.get(NAME_KEY)) {
+            out.push(`${c.external_ids.get(KIND_KEY)} ${c.external_ids.get(NAME_KEY)} (${ct} ${NAMED.has(ct) ? String(c.name) : u})`);
+          }
+        }
       }
     }
     // another owner's address reservations in the switch's ledger
@@ -506,6 +647,7 @@ class Planner {
     const want = new Map<string, Map<string, string>>(); // switch ref -> ip -> holder
     const names = new Map<string, string>();
     for (const r of this.desired.reservations) {
+      if (!this.inScope(r.kind, r.name)) continue;
       let m = want.get(r.switchRef);
       if (!m) want.set(r.switchRef, (m = new Map()));
       m.set(`${IP_LEDGER_PREFIX}${r.ip}`, `${this.owner}/${r.kind}/${r.name}`);
@@ -537,7 +679,7 @@ class Planner {
       if (ledgerUnchanged(ls.external_ids, m, mine)) continue;
       const have = new Map([...ls.external_ids].filter(([k, v]) => k.startsWith(IP_LEDGER_PREFIX) && v.startsWith(`${this.owner}/`)));
       const add = [...m].filter(([k, v]) => have.get(k) !== v);
-      const drop = [...have.keys()].filter((k) => !m.has(k) && this.mayRemove(...(have.get(k)!.split('/').slice(1) as [string, string])));
+      const drop = [...have.keys()].filter((k) => !m.has(k) && this.inScope(...(have.get(k)!.split('/').slice(1) as [string, string])));
       if (add.length === 0 && drop.length === 0) continue;
       // another writer's reservation made since we read: the wait fails the transaction
       if (add.length) {

@@ -14,6 +14,14 @@ export const PART_KEY = 'ovn-natgw:part';
 /** Address reservations: Logical_Switch external_ids "ovn-natgw:ip:<ip>" = "<owner>/<kind>/<name>". */
 export const IP_LEDGER_PREFIX = 'ovn-natgw:ip:';
 export const DEFAULT_OWNER = 'ovn-natgw';
+/** external_ids key of an object's anchor row: the object's last-applied document, as JSON (see store.ts). */
+export const SPEC_KEY = 'ovn-natgw:spec';
+/** NB_Global external_ids key prefix of the document of an object without rows: "ovn-natgw:spec:<owner>/<kind>/<name>". */
+export const GLOBAL_SPEC_PREFIX = 'ovn-natgw:spec:';
+
+/** An object's id, "Kind/name". */
+export const objectId = (kind: string, name: string): string => `${kind}/${name}`;
+export const idOf = (o: { readonly kind: string; readonly name: string }): string => objectId(o.kind, o.name);
 
 export type NbTableName = keyof NbTables & string;
 
@@ -94,7 +102,7 @@ export interface Problem {
 }
 
 export function formatProblem(p: Problem): string {
-  const where = p.origin ? ` (${p.origin.file}, document ${p.origin.document})` : '';
+  const where = p.origin ? ` (${p.origin.document ? `${p.origin.file}, document ${p.origin.document}` : p.origin.file})` : '';
   return `${p.kind} ${p.name}${where}: ${p.field}: ${p.reason}`;
 }
 

@@ -1,38 +1,14 @@
 /**
  * Per-object status read back from NB (what `ovn-natgwctl get` prints, like
- * `kubectl get ofip`), and deletion of one object's rows. Pure functions over
- * an NB view.
+ * `kubectl get ofip`). Pure functions over an NB view.
  */
-import type { Operation } from '../ovsdb/operations.js';
-import { CHILD_COLUMNS, OWNED_TABLES, PARENTS, ROOT, clearRootRefs } from './plan.js';
-import { IP_LEDGER_PREFIX, KIND_KEY, NAME_KEY, OWNER_KEY, PART_KEY, PlanError, type NbView } from './rows.js';
+import type { ManifestObject } from './objects.js';
+import { sourceOf } from './manifest.js';
+import { OWNED_TABLES } from './plan.js';
+import { IP_LEDGER_PREFIX, KIND_KEY, NAME_KEY, OWNER_KEY, PART_KEY, type NbView } from './rows.js';
+import type { StoredObjects } from './store.js';
 
 type AnyRow = { _uuid: string; external_ids: ReadonlyMap<string, string> } & Record<string, unknown>;
-
-export const KIND_ALIASES: Record<string, string> = {
-  ofip: 'OvnFip',
-  ovnfip: 'OvnFip',
-  ovnfips: 'OvnFip',
-  oeip: 'OvnEip',
-  ovneip: 'OvnEip',
-  ovneips: 'OvnEip',
-  osnat: 'OvnSnatRule',
-  ovnsnatrule: 'OvnSnatRule',
-  ovnsnatrules: 'OvnSnatRule',
-  odnat: 'OvnDnatRule',
-  ovndnatrule: 'OvnDnatRule',
-  ovndnatrules: 'OvnDnatRule',
-  vpc: 'Vpc',
-  vpcs: 'Vpc',
-  subnet: 'Subnet',
-  subnets: 'Subnet',
-  vip: 'Vip',
-  vips: 'Vip',
-};
-
-export function canonicalKind(k: string): string | undefined {
-  return KIND_ALIASES[k.toLowerCase()];
-}
 
 export interface ObjectStatus {
   kind: string;
@@ -239,78 +215,54 @@ function bfdSummary(s: ObjectStatus): string {
   return n.size ? [...n].sort().map(([k, v]) => `${k}=${v}`).join(' ') : '-';
 }
 
-/** Who a row belongs to, for a refusal: "Vpc vpc1 (Logical_Switch_Port external204-vpc1)" or the row itself. */
-function holderOf(r: AnyRow, table: string): string {
-  const what = `${table} ${typeof r.name === 'string' ? r.name : r._uuid}`;
-  const k = r.external_ids.get(KIND_KEY);
-  if (r.external_ids.has(OWNER_KEY) && k) return `${k} ${r.external_ids.get(NAME_KEY)} (${what})`;
-  return what;
+/** Kinds that are only settings: no rows of their own, ready once applied. */
+const SETTINGS: ReadonlySet<string> = new Set(['ProviderNetwork', 'Vlan', 'ConfigMap']);
+
+/** One object as `get` shows it: what NB holds of it, and its last-applied document when NB keeps one. */
+export interface ObjectView {
+  status: ObjectStatus;
+  object?: ManifestObject;
+  /** its last-applied document (apiVersion, kind, metadata, spec or data) */
+  source?: Readonly<Record<string, unknown>>;
 }
 
 /**
- * Operations that delete one object's rows and reservations (one
- * transaction). An EIP that a NAT row or DNAT balancer still uses is refused.
+ * The objects of a kind (or those named) that the owner has in NB: by their
+ * rows and reservations and by their stored documents, so that an object
+ * without rows (a Vlan, the ConfigMap) or whose rows another writer deleted
+ * is listed too.
  */
-export function deleteOps(nb: NbView, owner: string, kind: string, name: string): { ops: Operation[]; removed: string[] } {
-  const who = `${owner}/${kind}/${name}`;
-  const ops: Operation[] = [];
-  const removed: string[] = [];
-  if (kind === 'OvnEip') {
-    const ips = new Set<string>();
-    for (const ls of nb.table('Logical_Switch').values()) for (const [k, v] of ls.external_ids) if (k.startsWith(IP_LEDGER_PREFIX) && v === who) ips.add(k.slice(IP_LEDGER_PREFIX.length));
-    const users: string[] = [];
-    for (const nat of nb.table('NAT').values()) {
-      if (ips.has(nat.external_ip)) users.push(`${nat.external_ids.get(KIND_KEY) ?? 'NAT'} ${nat.external_ids.get(NAME_KEY) ?? nat._uuid}`);
+export function listObjects(nb: NbView, owner: string, kind: string, stored: StoredObjects, opts: StatusOptions = {}): ObjectView[] {
+  const byName = new Map<string, ObjectView>();
+  for (const st of objectStatus(nb, owner, kind, undefined, opts)) byName.set(st.name, { status: st });
+  for (const o of stored.manifest.objects) {
+    if (o.kind !== kind) continue;
+    let v = byName.get(o.name);
+    if (!v) {
+      v = { status: { kind, name: o.name, vpc: '', v4Eip: '', v4Ip: '', v6Eip: '', v6Ip: '', ready: false, reason: '', rows: [] } };
+      if (SETTINGS.has(kind)) v.status.ready = true;
+      else if (o.kind === 'OvnEip' && o.type === 'lrp') lrpEip(nb, o.name, v.status);
+      else v.status.reason = 'none of its rows is in NB (deleted by another writer?): apply it again';
+      byName.set(o.name, v);
     }
-    for (const lb of nb.table('Load_Balancer').values()) {
-      for (const vip of lb.vips.keys()) if (ips.has(vip.replace(/^\[/, '').replace(/\]?:\d+$/, ''))) users.push(`${lb.external_ids.get(KIND_KEY) ?? 'Load_Balancer'} ${lb.external_ids.get(NAME_KEY) ?? lb.name}`);
-    }
-    if (users.length > 0) {
-      throw new PlanError([{ kind, name, field: 'metadata.name', reason: `in use by ${[...new Set(users)].join(', ')}; delete those first` }]);
-    }
+    v.object = o;
+    const src = sourceOf(o);
+    if (src) v.source = src;
   }
-  const isObjects = (r: AnyRow) => r.external_ids.get(OWNER_KEY) === owner && r.external_ids.get(KIND_KEY) === kind && r.external_ids.get(NAME_KEY) === name;
-  // a switch or router of this object that holds rows of anything else (another object, another
-  // owner, the CNI) would take them along: refused, as the planner keeps such a switch
-  const others: string[] = [];
-  for (const t of ['Logical_Switch', 'Logical_Router'] as const) {
-    for (const r of nb.table(t).values() as Iterable<AnyRow>) {
-      if (!isObjects(r)) continue;
-      for (const [col, ct] of CHILD_COLUMNS[t]) {
-        for (const u of r[col] as readonly string[]) {
-          const c = nb.table(ct).get(u) as AnyRow | undefined;
-          if (c && !isObjects(c)) others.push(holderOf(c, ct));
-        }
-      }
-      for (const [k, v] of r.external_ids) if (k.startsWith(IP_LEDGER_PREFIX) && v !== who) others.push(`reservation ${k.slice(IP_LEDGER_PREFIX.length)} of ${v}`);
-    }
+  return [...byName.values()].sort((a, b) => (a.status.name < b.status.name ? -1 : 1));
+}
+
+/** An lrp EIP is the address of the router port of its name (its Vpc's). */
+function lrpEip(nb: NbView, name: string, st: ObjectStatus): void {
+  const lrp = [...nb.table('Logical_Router_Port').values()].find((p) => p.name === name);
+  if (!lrp) {
+    st.reason = `router port ${name} is not in NB`;
+    return;
   }
-  if (others.length > 0) {
-    const list = [...new Set(others)];
-    throw new PlanError([{ kind, name, field: 'metadata.name', reason: `its ${kind === 'Vpc' ? 'router' : 'switch'} holds ${list.slice(0, 5).join(', ')}${list.length > 5 ? `, and ${list.length - 5} more` : ''}; delete those first` }]);
+  for (const n of lrp.networks) {
+    const ip = n.split('/')[0];
+    if (ip.includes(':')) st.v6Ip ||= ip;
+    else st.v4Ip ||= ip;
   }
-  for (const t of OWNED_TABLES) {
-    for (const r of nb.table(t).values() as Iterable<AnyRow>) {
-      if (!isObjects(r)) continue;
-      removed.push(`${t} ${r._uuid}`);
-      if (ROOT.has(t)) {
-        ops.push({ op: 'delete', table: t, where: [['_uuid', '==', r._uuid]] });
-        continue;
-      }
-      ops.push(...clearRootRefs(t, r));
-      for (const [pt, col] of PARENTS[t] ?? []) {
-        for (const p of nb.table(pt).values() as Iterable<AnyRow>) {
-          if ((p[col] as readonly string[]).includes(r._uuid)) ops.push({ op: 'mutate', table: pt, where: [['_uuid', '==', p._uuid]], mutations: [[col, 'delete', [r._uuid]]] });
-        }
-      }
-    }
-  }
-  for (const ls of nb.table('Logical_Switch').values()) {
-    const keys = [...ls.external_ids].filter(([k, v]) => k.startsWith(IP_LEDGER_PREFIX) && v === who).map(([k]) => k);
-    if (keys.length) {
-      ops.push({ op: 'mutate', table: 'Logical_Switch', where: [['_uuid', '==', ls._uuid]], mutations: [['external_ids', 'delete', keys]] });
-      for (const k of keys) removed.push(`reservation ${k.slice(IP_LEDGER_PREFIX.length)} on ${ls.name}`);
-    }
-  }
-  return { ops, removed };
+  st.ready = true;
 }

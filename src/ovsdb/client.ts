@@ -45,6 +45,13 @@ export interface ClientOptions {
   syncTimeoutMs?: number;
   /** Timeout of dialing one remote (default 10000 ms). */
   connectTimeoutMs?: number;
+  /**
+   * Timeout of each request of the connection sequence (list_dbs, the _Server
+   * check, get_schema, ...), default the request timeout: a server that
+   * accepts the connection but does not answer (stopped, overloaded) is given
+   * up on after this long, with that cause.
+   */
+  handshakeTimeoutMs?: number;
   /** Maximum size of one incoming message (default 1 GiB). */
   maxMessageBytes?: number;
   /** Reconnect after a drop (default true). */
@@ -159,6 +166,7 @@ export class OvsdbClient extends EventEmitter {
       requestTimeoutMs: opts.requestTimeoutMs ?? 60_000,
       syncTimeoutMs: opts.syncTimeoutMs ?? 600_000,
       connectTimeoutMs: opts.connectTimeoutMs ?? 10_000,
+      handshakeTimeoutMs: opts.handshakeTimeoutMs ?? opts.requestTimeoutMs ?? 60_000,
       maxMessageBytes: opts.maxMessageBytes ?? 1024 * 1024 * 1024,
       reconnect: opts.reconnect ?? true,
       minBackoffMs: opts.minBackoffMs ?? 500,
@@ -505,7 +513,7 @@ export class OvsdbClient extends EventEmitter {
     });
     this.session = session;
     this.activeRemote = remote;
-    const t = this.o.requestTimeoutMs;
+    const t = this.o.handshakeTimeoutMs;
     try {
       const dbs = (await session.request('list_dbs', [], { timeoutMs: t })) as string[];
       if (!dbs.includes(this.database)) throw new ServerRejected(`${remote.text} does not serve database ${this.database} (it has ${dbs.join(', ')})`);
@@ -540,7 +548,7 @@ export class OvsdbClient extends EventEmitter {
 
   /** Check the _Server row of our database; keep watching it for leadership changes. */
   private async checkServer(session: JsonRpcSession, remote: Remote): Promise<void> {
-    const t = this.o.requestTimeoutMs;
+    const t = this.o.handshakeTimeoutMs;
     if (!this.serverSchema) this.serverSchema = parseSchema(await session.request('get_schema', ['_Server'], { timeoutMs: t }));
     const rep = new Replica<{ Database: ServerDbRow }>({
       tables: { Database: { columns: ['name', 'model', 'connected', 'leader', 'index', 'schema', 'sid', 'cid'], where: [['name', '==', this.database]] } },

@@ -98,6 +98,25 @@ export interface Link {
   read(onData: (chunk: Buffer) => void): void;
 }
 
+/** What went wrong on a socket, with its cause in words ("connect ECONNREFUSED 127.0.0.1:6641 (connection refused)"). */
+export function describeSocketError(e: Error & { code?: string }): string {
+  const words: Record<string, string> = {
+    ENOENT: 'no such socket',
+    ECONNREFUSED: 'connection refused',
+    EACCES: 'permission denied',
+    EPERM: 'permission denied',
+    ENOTSOCK: 'not a socket',
+    ETIMEDOUT: 'timed out',
+    EHOSTUNREACH: 'host unreachable',
+    ENETUNREACH: 'network unreachable',
+    ECONNRESET: 'connection reset by the server',
+    EPIPE: 'connection closed by the server',
+    ENOTFOUND: 'no such host',
+  };
+  const w = e.code ? words[e.code] : undefined;
+  return w ? `${e.message} (${w})` : e.message;
+}
+
 /** Open a stream to the remote; resolves once connected (and, for ssl, the handshake is done). */
 export function dial(remote: Remote, opts: { tls?: TlsFiles; timeoutMs: number }): Promise<Link> {
   return new Promise((resolve, reject) => {
@@ -139,7 +158,7 @@ export function dial(remote: Remote, opts: { tls?: TlsFiles; timeoutMs: number }
       sock.setNoDelay?.(true);
       resolve(link(sock));
     };
-    const onError = (e: Error) => fail(new Error(`${remote.text}: ${e.message}`));
+    const onError = (e: Error) => fail(new Error(`${remote.text}: ${describeSocketError(e)}`));
     try {
       if (remote.kind === 'unix') {
         sock = net.connect({ path: remote.path, onread }, ok);

@@ -3,7 +3,7 @@
 // assert those values are still what was read, and when another writer got in
 // first, let the replica catch up and build it again.
 
-import type { OvsdbClient } from './client.js';
+import type { OvsdbClient, TransactOptions } from './client.js';
 import type { Replica, ReplicaRow } from './replica.js';
 import { type Operation, type OperationResult } from './operations.js';
 import { TransactionError } from './errors.js';
@@ -15,7 +15,7 @@ export function verify(table: string, row: ReplicaRow, columns: readonly string[
   return { op: 'wait', table, where: [['_uuid', '==', row._uuid]], columns: [...columns], until: '==', rows: [expected], timeout: 0 };
 }
 
-export interface VerifiedOptions {
+export interface VerifiedOptions extends TransactOptions {
   /** Attempts before giving up (default 30). */
   attempts?: number;
   /** How long to wait for the replica to see the competing change (default 1000 ms). */
@@ -40,7 +40,7 @@ export async function transactVerified(
     const sawChange = new Promise<void>((res) => (changed = res));
     const off = replica.onChange(() => changed());
     try {
-      return await client.transact(build());
+      return await client.transact(build(), opts);
     } catch (e) {
       if (!(e instanceof TransactionError) || !e.isConflict || i >= attempts) throw e;
       await Promise.race([sawChange, new Promise((res) => setTimeout(res, opts.settleMs ?? 1000))]);

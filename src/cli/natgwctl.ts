@@ -1,0 +1,320 @@
+/**
+ * ovn-natgwctl: plan, apply, get and delete ovn-natgw objects directly on NB,
+ * as kubectl does for Kubernetes objects and ovn-nbctl for NB rows.
+ *
+ *   ovn-natgwctl [--db NB] [--sb SB] [--owner NAME] COMMAND ...
+ *     plan   -f FILE|DIR|- [-f ...] [--prune]     what apply would do
+ *     apply  -f FILE|DIR|- [-f ...] [--prune]     create and update the objects given (with --prune: and remove the others)
+ *     get    KIND [NAME...] [-o wide|name|json|yaml]
+ *     delete KIND NAME... | -f FILE|DIR|-
+ *
+ * Exit status 0 on success, 1 on an error (bad input, a conflict, a database
+ * that cannot be reached: nothing is written), 2 on a usage error.
+ */
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import pino from 'pino';
+import { EmptyManifestError, NatGateway, type ApplyOptions } from '../nat/apply.js';
+import { loadManifests, ManifestError } from '../nat/manifest.js';
+import type { Manifest, ManifestObject } from '../nat/objects.js';
+import { DEFAULT_OWNER, PlanError } from '../nat/rows.js';
+import { DEFAULT_CLUSTER_ROUTER } from '../nat/desired.js';
+import { MAX_GATEWAY_CHASSIS } from '../gateway/chassis.js';
+import { listObjects } from '../nat/status.js';
+import { SHORT_NAMES, kindInfo } from './kinds.js';
+import { formatObjects, formatPlan, formatTable, type OutputFormat } from './output.js';
+import { Progress } from './progress.js';
+
+/** A mistake in how the command was called: exit status 2. */
+class UsageError extends Error {}
+
+/** A command that ran out of --timeout. */
+class TimeoutError extends Error {}
+
+type Out = NodeJS.WritableStream & { isTTY?: boolean };
+
+interface Globals {
+  db?: string;
+  sb?: string;
+  owner?: string;
+  privateKey?: string;
+  certificate?: string;
+  caCert?: string;
+  timeout: number;
+  verbose?: boolean;
+}
+
+function version(): string {
+  try {
+    return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+}
+
+const intIn = (name: string, lo: number, hi: number) => (v: string) => {
+  if (!/^\d+$/.test(v) || Number(v) < lo || Number(v) > hi) throw new InvalidArgumentError(`${name} must be an integer from ${lo} to ${hi}, got "${v}"`);
+  return Number(v);
+};
+const seconds = (v: string) => {
+  if (!/^\d+(\.\d+)?$/.test(v)) throw new InvalidArgumentError(`--timeout must be a number of seconds (0: no limit), got "${v}"`);
+  return Number(v);
+};
+const collect = (v: string, prev: string[] = []) => [...prev, v];
+
+/** How long one step of connecting may take before the server counts as not answering (ovn-nbctl fails at once on a refused connection). */
+const HANDSHAKE_MS = 5_000;
+
+/** The context of one command run: its streams, progress line and the gateway it opened. */
+class Run {
+  readonly progress: Progress;
+  phase = 'starting';
+  gw: NatGateway | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private expire!: (e: Error) => void;
+  /** rejects when --timeout runs out */
+  readonly expired = new Promise<never>((_, reject) => (this.expire = reject));
+
+  constructor(
+    readonly out: Out,
+    readonly err: Out,
+  ) {
+    this.progress = new Progress(err);
+  }
+
+  /** The command's options (global ones included), with --timeout armed. */
+  globals(cmd: Command): Globals {
+    const g = cmd.optsWithGlobals() as Globals;
+    if (g.timeout > 0 && !this.timer) {
+      this.timer = setTimeout(() => this.expire(new TimeoutError(`timed out after ${g.timeout} s (while ${this.phase})`)), g.timeout * 1000);
+    }
+    return g;
+  }
+
+  step(phase: string): void {
+    this.phase = phase;
+    this.progress.step(phase);
+  }
+
+  /** Connects to NB (and SB when given): fails at once with the cause when one cannot be reached. */
+  async connect(g: Globals, needSb: boolean): Promise<NatGateway> {
+    const nb = g.db ?? process.env.OVN_NB_DB;
+    if (!nb) throw new UsageError('no NB database: give --db or set OVN_NB_DB');
+    const sb = needSb ? (g.sb ?? process.env.OVN_SB_DB) : undefined;
+    const tls = g.privateKey || g.certificate || g.caCert ? { privateKey: g.privateKey ?? '', certificate: g.certificate ?? '', caCert: g.caCert ?? '' } : undefined;
+    const handshake = g.timeout > 0 ? Math.min(HANDSHAKE_MS, g.timeout * 1000) : HANDSHAKE_MS;
+    const gw = new NatGateway({
+      nb,
+      ...(sb ? { sb } : {}),
+      ...(tls ? { tls } : {}),
+      logger: pino({ level: process.env.LOG_LEVEL ?? (g.verbose ? 'info' : 'error') }, pino.destination(2)),
+      reconnect: false,
+      handshakeTimeoutMs: handshake,
+      timeoutMs: 0x7fffffff,
+    });
+    this.gw = gw;
+    this.step(`connecting to NB ${nb}${sb ? ` and SB ${sb}` : ''}`);
+    try {
+      await gw.connect();
+    } catch (e) {
+      throw new Error(`cannot connect: ${(e as Error).message}`);
+    }
+    if (g.verbose) this.err.write(`connected to NB ${gw.nbClient.remote}${sb ? ` and SB ${gw.sbClient?.remote}` : ' (no SB: gateway chassis are not checked)'}\n`);
+    return gw;
+  }
+
+  async close(): Promise<void> {
+    clearTimeout(this.timer);
+    this.progress.done();
+    await this.gw?.close();
+  }
+}
+
+/** Manifests from -f arguments, refused when they hold no object (an empty input never deletes or applies anything). */
+async function readInput(run: Run, files: string[]): Promise<Manifest> {
+  run.step(`reading ${files.join(', ')}`);
+  const m = await loadManifests(files);
+  for (const n of m.notices) run.err.write(`notice: ${n.kind} ${n.name}: ${n.field ? `${n.field}: ` : ''}${n.message}\n`);
+  if (m.objects.length === 0) throw new EmptyManifestError(`no objects in ${files.join(', ')}`);
+  return m;
+}
+
+function applyOptions(g: Globals, o: { gatewayChassis?: number; clusterRouter?: string }, mode: ApplyOptions['mode']): ApplyOptions {
+  return {
+    owner: g.owner ?? DEFAULT_OWNER,
+    mode,
+    ...(o.gatewayChassis !== undefined ? { gatewayChassis: o.gatewayChassis } : {}),
+    ...(o.clusterRouter ? { clusterRouter: o.clusterRouter } : {}),
+  };
+}
+
+function warn(run: Run, warnings: readonly string[]): void {
+  for (const w of warnings) run.err.write(`warning: ${w}\n`);
+}
+
+const HELP_AFTER = `
+Kinds: ${SHORT_NAMES} (or kubectl's names: ovnfips, ovn-eips, ovnsnatrules.kubeovn.io, ...)
+Environment: OVN_NB_DB, OVN_SB_DB (as --db, --sb), LOG_LEVEL (pino JSON logs on stderr).
+Exit status: 0 done, 1 error (nothing was written), 2 usage error.`;
+
+/** The command line, built for one run. */
+function program(run: Run): Command {
+  const globals = (cmd: Command) => run.globals(cmd);
+  const p = new Command('ovn-natgwctl')
+    .description('Plan, apply, get and delete ovn-natgw objects (Kube-OVN NAT gateway manifests) directly on OVN NB.')
+    .version(version(), '-V, --version', 'print the version')
+    .helpOption('-h, --help', 'show help (also: ovn-natgwctl COMMAND --help)')
+    .addHelpText('after', HELP_AFTER)
+    .option('--db <REMOTE>', 'NB database (default $OVN_NB_DB), e.g. unix:/run/ovn/ovnnb_db.sock or tcp:IP:6641')
+    .option('--sb <REMOTE>', 'SB database (default $OVN_SB_DB): to check and place gateway chassis')
+    .option('--owner <NAME>', `whose objects these are; each owner's objects are separate (default ${DEFAULT_OWNER})`)
+    .option('-p, --private-key <FILE>', 'TLS private key, for ssl: remotes')
+    .option('-c, --certificate <FILE>', 'TLS certificate')
+    .option('-C, --ca-cert <FILE>', 'TLS CA certificate')
+    .addOption(new Option('--timeout <SECONDS>', 'give up after this long, as ovn-nbctl --timeout (0: no limit)').argParser(seconds).default(0))
+    .option('-v, --verbose', 'say more on stderr (which databases, pino info logs)')
+    .showSuggestionAfterError(true)
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => run.out.write(s),
+      writeErr: (s) => run.err.write(s),
+      outputError: (s, write) => write(`ovn-natgwctl: ${s.replace(/^error: /, '')}`),
+    });
+
+  const planOpts = (c: Command) =>
+    c
+      .requiredOption('-f, --filename <FILE>', 'a manifest file, a directory of *.yaml/*.yml/*.json, or - for stdin (repeatable)', collect)
+      .option('--prune', 'the input is the owner\'s whole state: also remove the owned objects that are not in it (as kubectl apply --prune)')
+      .addOption(new Option('--gateway-chassis <K>', `gateway chassis per gateway port (1..${MAX_GATEWAY_CHASSIS}, default 3)`).argParser(intIn('--gateway-chassis', 1, MAX_GATEWAY_CHASSIS)))
+      .option('--cluster-router <NAME>', `Kube-OVN's default VPC router, attached by enable-external-gw (default ${DEFAULT_CLUSTER_ROUTER})`);
+
+  planOpts(p.command('plan').description('show what apply would do with the same flags; writes nothing')).action(async (o, cmd: Command) => {
+    const g = globals(cmd);
+    const manifest = await readInput(run, o.filename);
+    const gw = await run.connect(g, true);
+    run.step(`planning ${manifest.objects.length} objects`);
+    const plan = gw.plan(manifest, applyOptions(g, o, o.prune ? 'replace' : 'merge'));
+    run.progress.done();
+    warn(run, plan.warnings);
+    run.out.write(formatPlan(plan, 'plan', run.out.isTTY === true));
+  });
+
+  planOpts(p.command('apply').description('create and update the objects given, in one transaction; nothing else is removed without --prune'))
+    .option('-q, --quiet', 'print nothing on success')
+    .action(async (o, cmd: Command) => {
+      const g = globals(cmd);
+      const manifest = await readInput(run, o.filename);
+      const gw = await run.connect(g, true);
+      run.step(`applying ${manifest.objects.length} objects`);
+      const r = await gw.apply(manifest, applyOptions(g, o, o.prune ? 'replace' : 'merge'));
+      run.progress.done();
+      warn(run, r.plan.warnings);
+      if (!o.quiet) run.out.write(formatPlan(r.plan, 'applied', run.out.isTTY === true));
+      if (r.converged === false) run.err.write('warning: a plan made after the commit still finds changes (another writer changed NB meanwhile?); apply again\n');
+    });
+
+  p.command('get')
+    .description('list objects, or show some, as NB holds them (kubectl get)')
+    .argument('<KIND>', `what to list: ${SHORT_NAMES} (or their kubectl names)`)
+    .argument('[NAME...]', 'only these objects')
+    .addOption(new Option('-o, --output <FORMAT>', 'table (default), wide, name, json or yaml').choices(['table', 'wide', 'name', 'json', 'yaml']).default('table'))
+    .action(async (kindArg: string, names: string[], o: { output: OutputFormat }, cmd: Command) => {
+      const g = globals(cmd);
+      const info = kindInfo(kindArg);
+      if (!info) throw new UsageError(`get: unknown kind "${kindArg}" (kinds: ${SHORT_NAMES})`);
+      const gw = await run.connect(g, true);
+      const owner = g.owner ?? DEFAULT_OWNER;
+      run.step('reading');
+      const chassis = gw.chassisNames();
+      let list = listObjects(gw.view(), owner, info.kind, gw.stored(owner), chassis ? { chassis } : {});
+      run.progress.done();
+      const missing = names.filter((n) => !list.some((v) => v.status.name === n));
+      if (names.length) list = list.filter((v) => names.includes(v.status.name));
+      if (!gw.hasSb && ['Vpc', 'OvnFip', 'OvnSnatRule', 'OvnDnatRule'].includes(info.kind)) {
+        run.err.write('note: SB not given (--sb or OVN_SB_DB): READY does not check that the gateway chassis are SB chassis\n');
+      }
+      if (list.length === 0 && names.length === 0) run.err.write('No resources found.\n');
+      else if (list.length > 0) {
+        run.out.write(o.output === 'table' || o.output === 'wide' ? formatTable(info.kind, list, o.output === 'wide') : formatObjects(o.output, list, owner, names.length === 1));
+      }
+      if (missing.length) throw new Error(missing.map((n) => `${info.kind} "${n}" not found (owner ${owner})`).join('\n'));
+    });
+
+  p.command('delete')
+    .description('delete objects and their rows, in one transaction; refused while another object uses one of them')
+    .argument('[KIND]', `the kind: ${SHORT_NAMES}`)
+    .argument('[NAME...]', 'the objects')
+    .option('-f, --filename <FILE>', 'delete the objects of these manifests (repeatable)', collect)
+    .action(async (kindArg: string | undefined, names: string[], o: { filename?: string[] }, cmd: Command) => {
+      const g = globals(cmd);
+      let objects: ManifestObject[];
+      if (o.filename?.length) {
+        if (kindArg !== undefined) throw new UsageError('delete: give either -f FILE or KIND NAME..., not both');
+        objects = (await readInput(run, o.filename)).objects;
+      } else {
+        if (kindArg === undefined || names.length === 0) throw new UsageError('delete: give KIND NAME... or -f FILE');
+        const info = kindInfo(kindArg);
+        if (!info) throw new UsageError(`delete: unknown kind "${kindArg}" (kinds: ${SHORT_NAMES})`);
+        objects = names.map((name) => ({ kind: info.kind, name }) as ManifestObject);
+      }
+      const gw = await run.connect(g, true);
+      run.step(`deleting ${objects.length} objects`);
+      const r = await gw.apply({ objects, notices: [] }, { owner: g.owner ?? DEFAULT_OWNER, mode: 'delete' });
+      run.progress.done();
+      warn(run, r.plan.warnings);
+      run.out.write(formatPlan(r.plan, 'deleted', run.out.isTTY === true));
+    });
+
+  p.on('command:*', (ops: string[]) => {
+    throw new UsageError(`unknown command "${ops[0]}" (commands: plan, apply, get, delete; see --help)`);
+  });
+  return p;
+}
+
+/** Runs one command line; resolves with the exit status. Output goes to `out`, errors and notices to `err`. */
+export async function main(argv: string[], out: Out = process.stdout, err: Out = process.stderr): Promise<number> {
+  const run = new Run(out, err);
+  const p = program(run);
+  try {
+    const work = p.parseAsync(argv, { from: 'user' });
+    work.catch(() => {});
+    await Promise.race([work, run.expired]);
+    return 0;
+  } catch (e) {
+    run.progress.done();
+    return report(e as Error, err, argv);
+  } finally {
+    await run.close().catch(() => {});
+  }
+}
+
+/** The exit status and message of an error. */
+function report(e: Error, err: Out, argv: readonly string[]): number {
+  if (e instanceof CommanderError) {
+    if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version') return 0;
+    // commander has printed its message (outputError)
+    return 2;
+  }
+  if (e instanceof UsageError) {
+    err.write(`ovn-natgwctl: ${e.message}\n`);
+    return 2;
+  }
+  const planning = argv.includes('plan');
+  if (e instanceof ManifestError || e instanceof PlanError) {
+    err.write(`ovn-natgwctl: ${planning ? 'the plan is refused' : 'nothing was written'}:\n${e.message}\n`);
+    return 1;
+  }
+  err.write(`ovn-natgwctl: ${e.message}\n`);
+  return 1;
+}
+
+/** The bin: runs the command line, then exits with its status once the output is written (never lingers). */
+export async function run(argv: string[]): Promise<void> {
+  const code = await main(argv);
+  await Promise.all([flush(process.stdout), flush(process.stderr)]);
+  process.exit(code);
+}
+
+function flush(s: NodeJS.WriteStream): Promise<void> {
+  return new Promise((res) => (s.writableLength === 0 ? res() : s.write('', () => res())));
+}
