@@ -184,37 +184,6 @@ export function objectStatus(nb: NbView, owner: string, kind: string, name?: str
   return [...byName.values()].sort((a, b) => (a.name < b.name ? -1 : 1));
 }
 
-/** kubectl-like table. */
-export function formatStatus(kind: string, list: readonly ObjectStatus[]): string {
-  const eip = kind === 'OvnEip' || kind === 'Vip';
-  let head = eip ? ['NAME', 'V4IP', 'V6IP', 'READY'] : ['NAME', 'VPC', 'V4EIP', 'V4IP', 'V6EIP', 'V6IP', 'READY'];
-  let rows = list.map((s) => (eip ? [s.name, s.v4Ip, s.v6Ip, String(s.ready)] : [s.name, s.vpc, s.v4Eip, s.v4Ip, s.v6Eip, s.v6Ip, String(s.ready)]));
-  if (kind === 'Vpc') {
-    head = ['NAME', 'V4IP', 'V6IP', 'ROUTES', 'POLICIES', 'BFD', 'READY'];
-    rows = list.map((s) => [s.name, s.v4Ip, s.v6Ip, String(s.staticRoutes?.length ?? 0), String(s.policyRoutes?.length ?? 0), bfdSummary(s), String(s.ready)]);
-  }
-  if (list.some((s) => !s.ready)) {
-    head = [...head, 'REASON'];
-    rows = rows.map((r, i) => [...r, list[i].reason]);
-  }
-  const width = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  return [head, ...rows].map((r) => r.map((c, i) => c.padEnd(width[i])).join('   ').trimEnd()).join('\n') + '\n';
-}
-
-/**
- * "up=2 down=1" over the BFD sessions of a Vpc ("-" without any): those of its
- * routes (one per route, also a BFD row named by bfdId) and those it owns that
- * no route uses (enableBfd's); a session not reported yet counts as "unknown".
- */
-function bfdSummary(s: ObjectStatus): string {
-  const n = new Map<string, number>();
-  const count = (status: string) => n.set(status || 'unknown', (n.get(status || 'unknown') ?? 0) + 1);
-  const routes = s.staticRoutes ?? [];
-  for (const r of routes) if (r.bfd) count(r.bfd.status);
-  for (const b of s.bfdSessions ?? []) if (!routes.some((r) => r.bfd?.logicalPort === b.logicalPort && r.nextHopIP === b.dstIp)) count(b.status);
-  return n.size ? [...n].sort().map(([k, v]) => `${k}=${v}`).join(' ') : '-';
-}
-
 /** Kinds that are only settings: no rows of their own, ready once applied. */
 const SETTINGS: ReadonlySet<string> = new Set(['ProviderNetwork', 'Vlan', 'ConfigMap']);
 
