@@ -29,6 +29,8 @@ export interface SandboxOptions {
    * no exit handler runs). Default false; the test helper turns it on.
    */
   watchdog?: boolean;
+  /** The watchdog also removes the sandbox dir (a temp dir nobody asked to keep). */
+  watchdogRemovesDir?: boolean;
   /** Overall timeout for bringing everything up (default 60 s). */
   timeoutMs?: number;
 }
@@ -587,7 +589,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
   await sb.save();
 
   try {
-    if (opts.watchdog) sb.setWatchdog(startWatchdog(dir));
+    if (opts.watchdog) sb.setWatchdog(startWatchdog(dir, opts.watchdogRemovesDir ?? false));
 
     // 1. database files
     for (const db of ['nb', 'sb'] as const) {
@@ -685,7 +687,7 @@ export function isAutoDir(sb: Sandbox): boolean {
  * Detached `sh` that waits for this process to die, then SIGKILLs every pid
  * named in <dir>/*.pid whose command line still mentions <dir>.
  */
-function startWatchdog(dir: string): number | undefined {
+function startWatchdog(dir: string, removeDir: boolean): number | undefined {
   const script = [
     'P=$1; D=$2',
     'alive() { [ -r /proc/$P/stat ] || return 1; s=$(sed -e "s/^.*) //" /proc/$P/stat 2>/dev/null | cut -c1); [ "$s" != Z ] && [ -n "$s" ]; }',
@@ -696,6 +698,7 @@ function startWatchdog(dir: string): number | undefined {
     '  case "$p" in ""|*[!0-9]*) continue;; esac',
     '  if tr "\\000" " " < /proc/$p/cmdline 2>/dev/null | grep -qF -- "$D"; then kill -9 "$p" 2>/dev/null; fi',
     'done',
+    ...(removeDir ? ['sleep 1; rm -rf -- "$D"'] : []),
   ].join('\n');
   if (process.platform !== 'linux') return undefined;
   const child = spawn('sh', ['-c', script, 'ovn-natgw-watchdog', String(process.pid), dir], {
@@ -704,4 +707,22 @@ function startWatchdog(dir: string): number | undefined {
   });
   child.unref();
   return child.pid;
+}
+
+/**
+ * Adds `n` SB Chassis rows as gateway nodes would register them, so that
+ * gateway ports can be placed on a sandbox without hypervisors:
+ * pc-node-1..n (Kube-OVN's node names in its guide), hostname the same,
+ * other_config ovn-cms-options=enable-chassis-as-gw, a geneve encap on
+ * 127.0.0.<i>. No ovn-controller runs for them: nothing binds ports.
+ */
+export async function addChassisRows(sb: Pick<Sandbox, 'sbRemote'>, n: number): Promise<string[]> {
+  const sbctl = await findBinary('ovn-sbctl');
+  const names: string[] = [];
+  for (let i = 1; i <= n; i++) {
+    const name = `pc-node-${i}`;
+    await run(sbctl, [`--db=${sb.sbRemote}`, '--timeout=30', 'chassis-add', name, 'geneve', `127.0.0.${i}`, '--', 'set', 'Chassis', name, `hostname=${name}`, 'other_config:ovn-cms-options=enable-chassis-as-gw']);
+    names.push(name);
+  }
+  return names;
 }

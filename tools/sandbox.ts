@@ -1,7 +1,7 @@
 /**
  * Local OVN control-plane sandbox.
  *
- *   npm run sandbox -- up [--dir D] [--cluster 3] [--no-northd]
+ *   npm run sandbox -- up [--dir D] [--cluster 3] [--no-northd] [--chassis-rows N]
  *   npm run sandbox -- status [--dir D]
  *   npm run sandbox -- down [--dir D] [--keep]
  *
@@ -15,6 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import {
+  addChassisRows,
   DB_NAMES,
   findBinary,
   isAlive,
@@ -29,7 +30,8 @@ import {
 export const LAST_FILE = path.join(os.tmpdir(), 'ovn-natgw-sandbox-last');
 
 const USAGE = `usage:
-  sandbox up [--dir D] [--cluster 1|3] [--no-northd]
+  sandbox up [--dir D] [--cluster 1|3] [--no-northd] [--chassis-rows N]
+      --chassis-rows N: N gateway-capable SB Chassis rows pc-node-1..N (no ovn-controller behind them)
   sandbox status [--dir D]
   sandbox down [--dir D] [--keep]`;
 
@@ -81,6 +83,7 @@ async function main(argv: string[]): Promise<number> {
       cluster: { type: 'string' },
       'no-northd': { type: 'boolean', default: false },
       keep: { type: 'boolean', default: false },
+      'chassis-rows': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -93,13 +96,17 @@ async function main(argv: string[]): Promise<number> {
     case 'up': {
       const cluster = values.cluster === undefined ? 1 : Number(values.cluster);
       if (cluster !== 1 && cluster !== 3) throw new Error(`--cluster must be 1 or 3`);
+      const rows = values['chassis-rows'] === undefined ? 0 : Number(values['chassis-rows']);
+      if (!Number.isInteger(rows) || rows < 0 || rows > 250) throw new Error(`--chassis-rows must be an integer from 0 to 250, got "${values['chassis-rows']}"`);
       const sb = await startSandbox({ dir: values.dir, cluster, northd: !values['no-northd'] });
+      const chassis = rows > 0 ? await addChassisRows(sb, rows).catch(async (e: Error) => (await sb.stop(), Promise.reject(e))) : [];
       await writeFile(LAST_FILE, sb.dir + '\n');
       const what = `${cluster === 3 ? '3-member clusters' : 'standalone'}${values['no-northd'] ? ', no northd' : ', northd'}`;
       console.log(`# ovn-natgw sandbox up (${what}) in ${sb.dir}`);
       console.log(`export OVN_NATGW_SANDBOX=${sb.dir}`);
       console.log(`export OVN_NB_DB=${sb.nbRemote}`);
       console.log(`export OVN_SB_DB=${sb.sbRemote}`);
+      if (chassis.length) console.log(`# SB Chassis (gateway-capable, ovn-cms-options=enable-chassis-as-gw): ${chassis.join(' ')}`);
       console.log(`# stop with: npm run sandbox -- down --dir ${sb.dir}`);
       return 0;
     }
