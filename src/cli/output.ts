@@ -33,7 +33,7 @@ export function formatPlan(plan: Plan, verb: 'plan' | 'applied' | 'deleted', tty
   if (shown.length < plan.changes.length) {
     const rest = new Map<string, number>();
     for (const c of plan.changes.slice(shown.length)) {
-      const k = `${SIGN[c.action]} ${c.table}`;
+      const k = `${SIGN[c.action]} ${c.label.startsWith('reservation ') ? 'reservation' : c.table}`;
       rest.set(k, (rest.get(k) ?? 0) + 1);
     }
     lines.push(`... and ${plan.changes.length - shown.length} more: ${[...rest].map(([k, n]) => `${k} x${n}`).join(', ')} (pipe the output to see every line)`);
