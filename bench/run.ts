@@ -141,10 +141,36 @@ function isNotImplemented(e: unknown): boolean {
   return /not.implemented/i.test((e as Error)?.message ?? String(e));
 }
 
+/**
+ * The Python module a peer needs, and the Debian package that has it: a peer
+ * whose module is missing is skipped with a line saying what to install
+ * (`bash tools/ensure-ovn.sh --bench` installs them as root), not failed.
+ */
+const PEER_NEEDS: Record<string, { module: string; pkg: string }> = {
+  ovsdbapp: { module: 'ovsdbapp', pkg: 'python3-ovsdbapp' },
+  'python-idl': { module: 'ovs.db.idl', pkg: 'python3-openvswitch' },
+};
+const peerMissing = new Map<string, boolean>();
+async function missingPeer(name: string): Promise<string | undefined> {
+  const need = PEER_NEEDS[name];
+  if (!need) return undefined;
+  if (!peerMissing.has(name)) {
+    const r = await runChild(PYTHON, ['-c', `import ${need.module}`]).catch(() => ({ code: 1 }));
+    peerMissing.set(name, r.code !== 0);
+  }
+  return peerMissing.get(name) ? need.pkg : undefined;
+}
+
 /** Runs one contender; a failure prints an error (or skipped) figure and the run goes on. */
 async function contender(scenario: string, name: string, fn: () => Promise<void>): Promise<void> {
   if (skip.has(name)) {
     figure(scenario, name, { skipped: 'by-option' });
+    return;
+  }
+  const pkg = await missingPeer(name);
+  if (pkg) {
+    figure(scenario, name, { skipped: 'missing-peer', install: pkg });
+    progress(`${scenario} ${name}: skipped, ${PYTHON} cannot import ${PEER_NEEDS[name].module}: install ${pkg} (bash tools/ensure-ovn.sh --bench does, as root)`);
     return;
   }
   progress(`${scenario} ${name} ...`);

@@ -1,0 +1,76 @@
+/**
+ * The package as users install it: `npm pack` (which builds dist/ on
+ * prepack), `npm install -g --prefix <temp>` of the tarball, and the
+ * installed `ovn-natgwctl` run against a real OVN sandbox: --help, apply, get.
+ * It ships compiled JavaScript and the runtime dependencies only: no tests,
+ * bench, sources or tsx. In a checkout the bin runs src/, so a dist/ left from
+ * an earlier build never stands in for it.
+ */
+import t from 'tap';
+import { execFile } from 'node:child_process';
+import { cp, mkdir, readdir, rm, symlink, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { addChassisRows } from '../tools/sandbox-lib.js';
+import { runBin } from './helpers/bin.js';
+import { dualStackNetwork } from './helpers/nat-fixture.js';
+import { nbctl, withSandbox } from './helpers/sandbox.js';
+import { tempDir } from './helpers/util.js';
+
+const exec = promisify(execFile);
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+t.test('npm pack + npm install -g: the installed ovn-natgwctl runs against a sandbox', async (t) => {
+  const tmp = await tempDir(t, 'natgw-pkg-');
+  const packed = await exec('npm', ['pack', '--json', '--pack-destination', tmp], { cwd: root, maxBuffer: 64 * 1024 * 1024, timeout: 240_000 });
+  const info = (JSON.parse(packed.stdout.slice(packed.stdout.indexOf('['))) as { filename: string; files: { path: string }[] }[])[0];
+  const files = info.files.map((f) => f.path);
+  t.ok(files.includes('dist/cli/natgwctl.js'), 'the tarball has the compiled CLI (built on prepack)');
+  t.ok(files.includes('bin/ovn-natgwctl.js') && files.includes('package.json') && files.includes('README.md'));
+  t.same(files.filter((f) => !/^(bin|dist)\//.test(f) && !['package.json', 'README.md'].includes(f)), [], 'nothing else at the top');
+  t.same(files.filter((f) => /(^|\/)(test|bench|scratch|src)\//.test(f) || f.endsWith('.ts') && !f.endsWith('.d.ts')), [], 'no tests, bench, scratch or TypeScript sources');
+
+  const prefix = path.join(tmp, 'prefix');
+  await exec('npm', ['install', '-g', '--prefix', prefix, '--no-audit', '--no-fund', '--prefer-offline', path.join(tmp, info.filename)], { cwd: tmp, timeout: 240_000 });
+  const bin = path.join(prefix, 'bin', 'ovn-natgwctl');
+  t.ok(existsSync(bin), 'the bin is installed');
+  const pkgDir = path.join(prefix, 'lib', 'node_modules', 'ovn-natgw');
+  const deps = await readdir(path.join(pkgDir, 'node_modules'));
+  t.notOk(deps.includes('tsx') || deps.includes('typescript') || deps.includes('tap'), 'no dev dependency installed', { deps });
+  t.ok(deps.includes('commander') && deps.includes('pino') && deps.includes('yaml'), 'the runtime dependencies are');
+
+  const help = await runBin(['--help'], {}, { bin });
+  t.equal(help.code, 0, help.stderr);
+  t.match(help.stdout, /^Usage: ovn-natgwctl \[options\] \[command\]/m, 'installed: --help');
+
+  const sb = await withSandbox(t);
+  await addChassisRows(sb, 3);
+  const manifest = path.join(tmp, 'network.yaml');
+  await writeFile(manifest, dualStackNetwork(['pc-node-1', 'pc-node-2', 'pc-node-3']));
+  const env = { OVN_NB_DB: sb.nbRemote, OVN_SB_DB: sb.sbRemote };
+  const applied = await runBin(['apply', '-f', manifest], env, { bin });
+  t.equal(applied.code, 0, applied.stderr);
+  t.match(applied.stdout, /^\+ Logical_Router_Port vpc1-external204 \(10\.5\.204\.\d+\/24 fd00:5::\S+\/64\)$/m, 'installed: apply');
+  t.match(await nbctl(sb, 'show', 'vpc1'), /port vpc1-external204/, 'ovn-nbctl show vpc1: the gateway port');
+  const got = await runBin(['get', 'vpc'], env, { bin });
+  t.equal(got.code, 0, got.stderr);
+  t.match(got.stdout, /^vpc1\s+10\.5\.204\.\d+\s+fd00:5::\S+\s+2\s+0\s+-\s+true$/m, "installed: get vpc (its two default routes)");
+});
+
+t.test('in a checkout, the bin runs src/: a stale dist/ does not take over', async (t) => {
+  const co = await tempDir(t, 'natgw-checkout-');
+  await mkdir(path.join(co, 'bin'));
+  await cp(path.join(root, 'bin', 'ovn-natgwctl.js'), path.join(co, 'bin', 'ovn-natgwctl.js'));
+  await writeFile(path.join(co, 'package.json'), '{"type":"module"}\n');
+  await symlink(path.join(root, 'node_modules'), path.join(co, 'node_modules'));
+  for (const [d, f, what] of [['src/cli', 'natgwctl.ts', 'src'], ['dist/cli', 'natgwctl.js', 'dist']] as const) {
+    await mkdir(path.join(co, d), { recursive: true });
+    await writeFile(path.join(co, d, f), `export async function run(): Promise<void> { process.stdout.write('${what}\\n'); }\n`.replace(': Promise<void>', what === 'dist' ? '' : ': Promise<void>'));
+  }
+  const bin = path.join(co, 'bin', 'ovn-natgwctl.js');
+  t.equal((await runBin([bin], {}, { bin: process.execPath })).stdout, 'src\n', 'with src/ and dist/ both there: src/');
+  await rm(path.join(co, 'src'), { recursive: true });
+  t.equal((await runBin([bin], {}, { bin: process.execPath })).stdout, 'dist\n', 'an installed package (no src/): dist/');
+});
