@@ -290,3 +290,22 @@ t.test('--quiet; a long output is summarised on a terminal and whole through a p
   t.same([quiet.code, quiet.stdout], [0, ''], '--quiet: nothing on stdout');
   t.match((await ctl('get', 'oeip', 'many-29')).stdout, /^many-29\s+10\.5\.204\.\d+\s+fd00:5::\S+\s+nat\s+true$/m, 'and it was applied');
 });
+
+t.test('-f -: the manifest on stdin; a terminal shows progress on stderr and clears it', async (t) => {
+  const r = await runBin(['apply', '-f', '-'], env, { input: eip('eip-stdin') });
+  t.equal(r.code, 0, r.stderr);
+  t.match(r.stdout, /^\+ reservation 10\.5\.204\.\d+ on external204 for ovn-natgw\/OvnEip\/eip-stdin$/m, 'applied from stdin');
+  const none = await runBin(['apply', '-f', '-'], env, { input: '' });
+  t.same([none.code, none.stderr.trim()], [1, 'ovn-natgwctl: no objects in -'], 'an empty stdin: no objects');
+  let err = '';
+  const out = new Writable({ write: (_c, _e, cb) => cb() });
+  const tty = Object.assign(new Writable({ write: (c, _e, cb) => ((err += String(c)), cb()) }), { isTTY: true });
+  const code = await main(['--db', sb.nbRemote, '--sb', sb.sbRemote, 'plan', '-f', NETWORK], out, tty);
+  t.equal(code, 0);
+  t.match(err, /\r\x1b\[Kconnecting to NB unix:\S+ and SB unix:\S+\.\.\. \(\d+\.\ds\)/, 'progress: connecting');
+  t.match(err, /\r\x1b\[Kplanning \d+ objects\.\.\. \(\d+\.\ds\)\r\x1b\[K/, 'progress: planning, then the line is cleared before anything else is written');
+  let piped = '';
+  const pipe = new Writable({ write: (c, _e, cb) => ((piped += String(c)), cb()) });
+  await main(['--db', sb.nbRemote, '--sb', sb.sbRemote, 'plan', '-f', NETWORK], out, pipe);
+  t.notMatch(piped, /\x1b\[K/, 'not on a pipe');
+});
