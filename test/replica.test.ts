@@ -7,7 +7,7 @@
 import t from 'tap';
 import { isDeepStrictEqual } from 'node:util';
 import { OvsdbClient } from '../src/ovsdb/client.js';
-import { ops, where, mutation } from '../src/ovsdb/operations.js';
+import { ops, opsFor, where, mutation } from '../src/ovsdb/operations.js';
 import type { Replica, ChangeEvent } from '../src/ovsdb/replica.js';
 import type { NbTables } from '../src/models/ovn-nb.js';
 import { nbctl, withSandbox } from './helpers/sandbox.js';
@@ -464,4 +464,41 @@ t.test("caughtUp: once it resolves, the replica holds another writer's finished 
   t.comment(`${lagging} of ${ROUNDS} rounds: the row was not in the replica yet when the writer had its reply`);
   t.same(missing, [], 'after caughtUp every row is there');
   await expectSynced(t, rep, sb.nbRemote, reader.schema!, ['Logical_Switch'], 'replica == dump', { columns: ['name'] });
+});
+
+t.test('commit boundary: one onCommit per transaction, after all its rows are in; seqno moves once; update diffs name only what changed', async (t) => {
+  const c = await connectClient();
+  const rep = c.replica<NbTables>({ tables: { Logical_Router: true, Logical_Router_Port: true, Gateway_Chassis: true }, indexes: { Logical_Router_Port: ['gateway_chassis', 'name'] } });
+  await rep.ready;
+  const commits: { seqno: number; events: ChangeEvent[]; resolved: boolean }[] = [];
+  rep.onCommit((events, seqno) => {
+    // at the boundary every reference of the transaction resolves: the port's new Gateway_Chassis is there
+    const lrp = rep.table('Logical_Router_Port').lookup('name', 'cb-lrp')[0];
+    const resolved = !!lrp && lrp.gateway_chassis.length === 2 && lrp.gateway_chassis.every((g) => rep.table('Gateway_Chassis').get(g) !== undefined);
+    commits.push({ seqno, events: [...events], resolved });
+  });
+  const before = rep.seqno;
+  const op = opsFor<NbTables>();
+  await c.transact([
+    op.insert('Gateway_Chassis', { name: 'cb-gc1', chassis_name: 'c1', priority: 2 }, 'gc1'),
+    op.insert('Gateway_Chassis', { name: 'cb-gc2', chassis_name: 'c2', priority: 1 }, 'gc2'),
+    op.insert('Logical_Router_Port', { name: 'cb-lrp', mac: '00:00:00:00:cb:01', networks: ['10.99.0.1/24'], gateway_chassis: ['gc1', 'gc2'] }, 'lrp'),
+    op.insert('Logical_Router', { name: 'cb-lr', ports: ['lrp'], external_ids: new Map(Array.from({ length: 200 }, (_, i) => [`k${i}`, 'v'])) }),
+  ]);
+  await c.caughtUp();
+  t.equal(commits.length, 1, 'one commit event for the transaction');
+  t.equal(commits[0].seqno, before + 1, 'seqno moved by one');
+  t.equal(rep.seqno, before + 1);
+  t.same(commits[0].events.map((e) => `${e.kind} ${e.table}`).sort(), ['insert Gateway_Chassis', 'insert Gateway_Chassis', 'insert Logical_Router', 'insert Logical_Router_Port'], 'with its four inserts');
+  t.ok(commits[0].resolved, 'at the boundary the port and both its Gateway_Chassis are in the replica');
+  t.same(rep.table('Logical_Router_Port').lookup('gateway_chassis', rep.table('Gateway_Chassis').filter((g) => g.name === 'cb-gc1')[0]._uuid).map((p) => p.name), ['cb-lrp'], 'set-element index: Gateway_Chassis -> port');
+
+  await nbctl(sb, 'set', 'Logical_Router', 'cb-lr', 'external_ids:k7=w', '--', 'remove', 'Logical_Router', 'cb-lr', 'external_ids', 'k8');
+  await c.caughtUp();
+  t.equal(commits.length, 2);
+  const upd = commits[1].events.find((e) => e.table === 'Logical_Router')!;
+  t.equal(upd.kind, 'update');
+  t.same([...upd.diff!.keys()], ['external_ids'], 'the diff names the one column changed');
+  t.same(norm(upd.diff!.get('external_ids')), [['k7', 'w'], ['k8', 'v']], 'and of its 200 keys the two changed (k7 to w, k8 removed)');
+  t.equal(upd.old!.ports, upd.row.ports, 'unchanged columns are shared with the old row');
 });

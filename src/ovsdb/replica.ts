@@ -36,6 +36,14 @@ export interface ChangeEvent<R = ReplicaRow> {
   row: R;
   /** The row before an update. */
   old?: R;
+  /**
+   * For an update the server sent as an update2/3 "modify": the columns it
+   * changed, as it sent them (ovsdb-server(7) 4.1.14: a map column's diff
+   * holds the pairs to add, remove or change, a set column's the elements to
+   * toggle, other columns their new value). Lets a consumer follow what
+   * changed in O(change), say one key of a map with 100k keys.
+   */
+  diff?: ReadonlyMap<string, Value>;
 }
 
 // ------------------------------------------------------------------ table view
@@ -729,7 +737,8 @@ export class Replica<DB = Record<string, Record<string, unknown>>> {
   /** @internal Replace the whole state with `fresh` (after found=false or a plain monitor). */
   applyFull(fresh: Map<string, Map<string, ReplicaRow>>): void {
     this.stats.fullSyncs++;
-    const emit = this.listeners.length > 0 || this.queues.size > 0;
+    this.batch = this.commitListeners.length ? [] : undefined;
+    const emit = this.listeners.length > 0 || this.queues.size > 0 || this.batch !== undefined;
     for (const [name, tv] of this.tables) {
       const next = fresh.get(name) ?? new Map<string, ReplicaRow>();
       if (emit) {
@@ -744,12 +753,14 @@ export class Replica<DB = Record<string, Record<string, unknown>>> {
       tv.reshaped = false;
       tv.reindexAll();
     }
+    this.committed();
     this.markReady();
   }
 
   /** @internal Apply the changes of one message, in order. Throws ReplicaInconsistentError. */
   applyChanges(changes: readonly RowChange[]): void {
     this.stats.updates++;
+    this.batch = this.commitListeners.length ? [] : undefined;
     for (const ch of changes) {
       const tv = ch.table;
       const old = tv.rows.get(ch.uuid);
@@ -766,10 +777,11 @@ export class Replica<DB = Record<string, Record<string, unknown>>> {
         case 'modify': {
           if (!old) throw new ReplicaInconsistentError(`modify of row ${ch.uuid} in table ${tv.name}, which the replica does not have`);
           const nu = applyDiff(tv, old, ch.diff);
-          for (const ix of tv.indexes.values()) ix.remove(old);
+          // only the indexes over changed columns: a switch's 1000 ports are not re-indexed for a new external_ids key
+          for (const ix of tv.indexes.values()) if (ix.parts.some((p) => ch.diff.has(p.column))) ix.remove(old);
           tv.rows.set(ch.uuid, nu);
-          for (const ix of tv.indexes.values()) ix.add(nu);
-          this.emit({ table: tv.name, kind: 'update', row: nu, old });
+          for (const ix of tv.indexes.values()) if (ix.parts.some((p) => ch.diff.has(p.column))) ix.add(nu);
+          this.emit({ table: tv.name, kind: 'update', row: nu, old, diff: ch.diff });
           break;
         }
         case 'delete': {
@@ -781,6 +793,37 @@ export class Replica<DB = Record<string, Record<string, unknown>>> {
         }
       }
     }
+    this.committed();
+  }
+
+  /**
+   * The number of update messages (and full syncs) applied so far: it moves
+   * once per message, after all of its rows are in, so two reads with the same
+   * seqno saw the same state, and a plan made at seqno N holds every commit
+   * the replica had applied by then.
+   */
+  seqno = 0;
+  private commitListeners: ((changes: readonly ChangeEvent[], seqno: number) => void)[] = [];
+  private batch: ChangeEvent[] | undefined;
+
+  /**
+   * Listener called once per update message (a server-side commit, or a full
+   * resync), after the whole message is applied, with its changes in order:
+   * the commit boundary, so that an index built from it never sees half a
+   * transaction (an LRP whose new Gateway_Chassis row is not there yet).
+   */
+  onCommit(fn: (changes: readonly ChangeEvent[], seqno: number) => void): () => void {
+    this.commitListeners.push(fn);
+    return () => {
+      this.commitListeners = this.commitListeners.filter((f) => f !== fn);
+    };
+  }
+
+  private committed(): void {
+    this.seqno++;
+    const batch = this.batch;
+    this.batch = undefined;
+    if (batch) for (const l of this.commitListeners) l(batch, this.seqno);
   }
 
   /** @internal */ markReady(): void {
@@ -799,6 +842,7 @@ export class Replica<DB = Record<string, Record<string, unknown>>> {
   }
 
   private emit(e: ChangeEvent): void {
+    this.batch?.push(e);
     for (const l of this.listeners) l(e);
     if (this.queues.size === 0) return;
     for (const q of this.queues) q.push(e);
