@@ -143,6 +143,7 @@ function applyOptions(g: Globals, o: { gatewayChassis?: number; clusterRouter?: 
   return {
     owner: g.owner ?? DEFAULT_OWNER,
     mode,
+    nbWarnings: true,
     ...(o.gatewayChassis !== undefined ? { gatewayChassis: o.gatewayChassis } : {}),
     ...(o.clusterRouter ? { clusterRouter: o.clusterRouter } : {}),
   };

@@ -29,9 +29,11 @@ import type { SbChassis } from '../gateway/chassis.js';
 import { buildDesired, type Desired, type DesiredOptions } from './desired.js';
 import type { Manifest, ManifestObject } from './objects.js';
 import { buildPlan, OWNED_TABLES, type Plan } from './plan.js';
-import { DEFAULT_OWNER, PlanError, idOf, objectId, type NbView, type Problem } from './rows.js';
-import { overlay, readStored, type StoredObjects } from './store.js';
+import { DEFAULT_OWNER, PlanError, idOf, objectId, type Problem } from './rows.js';
+import type { StoredObjects } from './store.js';
+import { ObjectStore } from './object-store.js';
 import { sourceOf } from './manifest.js';
+import { NB_INDEXES, NbFacts, type NbView } from './nb-view.js';
 
 export interface ConnectOptions {
   /** NB remote(s), as OVN_NB_DB */
@@ -79,6 +81,8 @@ export interface ApplyOptions {
   verify?: boolean;
   /** Plan in full even when nothing changed since the last converged plan. */
   full?: boolean;
+  /** Also warn of duplicate NAT rows anywhere in NB (a scan; a one-shot command's check). */
+  nbWarnings?: boolean;
 }
 
 /** Refused before planning: a manifest without objects (nothing to do, or everything to delete). */
@@ -114,6 +118,10 @@ export class NatGateway {
   private nbChanges = 0;
   private sbChanges = 0;
   private converged: Converged | undefined;
+  /** what the plans read beyond column indexes (addresses in use, reservations by holder), kept from every commit */
+  private facts!: NbFacts;
+  /** the owners' objects as NB holds them, kept from every commit */
+  private store!: ObjectStore;
 
   constructor(private readonly o: ConnectOptions) {
     const common = {
@@ -136,6 +144,7 @@ export class NatGateway {
     const t = this.o.timeoutMs ?? 30_000;
     this.nb = this.nbClient.replica<NbTables>({
       tables: { ...Object.fromEntries(OWNED_TABLES.map((n) => [n, true])), NB_Global: { columns: ['external_ids'] } },
+      indexes: NB_INDEXES,
     });
     const waits: Promise<unknown>[] = [this.nbClient.connect(t), this.nb.ready];
     if (this.sbClient) {
@@ -143,6 +152,9 @@ export class NatGateway {
       waits.push(this.sbClient.connect(t), this.sb.ready);
     }
     await Promise.all(waits);
+    this.facts = new NbFacts(this.view());
+    this.store = new ObjectStore(this.view(), this.facts);
+    this.nb.onCommit((changes) => this.store.apply(changes, this.facts.apply(changes)));
     // counted from here on: only changes after a plan matter, and the initial sync then emits nothing
     this.nb.onChange((e) => {
       if (e.kind === 'update' && e.old && IGNORED_COLUMNS[e.table] && !changedOutside(e.old, e.row, IGNORED_COLUMNS[e.table])) return;
@@ -176,9 +188,11 @@ export class NatGateway {
     return this.nb as unknown as NbView;
   }
 
-  /** The owner's objects as NB holds them (their last-applied documents). */
+  /** The owner's objects as NB holds them (their last-applied documents), from the store kept from every commit. */
   stored(owner = DEFAULT_OWNER): StoredObjects {
-    return readStored(this.view(), owner);
+    const { objects, problems } = this.store.all(owner);
+    const store = this.store;
+    return { manifest: { objects, notices: [] }, problems, withoutSpec: store.withoutSpec(owner), present: { has: (id) => store.has(owner, id) } };
   }
 
   private desiredOptions(opts: ApplyOptions, incoming?: ReadonlySet<string>): DesiredOptions {
@@ -192,7 +206,7 @@ export class NatGateway {
 
   /** The desired rows of a manifest taken as the owner's whole state (mode replace). */
   desired(manifest: Manifest, opts: ApplyOptions = {}): Desired {
-    return buildDesired(manifest, this.view(), this.sbChassis(), this.desiredOptions(opts));
+    return buildDesired(manifest, this.view(), this.sbChassis(), this.desiredOptions(opts), this.facts);
   }
 
   /**
@@ -209,19 +223,25 @@ export class NatGateway {
     }
     if (manifest.objects.length === 0) throw new EmptyManifestError('no objects given');
     const owner = opts.owner ?? DEFAULT_OWNER;
-    const stored = this.stored(owner);
+    const store = this.store;
     const given = new Set(manifest.objects.map(idOf));
     if (mode === 'delete') {
-      const missing = [...given].filter((id) => !stored.present.has(id));
+      const missing = [...given].filter((id) => !store.has(owner, id));
       if (missing.length) throw new PlanError(missing.map((id) => notFound(id, owner)));
     }
-    const objects: ManifestObject[] = mode === 'merge' ? overlay(stored.manifest.objects, manifest.objects) : stored.manifest.objects.filter((o) => !given.has(idOf(o)));
-    const desired = buildDesired({ objects, notices: [] }, this.view(), this.sbChassis(), this.desiredOptions(opts, mode === 'merge' ? given : undefined));
-    // what depends on a deleted object is seen while it is still there
-    const base = mode === 'delete' ? this.baseline(stored, opts) : undefined;
-    const scope = dependentsClosure(given, (base ?? desired).deps);
-    const problems = this.blockingProblems(desired, given, scope, stored, opts, base);
-    const warnings = [...desired.warnings, ...stored.problems.map((p) => `not read from NB, left as it is: ${p}`)];
+    // in scope: the objects given and what reads them; rendered too: what those read, and what they may conflict with
+    const overrides = new Map(mode === 'merge' ? manifest.objects.map((o) => [idOf(o), o] as const) : []);
+    const scope = store.dependents(owner, given);
+    const build = store.closure(owner, scope, overrides);
+    const storedOf = (ids: Iterable<string>) => [...ids].map((id) => store.get(owner, id)).filter((o): o is ManifestObject => o !== undefined);
+    const objects: ManifestObject[] = [...build].filter((id) => !(mode === 'delete' && given.has(id))).map((id) => overrides.get(id) ?? store.get(owner, id)).filter((o): o is ManifestObject => o !== undefined);
+    const desired = buildDesired({ objects, notices: [] }, this.view(), this.sbChassis(), this.desiredOptions(opts, mode === 'merge' ? given : undefined), this.facts);
+    // the same objects as NB holds them: what depends on what, and the problems they have anyway
+    let base: Desired | undefined;
+    const baseline = () => (base ??= buildDesired({ objects: storedOf(build), notices: [] }, this.view(), this.sbChassis(), this.desiredOptions(opts), this.facts));
+    const problems = this.blockingProblems(desired, given, scope, baseline, mode === 'delete');
+    const unreadable = [...build].map((id) => store.problem(owner, id)).filter((p): p is string => p !== undefined);
+    const warnings = [...desired.warnings, ...unreadable.map((p) => `not read from NB, left as it is: ${p}`)];
     return { desired: { ...desired, problems, warnings }, scope };
   }
 
@@ -232,12 +252,12 @@ export class NatGateway {
    * stop a change of another object), with the problems of what a blocked
    * object uses; and for a delete, per deleted object, who still uses it.
    */
-  private blockingProblems(desired: Desired, given: ReadonlySet<string>, scope: ReadonlySet<string>, stored: StoredObjects, opts: ApplyOptions, base: Desired | undefined): Problem[] {
+  private blockingProblems(desired: Desired, given: ReadonlySet<string>, scope: ReadonlySet<string>, baseline: () => Desired, deleting: boolean): Problem[] {
     const of = (p: Problem) => objectId(p.kind, p.name);
     const global = (p: Problem) => p.kind === 'option';
     const dependents = desired.problems.filter((p) => scope.has(of(p)) && !given.has(of(p)));
     let before: Set<string> | undefined;
-    if (dependents.length > 0) before = new Set((base ?? this.baseline(stored, opts)).problems.map(problemKey));
+    if (dependents.length > 0) before = new Set(baseline().problems.map(problemKey));
     const blocking = desired.problems.filter((p) => global(p) || given.has(of(p)) || (scope.has(of(p)) && !before!.has(problemKey(p))));
     // a blocked object that could not be planned because of another one: that one's problems too
     const withProblems = new Map<string, Problem[]>();
@@ -256,7 +276,8 @@ export class NatGateway {
         todo.push(d);
       }
     }
-    if (base && blocking.length > 0) {
+    if (deleting && blocking.length > 0) {
+      const base = baseline();
       const out: Problem[] = [];
       for (const id of given) {
         const users = [...new Set(blocking.filter((p) => of(p) !== id && base.deps.get(of(p))?.has(id)).map((p) => `${p.kind} ${p.name}`))];
@@ -265,11 +286,6 @@ export class NatGateway {
       return [...out, ...blocking];
     }
     return blocking;
-  }
-
-  /** The stored objects planned as they are: what depends on what, and the problems they have anyway. */
-  private baseline(stored: StoredObjects, opts: ApplyOptions): Desired {
-    return buildDesired(stored.manifest, this.view(), this.sbChassis(), this.desiredOptions(opts));
   }
 
   /** Resolves once both replicas hold every change committed before the call (OvsdbClient.caughtUp). */
@@ -294,7 +310,7 @@ export class NatGateway {
     const before = { nbChanges: this.nbChanges, sbChanges: this.sbChanges };
     const { desired, scope } = this.request(manifest, opts);
     const removal = opts.mode === 'delete' ? 'deleted' : opts.mode === 'merge' ? 'no longer wanted' : 'left the manifest';
-    const plan = buildPlan(desired, this.view(), opts.owner ?? DEFAULT_OWNER, { ...(scope ? { scope } : {}), strict: opts.mode === 'delete', removal });
+    const plan = buildPlan(desired, this.view(), opts.owner ?? DEFAULT_OWNER, { ...(scope ? { scope } : {}), strict: opts.mode === 'delete', removal, facts: this.facts, ...(opts.nbWarnings ? { nbWarnings: true } : {}) });
     this.converged = plan.ops.length === 0 ? { input, ...before, warnings: [...plan.warnings] } : undefined;
     return plan;
   }

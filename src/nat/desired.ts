@@ -52,8 +52,9 @@ import type {
   Vpc,
 } from './objects.js';
 import { EGRESS_POLICY_PRIORITY, egressNextHops, type EgressNode } from '../gateway/egress.js';
-import { IP_LEDGER_PREFIX, idOf, objectId, ownedKey, ref, rowKey, type NbView, type Problem, type Reservation, type RowSpec } from './rows.js';
+import { IP_LEDGER_PREFIX, idOf, objectId, ownedKey, ref, rowKey, type Problem, type Reservation, type RowSpec } from './rows.js';
 import { EXTERNAL_GW_CONFIG, sourceOf } from './manifest.js';
+import { NbFacts, OBJECT_INDEX, byName, type NbView } from './nb-view.js';
 
 export interface DesiredOptions {
   owner: string;
@@ -145,8 +146,8 @@ export function macFor(name: string): string {
  * nodes cannot be checked: ports keep the chassis they have, a new port is
  * refused, and egress nodes are taken as listed).
  */
-export function buildDesired(manifest: Manifest, nb: NbView, chassis: readonly SbChassis[] | undefined, opts: DesiredOptions): Desired {
-  return new Builder(manifest, nb, chassis, opts).build();
+export function buildDesired(manifest: Manifest, nb: NbView, chassis: readonly SbChassis[] | undefined, opts: DesiredOptions, facts: NbFacts = new NbFacts(nb)): Desired {
+  return new Builder(manifest, nb, chassis, opts, facts).build();
 }
 
 class Builder {
@@ -165,8 +166,6 @@ class Builder {
   private readonly cfg: ExternalGwConfig | undefined;
   /** addresses taken per switch name (ext or internal) */
   private readonly taken = new Map<string, Set<string>>();
-  /** existing ledger: ip -> "<owner>/<kind>/<name>" per switch name */
-  private readonly ledger = new Map<string, Map<string, string>>();
   /** each EIP's network and addresses (an lrp EIP's are its Vpc's port's: `from`) */
   private readonly eipAddr = new Tracked<{ net: ExtNet; v4?: Ip; v6?: Ip; from?: string }>((n, v) => {
     this.use('OvnEip', n);
@@ -181,6 +180,7 @@ class Builder {
     private readonly nb: NbView,
     private readonly sbChassis: readonly SbChassis[] | undefined,
     private readonly opts: DesiredOptions,
+    private readonly facts: NbFacts,
   ) {
     for (const o of manifest.objects) {
       let m = this.byKind.get(o.kind);
@@ -260,7 +260,6 @@ class Builder {
       this.problems.push({ kind: 'option', name: 'gateway-chassis', field: 'gatewayChassis', reason: `must be an integer from 1 to ${MAX_GATEWAY_CHASSIS}, got ${k}` });
       return this.result();
     }
-    this.scanNb();
     for (const s of this.all<Subnet>('Subnet')) if (!s.vpc) this.as(s, () => this.externalNetwork(s));
     for (const v of this.all<Vpc>('Vpc')) this.as(v, () => !this.attachedByConfig(v) && this.router(v));
     this.as({ kind: 'Vpc', name: this.defaultVpcName() }, () => this.defaultVpc());
@@ -291,55 +290,42 @@ class Builder {
 
   // ------------------------------------------------------------ NB facts
 
-  private scanNb(): void {
-    for (const ls of this.nb.table('Logical_Switch').values()) {
-      const led = new Map<string, string>();
-      for (const [k, v] of ls.external_ids) if (k.startsWith(IP_LEDGER_PREFIX)) led.set(k.slice(IP_LEDGER_PREFIX.length), v);
-      this.ledger.set(ls.name, led);
-      const t = this.takenOn(ls.name);
-      for (const ip of led.keys()) t.add(ip);
-      for (const pu of ls.ports) {
-        const p = this.nb.table('Logical_Switch_Port').get(pu);
-        if (p) for (const ip of lspIps(p)) t.add(ip.text);
-      }
-    }
+  /** A switch by name (as a plan reads it, once). */
+  private switchRow(sw: string): NbTables['Logical_Switch'] | undefined {
+    if (!this.switches.has(sw)) this.switches.set(sw, byName(this.nb, 'Logical_Switch', sw));
+    return this.switches.get(sw);
+  }
+  private readonly switches = new Map<string, NbTables['Logical_Switch'] | undefined>();
+
+  /** Who holds an address in a switch's ledger ("<owner>/<kind>/<name>"), or undefined. */
+  private reservedBy(sw: string, ip: string): string | undefined {
+    return this.switchRow(sw)?.external_ids.get(`${IP_LEDGER_PREFIX}${ip}`);
   }
 
+  /** Addresses this plan has taken on a switch (gateways, allocations) that NB does not show yet. */
   private takenOn(sw: string): Set<string> {
     let t = this.taken.get(sw);
     if (!t) this.taken.set(sw, (t = new Set()));
     return t;
   }
 
-  private readonly names = new Map<string, Map<string, unknown>>();
+  /** An address in use on a switch: taken by this plan, or held by one of its ports (its ledger is asked separately). */
+  private inUseOn(sw: string, ip: string): boolean {
+    if (this.takenOn(sw).has(ip)) return true;
+    const row = this.switchRow(sw);
+    return row !== undefined && this.facts.switchPortHas(row._uuid, ip);
+  }
+
   private findByName<T extends 'Logical_Switch' | 'Logical_Router' | 'Logical_Router_Port' | 'Logical_Switch_Port' | 'Load_Balancer' | 'HA_Chassis_Group'>(
     table: T,
     name: string,
   ): NbTables[T] | undefined {
-    let m = this.names.get(table);
-    if (!m) {
-      m = new Map();
-      for (const r of this.nb.table(table).values()) m.set((r as { name: string }).name, r);
-      this.names.set(table, m);
-    }
-    return m.get(name) as NbTables[T] | undefined;
+    return byName(this.nb, table, name);
   }
 
-  /** IPs of router ports and NAT external IPs in NB (built once). */
-  private nbIps: Set<string> | undefined;
   /** Is this IP used in NB by a router port or as a NAT external IP? */
   private ipUsedInNb(ip: Ip): boolean {
-    if (!this.nbIps) {
-      this.nbIps = new Set();
-      for (const lrp of this.nb.table('Logical_Router_Port').values()) {
-        for (const n of lrp.networks) {
-          const p = parseIpOrCidr(n);
-          if (p) this.nbIps.add(p.ip.text);
-        }
-      }
-      for (const nat of this.nb.table('NAT').values()) this.nbIps.add(nat.external_ip);
-    }
-    return this.nbIps.has(ip.text);
+    return this.facts.routerPortHas(ip.text) || this.nb.table('NAT').lookup('external_ip', ip.text).length > 0;
   }
 
   // ------------------------------------------------------------ networks
@@ -563,31 +549,10 @@ class Builder {
     }
   }
 
-  private stateless: Set<string> | undefined;
-  /** Keys of our NAT rows that are stateless now (one pass over NAT, on first use). */
-  private statelessNow(): Set<string> {
-    if (!this.stateless) {
-      this.stateless = new Set();
-      for (const n of this.nb.table('NAT').values()) {
-        const k = n.options.get('stateless') === 'true' ? ownedKey(n, this.opts.owner) : undefined;
-        if (k) this.stateless.add(k);
-      }
-    }
-    return this.stateless;
-  }
-
-  private readonly owned = new Map<string, Map<string, unknown>>();
-  /** A row of ours in NB by its owner tags (an index per table, built on first use). */
-  private ownedRow<T extends 'Logical_Router_Policy' | 'Logical_Router_Static_Route'>(table: T, kind: string, name: string, part: string): NbTables[T] | undefined {
-    let m = this.owned.get(table);
-    if (!m) {
-      this.owned.set(table, (m = new Map()));
-      for (const row of this.nb.table(table).values()) {
-        const k = ownedKey(row, this.opts.owner);
-        if (k !== undefined) m.set(k, row);
-      }
-    }
-    return m.get(key(kind, name, part)) as NbTables[T] | undefined;
+  /** Our row of object kind/name with that part, in NB (by the object index). */
+  private ownedRow<T extends 'Logical_Router_Policy' | 'Logical_Router_Static_Route' | 'NAT'>(table: T, kind: string, name: string, part: string): NbTables[T] | undefined {
+    const k = key(kind, name, part);
+    return this.nb.table(table).lookup(OBJECT_INDEX, name).find((r) => ownedKey(r, this.opts.owner) === k);
   }
 
   /** External router ports, their peers, gateway chassis and addresses. */
@@ -768,10 +733,11 @@ class Builder {
 
   // ------------------------------------------------------------ addresses
 
+  /** The address of a family the object holds in a switch's ledger. */
   private ledgerLookup(sw: string, kind: string, name: string, fam: Family): Ip | undefined {
-    const want = `${this.opts.owner}/${kind}/${name}`;
-    for (const [ip, who] of this.ledger.get(sw) ?? []) {
-      if (who !== want) continue;
+    const row = this.switchRow(sw);
+    if (!row) return undefined;
+    for (const ip of this.facts.reservationsOf(`${this.opts.owner}/${kind}/${name}`).get(row._uuid) ?? []) {
       const p = parseIp(ip);
       if (p && p.family === fam) return p;
     }
@@ -790,14 +756,14 @@ class Builder {
   private allocate(net: { subnet: Subnet; cidrs: Cidr[] }, fam: Family): Ip | undefined {
     const c = net.cidrs.find((x) => x.family === fam);
     if (!c) return undefined;
-    const taken = this.takenOn(net.subnet.name);
+    const sw = net.subnet.name;
     // addresses below the cursor were found taken by an earlier allocation of this plan
-    const cursorKey = `${net.subnet.name}/${fam}`;
+    const cursorKey = `${sw}/${fam}`;
     const first = this.cursor.get(cursorKey) ?? cidrFirstHost(c).value;
     const last = cidrLastHost(c).value;
     for (let v = first; v <= last; v++) {
       const ip = parseIp(formatIp(fam, v))!;
-      if (taken.has(ip.text) || this.excluded(net.subnet, ip) || this.ipUsedInNb(ip)) continue;
+      if (this.reservedBy(sw, ip.text) !== undefined || this.inUseOn(sw, ip.text) || this.excluded(net.subnet, ip) || this.ipUsedInNb(ip)) continue;
       this.cursor.set(cursorKey, v + 1n);
       return ip;
     }
@@ -817,12 +783,12 @@ class Builder {
       return undefined;
     }
     const mine = `${this.opts.owner}/${holder}`;
-    const reserved = this.ledger.get(sw)?.get(ip.text);
+    const reserved = this.reservedBy(sw, ip.text);
     if (reserved && reserved !== mine) {
       this.problem(o, field, `${ip.text} is already reserved by ${reserved}`);
       return undefined;
     }
-    if (!reserved && this.takenOn(sw).has(ip.text)) {
+    if (!reserved && this.inUseOn(sw, ip.text)) {
       this.problem(o, field, `${ip.text} is already in use on ${sw}`);
       return undefined;
     }
@@ -1036,33 +1002,23 @@ class Builder {
     return { router: vpc, ...(o.v4Ip ? { v4: o.v4Ip } : {}), ...(o.v6Ip ? { v6: o.v6Ip } : {}) };
   }
 
-  private switchOfPort: Map<string, NbTables['Logical_Switch']> | undefined;
   private routerOfPort(lsp: LogicalSwitchPortRow): string | undefined {
-    if (!this.switchOfPort) {
-      this.switchOfPort = new Map();
-      for (const s of this.nb.table('Logical_Switch').values()) for (const u of s.ports) this.switchOfPort.set(u, s);
-    }
-    const ls = this.switchOfPort.get(lsp._uuid);
+    const ls = this.nb.table('Logical_Switch').lookup('ports', lsp._uuid)[0];
     if (!ls) return undefined;
-    // a router-type port of this switch names its router port; that port's router
-    const lrpNames = new Set<string>();
-    for (const pu of ls.ports) {
-      const p = this.nb.table('Logical_Switch_Port').get(pu);
-      const rp = p?.type === 'router' ? p.options.get('router-port') : undefined;
-      if (rp) lrpNames.add(rp);
-    }
     const sub = this.get<Subnet>('Subnet', ls.name);
     if (sub?.vpc) {
       this.use('Vpc', sub.vpc);
       return sub.vpc;
     }
-    for (const lr of this.nb.table('Logical_Router').values()) {
-      for (const pu of lr.ports) {
-        const p = this.nb.table('Logical_Router_Port').get(pu);
-        if (p && lrpNames.has(p.name)) {
-          this.use('Vpc', lr.name);
-          return lr.name;
-        }
+    // a router-type port of this switch names its router port; that port's router
+    for (const pu of ls.ports) {
+      const p = this.nb.table('Logical_Switch_Port').get(pu);
+      const rp = p?.type === 'router' ? p.options.get('router-port') : undefined;
+      const lrp = rp ? this.findByName('Logical_Router_Port', rp) : undefined;
+      const lr = lrp ? this.nb.table('Logical_Router').lookup('ports', lrp._uuid)[0] : undefined;
+      if (lr) {
+        this.use('Vpc', lr.name);
+        return lr.name;
       }
     }
     return undefined;
@@ -1154,7 +1110,7 @@ class Builder {
     for (const { fam, ext, int } of n.pairs) {
       const extra: Record<string, unknown> = { logical_port: null, external_mac: null };
       // options:stateless is set when asked for, and set back to false when no longer (other option keys are left alone)
-      if (f.stateless || this.statelessNow().has(key(f.kind, f.name, `nat:${fam}`))) extra.options = new Map([['stateless', f.stateless ? 'true' : 'false']]);
+      if (f.stateless || this.ownedRow('NAT', f.kind, f.name, `nat:${fam}`)?.options.get('stateless') === 'true') extra.options = new Map([['stateless', f.stateless ? 'true' : 'false']]);
       if (type === 'distributed') {
         if (!n.lsp) {
           this.problem(f, 'spec.type', 'distributed needs ipName naming a workload port (its MAC and chassis); a VIP or a bare IP stays centralized');

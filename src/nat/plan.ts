@@ -33,10 +33,12 @@ import {
   objectId,
   ownedKey,
   type NbTableName,
-  type NbView,
   type Problem,
   type RowSpec,
 } from './rows.js';
+import { NbFacts, OBJECT_INDEX, OWNED_TABLES, holdersOf, type NbView } from './nb-view.js';
+
+export { OWNED_TABLES };
 
 export interface Change {
   action: 'add' | 'change' | 'remove';
@@ -64,23 +66,6 @@ export interface Plan {
   /** problems found in NB that do not stop the plan (duplicate rows not ours) */
   warnings: string[];
 }
-
-/** Tables whose rows ovn-natgw may own. */
-export const OWNED_TABLES: readonly NbTableName[] = [
-  'Logical_Switch',
-  'Logical_Switch_Port',
-  'Logical_Router',
-  'Logical_Router_Port',
-  'Gateway_Chassis',
-  'NAT',
-  'Logical_Router_Static_Route',
-  'Logical_Router_Policy',
-  'Load_Balancer',
-  'BFD',
-  'HA_Chassis_Group',
-  'HA_Chassis',
-  'Address_Set',
-];
 
 /** Map columns whose whole value ovn-natgw sets, per table (others: only its own keys). */
 const FULL_MAPS: Partial<Record<NbTableName, ReadonlySet<string>>> = { Load_Balancer: new Set(['vips']) };
@@ -145,11 +130,22 @@ export interface PlanOptions {
   strict?: boolean;
   /** why a row no desired row claims goes, as the plan says it (default "left the manifest") */
   removal?: string;
+  /**
+   * Also warn of duplicate NAT rows anywhere in NB (a scan of NAT), not only
+   * among the external addresses the plan writes: a one-shot command's check;
+   * a change of one object does not scan NB.
+   */
+  nbWarnings?: boolean;
+  /** The derived NB facts (reservations by holder), kept from the replica; made by a scan when not given. */
+  facts?: NbFacts;
 }
+
+/** Switch external_ids key of the ledger's version: moved by every plan that reserves an address there. */
+export const LEDGER_VERSION_KEY = 'ovn-natgw:ledger-version';
 
 export function buildPlan(desired: Desired, nb: NbView, owner: string, opts: PlanOptions = {}): Plan {
   if (desired.problems.length > 0) throw new PlanError(desired.problems);
-  return new Planner(desired, nb, owner, opts.scope, opts.strict ?? false, opts.removal ?? 'left the manifest').run();
+  return new Planner(desired, nb, owner, opts).run();
 }
 
 /** The parts whose row is an object's anchor, in order of preference (see chooseAnchors). */
@@ -183,14 +179,25 @@ class Planner {
   /** object id -> the key of the row its document is stored on */
   private readonly anchors = new Map<string, string>();
 
+  private readonly scope: ReadonlySet<string> | undefined;
+  private readonly strict: boolean;
+  private readonly removal: string;
+  private factsMade: NbFacts | undefined;
+
   constructor(
     private readonly desired: Desired,
     private readonly nb: NbView,
     private readonly owner: string,
-    private readonly scope: ReadonlySet<string> | undefined,
-    private readonly strict: boolean,
-    private readonly removal: string,
-  ) {}
+    private readonly opts: PlanOptions,
+  ) {
+    this.scope = opts.scope;
+    this.strict = opts.strict ?? false;
+    this.removal = opts.removal ?? 'left the manifest';
+  }
+
+  private get facts(): NbFacts {
+    return (this.factsMade ??= this.opts.facts ?? new NbFacts(this.nb));
+  }
 
   /** May the plan write this object's rows (or reservations)? */
   private inScope(kind: string | undefined, name: string | undefined): boolean {
@@ -201,12 +208,33 @@ class Planner {
     return this.nb.table(t).values() as Iterable<AnyRow>;
   }
 
+  private lookup(t: NbTableName, index: string, value: unknown): readonly AnyRow[] {
+    return this.nb.table(t).lookup(index, value) as unknown as readonly AnyRow[];
+  }
+
+  /**
+   * The owned rows a plan considers, per table: every one of the owner's
+   * (no scope), or those of the objects in scope, found by the object index.
+   */
+  private ownedCandidates(t: NbTableName): Iterable<AnyRow> {
+    if (!this.scope) return this.rows(t);
+    const out: AnyRow[] = [];
+    const names = new Set<string>();
+    for (const id of this.scope) names.add(id.slice(id.indexOf('/') + 1));
+    for (const name of names) {
+      for (const r of this.lookup(t, OBJECT_INDEX, name)) {
+        if (this.inScope(r.external_ids.get(KIND_KEY), name)) out.push(r);
+      }
+    }
+    return out;
+  }
+
   run(): Plan {
     // owned rows, by key; extra rows with a key already seen are duplicates to remove
     for (const t of OWNED_TABLES) {
       const m = new Map<string, AnyRow>();
       const dupes: AnyRow[] = [];
-      for (const r of this.rows(t)) {
+      for (const r of this.ownedCandidates(t)) {
         const k = ownedKey(r, this.owner);
         if (!k) continue;
         const prev = m.get(k);
@@ -276,21 +304,23 @@ class Planner {
     return this.specs.get(key);
   }
 
-  private readonly names = new Map<string, Map<string, AnyRow>>();
   private byName(table: NbTableName, name: string): AnyRow | undefined {
-    let m = this.names.get(table);
-    if (!m) {
-      m = new Map();
-      for (const r of this.rows(table)) m.set(String(r.name), r);
-      this.names.set(table, m);
-    }
-    return m.get(name);
+    return this.lookup(table, 'name', name)[0];
   }
 
   private existing(s: RowSpec): AnyRow | undefined {
-    const mine = this.owned.get(s.table)?.get(s.key);
+    const mine = this.owned.get(s.table)?.get(s.key) ?? (this.inScope(s.kind, s.name) ? undefined : this.ownedByKey(s));
     if (mine) return mine;
     return s.ensureName !== undefined ? this.byName(s.table, s.ensureName) : undefined;
+  }
+
+  /** The owned row of a desired row of an object out of scope (lowest UUID among duplicates, as in scope). */
+  private ownedByKey(s: RowSpec): AnyRow | undefined {
+    let best: AnyRow | undefined;
+    for (const r of this.lookup(s.table, OBJECT_INDEX, s.name)) {
+      if (ownedKey(r, this.owner) === s.key && (!best || r._uuid < best._uuid)) best = r;
+    }
+    return best;
   }
 
   private isMine(r: AnyRow): boolean {
@@ -499,24 +529,9 @@ class Planner {
     else if (specChanged) this.specChanges.push({ action: 'change', table: s.table, label: `${s.kind} ${s.name}: its last-applied spec, on ${s.label}`, object: `${s.kind}/${s.name}`, spec: true });
   }
 
-  /** child uuid -> the rows holding it, per child table (built once per table) */
-  private readonly holders = new Map<string, Map<string, { table: NbTableName; column: string; uuid: string }[]>>();
+  /** The rows holding a child row (its router, switch, port or group), by the parents' element indexes. */
   private parentsOf(table: NbTableName, uuid: string): { table: NbTableName; column: string; uuid: string }[] {
-    let m = this.holders.get(table);
-    if (!m) {
-      m = new Map();
-      for (const [pt, col] of PARENTS[table] ?? []) {
-        for (const p of this.rows(pt)) {
-          for (const c of p[col] as readonly string[]) {
-            const l = m.get(c) ?? [];
-            l.push({ table: pt, column: col, uuid: p._uuid });
-            m.set(c, l);
-          }
-        }
-      }
-      this.holders.set(table, m);
-    }
-    return m.get(uuid) ?? [];
+    return holdersOf(this.nb, PARENTS[table] ?? [], uuid);
   }
 
   private remove(table: NbTableName, r: AnyRow, why: string): void {
@@ -581,25 +596,23 @@ class Planner {
 
   /** NAT identity: (router, type, external_ip, logical_ip, gateway_port). */
   private checkNatConflicts(): void {
-    // NB NAT rows by external IP: an identity includes it, so only rows sharing one can collide
-    const byExt = new Map<string, NbTables['NAT'] | NbTables['NAT'][]>();
-    for (const nat of this.nb.table('NAT').values()) {
-      const g = byExt.get(nat.external_ip);
-      if (g === undefined) byExt.set(nat.external_ip, nat);
-      else if (Array.isArray(g)) g.push(nat);
-      else byExt.set(nat.external_ip, [g, nat]);
-    }
-    let routerOf: Map<string, string> | undefined;
+    // NB NAT rows by external IP: an identity includes it, so only rows sharing one can collide;
+    // those of the plan's external IPs (NB-wide only with nbWarnings: a scan)
+    const byExt = new Map<string, NbTables['NAT'][]>();
+    const group = (ip: string) => {
+      let g = byExt.get(ip);
+      if (!g) byExt.set(ip, (g = this.nb.table('NAT').lookup('external_ip', ip) as NbTables['NAT'][]));
+      return g;
+    };
+    if (this.opts.nbWarnings) for (const nat of this.nb.table('NAT').values()) group(nat.external_ip);
+    for (const s of this.desired.rows) if (s.table === 'NAT' && this.inScope(s.kind, s.name)) group(String(s.columns.external_ip));
     const identity = (nat: NbTables['NAT']): string => {
-      if (!routerOf) {
-        routerOf = new Map();
-        for (const lr of this.rows('Logical_Router')) for (const u of lr.nat as readonly string[]) routerOf.set(u, String(lr.name));
-      }
+      const router = this.nb.table('Logical_Router').lookup('nat', nat._uuid)[0]?.name ?? '?';
       const gp = nat.gateway_port ? (this.nb.table('Logical_Router_Port').get(nat.gateway_port)?.name ?? '') : '';
-      return natIdentity(routerOf.get(nat._uuid) ?? '?', nat.type, nat.external_ip, nat.logical_ip, gp);
+      return natIdentity(router, nat.type, nat.external_ip, nat.logical_ip, gp);
     };
     for (const g of byExt.values()) {
-      if (!Array.isArray(g)) continue;
+      if (g.length < 2) continue;
       const seen = new Map<string, string[]>();
       for (const nat of g) {
         const id = identity(nat);
@@ -615,9 +628,9 @@ class Planner {
       const ext = String(s.columns.external_ip);
       const logical = String(s.columns.logical_ip);
       const fip = s.columns.type === 'dnat_and_snat';
-      const g = byExt.get(ext);
+      const mine = this.inScope(s.kind, s.name);
       let id: string | undefined;
-      for (const nat of g === undefined ? [] : Array.isArray(g) ? g : [g]) {
+      for (const nat of mine ? group(ext) : []) {
         if (this.isMine(nat as unknown as AnyRow)) continue;
         if (id === undefined) {
           const router = s.parent!.ref.startsWith('name:') ? s.parent!.ref.slice(5) : (this.spec(s.parent!.ref)?.name ?? '?');
@@ -634,7 +647,7 @@ class Planner {
       }
       if (fip) {
         const prev = fipIps.get(ext);
-        if (prev !== undefined && prev !== logical) {
+        if (prev !== undefined && prev !== logical && mine) {
           this.problem(s, 'spec.ovnEip', `${ext} would be a floating IP for both ${prev} and ${logical}`);
         }
         fipIps.set(ext, logical);
@@ -642,9 +655,17 @@ class Planner {
     }
   }
 
-  /** Address reservations in the switches' external_ids. */
+  /**
+   * Address reservations in the switches' external_ids: those of the objects
+   * in scope (every object of the owner without a scope), where the plan
+   * wants them and where NB holds them (NbFacts, by holder: no ledger is
+   * read whole). A switch that gets a new reservation is guarded by a `wait`
+   * on its ledger version, which the same mutation moves: another writer's
+   * reservation since the plan read fails the transaction (it plans again),
+   * in constant bytes however big the ledger.
+   */
   private ledger(): void {
-    const want = new Map<string, Map<string, string>>(); // switch ref -> ip -> holder
+    const want = new Map<string, Map<string, string>>(); // switch ref -> key -> holder
     const names = new Map<string, string>();
     for (const r of this.desired.reservations) {
       if (!this.inScope(r.kind, r.name)) continue;
@@ -653,49 +674,61 @@ class Planner {
       m.set(`${IP_LEDGER_PREFIX}${r.ip}`, `${this.owner}/${r.kind}/${r.name}`);
       names.set(r.switchRef, r.switchName);
     }
-    // switches with our entries that no longer want them
+    // where the objects in scope hold reservations now: switch uuid -> key -> holder
     const mine = `${this.owner}/`;
-    for (const ls of this.rows('Logical_Switch')) {
-      const k = this.switchKey.get(ls._uuid) ?? `uuid:${ls._uuid}`;
-      if (!want.has(k)) {
-        let ours = false;
-        for (const [key, v] of ls.external_ids) if (key.startsWith(IP_LEDGER_PREFIX) && v.startsWith(mine)) ours = true;
-        if (ours) want.set(k, new Map());
-        names.set(k, String(ls.name));
+    const holders = this.scope ? [...this.scope].map((id) => `${mine}${id}`) : [...this.facts.holders(mine)];
+    const have = new Map<string, Map<string, string>>();
+    for (const h of holders) {
+      for (const [sw, ips] of this.facts.reservationsOf(h)) {
+        let m = have.get(sw);
+        if (!m) have.set(sw, (m = new Map()));
+        for (const ip of ips) m.set(`${IP_LEDGER_PREFIX}${ip}`, h);
+        const k = this.switchKey.get(sw) ?? `uuid:${sw}`;
+        if (!want.has(k)) want.set(k, new Map());
       }
     }
     for (const [swRef, m] of want) {
       const inserted = this.named.get(swRef);
       if (inserted) {
-        // the switch is new: its reservations go into the insert
+        // the switch is new: its reservations go into the insert, with the ledger's first version
         const ins = this.inserts.find((o) => o.op === 'insert' && o.uuidName === inserted) as { row: Record<string, unknown> } | undefined;
         const ext = new Map(ins!.row.external_ids as Map<string, string>);
         for (const [k, v] of m) ext.set(k, v);
+        if (m.size) ext.set(LEDGER_VERSION_KEY, '1');
         ins!.row.external_ids = ext;
         continue;
       }
       const uuid = this.refValue(swRef);
       const ls = this.nb.table('Logical_Switch').get(uuid)!;
-      if (ledgerUnchanged(ls.external_ids, m, mine)) continue;
-      const have = new Map([...ls.external_ids].filter(([k, v]) => k.startsWith(IP_LEDGER_PREFIX) && v.startsWith(`${this.owner}/`)));
-      const add = [...m].filter(([k, v]) => have.get(k) !== v);
-      const drop = [...have.keys()].filter((k) => !m.has(k) && this.inScope(...(have.get(k)!.split('/').slice(1) as [string, string])));
+      const name = names.get(swRef) ?? ls.name;
+      const held = have.get(uuid) ?? new Map<string, string>();
+      const add = [...m].filter(([k, v]) => ls.external_ids.get(k) !== v);
+      const drop = [...held.keys()].filter((k) => !m.has(k));
       if (add.length === 0 && drop.length === 0) continue;
-      // another writer's reservation made since we read: the wait fails the transaction
-      if (add.length) {
-        this.ops.push({ op: 'wait', table: 'Logical_Switch', where: [['_uuid', '==', uuid]], columns: ['external_ids'], until: '==', rows: [{ external_ids: ls.external_ids }], timeout: 0 });
-      }
-      const taken = add.filter(([k]) => ls.external_ids.has(k) && !have.has(k));
+      const taken = add.filter(([k]) => ls.external_ids.has(k) && !held.has(k));
       for (const [k] of taken) {
-        this.problems.push({ kind: 'Logical_Switch', name: names.get(swRef) ?? uuid, field: 'external_ids', reason: `${k.slice(IP_LEDGER_PREFIX.length)} is reserved by ${ls.external_ids.get(k)}` });
+        this.problems.push({ kind: 'Logical_Switch', name, field: 'external_ids', reason: `${k.slice(IP_LEDGER_PREFIX.length)} is reserved by ${ls.external_ids.get(k)}` });
       }
       const muts: [string, 'insert' | 'delete', unknown][] = [];
-      const del = [...drop, ...add.filter(([k]) => have.has(k)).map(([k]) => k)];
+      const del = [...drop, ...add.filter(([k]) => held.has(k)).map(([k]) => k)];
+      const ins = new Map(add);
+      if (add.length) {
+        // another writer's reservation made since we read: the wait fails the transaction
+        const version = ls.external_ids.get(LEDGER_VERSION_KEY);
+        if (version !== undefined) {
+          this.ops.push({ op: 'wait', table: 'Logical_Switch', where: [['_uuid', '==', uuid], ['external_ids', 'includes', new Map([[LEDGER_VERSION_KEY, version]])]], columns: [], until: '==', rows: [{}], timeout: 0 });
+          del.push(LEDGER_VERSION_KEY);
+        } else {
+          // a ledger without a version yet (written by an older ovn-natgw): guarded whole, once
+          this.ops.push({ op: 'wait', table: 'Logical_Switch', where: [['_uuid', '==', uuid]], columns: ['external_ids'], until: '==', rows: [{ external_ids: ls.external_ids }], timeout: 0 });
+        }
+        ins.set(LEDGER_VERSION_KEY, String(Number(version ?? '0') + 1));
+      }
       if (del.length) muts.push(['external_ids', 'delete', del]);
-      if (add.length) muts.push(['external_ids', 'insert', new Map(add)]);
+      if (ins.size) muts.push(['external_ids', 'insert', ins]);
       this.updates.push({ op: 'mutate', table: 'Logical_Switch', where: [['_uuid', '==', uuid]], mutations: muts });
-      for (const [k, v] of add) this.changes.push({ action: 'add', table: 'Logical_Switch', label: `reservation ${k.slice(IP_LEDGER_PREFIX.length)} on ${names.get(swRef)} for ${v}`, object: v.split('/').slice(1).join('/') });
-      for (const k of drop) this.changes.push({ action: 'remove', table: 'Logical_Switch', label: `reservation ${k.slice(IP_LEDGER_PREFIX.length)} on ${names.get(swRef)} (${have.get(k)})`, object: have.get(k)!.split('/').slice(1).join('/') });
+      for (const [k, v] of add) this.changes.push({ action: 'add', table: 'Logical_Switch', label: `reservation ${k.slice(IP_LEDGER_PREFIX.length)} on ${name} for ${v}`, object: v.split('/').slice(1).join('/') });
+      for (const k of drop) this.changes.push({ action: 'remove', table: 'Logical_Switch', label: `reservation ${k.slice(IP_LEDGER_PREFIX.length)} on ${name} (${held.get(k)})`, object: held.get(k)!.split('/').slice(1).join('/') });
     }
   }
 }
@@ -720,14 +753,6 @@ function describeRow(table: NbTableName, r: AnyRow): string {
     default:
       return r._uuid;
   }
-}
-
-/** The switch's ledger holds exactly our wanted entries (`m`), and no other entry of ours. */
-function ledgerUnchanged(ext: ReadonlyMap<string, string>, m: ReadonlyMap<string, string>, mine: string): boolean {
-  if (!mapIncludes(ext, m)) return false;
-  let ours = 0;
-  for (const [k, v] of ext) if (v.startsWith(mine) && k.startsWith(IP_LEDGER_PREFIX)) ours++;
-  return ours === m.size;
 }
 
 const EMPTY_MAP: ReadonlyMap<string, unknown> = new Map();

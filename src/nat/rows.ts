@@ -36,15 +36,6 @@ export function ownedKey(r: { external_ids: ReadonlyMap<string, string> }, owner
   return rowKey(r.external_ids.get(KIND_KEY) ?? '', r.external_ids.get(NAME_KEY) ?? '', r.external_ids.get(PART_KEY) ?? '');
 }
 
-/** Read access to NB (a Replica<NbTables> fits). */
-export interface TableLike<R> {
-  get(uuid: string): R | undefined;
-  values(): Iterable<R>;
-}
-export interface NbView {
-  table<T extends NbTableName>(name: T): TableLike<NbTables[T]>;
-}
-
 /** A reference to another row in a column value: a RowSpec key, or an existing row's UUID. */
 export interface Ref {
   readonly ref: string;

@@ -5,8 +5,9 @@
 import type { ManifestObject } from './objects.js';
 import { sourceOf } from './manifest.js';
 import { OWNED_TABLES } from './plan.js';
-import { IP_LEDGER_PREFIX, KIND_KEY, NAME_KEY, OWNER_KEY, PART_KEY, type NbView } from './rows.js';
+import { IP_LEDGER_PREFIX, KIND_KEY, NAME_KEY, OWNER_KEY, PART_KEY } from './rows.js';
 import type { StoredObjects } from './store.js';
+import type { NbView } from './nb-view.js';
 
 type AnyRow = { _uuid: string; external_ids: ReadonlyMap<string, string> } & Record<string, unknown>;
 

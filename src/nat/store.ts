@@ -22,7 +22,8 @@
 import type { Manifest, ManifestObject } from './objects.js';
 import { parseStored } from './manifest.js';
 import { OWNED_TABLES } from './plan.js';
-import { GLOBAL_SPEC_PREFIX, IP_LEDGER_PREFIX, KIND_KEY, NAME_KEY, OWNER_KEY, SPEC_KEY, idOf, objectId, type NbView } from './rows.js';
+import { GLOBAL_SPEC_PREFIX, IP_LEDGER_PREFIX, KIND_KEY, NAME_KEY, OWNER_KEY, SPEC_KEY, idOf, objectId } from './rows.js';
+import type { NbView } from './nb-view.js';
 
 /** Kinds whose document a reservation alone can stand for (see derivedDocument). */
 export const RESERVATION_KINDS: ReadonlySet<string> = new Set(['OvnEip', 'Vip']);
@@ -37,7 +38,7 @@ export interface StoredObjects {
   /** objects with rows or reservations of the owner in NB but no document (applied by an older ovn-natgw) */
   withoutSpec: string[];
   /** every object of the owner NB holds anything of */
-  present: ReadonlySet<string>;
+  present: { has(id: string): boolean };
 }
 
 type AnyRow = { _uuid: string; external_ids: ReadonlyMap<string, string> };

@@ -1,0 +1,392 @@
+/**
+ * The objects each owner has in NB (store.ts says where their last-applied
+ * documents live), kept from the replica's commits in O(change) instead of
+ * read by a scan per plan, with what each object names (its references) and,
+ * the other way, who names it, so that a change of one object plans that
+ * object, what it needs, and what depends on it:
+ *
+ *  - `closure(owner, ids)`: the objects a plan of `ids` must render to plan
+ *    them right: what they read (an OvnFip's OvnEip, its Vpc, the network),
+ *    transitively, and the objects they could conflict with (the other users
+ *    of the same EIP, the other SNAT rules of the same router);
+ *  - `dependents(owner, ids)`: the objects to plan again with them (the FIPs
+ *    on an EIP that changed, the EIPs on a network that changed).
+ *
+ * References are read from the objects' specs ("spec.ovnEip"), plus two
+ * groups: "*ext", every external network (the default network is chosen
+ * among them), and "lsp:<name>", a workload port a FIP or SNAT names (its
+ * router is found through NB when planned).
+ */
+import type { ManifestObject } from './objects.js';
+import { parseStored } from './manifest.js';
+import { NbFacts, OWNED_TABLES, type NbView } from './nb-view.js';
+import type { ChangeEvent } from '../ovsdb/replica.js';
+import { GLOBAL_SPEC_PREFIX, KIND_KEY, NAME_KEY, OWNER_KEY, SPEC_KEY, idOf, objectId } from './rows.js';
+import { derivedDocument, RESERVATION_KINDS } from './store.js';
+import { EXTERNAL_GW_CONFIG } from './manifest.js';
+
+/** The group of every external network (what a default network choice reads). */
+export const EXT_GROUP = '*ext';
+const CONFIG = objectId('ConfigMap', EXTERNAL_GW_CONFIG);
+
+/** What an object names: the objects (and groups) its plan reads. */
+export function refsOf(o: ManifestObject): string[] {
+  const out: string[] = [];
+  const add = (kind: string, name: string | undefined) => name !== undefined && out.push(objectId(kind, name));
+  switch (o.kind) {
+    case 'Vlan':
+      add('ProviderNetwork', o.provider);
+      break;
+    case 'Subnet':
+      add('Vlan', o.vlan);
+      add('ProviderNetwork', o.provider);
+      add('Vpc', o.vpc);
+      break;
+    case 'Vpc':
+      out.push(CONFIG, EXT_GROUP);
+      for (const n of o.addExternalSubnets) add('Subnet', n);
+      break;
+    case 'OvnEip':
+      if (o.externalSubnet) add('Subnet', o.externalSubnet);
+      else out.push(CONFIG, EXT_GROUP);
+      break;
+    case 'Vip':
+      add('Subnet', o.subnet);
+      break;
+    case 'OvnFip':
+    case 'OvnDnatRule':
+    case 'OvnSnatRule':
+      out.push(CONFIG);
+      add('OvnEip', o.ovnEip);
+      add('Vpc', o.vpc);
+      if (o.kind === 'OvnSnatRule') add('Subnet', o.vpcSubnet);
+      if (o.ipName !== undefined) {
+        if (o.kind !== 'OvnSnatRule' && o.ipType === 'vip') add('Vip', o.ipName);
+        else out.push(`lsp:${o.ipName}`);
+      }
+      break;
+  }
+  return out;
+}
+
+interface Entry {
+  /** owned rows of the object: uuid -> the spec it carries (undefined: none) */
+  rows: Map<string, string | undefined>;
+  /** its document in NB_Global */
+  global?: string;
+}
+
+interface Parsed {
+  json: string;
+  object?: ManifestObject;
+  problem?: string;
+  refs: string[];
+}
+
+class OwnerObjects {
+  readonly entries = new Map<string, Entry>();
+  readonly parsed = new Map<string, Parsed>();
+  /** ref -> the objects that name it */
+  readonly users = new Map<string, Set<string>>();
+  readonly extSubnets = new Set<string>();
+
+  entry(id: string): Entry {
+    let e = this.entries.get(id);
+    if (!e) this.entries.set(id, (e = { rows: new Map() }));
+    return e;
+  }
+}
+
+type Row = { _uuid: string; external_ids: ReadonlyMap<string, string> };
+
+export class ObjectStore {
+  private readonly owners = new Map<string, OwnerObjects>();
+
+  constructor(
+    private readonly nb: NbView,
+    private readonly facts: NbFacts,
+  ) {
+    for (const t of OWNED_TABLES) for (const r of this.nb.table(t).values() as Iterable<Row>) this.addRow(r);
+    for (const g of this.nb.table('NB_Global').values()) for (const [k, v] of g.external_ids) this.setGlobal(k, v);
+    const dirty = new Set<string>();
+    for (const [owner, oo] of this.owners) for (const id of oo.entries.keys()) dirty.add(`${owner}/${id}`);
+    for (const h of this.facts.holders('')) dirty.add(h);
+    this.refresh(dirty);
+  }
+
+  private of(owner: string): OwnerObjects {
+    let oo = this.owners.get(owner);
+    if (!oo) this.owners.set(owner, (oo = new OwnerObjects()));
+    return oo;
+  }
+
+  /** "<owner>/<kind>/<name>" of a row of ours, or undefined. */
+  private static holder(r: Row): string | undefined {
+    const owner = r.external_ids.get(OWNER_KEY);
+    return owner === undefined ? undefined : `${owner}/${r.external_ids.get(KIND_KEY) ?? ''}/${r.external_ids.get(NAME_KEY) ?? ''}`;
+  }
+
+  private addRow(r: Row): string | undefined {
+    const h = ObjectStore.holder(r);
+    if (!h) return undefined;
+    const [owner, id] = split(h);
+    this.of(owner).entry(id).rows.set(r._uuid, r.external_ids.get(SPEC_KEY));
+    return h;
+  }
+
+  private removeRow(r: Row): string | undefined {
+    const h = ObjectStore.holder(r);
+    if (!h) return undefined;
+    const [owner, id] = split(h);
+    const oo = this.owners.get(owner);
+    const e = oo?.entries.get(id);
+    e?.rows.delete(r._uuid);
+    if (e && e.rows.size === 0 && e.global === undefined) oo!.entries.delete(id);
+    return h;
+  }
+
+  private setGlobal(k: string, v: string | undefined): string | undefined {
+    if (!k.startsWith(GLOBAL_SPEC_PREFIX)) return undefined;
+    const h = k.slice(GLOBAL_SPEC_PREFIX.length);
+    const [owner, id] = split(h);
+    const oo = this.of(owner);
+    if (v === undefined) {
+      const e = oo.entries.get(id);
+      if (e) {
+        delete e.global;
+        if (e.rows.size === 0) oo.entries.delete(id);
+      }
+    } else oo.entry(id).global = v;
+    return h;
+  }
+
+  /** Follows one commit (after NbFacts has: `moved` are the holders whose reservations changed). */
+  apply(changes: readonly ChangeEvent[], moved: ReadonlySet<string>): void {
+    const dirty = new Set(moved);
+    for (const e of changes) {
+      if (e.table === 'NB_Global') {
+        const ext = (e.row as unknown as Row).external_ids;
+        const before = e.kind === 'insert' ? new Map<string, string>() : ((e.old ?? e.row) as unknown as Row).external_ids;
+        const after = e.kind === 'delete' ? new Map<string, string>() : ext;
+        if (e.kind === 'update' && before === after) continue;
+        const keys = e.diff?.has('external_ids') ? [...(e.diff.get('external_ids') as ReadonlyMap<string, string>).keys()] : [...new Set([...before.keys(), ...after.keys()])];
+        for (const k of keys) if (before.get(k) !== after.get(k)) {
+          const h = this.setGlobal(k, after.get(k));
+          if (h) dirty.add(h);
+        }
+        continue;
+      }
+      if (!(OWNED_TABLES as readonly string[]).includes(e.table)) continue;
+      const row = e.row as unknown as Row;
+      const old = e.old as unknown as Row | undefined;
+      if (e.kind === 'update' && old!.external_ids === row.external_ids) continue;
+      if (e.kind !== 'insert') {
+        const h = this.removeRow(e.kind === 'delete' ? row : old!);
+        if (h) dirty.add(h);
+      }
+      if (e.kind !== 'delete') {
+        const h = this.addRow(row);
+        if (h) dirty.add(h);
+      }
+    }
+    this.refresh(dirty);
+  }
+
+  /** Re-reads the documents of these holders ("<owner>/<kind>/<name>"), parsing those that changed. */
+  private refresh(holders: Iterable<string>): void {
+    const todo: { owner: string; id: string; json: string }[] = [];
+    for (const h of holders) {
+      const [owner, id] = split(h);
+      const oo = this.of(owner);
+      const json = this.documentOf(owner, id);
+      const cur = oo.parsed.get(id);
+      if (json === undefined) {
+        if (cur) this.unlink(oo, id, cur);
+        oo.parsed.delete(id);
+        continue;
+      }
+      if (cur?.json === json) continue;
+      todo.push({ owner, id, json });
+    }
+    if (todo.length === 0) return;
+    const { manifest, problems } = parseStored(todo.map((x) => ({ id: x.id, json: x.json })));
+    const byId = new Map(manifest.objects.map((o) => [idOf(o), o]));
+    for (const { owner, id, json } of todo) {
+      const oo = this.of(owner);
+      const cur = oo.parsed.get(id);
+      if (cur) this.unlink(oo, id, cur);
+      const object = byId.get(id);
+      const p: Parsed = object ? { json, object, refs: refsOf(object) } : { json, problem: problems.find((x) => x.startsWith(id)) ?? `${id}: its stored spec cannot be read`, refs: [] };
+      oo.parsed.set(id, p);
+      for (const r of p.refs) {
+        let s = oo.users.get(r);
+        if (!s) oo.users.set(r, (s = new Set()));
+        s.add(id);
+      }
+      if (object?.kind === 'Subnet' && !object.vpc) oo.extSubnets.add(id);
+    }
+  }
+
+  private unlink(oo: OwnerObjects, id: string, p: Parsed): void {
+    for (const r of p.refs) {
+      const s = oo.users.get(r);
+      s?.delete(id);
+      if (s?.size === 0) oo.users.delete(r);
+    }
+    oo.extSubnets.delete(id);
+  }
+
+  /** The document NB holds for an object (a row's, NB_Global's, or made from its reservations). */
+  private documentOf(owner: string, id: string): string | undefined {
+    const e = this.owners.get(owner)?.entries.get(id);
+    if (e) {
+      for (const spec of e.rows.values()) if (spec !== undefined) return spec;
+      if (e.global !== undefined) return e.global;
+    }
+    const kind = id.slice(0, id.indexOf('/'));
+    if (!RESERVATION_KINDS.has(kind)) return undefined;
+    const held = this.facts.reservationsOf(`${owner}/${id}`);
+    for (const [sw, ips] of held) {
+      const name = this.nb.table('Logical_Switch').get(sw)?.name;
+      if (name !== undefined) return JSON.stringify(derivedDocument(kind, id.slice(kind.length + 1), name, [...ips]));
+    }
+    return undefined;
+  }
+
+  /** An object of the owner, as NB holds it (undefined: none, or its spec cannot be read). */
+  get(owner: string, id: string): ManifestObject | undefined {
+    return this.owners.get(owner)?.parsed.get(id)?.object;
+  }
+
+  /** Whether NB holds anything of the object (rows, a document, reservations). */
+  has(owner: string, id: string): boolean {
+    return this.owners.get(owner)?.entries.has(id) === true || this.facts.reservationsOf(`${owner}/${id}`).size > 0;
+  }
+
+  /** Every object of the owner NB holds a readable document for, and the problems of those it cannot read. */
+  all(owner: string): { objects: ManifestObject[]; problems: string[] } {
+    const oo = this.owners.get(owner);
+    const objects: ManifestObject[] = [];
+    const problems: string[] = [];
+    for (const p of oo?.parsed.values() ?? []) {
+      if (p.object) objects.push(p.object);
+      else if (p.problem) problems.push(p.problem);
+    }
+    return { objects, problems };
+  }
+
+  /** Why an object's stored spec cannot be read (undefined when it can, or there is none). */
+  problem(owner: string, id: string): string | undefined {
+    return this.owners.get(owner)?.parsed.get(id)?.problem;
+  }
+
+  /** Objects with rows or reservations of the owner but no document (applied by an older ovn-natgw). */
+  withoutSpec(owner: string): string[] {
+    const oo = this.owners.get(owner);
+    const out = new Set<string>();
+    for (const id of oo?.entries.keys() ?? []) if (!oo!.parsed.has(id)) out.add(id);
+    for (const h of this.facts.holders(`${owner}/`)) {
+      const id = h.slice(owner.length + 1);
+      if (!oo?.parsed.has(id)) out.add(id);
+    }
+    return [...out].sort();
+  }
+
+  private users(owner: string, ref: string): Iterable<string> {
+    return this.owners.get(owner)?.users.get(ref) ?? [];
+  }
+
+  /** The objects that, transitively, read one of `ids` (a plan of `ids` plans them too), with `ids`. */
+  dependents(owner: string, ids: Iterable<string>): Set<string> {
+    const oo = this.owners.get(owner);
+    const out = new Set<string>();
+    const todo = [...ids];
+    while (todo.length) {
+      const id = todo.pop()!;
+      if (out.has(id)) continue;
+      out.add(id);
+      const refs = [id];
+      const o = oo?.parsed.get(id)?.object;
+      if (o?.kind === 'Subnet' && !o.vpc) refs.push(EXT_GROUP);
+      // the workload ports on a subnet's switch: the FIPs and SNATs that name them
+      if (o?.kind === 'Subnet') {
+        const ls = this.nb.table('Logical_Switch').lookup('name', o.name)[0];
+        for (const pu of ls?.ports ?? []) {
+          const p = this.nb.table('Logical_Switch_Port').get(pu);
+          if (p) refs.push(`lsp:${p.name}`);
+        }
+      }
+      for (const r of refs) for (const u of this.users(owner, r)) if (!out.has(u)) todo.push(u);
+    }
+    return out;
+  }
+
+  /**
+   * What a plan of `ids` must render besides them (read, not written): what
+   * they read, transitively (groups expanded), the lrp EIPs and internal
+   * subnets of the Vpcs among them, and the objects they could conflict with
+   * (the other users of an EIP; the other SNAT rules of a router).
+   */
+  closure(owner: string, ids: Iterable<string>, overrides: ReadonlyMap<string, ManifestObject> = new Map()): Set<string> {
+    const oo = this.owners.get(owner);
+    const out = new Set<string>();
+    const todo = [...ids];
+    const push = (id: string) => !out.has(id) && todo.push(id);
+    while (todo.length) {
+      const id = todo.pop()!;
+      if (out.has(id)) continue;
+      out.add(id);
+      const over = overrides.get(id);
+      const p = over ? { object: over, refs: refsOf(over) } : oo?.parsed.get(id);
+      const o = p?.object;
+      for (const r of p?.refs ?? []) {
+        if (r === EXT_GROUP) for (const s of oo?.extSubnets ?? []) push(s);
+        else if (r.startsWith('lsp:')) this.portRefs(owner, r.slice(4)).forEach(push);
+        else push(r);
+      }
+      if (!o) continue;
+      if (o.kind === 'Vpc') {
+        for (const u of this.users(owner, id)) if (u.startsWith('Subnet/')) push(u);
+        for (const s of oo?.extSubnets ?? []) {
+          const lrpEip = objectId('OvnEip', `${o.name}-${s.slice('Subnet/'.length)}`);
+          if (oo?.parsed.has(lrpEip) || overrides.has(lrpEip)) push(lrpEip);
+        }
+      }
+      if (o.kind === 'OvnEip' && o.type === 'lrp') {
+        for (const s of oo?.extSubnets ?? []) {
+          const net = s.slice('Subnet/'.length);
+          if (o.name.endsWith(`-${net}`)) push(objectId('Vpc', o.name.slice(0, -net.length - 1)));
+        }
+      }
+      if (o.kind === 'OvnFip' || o.kind === 'OvnDnatRule' || o.kind === 'OvnSnatRule') {
+        for (const u of this.users(owner, objectId('OvnEip', o.ovnEip))) push(u);
+        if (o.kind === 'OvnSnatRule' && o.vpc) for (const u of this.users(owner, objectId('Vpc', o.vpc))) if (u.startsWith('OvnSnatRule/')) push(u);
+      }
+    }
+    return out;
+  }
+
+  /** The objects a workload port leads to: the Subnet named as its switch, or the Vpc whose router serves the switch. */
+  private portRefs(owner: string, port: string): string[] {
+    const lsp = this.nb.table('Logical_Switch_Port').lookup('name', port)[0];
+    const ls = lsp ? this.nb.table('Logical_Switch').lookup('ports', lsp._uuid)[0] : undefined;
+    if (!ls) return [];
+    const sub = objectId('Subnet', ls.name);
+    if (this.get(owner, sub)) return [sub];
+    for (const pu of ls.ports) {
+      const p = this.nb.table('Logical_Switch_Port').get(pu);
+      const rp = p?.type === 'router' ? p.options.get('router-port') : undefined;
+      const lrp = rp ? this.nb.table('Logical_Router_Port').lookup('name', rp)[0] : undefined;
+      const lr = lrp ? this.nb.table('Logical_Router').lookup('ports', lrp._uuid)[0] : undefined;
+      if (lr && this.get(owner, objectId('Vpc', lr.name))) return [objectId('Vpc', lr.name)];
+    }
+    return [];
+  }
+}
+
+/** "<owner>/<kind>/<name>" -> [owner, "<kind>/<name>"] (an owner has no "/"). */
+function split(holder: string): [string, string] {
+  const i = holder.indexOf('/');
+  return [holder.slice(0, i), holder.slice(i + 1)];
+}
+
