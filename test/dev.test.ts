@@ -189,3 +189,17 @@ t.test('SIGKILL to npm (no signal passed on): the manager sees its parent go and
   await allGone(t, job.sbDir!, pids, false);
   await groupGone(t, child.pid!);
 });
+
+t.test('SIGTERM to npm without --keep: the temp dir goes too', async (t) => {
+  const { job, child, pids } = await startJob(t, ['--empty']);
+  process.kill(child.pid!, 'SIGTERM');
+  await until('npm to exit', () => job.exit !== undefined, 30_000);
+  await allGone(t, job.sbDir!, pids, false);
+});
+
+t.test('SIGHUP to npm: the same', async (t) => {
+  const { job, child, pids } = await startJob(t, ['--empty']);
+  process.kill(child.pid!, 'SIGHUP');
+  await allGone(t, job.sbDir!, pids, false);
+  await groupGone(t, child.pid!);
+});

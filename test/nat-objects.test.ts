@@ -32,6 +32,17 @@ const natList = async () => (await nbctl(sb, 'lr-nat-list', 'vpc1')).split('\n')
 
 const api = new NatObjects(gw);
 
+t.test('an empty manifest is refused, not taken as "remove everything": NB unchanged', async (t) => {
+  await nbctl(sb, 'lr-add', 'bystander');
+  const before = await nbctl(sb, 'show');
+  const e = await catchAsync(api.load({ objects: [], notices: [] }));
+  t.match((e as Error)?.message, /no objects given: a manifest without objects would remove every object of the owner/, 'load([]) is refused');
+  const g = await catchAsync(gw.apply({ objects: [], notices: [] }));
+  t.match((g as Error)?.name, 'EmptyManifestError', 'NatGateway.apply([]) too (the daemon reconciling an empty directory gets this)');
+  t.equal(await nbctl(sb, 'show'), before, 'NB unchanged');
+  await nbctl(sb, 'lr-del', 'bystander');
+});
+
 t.test('load: the network and vpc1 from the seed, in one transaction', async (t) => {
   const r = await api.load(await loadManifests(NETWORK));
   t.ok(r.transacted);

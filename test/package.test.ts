@@ -24,6 +24,8 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 t.test('npm pack + npm install -g: the installed ovn-natgwctl runs against a sandbox', async (t) => {
   const tmp = await tempDir(t, 'natgw-pkg-');
+  // no dist/ beforehand: what ships is what prepack builds (the checkout's own bin runs src/, so no other test needs dist/)
+  await rm(path.join(root, 'dist'), { recursive: true, force: true });
   const packed = await exec('npm', ['pack', '--json', '--pack-destination', tmp], { cwd: root, maxBuffer: 64 * 1024 * 1024, timeout: 240_000 });
   const info = (JSON.parse(packed.stdout.slice(packed.stdout.indexOf('['))) as { filename: string; files: { path: string }[] }[])[0];
   const files = info.files.map((f) => f.path);

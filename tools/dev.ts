@@ -44,19 +44,27 @@ if (!Number.isInteger(rows) || rows < 0 || rows > 250) {
 const logger = pino({ level: process.env.LOG_LEVEL ?? 'info' }, pino.destination(2));
 const say = (line: string) => process.stdout.write(line + '\n');
 
-const sb = await startSandbox({ cluster: cluster as 1 | 3, watchdog: true, watchdogRemovesDir: !o.keep });
+let sb: Awaited<ReturnType<typeof startSandbox>> | undefined;
 let stopWatch: (() => Promise<void>) | undefined;
 let stopping: Promise<void> | undefined;
 const stop = (code: number, why: string) =>
   (stopping ??= (async () => {
     logger.info({ why }, 'stopping the manager and the sandbox');
+    // a second signal while stopping: stop harder (the watchdog kills what is left)
+    for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, () => process.exit(code));
     await stopWatch?.().catch(() => {});
-    await sb.stop();
-    if (isAutoDir(sb) && !o.keep) await rm(sb.dir, { recursive: true, force: true });
-    else say(`sandbox kept in ${sb.dir}`);
+    if (sb) {
+      await sb.stop();
+      if (isAutoDir(sb) && !o.keep) await rm(sb.dir, { recursive: true, force: true });
+      else say(`sandbox kept in ${sb.dir}`);
+    }
     process.exit(code);
   })());
-for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, () => void stop(0, sig));
+// from the start: a signal while the sandbox starts stops it once it is up (or the watchdog does)
+let early: NodeJS.Signals | undefined;
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(sig, () => (sb ? void stop(0, sig) : (early = sig)));
+sb = await startSandbox({ cluster: cluster as 1 | 3, watchdog: true, watchdogRemovesDir: !o.keep });
+if (early) await stop(0, early);
 // npm (our parent) gone without passing a signal on: we are reparented
 const parent = process.ppid;
 setInterval(() => process.ppid !== parent && void stop(0, 'parent process gone'), 500).unref();

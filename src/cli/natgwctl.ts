@@ -14,6 +14,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import pino from 'pino';
+import { CommitUnknownError } from '../ovsdb/errors.js';
 import { EmptyManifestError, NatGateway, type ApplyOptions } from '../nat/apply.js';
 import { loadManifests, ManifestError } from '../nat/manifest.js';
 import type { Manifest, ManifestObject } from '../nat/objects.js';
@@ -69,6 +70,10 @@ const HANDSHAKE_MS = 5_000;
 class Run {
   readonly progress: Progress;
   phase = 'starting';
+  /** the command being run (plan, apply, get, delete) */
+  command = '';
+  /** a transaction may be on its way: an error now leaves unknown whether it was committed */
+  writing = false;
   gw: NatGateway | undefined;
   private timer: NodeJS.Timeout | undefined;
   private expire!: (e: Error) => void;
@@ -84,6 +89,7 @@ class Run {
 
   /** The command's options (global ones included), with --timeout armed. */
   globals(cmd: Command): Globals {
+    this.command = cmd.name();
     const g = cmd.optsWithGlobals() as Globals;
     if (g.timeout > 0 && !this.timer) {
       this.timer = setTimeout(() => this.expire(new TimeoutError(`timed out after ${g.timeout} s (while ${this.phase})`)), g.timeout * 1000);
@@ -102,7 +108,8 @@ class Run {
     if (!nb) throw new UsageError('no NB database: give --db or set OVN_NB_DB');
     const sb = needSb ? (g.sb ?? process.env.OVN_SB_DB) : undefined;
     const tls = g.privateKey || g.certificate || g.caCert ? { privateKey: g.privateKey ?? '', certificate: g.certificate ?? '', caCert: g.caCert ?? '' } : undefined;
-    const handshake = g.timeout > 0 ? Math.min(HANDSHAKE_MS, g.timeout * 1000) : HANDSHAKE_MS;
+    // (a shorter --timeout ends the command first, naming what it was doing)
+    const handshake = HANDSHAKE_MS;
     const gw = new NatGateway({
       nb,
       ...(sb ? { sb } : {}),
@@ -207,6 +214,7 @@ function program(run: Run): Command {
       const manifest = await readInput(run, o.filename);
       const gw = await run.connect(g, true);
       run.step(`applying ${manifest.objects.length} objects`);
+      run.writing = true;
       const r = await gw.apply(manifest, applyOptions(g, o, o.prune ? 'replace' : 'merge'));
       run.progress.done();
       warn(run, r.plan.warnings);
@@ -260,6 +268,7 @@ function program(run: Run): Command {
       }
       const gw = await run.connect(g, true);
       run.step(`deleting ${objects.length} objects`);
+      run.writing = true;
       const r = await gw.apply({ objects, notices: [] }, { owner: g.owner ?? DEFAULT_OWNER, mode: 'delete' });
       run.progress.done();
       warn(run, r.plan.warnings);
@@ -283,14 +292,14 @@ export async function main(argv: string[], out: Out = process.stdout, err: Out =
     return 0;
   } catch (e) {
     run.progress.done();
-    return report(e as Error, err, argv);
+    return report(e as Error, err, run);
   } finally {
     await run.close().catch(() => {});
   }
 }
 
 /** The exit status and message of an error. */
-function report(e: Error, err: Out, argv: readonly string[]): number {
+function report(e: Error, err: Out, run: Run): number {
   if (e instanceof CommanderError) {
     if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version') return 0;
     // commander has printed its message (outputError)
@@ -300,9 +309,12 @@ function report(e: Error, err: Out, argv: readonly string[]): number {
     err.write(`ovn-natgwctl: ${e.message}\n`);
     return 2;
   }
-  const planning = argv.includes('plan');
   if (e instanceof ManifestError || e instanceof PlanError) {
-    err.write(`ovn-natgwctl: ${planning ? 'the plan is refused' : 'nothing was written'}:\n${e.message}\n`);
+    err.write(`ovn-natgwctl: ${run.command === 'plan' ? 'the plan is refused' : 'nothing was written'}:\n${e.message}\n`);
+    return 1;
+  }
+  if (run.writing && (e instanceof TimeoutError || e instanceof CommitUnknownError)) {
+    err.write(`ovn-natgwctl: ${e.message}: whether the transaction was committed is unknown; see with "ovn-natgwctl plan" (an apply is safe to repeat)\n`);
     return 1;
   }
   err.write(`ovn-natgwctl: ${e.message}\n`);

@@ -24,25 +24,25 @@ export const TERMINAL_LINES = 40;
  */
 export function formatPlan(plan: Plan, verb: 'plan' | 'applied' | 'deleted', tty = false): string {
   const lines: string[] = [];
-  const shown = tty && plan.changes.length > TERMINAL_LINES ? plan.changes.slice(0, TERMINAL_LINES / 2) : plan.changes;
+  const all = [...plan.changes, ...plan.specs];
+  const shown = tty && all.length > TERMINAL_LINES ? all.slice(0, TERMINAL_LINES / 2) : all;
   for (const c of shown) {
     lines.push(`${SIGN[c.action]} ${c.label}`);
     for (const [col, [a, b]] of Object.entries(c.columns ?? {})) lines.push(`    ${col}: ${a} -> ${b}`);
-    if (c.spec) lines.push('    (its last-applied spec, kept with it in NB)');
+    if (c.spec && Object.keys(c.columns ?? {}).length) lines.push('    (its last-applied spec, kept with it in NB)');
   }
-  if (shown.length < plan.changes.length) {
+  if (shown.length < all.length) {
     const rest = new Map<string, number>();
-    for (const c of plan.changes.slice(shown.length)) {
-      const k = `${SIGN[c.action]} ${c.label.startsWith('reservation ') ? 'reservation' : c.table}`;
+    for (const c of all.slice(shown.length)) {
+      const k = `${SIGN[c.action]} ${c.label.startsWith('reservation ') ? 'reservation' : c.spec && !Object.keys(c.columns ?? {}).length ? 'last-applied spec' : c.table}`;
       rest.set(k, (rest.get(k) ?? 0) + 1);
     }
-    lines.push(`... and ${plan.changes.length - shown.length} more: ${[...rest].map(([k, n]) => `${k} x${n}`).join(', ')} (pipe the output to see every line)`);
+    lines.push(`... and ${all.length - shown.length} more: ${[...rest].map(([k, n]) => `${k} x${n}`).join(', ')} (pipe the output to see every line)`);
   }
-  for (const c of plan.specs) lines.push(`${SIGN[c.action]} ${c.label}`);
   const n = (a: Change['action']) => plan.changes.filter((c) => c.action === a).length;
   // storing an object's last-applied spec anew is a change too
   const summary = `${n('add')} to add, ${n('change') + plan.specs.length} to change, ${n('remove')} to remove`;
-  if (plan.changes.length === 0 && plan.specs.length === 0) lines.push('no changes');
+  if (all.length === 0) lines.push('no changes');
   else if (verb === 'plan') lines.push(`plan: ${summary}`);
   else lines.push(`${verb} in one transaction: ${summary}`);
   return lines.join('\n') + '\n';
