@@ -30,6 +30,7 @@
  *  --skip a,b          contenders to skip (e.g. --skip ovsdbapp,python-idl)
  */
 import { spawn } from 'node:child_process';
+import { missingPeer, skippedPeerLines } from './peers.js';
 import { openSync, closeSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -141,25 +142,7 @@ function isNotImplemented(e: unknown): boolean {
   return /not.implemented/i.test((e as Error)?.message ?? String(e));
 }
 
-/**
- * The Python module a peer needs, and the Debian package that has it: a peer
- * whose module is missing is skipped with a line saying what to install
- * (`bash tools/ensure-ovn.sh --bench` installs them as root), not failed.
- */
-const PEER_NEEDS: Record<string, { module: string; pkg: string }> = {
-  ovsdbapp: { module: 'ovsdbapp', pkg: 'python3-ovsdbapp' },
-  'python-idl': { module: 'ovs.db.idl', pkg: 'python3-openvswitch' },
-};
-const peerMissing = new Map<string, boolean>();
-async function missingPeer(name: string): Promise<string | undefined> {
-  const need = PEER_NEEDS[name];
-  if (!need) return undefined;
-  if (!peerMissing.has(name)) {
-    const r = await runChild(PYTHON, ['-c', `import ${need.module}`]).catch(() => ({ code: 1 }));
-    peerMissing.set(name, r.code !== 0);
-  }
-  return peerMissing.get(name) ? need.pkg : undefined;
-}
+const peerMissing = new Map<string, Promise<string | undefined>>();
 
 /** Runs one contender; a failure prints an error (or skipped) figure and the run goes on. */
 async function contender(scenario: string, name: string, fn: () => Promise<void>): Promise<void> {
@@ -167,10 +150,12 @@ async function contender(scenario: string, name: string, fn: () => Promise<void>
     figure(scenario, name, { skipped: 'by-option' });
     return;
   }
-  const pkg = await missingPeer(name);
+  if (!peerMissing.has(name)) peerMissing.set(name, missingPeer(name, PYTHON));
+  const pkg = await peerMissing.get(name);
   if (pkg) {
-    figure(scenario, name, { skipped: 'missing-peer', install: pkg });
-    progress(`${scenario} ${name}: skipped, ${PYTHON} cannot import ${PEER_NEEDS[name].module}: install ${pkg} (bash tools/ensure-ovn.sh --bench does, as root)`);
+    const lines = skippedPeerLines(scenario, name, PYTHON, pkg);
+    process.stdout.write(lines.figure + '\n');
+    process.stderr.write(lines.note + '\n');
     return;
   }
   progress(`${scenario} ${name} ...`);
