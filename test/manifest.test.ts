@@ -1075,3 +1075,32 @@ t.test('formatNotice', async (t) => {
   );
   t.equal(formatNotice({ kind: 'Namespace', name: 'ns', field: '', message: 'ignored: Kubernetes only' }), 'Namespace ns: ignored: Kubernetes only');
 });
+
+t.test('the fast YAML path (js-yaml) reads every text as the yaml package does: the same documents, numbered the same', async (t) => {
+  const { yamlDocuments, yamlDocumentsSlow } = await import('../src/nat/manifest.js');
+  const { readdirSync, readFileSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const texts: [string, string][] = [];
+  const dir = (await import('node:url')).fileURLToPath(new URL('./fixtures/seed002', import.meta.url));
+  for (const f of readdirSync(dir)) texts.push([f, readFileSync(join(dir, f), 'utf8')]);
+  for (const [i, s] of [
+    '',
+    '# only a comment\n',
+    '# a comment\n---\nkind: Vpc\n',
+    '---\n---\nkind: Vpc\n---\n',
+    'kind: Vpc\n...\n---\nkind: Subnet\n',
+    'a: 2026-01-01\nb: yes\nc: no\nd: on\ne: 0x10\nf: 0o17\ng: 010\nh: ~\ni: null\nj: 1e3\nk: .inf\nl: "1"\n',
+    'a: &x {b: 1}\nc: *x\nd: |\n  two\n  lines\ne: >\n  folded\n  text\n',
+    'list:\n- 1\n- two\n- {three: 3}\n---\n# trailing comment only\n',
+    'cidrBlock: 10.0.0.0/24,fd00::/64\nexcludeIps:\n- 10.0.0.1..10.0.0.9\nport: "22"\n',
+  ].entries()) texts.push([`case ${i}`, s]);
+  for (const [name, text] of texts) {
+    const fast = yamlDocuments(text);
+    t.ok(fast, `${name}: the fast path reads it`);
+    const slow = yamlDocumentsSlow(text).map((d) => ('value' in d ? d.value : d));
+    while (slow.length && slow[slow.length - 1] === null) slow.pop(); // trailing empty documents: skipped either way
+    t.same(fast, slow, `${name}: the same documents and values`);
+  }
+  t.equal(yamlDocuments('a: 1\na: 2\n'), undefined, 'a duplicate key: the fast path gives up, and the slow one names it');
+  t.equal(yamlDocuments('a: [1\n'), undefined, 'unclosed: likewise');
+});
