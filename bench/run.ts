@@ -16,7 +16,9 @@
  *           ovsdb-client-dump, python-idl, ovn-natgw.
  *
  * Options (flags win over env):
- *  --only apply|replica         run one scenario (default: both)
+ *  --only apply|replica|change  run one scenario (default: all)
+ *  --change-fips a,b   the change scenario's FIP counts (default 10000,100000)
+ *  --change-rounds N   changes of each kind (default 50)
  *  --routers N   (BENCH_ROUTERS, 1000)   --chassis N (BENCH_CHASSIS, 20)
  *  --fips N      (BENCH_FIPS, 10000)
  *  --replica-nat N     (BENCH_REPLICA_NAT, 100000)  NAT rows in the replica DB
@@ -31,6 +33,7 @@
  */
 import { spawn } from 'node:child_process';
 import { missingPeer, skippedPeerLines } from './peers.js';
+import { changeBench, percentile } from './contenders/change.js';
 import { openSync, closeSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -64,6 +67,8 @@ const TSX_LOADER = import.meta.resolve('tsx');
 const { values: flags } = parseArgs({
   options: {
     only: { type: 'string' },
+    'change-fips': { type: 'string' },
+    'change-rounds': { type: 'string' },
     routers: { type: 'string' },
     chassis: { type: 'string' },
     fips: { type: 'string' },
@@ -106,7 +111,9 @@ const replicaLean = flags['replica-lean'] ?? ['1', 'true'].includes(process.env.
 const rawRuns = intOpt('raw-runs', flags['raw-runs'], process.env.BENCH_RAW_RUNS, 3, 1);
 const skip = new Set((flags.skip ?? process.env.BENCH_SKIP ?? '').split(',').map((s) => s.trim()).filter(Boolean));
 const only = flags.only ?? process.env.BENCH_ONLY;
-if (only !== undefined && only !== 'apply' && only !== 'replica') throw new Error(`--only must be apply or replica (got ${only})`);
+if (only !== undefined && only !== 'apply' && only !== 'replica' && only !== 'change') throw new Error(`--only must be apply, replica or change (got ${only})`);
+const changeFips = (flags['change-fips'] ?? process.env.BENCH_CHANGE_FIPS ?? '10000,100000').split(',').map((x) => intOpt('change-fips', x.trim(), undefined, 0, 2000));
+const changeRounds = intOpt('change-rounds', flags['change-rounds'], process.env.BENCH_CHANGE_ROUNDS, 50, 1);
 if (replicaNat < replicaRouters) throw new Error('--replica-nat must be >= --replica-routers (each router has one SNAT)');
 
 // ---------------------------------------------------------------------------
@@ -544,6 +551,29 @@ async function replicaScenario(): Promise<void> {
 }
 
 // ---------------------------------------------------------------------------
+// change: one FIP added, rebound, removed on a warm store (contenders/change.ts)
+
+async function changeScenario(): Promise<void> {
+  for (const fips of changeFips) {
+    await contender('change', 'ovn-natgw', async () => {
+      const r = await changeBench({ routers: opts.routers, fips, rounds: changeRounds }, async () => {
+        const sb = await startSandbox({ watchdog: true });
+        live.add(sb);
+        return { ...sb, stop: async () => (await sb.stop(), live.delete(sb), undefined) } as Sandbox;
+      }, progress);
+      figure('change', 'ovn-natgw', { kind: 'bulk', fips, seconds: r.bulkSeconds });
+      for (const run of r.runs) {
+        const p50 = percentile(run.ours, 50);
+        const rawP50 = percentile(run.raw, 50);
+        figure('change', 'ovn-natgw', { kind: run.kind, fips, n: run.ours.length, p50_ms: p50, p99_ms: percentile(run.ours, 99), bytes: percentile(run.bytes, 50), bytes_max: Math.max(...run.bytes), ratio_to_raw: ratio(p50, rawP50) });
+        figure('change', 'raw', { kind: run.kind, fips, n: run.raw.length, p50_ms: rawP50, p99_ms: percentile(run.raw, 99) });
+      }
+      figure('change', 'ovn-nbctl', { kind: 'lr-nat-add', fips, n: r.nbctlMs.length, p50_ms: percentile(r.nbctlMs, 50) });
+    });
+  }
+}
+
+// ---------------------------------------------------------------------------
 
 const tStart = performance.now();
 try {
@@ -551,8 +581,9 @@ try {
     `options: routers=${opts.routers} chassis=${opts.chassis} fips=${opts.fips} replica-nat=${replicaNat} ` +
       `replica-routers=${replicaRouters} replica-lean=${replicaLean} only=${only ?? 'all'}`,
   );
-  if (only !== 'replica') await applyScenario();
-  if (only !== 'apply') await replicaScenario();
+  if (only === undefined || only === 'apply') await applyScenario();
+  if (only === undefined || only === 'replica') await replicaScenario();
+  if (only === undefined || only === 'change') await changeScenario();
   progress(`sandbox provider: ${sandboxProvider}; total ${((performance.now() - tStart) / 1000).toFixed(1)} s`);
 } catch (e) {
   progress(`fatal: ${(e as Error)?.stack ?? String(e)}`);

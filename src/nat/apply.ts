@@ -288,6 +288,22 @@ export class NatGateway {
     return blocking;
   }
 
+  /**
+   * Whether a plan of this request writes rows placed by the SB chassis
+   * (gateway chassis, egress next hops), so that it must catch up with SB
+   * too: a whole state, or a Vpc, Subnet or the ConfigMap (and what they
+   * name) merged. A FIP, EIP, SNAT or DNAT change, or a delete, reads the
+   * chassis only for rows it does not write; SB, busy with ovn-northd's
+   * writes, is then not waited for.
+   */
+  private placesGateways(manifest: Manifest, opts: ApplyOptions): boolean {
+    if (!this.sbClient) return false;
+    const mode = opts.mode ?? 'replace';
+    if (mode === 'replace') return true;
+    if (mode === 'delete') return false;
+    return manifest.objects.some((o) => o.kind === 'Vpc' || o.kind === 'Subnet' || o.kind === 'ConfigMap' || o.kind === 'ProviderNetwork' || o.kind === 'Vlan');
+  }
+
   /** Resolves once both replicas hold every change committed before the call (OvsdbClient.caughtUp). */
   async caughtUp(): Promise<void> {
     await Promise.all([this.nbClient.caughtUp(), this.sbClient?.caughtUp()]);
@@ -302,16 +318,18 @@ export class NatGateway {
    * the same and is given without planning again (`opts.full` plans anyway).
    */
   plan(manifest: Manifest, opts: ApplyOptions = {}): Plan {
-    const input = inputKey(manifest, opts);
+    // (a merge or delete plans only what it names: the shortcut is for a whole state planned again)
+    const whole = (opts.mode ?? 'replace') === 'replace';
+    const input = whole ? inputKey(manifest, opts) : '';
     const c = this.converged;
-    if (!opts.full && c && c.input === input && c.nbChanges === this.nbChanges && c.sbChanges === this.sbChanges) {
+    if (whole && !opts.full && c && c.input === input && c.nbChanges === this.nbChanges && c.sbChanges === this.sbChanges) {
       return { changes: [], specs: [], ops: [], warnings: [...c.warnings] };
     }
     const before = { nbChanges: this.nbChanges, sbChanges: this.sbChanges };
     const { desired, scope } = this.request(manifest, opts);
     const removal = opts.mode === 'delete' ? 'deleted' : opts.mode === 'merge' ? 'no longer wanted' : 'left the manifest';
     const plan = buildPlan(desired, this.view(), opts.owner ?? DEFAULT_OWNER, { ...(scope ? { scope } : {}), strict: opts.mode === 'delete', removal, facts: this.facts, ...(opts.nbWarnings ? { nbWarnings: true } : {}) });
-    this.converged = plan.ops.length === 0 ? { input, ...before, warnings: [...plan.warnings] } : undefined;
+    if (whole) this.converged = plan.ops.length === 0 ? { input, ...before, warnings: [...plan.warnings] } : undefined;
     return plan;
   }
 
@@ -322,10 +340,23 @@ export class NatGateway {
    * (transactVerified). Resolves once the replica shows the commit.
    */
   async apply(manifest: Manifest, opts: ApplyOptions = {}): Promise<ApplyResult> {
-    // plan against NB and SB as they are now, not as the replicas last heard
-    // (e.g. a workload port the CNI has just added)
-    await this.caughtUp();
-    let plan = this.plan(manifest, opts);
+    // plan against NB and SB as they are now, not as the replicas last heard (e.g. a workload port
+    // the CNI has just added): the catch-up's round trip runs while a first plan is made; when it
+    // brought anything, the plan is made again
+    const seen = [this.nbChanges, this.sbChanges];
+    const caught = this.placesGateways(manifest, opts) ? this.caughtUp() : this.nbClient.caughtUp();
+    let first: Plan | undefined;
+    let early: unknown;
+    try {
+      first = this.plan(manifest, opts);
+    } catch (e) {
+      early = e;
+    }
+    await caught;
+    // (only what a plan reads counts: ovn-northd setting a port's `up` does not)
+    const fresh = this.nbChanges === seen[0] && this.sbChanges === seen[1];
+    if (fresh && !first) throw early;
+    let plan: Plan = fresh ? first! : this.plan(manifest, opts);
     if (plan.ops.length === 0) return { plan, transacted: false, attempts: 1, converged: true };
     let attempts = 0;
     await transactVerified(
@@ -339,8 +370,8 @@ export class NatGateway {
     );
     // a re-plan after a conflict may find another writer made our change: then only the comment went out
     if (plan.ops.length === 0) return { plan, transacted: false, attempts, converged: true };
-    // our own commit, in the replica, so that what follows starts from it
-    await this.nbClient.caughtUp();
+    // our own commit is in the replica already: ovsdb-server sends a client the updates of its
+    // transaction before the reply (ovsdb-server(7), 4.1.6), and they are applied in order
     if (opts.verify === false) return { plan, transacted: true, attempts };
     // the replica shows our commit: a plan now must find nothing left (else another writer got in, or a plan that does not settle)
     let left: number;

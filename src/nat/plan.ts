@@ -410,12 +410,14 @@ class Planner {
       if ((kind === 'OvnEip' || kind === 'Vip') && reserved.has(id)) continue;
       want.set(`${prefix}${id}`, json);
     }
+    // what NB_Global holds of the objects in scope: their keys looked up (it may hold thousands: lrp EIPs)
     const have = new Map<string, string>();
-    for (const [k, v] of g?.external_ids ?? []) {
-      if (!k.startsWith(prefix)) continue;
-      const id = k.slice(prefix.length);
-      if (this.inScope(id.slice(0, id.indexOf('/')), id.slice(id.indexOf('/') + 1))) have.set(k, v);
-    }
+    if (this.scope) {
+      for (const id of this.scope) {
+        const v = g?.external_ids.get(`${prefix}${id}`);
+        if (v !== undefined) have.set(`${prefix}${id}`, v);
+      }
+    } else for (const [k, v] of g?.external_ids ?? []) if (k.startsWith(prefix)) have.set(k, v);
     const add = [...want].filter(([k, v]) => have.get(k) !== v);
     const drop = [...have.keys()].filter((k) => !want.has(k) || have.get(k) !== want.get(k));
     if (add.length === 0 && drop.length === 0) return;
