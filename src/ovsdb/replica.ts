@@ -3,6 +3,7 @@
 // arriving (the framer hands us one row at a time), applied atomically per
 // message, indexed, and announced as change events that are never dropped.
 
+import { LayeredMap } from './layered-map.js';
 import { type LeafSink, type PathElem, RAW_NOT_HANDLED } from './framing.js';
 import { parseRow, parsedKind, parsedRow, RowShape } from './rowparse.js';
 import { type Condition, encodeOperation } from './operations.js';
@@ -252,16 +253,10 @@ function applyDiff(tv: TableView, old: ReplicaRow, diff: Map<string, Value>): Re
       case 'set':
         row[name] = toggle(row[name] as unknown[], d as unknown[]);
         break;
-      case 'map': {
-        const m = new Map(row[name] as ReadonlyMap<unknown, unknown>);
-        for (const [k, v] of d as ReadonlyMap<unknown, unknown>) {
-          if (!m.has(k)) m.set(k, v);
-          else if (m.get(k) === v) m.delete(k);
-          else m.set(k, v);
-        }
-        row[name] = m;
+      case 'map':
+        // a new version at the cost of the diff, also for a map of 100k keys (LayeredMap)
+        row[name] = LayeredMap.applyDiff(row[name] as ReadonlyMap<unknown, unknown>, d as ReadonlyMap<unknown, unknown>);
         break;
-      }
     }
   }
   return row as ReplicaRow;
