@@ -18,6 +18,7 @@
  * that would break one of those is refused with that object's problem.
  */
 import { createHash } from 'node:crypto';
+import PQueue from 'p-queue';
 import type { Logger } from 'pino';
 import { OvsdbClient } from '../ovsdb/client.js';
 import { transactVerified } from '../ovsdb/verify.js';
@@ -118,6 +119,8 @@ export class NatGateway {
   private nbChanges = 0;
   private sbChanges = 0;
   private converged: Converged | undefined;
+  /** the one write queue: transactions of this gateway go one at a time, in call order */
+  private readonly writes = new PQueue({ concurrency: 1 });
   /** what the plans read beyond column indexes (addresses in use, reservations by holder), kept from every commit */
   private facts!: NbFacts;
   /** the owners' objects as NB holds them, kept from every commit */
@@ -339,7 +342,20 @@ export class NatGateway {
    * conflict the plan is made again once the replica has caught up
    * (transactVerified). Resolves once the replica shows the commit.
    */
-  async apply(manifest: Manifest, opts: ApplyOptions = {}): Promise<ApplyResult> {
+  apply(manifest: Manifest, opts: ApplyOptions = {}): Promise<ApplyResult> {
+    return this.writes.add(() => this.applyNow(manifest, opts));
+  }
+
+  /**
+   * Runs `fn`, which writes NB, in this gateway's one write queue: every writer
+   * through it (apply, delete, the one-object API, later failover) goes one at
+   * a time, each planning from what the one before committed.
+   */
+  write<T>(fn: () => Promise<T>): Promise<T> {
+    return this.writes.add(fn);
+  }
+
+  private async applyNow(manifest: Manifest, opts: ApplyOptions): Promise<ApplyResult> {
     // plan against NB and SB as they are now, not as the replicas last heard (e.g. a workload port
     // the CNI has just added): the catch-up's round trip runs while a first plan is made; when it
     // brought anything, the plan is made again

@@ -701,7 +701,8 @@ class Planner {
         continue;
       }
       const uuid = this.refValue(swRef);
-      const ls = this.nb.table('Logical_Switch').get(uuid)!;
+      const ls = this.nb.table('Logical_Switch').get(uuid);
+      if (!ls) continue; // a switch of an object out of scope that NB lacks: refValue said so (a problem)
       const name = names.get(swRef) ?? ls.name;
       const held = have.get(uuid) ?? new Map<string, string>();
       const add = [...m].filter(([k, v]) => ls.external_ids.get(k) !== v);

@@ -1,0 +1,72 @@
+/**
+ * The pure planning parts, without a server, in milliseconds: gateway
+ * placement and priorities, egress next hops, and the desired rows and plan
+ * of a manifest against an in-memory NB view (memoryNbView), with and
+ * without a scope.
+ */
+import t from 'tap';
+import { gatewayCandidates, gatewayPriorities, placeGateways } from '../src/gateway/chassis.js';
+import { egressNextHops } from '../src/gateway/egress.js';
+import { buildDesired } from '../src/nat/desired.js';
+import { parseManifest } from '../src/nat/manifest.js';
+import { memoryNbView } from '../src/nat/nb-view.js';
+import { buildPlan } from '../src/nat/plan.js';
+import { PlanError } from '../src/nat/rows.js';
+import { dualStackNetwork } from './helpers/nat-fixture.js';
+
+const chassis = (names: string[], gw = true) => names.map((name) => ({ name, hostname: name, other_config: new Map(gw ? [['ovn-cms-options', 'enable-chassis-as-gw']] : []), external_ids: new Map() }));
+
+t.test('placement: new ports spread their active chassis; a port keeps its chassis; a gone one is replaced at the bottom', async (t) => {
+  const c = ['c1', 'c2', 'c3', 'c4'];
+  const fresh = placeGateways(['p1', 'p2', 'p3', 'p4'], c, 3, new Map());
+  t.same(new Set([...fresh.values()].map((l) => l[0])), new Set(c), 'four new ports: four different active chassis');
+  for (const l of fresh.values()) t.equal(new Set(l).size, 3, 'three distinct chassis each');
+  t.same(placeGateways(['p1'], c, 3, new Map([['p1', ['c3', 'c1', 'c2']]])).get('p1'), ['c3', 'c1', 'c2'], 'kept as it is');
+  const after = placeGateways(['p1'], ['c1', 'c3', 'c4'], 3, new Map([['p1', ['c3', 'c1', 'c2']]])).get('p1')!;
+  t.same(after.slice(0, 2), ['c3', 'c1'], 'c2 gone: the active and the next stay in order');
+  t.equal(after[2], 'c4', 'c4 fills the lowest slot');
+  t.same(gatewayPriorities(['a', 'b', 'c']), [3, 2, 1], 'a new port: K..1');
+  t.same(gatewayPriorities(['c3', 'c1', 'c4'], new Map([['c3', 3], ['c1', 2], ['c2', 1]])), [3, 2, 1], 'the chassis that stay keep theirs, the new one takes the lowest');
+  t.same(gatewayCandidates(chassis(['c1', 'c2']).concat(chassis(['c9'], false)), []).names, ['c1', 'c2'], 'without a list: the chassis that say enable-chassis-as-gw');
+  t.same(gatewayCandidates(chassis(['c1', 'c2']), ['c2', 'ghost', 'c1']), { names: ['c2', 'c1'], missing: ['ghost'] }, 'a list: in its order, what is not there said');
+});
+
+t.test('egress next hops: ECMP takes every ready node; otherwise the active one stays while ready', async (t) => {
+  const nodes = [
+    { node: 'n1', ready: true, hops: { 4: '100.64.0.2' } },
+    { node: 'n2', ready: true, hops: { 4: '100.64.0.3' } },
+    { node: 'n3', ready: false, hops: { 4: '100.64.0.4' } },
+  ];
+  t.same(egressNextHops(nodes, 4, true, []), ['100.64.0.2', '100.64.0.3'], 'ECMP: the ready ones, in order');
+  t.same(egressNextHops(nodes, 4, false, ['100.64.0.3']), ['100.64.0.3'], 'the current active node stays');
+  t.same(egressNextHops(nodes, 4, false, ['100.64.0.4']), ['100.64.0.2'], 'a node that is not ready: the first ready one');
+  t.same(egressNextHops(nodes, 6, false, []), [], 'no IPv6 next hop: none');
+});
+
+t.test('desired rows and a plan on an empty in-memory NB; a scope writes nothing outside it', async (t) => {
+  const nb = memoryNbView({ NB_Global: [{ _uuid: 'g', external_ids: new Map() }] });
+  const m = parseManifest(dualStackNetwork(['c1', 'c2', 'c3']), 'network.yaml');
+  const d = buildDesired(m, nb, chassis(['c1', 'c2', 'c3']), { owner: 'o' });
+  t.same(d.problems, []);
+  const gcs = d.rows.filter((r) => r.table === 'Gateway_Chassis');
+  t.same(gcs.map((r) => r.columns.priority), [3, 2, 1], 'vpc1-external204 on three chassis, priorities 3..1');
+  t.same(d.rows.filter((r) => r.table === 'Logical_Router_Static_Route').map((r) => `${r.columns.ip_prefix} ${r.columns.nexthop}`).sort(), ['0.0.0.0/0 10.5.204.254', '::/0 fd00:5::fe'], 'the default routes');
+  const plan = buildPlan(d, nb, 'o');
+  const inserts = plan.ops.filter((o) => o.op === 'insert').map((o) => (o as { table: string }).table);
+  t.same(new Set(inserts), new Set(['Logical_Switch', 'Logical_Switch_Port', 'Logical_Router', 'Logical_Router_Port', 'Gateway_Chassis', 'Logical_Router_Static_Route']), 'one transaction inserting the network, the router, its ports and chassis');
+  t.ok(plan.ops.some((o) => o.op === 'mutate' && (o as { table: string }).table === 'NB_Global'), 'the specs of the objects without rows go to NB_Global');
+  t.ok(plan.ops.filter((o) => o.op === 'insert').every((o) => ((o as { row: Record<string, unknown> }).row.external_ids as Map<string, string>).get('ovn-natgw:owner') === 'o'), 'every row inserted says whose it is');
+  // an EIP planned on its own (scope: only it) while NB lacks its network: the plan does not insert the network for it
+  const eip = parseManifest('kind: OvnEip\napiVersion: kubeovn.io/v1\nmetadata: {name: e1}\nspec: {externalSubnet: external204}\n', 'eip.yaml');
+  const d2 = buildDesired({ objects: [...m.objects, ...eip.objects], notices: [] }, nb, chassis(['c1', 'c2', 'c3']), { owner: 'o', incoming: new Set(['OvnEip/e1']) });
+  const e = (() => {
+    try {
+      buildPlan(d2, nb, 'o', { scope: new Set(['OvnEip/e1']) });
+    } catch (err) {
+      return err;
+    }
+    return undefined;
+  })();
+  t.type(e, PlanError, 'refused');
+  t.match((e as Error).message, /Subnet external204.*: metadata\.name: its row Logical_Switch external204 .* is not in NB, and objects applied now need it: apply Subnet external204 again/, 'naming the object whose rows are missing');
+});
