@@ -45,7 +45,7 @@ import { natgwApply } from './contenders/natgw.js';
 import { declarativeApply } from './contenders/declarative.js';
 import { run as runTool } from '../tools/sandbox-lib.js';
 import { DEFAULT_NBCTL_CHUNK, nbctlApply } from './contenders/nbctl.js';
-import { countRows, rawApply } from './raw.js';
+import { connectUnix, countRows, rawApply, rpc } from './raw.js';
 import { startSandbox, sandboxProvider, type Sandbox } from './sandbox.js';
 import {
   buildWorkload,
@@ -383,6 +383,24 @@ async function applyScenario(): Promise<void> {
         ratio_to_raw: ratio(r.applySeconds, rawSeconds),
         ratio_to_raw_one_transaction: ratio(r.applySeconds, rawOneSeconds),
       });
+      // the replay: the exact transaction it sent, pre-encoded, on a fresh NB (same chassis), timed to its reply
+      const replaySeconds = await withSandbox(async (fresh) => {
+        const sock = await connectUnix(fresh.nbRemote);
+        try {
+          const g = (await rpc<{ rows: { _uuid: [string, string] }[] }[]>(sock, 'transact', ['OVN_Northbound', { op: 'select', table: 'NB_Global', where: [], columns: ['_uuid'] }]))[0].rows[0]?._uuid[1];
+          const text = g && r.nbGlobal ? r.request.split(r.nbGlobal).join(g) : r.request;
+          const t0 = performance.now();
+          const reply = await rpc<unknown[]>(sock, 'transact', (JSON.parse(text) as { params: unknown[] }).params, 'replay');
+          const s = (performance.now() - t0) / 1000;
+          const bad = reply.find((x) => x && typeof x === 'object' && 'error' in (x as object));
+          if (bad) throw new Error(`the replay failed: ${JSON.stringify(bad)}`);
+          return s;
+        } finally {
+          sock.destroy();
+        }
+      });
+      figure('apply', 'ovn-natgw-declarative-replay', { ...base, seconds: replaySeconds, request_mb: Buffer.byteLength(r.request) / 1048576 });
+      figure('apply', 'ovn-natgw-declarative', { ...base, yaml_seconds: r.yamlSeconds, verify_seconds: r.verifySeconds, ratio_to_replay: ratio(r.applySeconds, replaySeconds) });
       if (r.reapplyTransacted) throw new Error('the re-apply of an unchanged manifest sent a transaction');
       if (r.replanOps !== 0) throw new Error(`the full re-plan of an unchanged manifest found ${r.replanOps} operations`);
       figure('reapply', 'ovn-natgw-declarative', { ...base, seconds: r.reapplySeconds, transactions: 0, full_replan_seconds: r.replanSeconds });

@@ -10,12 +10,13 @@ import type { Workload } from './workload.js';
 
 const K = 'apiVersion: kubeovn.io/v1\n';
 
-/** The workload's documents (the ConfigMap lists no gateway nodes: the SB chassis that say enable-chassis-as-gw are). */
-export function workloadDocuments(w: Workload): string[] {
+/** The workload's documents; the ConfigMap lists `gatewayNodes`, or none (then the SB chassis that say enable-chassis-as-gw are). */
+export function workloadDocuments(w: Workload, opts: { gatewayNodes?: readonly string[] } = {}): string[] {
   const docs: string[] = [];
+  const nodes = opts.gatewayNodes?.length ? `, external-gw-nodes: "${opts.gatewayNodes.join(',')}"` : '';
   docs.push(`${K}kind: ProviderNetwork\nmetadata: {name: physnet}\nspec: {}\n`, `${K}kind: Vlan\nmetadata: {name: vlan0}\nspec: {id: 0, provider: physnet}\n`,
     `${K}kind: Subnet\nmetadata: {name: external}\nspec: {cidrBlock: 172.16.0.0/12, gateway: ${w.externalGateway}, vlan: vlan0}\n`,
-    `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ovn-external-gw-config}\ndata: {enable-external-gw: "true", type: centralized}\n`);
+    `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ovn-external-gw-config}\ndata: {enable-external-gw: "true", type: centralized${nodes}}\n`);
   for (const r of w.routers) {
     docs.push(`${K}kind: Vpc\nmetadata: {name: ${r.name}}\nspec: {enableExternal: true}\n`);
     docs.push(`${K}kind: OvnEip\nmetadata: {name: ${r.name}-external}\nspec: {externalSubnet: external, type: lrp, v4Ip: ${r.port.ip}}\n`);
@@ -29,6 +30,6 @@ export function workloadDocuments(w: Workload): string[] {
   return docs;
 }
 
-export function workloadYaml(w: Workload): string {
-  return workloadDocuments(w).join('---\n');
+export function workloadYaml(w: Workload, opts: { gatewayNodes?: readonly string[] } = {}): string {
+  return workloadDocuments(w, opts).join('---\n');
 }

@@ -375,7 +375,9 @@ export class NatGateway {
     let plan: Plan = fresh ? first! : this.plan(manifest, opts);
     if (plan.ops.length === 0) return { plan, transacted: false, attempts: 1, converged: true };
     let attempts = 0;
-    await transactVerified(
+    this.store.expect(manifest.objects);
+    try {
+      await transactVerified(
       this.nbClient,
       this.nb,
       () => {
@@ -383,7 +385,10 @@ export class NatGateway {
         return plan.ops;
       },
       { attempts: opts.attempts ?? 10, comment: `ovn-natgw ${opts.mode === 'delete' ? 'delete' : 'apply'} (${opts.owner ?? DEFAULT_OWNER})` },
-    );
+      );
+    } finally {
+      this.store.settled();
+    }
     // a re-plan after a conflict may find another writer made our change: then only the comment went out
     if (plan.ops.length === 0) return { plan, transacted: false, attempts, converged: true };
     // our own commit is in the replica already: ovsdb-server sends a client the updates of its
