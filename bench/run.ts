@@ -43,6 +43,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { natgwApply } from './contenders/natgw.js';
 import { declarativeApply } from './contenders/declarative.js';
+import { cliBench } from './contenders/cli.js';
 import { run as runTool } from '../tools/sandbox-lib.js';
 import { DEFAULT_NBCTL_CHUNK, nbctlApply } from './contenders/nbctl.js';
 import { connectUnix, countRows, rawApply, rpc } from './raw.js';
@@ -305,6 +306,9 @@ const median = (xs: number[]) => {
 // ---------------------------------------------------------------------------
 // scenarios
 
+/** the in-process declarative apply's seconds, which the installed CLI's bulk apply is compared with */
+let declarativeSeconds: number | undefined;
+
 async function applyScenario(): Promise<void> {
   const w = buildWorkload(opts);
   const txns = rawTransactions(w);
@@ -372,6 +376,7 @@ async function applyScenario(): Promise<void> {
       await runTool('ovn-sbctl', ['--db', sb.sbRemote, ...cmds]);
       const r = await declarativeApply(sb.nbRemote, sb.sbRemote, w);
       await verifyApplied(sb.nbRemote, w);
+      declarativeSeconds = r.applySeconds;
       figure('apply', 'ovn-natgw-declarative', {
         ...base,
         seconds: r.applySeconds,
@@ -404,6 +409,17 @@ async function applyScenario(): Promise<void> {
       if (r.reapplyTransacted) throw new Error('the re-apply of an unchanged manifest sent a transaction');
       if (r.replanOps !== 0) throw new Error(`the full re-plan of an unchanged manifest found ${r.replanOps} operations`);
       figure('reapply', 'ovn-natgw-declarative', { ...base, seconds: r.reapplySeconds, transactions: 0, full_replan_seconds: r.replanSeconds });
+    });
+  });
+
+  await contender('apply', 'ovn-natgwctl', async () => {
+    // the installed CLI on the workload as Kube-OVN YAML files (contenders/cli.ts)
+    await withSandbox(async (sb) => {
+      const r = await cliBench(w, sb, 5);
+      figure('apply', 'ovn-natgwctl', { ...base, files: r.files, seconds: r.bulkSeconds, ratio_to_raw: ratio(r.bulkSeconds, rawSeconds), ratio_to_declarative: ratio(r.bulkSeconds, declarativeSeconds) });
+      figure('change', 'ovn-natgwctl', { kind: 'fip-file', fips: w.totals.fips, n: r.oneFipSeconds.length, seconds: median(r.oneFipSeconds), ratio_to_nbctl: ratio(median(r.oneFipSeconds), median(r.nbctlSeconds)) });
+      figure('change', 'ovn-natgwctl', { kind: 'prune-one-changed', fips: w.totals.fips, n: r.pruneOneSeconds.length, seconds: median(r.pruneOneSeconds), ratio_to_nbctl: ratio(median(r.pruneOneSeconds), median(r.nbctlSeconds)) });
+      figure('change', 'ovn-nbctl', { kind: 'lr-nat-add', fips: w.totals.fips, n: r.nbctlSeconds.length, seconds: median(r.nbctlSeconds) });
     });
   });
 

@@ -70,3 +70,30 @@ t.test('desired rows and a plan on an empty in-memory NB; a scope writes nothing
   t.type(e, PlanError, 'refused');
   t.match((e as Error).message, /Subnet external204.*: metadata\.name: its row Logical_Switch external204 .* is not in NB, and objects applied now need it: apply Subnet external204 again/, 'naming the object whose rows are missing');
 });
+
+t.test('an object\'s references read from its stored document equal those of the object the full reader makes', async (t) => {
+  const { refFields, refsOf } = await import('../src/nat/object-store.js');
+  const { loadManifests, sourceOf } = await import('../src/nat/manifest.js');
+  const { fileURLToPath } = await import('node:url');
+  const { workloadYaml } = await import('../bench/workload-yaml.js');
+  const { buildWorkload } = await import('../bench/workload.js');
+  const seed = await loadManifests([fileURLToPath(new URL('./fixtures/seed002', import.meta.url))]);
+  const more = parseManifest(
+    [
+      dualStackNetwork(['c1']),
+      workloadYaml(buildWorkload({ routers: 3, fips: 6 }), { gatewayNodes: ['c1'] }).split('---\n').filter((d) => !d.includes('kind: ConfigMap')).join('---\n').replace(/name: external\b/g, 'name: ext2').replace(/externalSubnet: external\b/g, 'externalSubnet: ext2').replace(/name: (physnet|vlan0)\b/g, 'name: $1x').replace(/provider: physnet/g, 'provider: physnetx').replace(/vlan: vlan0/g, 'vlan: vlan0x'),
+      'kind: Vpc\napiVersion: kubeovn.io/v1\nmetadata: {name: v9}\nspec: {enableExternal: true, extraExternalSubnets: [external204]}\n',
+      'kind: OvnEip\napiVersion: kubeovn.io/v1\nmetadata: {name: e9}\nspec: {usageType: lsp}\n',
+      'kind: OvnSnatRule\napiVersion: kubeovn.io/v1\nmetadata: {name: s9}\nspec: {ovnEip: e9, vpcSubnet: vpc1-subnet1}\n',
+      'kind: OvnDnatRule\napiVersion: kubeovn.io/v1\nmetadata: {name: d9}\nspec: {ovnEip: e9, ipType: vip, ipName: v1, protocol: tcp, internalPort: 1, externalPort: 2}\n',
+    ].join('---\n'),
+    'more.yaml',
+  );
+  let n = 0;
+  for (const o of [...seed.objects, ...more.objects]) {
+    const fields = refFields(JSON.parse(JSON.stringify(sourceOf(o))));
+    t.same(fields && refsOf(fields), refsOf(o), `${o.kind}/${o.name}`);
+    n++;
+  }
+  t.ok(n > 30, `${n} objects of every kind`);
+});

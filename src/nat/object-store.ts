@@ -29,8 +29,45 @@ import { EXTERNAL_GW_CONFIG, sourceOf } from './manifest.js';
 export const EXT_GROUP = '*ext';
 const CONFIG = objectId('ConfigMap', EXTERNAL_GW_CONFIG);
 
+/**
+ * The fields of an object that name others (a ManifestObject has them; so
+ * has `refFields(doc)` of its stored document, read without the full reader).
+ */
+export interface RefFields {
+  kind: string;
+  name: string;
+  provider?: string;
+  vlan?: string;
+  vpc?: string;
+  addExternalSubnets?: readonly string[];
+  externalSubnet?: string;
+  subnet?: string;
+  ovnEip?: string;
+  vpcSubnet?: string;
+  ipName?: string;
+  ipType?: string;
+  type?: string;
+}
+
+/** The RefFields of a stored document (apiVersion, kind, metadata, spec), with the reader's aliases. */
+export function refFields(doc: unknown): RefFields | undefined {
+  const d = doc as { kind?: unknown; metadata?: { name?: unknown }; spec?: Record<string, unknown> } | null;
+  if (!d || typeof d.kind !== 'string' || typeof d.metadata?.name !== 'string') return undefined;
+  const sp = d.spec ?? {};
+  const str = (k: string) => (typeof sp[k] === 'string' ? (sp[k] as string) : undefined);
+  const list = (k: string) => (Array.isArray(sp[k]) ? (sp[k] as unknown[]).filter((x): x is string => typeof x === 'string') : []);
+  const f: RefFields = { kind: d.kind, name: d.metadata.name };
+  for (const k of ['provider', 'vlan', 'vpc', 'externalSubnet', 'subnet', 'ovnEip', 'vpcSubnet', 'ipName', 'ipType'] as const) {
+    const v = str(k);
+    if (v !== undefined) f[k] = v;
+  }
+  if (d.kind === 'Vpc') f.addExternalSubnets = [...new Set([...list('addExternalSubnets'), ...list('extraExternalSubnets')])];
+  if (d.kind === 'OvnEip') f.type = str('type') ?? str('usageType') ?? 'nat';
+  return f;
+}
+
 /** What an object names: the objects (and groups) its plan reads. */
-export function refsOf(o: ManifestObject): string[] {
+export function refsOf(o: RefFields): string[] {
   const out: string[] = [];
   const add = (kind: string, name: string | undefined) => name !== undefined && out.push(objectId(kind, name));
   switch (o.kind) {
@@ -44,7 +81,7 @@ export function refsOf(o: ManifestObject): string[] {
       break;
     case 'Vpc':
       out.push(CONFIG, EXT_GROUP);
-      for (const n of o.addExternalSubnets) add('Subnet', n);
+      for (const n of o.addExternalSubnets ?? []) add('Subnet', n);
       break;
     case 'OvnEip':
       if (o.externalSubnet) add('Subnet', o.externalSubnet);
@@ -78,6 +115,9 @@ interface Entry {
 
 interface Parsed {
   json: string;
+  /** what it names, read from the document without the full reader */
+  fields?: RefFields;
+  /** the object, read by the full reader when first asked for */
   object?: ManifestObject;
   problem?: string;
   refs: string[];
@@ -209,26 +249,42 @@ export class ObjectStore {
       todo.push({ owner, id, json });
     }
     if (todo.length === 0) return;
-    // the documents of objects this process has just applied are the objects it holds: not parsed again
-    const known = new Set(todo.filter((x) => this.expected.get(x.json)?.name === x.id.slice(x.id.indexOf('/') + 1)));
-    const parse = todo.filter((x) => !known.has(x));
-    const { manifest, problems } = parse.length ? parseStored(parse.map((x) => ({ id: x.id, json: x.json }))) : { manifest: { objects: [] }, problems: [] as string[] };
-    const byId = new Map(manifest.objects.map((o) => [idOf(o), o]));
-    for (const x of known) byId.set(x.id, this.expected.get(x.json)!);
     for (const { owner, id, json } of todo) {
       const oo = this.of(owner);
       const cur = oo.parsed.get(id);
       if (cur) this.unlink(oo, id, cur);
-      const object = byId.get(id);
-      const p: Parsed = object ? { json, object, refs: refsOf(object) } : { json, problem: problems.find((x) => x.startsWith(id)) ?? `${id}: its stored spec cannot be read`, refs: [] };
-      oo.parsed.set(id, p);
-      for (const r of p.refs) {
-        let s = oo.users.get(r);
-        if (!s) oo.users.set(r, (s = new Set()));
-        s.add(id);
+      // an object this process has just applied is the object it holds; the others are read in full when asked for
+      const mine = this.expected.get(json);
+      let p: Parsed;
+      if (mine && idOf(mine) === id) p = { json, fields: mine, object: mine, refs: refsOf(mine) };
+      else {
+        let doc: unknown;
+        try {
+          doc = JSON.parse(json);
+        } catch (e) {
+          doc = undefined;
+          p = { json, problem: `${id} (stored in NB): its stored spec is not JSON: ${(e as Error).message}`, refs: [] };
+        }
+        const fields = refFields(doc);
+        if (doc !== undefined) p = fields && objectId(fields.kind, fields.name) === id ? { json, fields, refs: refsOf(fields) } : { json, problem: `${id} (stored in NB): its stored spec names another object`, refs: [] };
       }
-      if (object?.kind === 'Subnet' && !object.vpc) oo.extSubnets.add(id);
+      oo.parsed.set(id, p!);
+      for (const r of p!.refs) {
+        let set = oo.users.get(r);
+        if (!set) oo.users.set(r, (set = new Set()));
+        set.add(id);
+      }
+      if (p!.fields?.kind === 'Subnet' && !p!.fields.vpc) oo.extSubnets.add(id);
     }
+  }
+
+  /** The object of a document, by the full reader (once); its problem when it cannot be read. */
+  private objectOf(p: Parsed, id: string): ManifestObject | undefined {
+    if (p.object || p.problem) return p.object;
+    const { manifest, problems } = parseStored([{ id, json: p.json }]);
+    p.object = manifest.objects[0];
+    if (!p.object) p.problem = problems[0] ?? `${id}: its stored spec cannot be read`;
+    return p.object;
   }
 
   private unlink(oo: OwnerObjects, id: string, p: Parsed): void {
@@ -277,7 +333,8 @@ export class ObjectStore {
 
   /** An object of the owner, as NB holds it (undefined: none, or its spec cannot be read). */
   get(owner: string, id: string): ManifestObject | undefined {
-    return this.owners.get(owner)?.parsed.get(id)?.object;
+    const p = this.owners.get(owner)?.parsed.get(id);
+    return p ? this.objectOf(p, id) : undefined;
   }
 
   /** Whether NB holds anything of the object (rows, a document, reservations). */
@@ -290,8 +347,9 @@ export class ObjectStore {
     const oo = this.owners.get(owner);
     const objects: ManifestObject[] = [];
     const problems: string[] = [];
-    for (const p of oo?.parsed.values() ?? []) {
-      if (p.object) objects.push(p.object);
+    for (const [id, p] of oo?.parsed ?? []) {
+      const o = this.objectOf(p, id);
+      if (o) objects.push(o);
       else if (p.problem) problems.push(p.problem);
     }
     return { objects, problems };
@@ -299,7 +357,9 @@ export class ObjectStore {
 
   /** Why an object's stored spec cannot be read (undefined when it can, or there is none). */
   problem(owner: string, id: string): string | undefined {
-    return this.owners.get(owner)?.parsed.get(id)?.problem;
+    const p = this.owners.get(owner)?.parsed.get(id);
+    if (p) this.objectOf(p, id);
+    return p?.problem;
   }
 
   /** Objects with rows or reservations of the owner but no document (applied by an older ovn-natgw). */
@@ -328,7 +388,7 @@ export class ObjectStore {
       if (out.has(id)) continue;
       out.add(id);
       const refs = [id];
-      const o = oo?.parsed.get(id)?.object;
+      const o = oo?.parsed.get(id)?.fields;
       if (o?.kind === 'Subnet' && !o.vpc) refs.push(EXT_GROUP);
       // the workload ports on a subnet's switch: the FIPs and SNATs that name them
       if (o?.kind === 'Subnet') {
@@ -359,8 +419,8 @@ export class ObjectStore {
       if (out.has(id)) continue;
       out.add(id);
       const over = overrides.get(id);
-      const p = over ? { object: over, refs: refsOf(over) } : oo?.parsed.get(id);
-      const o = p?.object;
+      const p = over ? { fields: over as RefFields, refs: refsOf(over) } : oo?.parsed.get(id);
+      const o = p?.fields;
       for (const r of p?.refs ?? []) {
         if (r === EXT_GROUP) for (const s of oo?.extSubnets ?? []) push(s);
         else if (r.startsWith('lsp:')) this.portRefs(owner, r.slice(4)).forEach(push);
@@ -381,7 +441,7 @@ export class ObjectStore {
         }
       }
       if (o.kind === 'OvnFip' || o.kind === 'OvnDnatRule' || o.kind === 'OvnSnatRule') {
-        for (const u of this.users(owner, objectId('OvnEip', o.ovnEip))) push(u);
+        for (const u of this.users(owner, objectId('OvnEip', o.ovnEip ?? ''))) push(u);
         if (o.kind === 'OvnSnatRule' && o.vpc) for (const u of this.users(owner, objectId('Vpc', o.vpc))) if (u.startsWith('OvnSnatRule/')) push(u);
       }
     }
