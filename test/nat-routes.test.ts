@@ -260,9 +260,10 @@ t.test("Kube-OVN's bfdId and ecmpMode on static routes", async (t) => {
   const plain = routes.map((x) => x.replace(', ecmpMode: ecmp_symmetric_reply', ''));
   const back = await gw.apply(await manifest(vpc(plain, [])));
   t.same(back.plan.changes.map((c) => `${c.action} ${c.table} ${JSON.stringify(c.columns)}`), [
-    'change Logical_Router_Static_Route {"options":["{ecmp_symmetric_reply=true}","{ecmp_symmetric_reply=false}"]}',
-    'change Logical_Router_Static_Route {"options":["{ecmp_symmetric_reply=true}","{ecmp_symmetric_reply=false}"]}',
-  ], 'ecmpMode dropped: the option is set back to false on both rows, in place');
+    'change Logical_Router_Static_Route {"options":["{ecmp_symmetric_reply=true}","{ecmp_symmetric_reply=(none)}"]}',
+    'change Logical_Router_Static_Route {"options":["{ecmp_symmetric_reply=true}","{ecmp_symmetric_reply=(none)}"]}',
+  ], 'ecmpMode dropped: the option key is removed from both rows, in place (not written back as false)');
+  t.equal((await nbctl(sb, '--bare', '--columns=options', 'find', 'Logical_Router_Static_Route', 'nexthop=10.5.204.22')).trim(), '', 'ovn-nbctl: no options left on the route');
   t.same(lines(await nbctl(sb, 'lr-route-list', 'vpc1')).filter((l) => l.startsWith('10.210.')), ['10.210.0.0/16 10.5.204.21 dst-ip ecmp bfd', '10.210.0.0/16 10.5.204.22 dst-ip ecmp']);
   await gw.apply(await manifest(vpc([], [])));
   t.equal((await nbctl(sb, '--bare', '--columns=_uuid', 'list', 'BFD')).trim(), id, 'the BFD row is not ours: it stays when its route goes');

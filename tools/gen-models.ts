@@ -168,6 +168,14 @@ export function generateModels(schemaJson: unknown, prefix: 'Nb' | 'Sb', sourceP
     '// Column types follow the native value form of src/ovsdb/schema.ts: exactly one atom -> the atom,',
     '// optional atom -> atom | null, other sets -> readonly arrays, maps -> ReadonlyMap; uuid -> string.',
     '',
+    '/** A reference column: the table referred to, strong or weak, in the key or the value, at most `max` UUIDs. */',
+    'export interface SchemaRef<T extends string = string> {',
+    '  readonly refTable: T;',
+    "  readonly refType: 'strong' | 'weak';",
+    "  readonly in: 'key' | 'value';",
+    '  readonly max: number;',
+    '}',
+    '',
   );
 
   for (const t of tables) {
@@ -191,6 +199,35 @@ export function generateModels(schemaJson: unknown, prefix: 'Nb' | 'Sb', sourceP
   out.push(`export const ${upper}_SCHEMA_NAME = ${tsString(schema.name)};`);
   out.push(`export const ${upper}_SCHEMA_VERSION = ${tsString(schema.version)};`);
   out.push(`export const ${upper}_SCHEMA_CKSUM = ${tsString(schema.cksum ?? '')};`, '');
+
+  out.push(
+    `/** The root tables of ${docText(schema.name)} (ovsdb(7): a row of another table lives only while a row refers to it strongly). */`,
+    `export const ${upper}_ROOT_TABLES: ReadonlySet<keyof ${prefix}Tables> = new Set([`,
+  );
+  for (const t of tables) if (t.isRoot) out.push(`  ${tsString(t.name)},`);
+  out.push(']);', '');
+
+  out.push(
+    '/**',
+    ` * The reference columns of ${docText(schema.name)}: table -> column -> the table referred to, strong or weak,`,
+    ' * where in the column the UUIDs are (the key of a set, optional value or map, or a map\'s value) and the',
+    ' * most UUIDs it holds (Infinity: unlimited).',
+    ' */',
+    `export const ${upper}_REFS: { readonly [T in keyof ${prefix}Tables]?: Readonly<Record<string, SchemaRef<keyof ${prefix}Tables>>> } = {`,
+  );
+  for (const t of tables) {
+    const refs: string[] = [];
+    for (const c of [...t.columns.values()].sort((a, b) => byCodeUnit(a.name, b.name))) {
+      for (const [where, bt] of [['key', c.type.key], ['value', c.type.value]] as const) {
+        if (bt?.refTable === undefined) continue;
+        const max = c.type.max === Infinity ? 'Infinity' : String(c.type.max);
+        refs.push(`    ${propName(c.name)}: { refTable: ${tsString(bt.refTable)}, refType: ${tsString(bt.refType ?? 'strong')}, in: ${tsString(where)}, max: ${max} },`);
+      }
+    }
+    if (refs.length === 0) continue;
+    out.push(`  ${propName(t.name)}: {`, ...refs, '  },');
+  }
+  out.push('};', '');
 
   out.push(`/** The tables of ${docText(schema.name)}, sorted by name. */`);
   out.push(`export const ${upper}_TABLES = [`);

@@ -5,6 +5,14 @@
 // Column types follow the native value form of src/ovsdb/schema.ts: exactly one atom -> the atom,
 // optional atom -> atom | null, other sets -> readonly arrays, maps -> ReadonlyMap; uuid -> string.
 
+/** A reference column: the table referred to, strong or weak, in the key or the value, at most `max` UUIDs. */
+export interface SchemaRef<T extends string = string> {
+  readonly refTable: T;
+  readonly refType: 'strong' | 'weak';
+  readonly in: 'key' | 'value';
+  readonly max: number;
+}
+
 /** A row of OVN_Northbound table ACL (non-root). */
 export interface ACLRow {
   /** uuid: the UUID of the row */
@@ -608,6 +616,91 @@ export interface NbTables {
 export const NB_SCHEMA_NAME = 'OVN_Northbound';
 export const NB_SCHEMA_VERSION = '7.0.0';
 export const NB_SCHEMA_CKSUM = '94023179 33468';
+
+/** The root tables of OVN_Northbound (ovsdb(7): a row of another table lives only while a row refers to it strongly). */
+export const NB_ROOT_TABLES: ReadonlySet<keyof NbTables> = new Set([
+  'Address_Set',
+  'BFD',
+  'Chassis_Template_Var',
+  'Copp',
+  'DHCP_Options',
+  'DNS',
+  'HA_Chassis_Group',
+  'Load_Balancer',
+  'Load_Balancer_Group',
+  'Logical_Router',
+  'Logical_Switch',
+  'Meter',
+  'Mirror',
+  'NB_Global',
+  'Port_Group',
+  'Static_MAC_Binding',
+]);
+
+/**
+ * The reference columns of OVN_Northbound: table -> column -> the table referred to, strong or weak,
+ * where in the column the UUIDs are (the key of a set, optional value or map, or a map's value) and the
+ * most UUIDs it holds (Infinity: unlimited).
+ */
+export const NB_REFS: { readonly [T in keyof NbTables]?: Readonly<Record<string, SchemaRef<keyof NbTables>>> } = {
+  HA_Chassis_Group: {
+    ha_chassis: { refTable: 'HA_Chassis', refType: 'strong', in: 'key', max: Infinity },
+  },
+  Load_Balancer: {
+    health_check: { refTable: 'Load_Balancer_Health_Check', refType: 'strong', in: 'key', max: Infinity },
+  },
+  Load_Balancer_Group: {
+    load_balancer: { refTable: 'Load_Balancer', refType: 'weak', in: 'key', max: Infinity },
+  },
+  Logical_Router: {
+    copp: { refTable: 'Copp', refType: 'weak', in: 'key', max: 1 },
+    load_balancer: { refTable: 'Load_Balancer', refType: 'weak', in: 'key', max: Infinity },
+    load_balancer_group: { refTable: 'Load_Balancer_Group', refType: 'strong', in: 'key', max: Infinity },
+    nat: { refTable: 'NAT', refType: 'strong', in: 'key', max: Infinity },
+    policies: { refTable: 'Logical_Router_Policy', refType: 'strong', in: 'key', max: Infinity },
+    ports: { refTable: 'Logical_Router_Port', refType: 'strong', in: 'key', max: Infinity },
+    static_routes: { refTable: 'Logical_Router_Static_Route', refType: 'strong', in: 'key', max: Infinity },
+  },
+  Logical_Router_Port: {
+    gateway_chassis: { refTable: 'Gateway_Chassis', refType: 'strong', in: 'key', max: Infinity },
+    ha_chassis_group: { refTable: 'HA_Chassis_Group', refType: 'strong', in: 'key', max: 1 },
+  },
+  Logical_Router_Static_Route: {
+    bfd: { refTable: 'BFD', refType: 'weak', in: 'key', max: 1 },
+  },
+  Logical_Switch: {
+    acls: { refTable: 'ACL', refType: 'strong', in: 'key', max: Infinity },
+    copp: { refTable: 'Copp', refType: 'weak', in: 'key', max: 1 },
+    dns_records: { refTable: 'DNS', refType: 'weak', in: 'key', max: Infinity },
+    forwarding_groups: { refTable: 'Forwarding_Group', refType: 'strong', in: 'key', max: Infinity },
+    load_balancer: { refTable: 'Load_Balancer', refType: 'weak', in: 'key', max: Infinity },
+    load_balancer_group: { refTable: 'Load_Balancer_Group', refType: 'strong', in: 'key', max: Infinity },
+    ports: { refTable: 'Logical_Switch_Port', refType: 'strong', in: 'key', max: Infinity },
+    qos_rules: { refTable: 'QoS', refType: 'strong', in: 'key', max: Infinity },
+  },
+  Logical_Switch_Port: {
+    dhcpv4_options: { refTable: 'DHCP_Options', refType: 'weak', in: 'key', max: 1 },
+    dhcpv6_options: { refTable: 'DHCP_Options', refType: 'weak', in: 'key', max: 1 },
+    ha_chassis_group: { refTable: 'HA_Chassis_Group', refType: 'strong', in: 'key', max: 1 },
+    mirror_rules: { refTable: 'Mirror', refType: 'weak', in: 'key', max: Infinity },
+  },
+  Meter: {
+    bands: { refTable: 'Meter_Band', refType: 'strong', in: 'key', max: Infinity },
+  },
+  NAT: {
+    allowed_ext_ips: { refTable: 'Address_Set', refType: 'strong', in: 'key', max: 1 },
+    exempted_ext_ips: { refTable: 'Address_Set', refType: 'strong', in: 'key', max: 1 },
+    gateway_port: { refTable: 'Logical_Router_Port', refType: 'weak', in: 'key', max: 1 },
+  },
+  NB_Global: {
+    connections: { refTable: 'Connection', refType: 'strong', in: 'key', max: Infinity },
+    ssl: { refTable: 'SSL', refType: 'strong', in: 'key', max: 1 },
+  },
+  Port_Group: {
+    acls: { refTable: 'ACL', refType: 'strong', in: 'key', max: Infinity },
+    ports: { refTable: 'Logical_Switch_Port', refType: 'weak', in: 'key', max: Infinity },
+  },
+};
 
 /** The tables of OVN_Northbound, sorted by name. */
 export const NB_TABLES = [

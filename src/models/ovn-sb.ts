@@ -5,6 +5,14 @@
 // Column types follow the native value form of src/ovsdb/schema.ts: exactly one atom -> the atom,
 // optional atom -> atom | null, other sets -> readonly arrays, maps -> ReadonlyMap; uuid -> string.
 
+/** A reference column: the table referred to, strong or weak, in the key or the value, at most `max` UUIDs. */
+export interface SchemaRef<T extends string = string> {
+  readonly refTable: T;
+  readonly refType: 'strong' | 'weak';
+  readonly in: 'key' | 'value';
+  readonly max: number;
+}
+
 /** A row of OVN_Southbound table Address_Set (root; indexes: (name)). */
 export interface AddressSetRow {
   /** uuid: the UUID of the row */
@@ -614,6 +622,118 @@ export interface SbTables {
 export const SB_SCHEMA_NAME = 'OVN_Southbound';
 export const SB_SCHEMA_VERSION = '20.27.0';
 export const SB_SCHEMA_CKSUM = '4078371916 30328';
+
+/** The root tables of OVN_Southbound (ovsdb(7): a row of another table lives only while a row refers to it strongly). */
+export const SB_ROOT_TABLES: ReadonlySet<keyof SbTables> = new Set([
+  'Address_Set',
+  'BFD',
+  'Chassis',
+  'Chassis_Private',
+  'Chassis_Template_Var',
+  'Controller_Event',
+  'DHCP_Options',
+  'DHCPv6_Options',
+  'DNS',
+  'Datapath_Binding',
+  'FDB',
+  'HA_Chassis_Group',
+  'IGMP_Group',
+  'IP_Multicast',
+  'Load_Balancer',
+  'Logical_Flow',
+  'MAC_Binding',
+  'Meter',
+  'Mirror',
+  'Multicast_Group',
+  'Port_Binding',
+  'Port_Group',
+  'RBAC_Permission',
+  'RBAC_Role',
+  'SB_Global',
+  'Service_Monitor',
+  'Static_MAC_Binding',
+]);
+
+/**
+ * The reference columns of OVN_Southbound: table -> column -> the table referred to, strong or weak,
+ * where in the column the UUIDs are (the key of a set, optional value or map, or a map's value) and the
+ * most UUIDs it holds (Infinity: unlimited).
+ */
+export const SB_REFS: { readonly [T in keyof SbTables]?: Readonly<Record<string, SchemaRef<keyof SbTables>>> } = {
+  Chassis: {
+    encaps: { refTable: 'Encap', refType: 'strong', in: 'key', max: Infinity },
+  },
+  Chassis_Private: {
+    chassis: { refTable: 'Chassis', refType: 'weak', in: 'key', max: 1 },
+  },
+  Controller_Event: {
+    chassis: { refTable: 'Chassis', refType: 'weak', in: 'key', max: 1 },
+  },
+  DNS: {
+    datapaths: { refTable: 'Datapath_Binding', refType: 'strong', in: 'key', max: Infinity },
+  },
+  Gateway_Chassis: {
+    chassis: { refTable: 'Chassis', refType: 'weak', in: 'key', max: 1 },
+  },
+  HA_Chassis: {
+    chassis: { refTable: 'Chassis', refType: 'weak', in: 'key', max: 1 },
+  },
+  HA_Chassis_Group: {
+    ha_chassis: { refTable: 'HA_Chassis', refType: 'strong', in: 'key', max: Infinity },
+    ref_chassis: { refTable: 'Chassis', refType: 'weak', in: 'key', max: Infinity },
+  },
+  IGMP_Group: {
+    chassis: { refTable: 'Chassis', refType: 'weak', in: 'key', max: 1 },
+    datapath: { refTable: 'Datapath_Binding', refType: 'weak', in: 'key', max: 1 },
+    ports: { refTable: 'Port_Binding', refType: 'weak', in: 'key', max: Infinity },
+  },
+  IP_Multicast: {
+    datapath: { refTable: 'Datapath_Binding', refType: 'weak', in: 'key', max: 1 },
+  },
+  Load_Balancer: {
+    datapath_group: { refTable: 'Logical_DP_Group', refType: 'strong', in: 'key', max: 1 },
+    datapaths: { refTable: 'Datapath_Binding', refType: 'strong', in: 'key', max: Infinity },
+  },
+  Logical_DP_Group: {
+    datapaths: { refTable: 'Datapath_Binding', refType: 'weak', in: 'key', max: Infinity },
+  },
+  Logical_Flow: {
+    logical_datapath: { refTable: 'Datapath_Binding', refType: 'strong', in: 'key', max: 1 },
+    logical_dp_group: { refTable: 'Logical_DP_Group', refType: 'strong', in: 'key', max: 1 },
+  },
+  MAC_Binding: {
+    datapath: { refTable: 'Datapath_Binding', refType: 'strong', in: 'key', max: 1 },
+  },
+  Meter: {
+    bands: { refTable: 'Meter_Band', refType: 'strong', in: 'key', max: Infinity },
+  },
+  Multicast_Group: {
+    datapath: { refTable: 'Datapath_Binding', refType: 'strong', in: 'key', max: 1 },
+    ports: { refTable: 'Port_Binding', refType: 'weak', in: 'key', max: Infinity },
+  },
+  Port_Binding: {
+    additional_chassis: { refTable: 'Chassis', refType: 'weak', in: 'key', max: Infinity },
+    additional_encap: { refTable: 'Encap', refType: 'weak', in: 'key', max: Infinity },
+    chassis: { refTable: 'Chassis', refType: 'weak', in: 'key', max: 1 },
+    datapath: { refTable: 'Datapath_Binding', refType: 'strong', in: 'key', max: 1 },
+    encap: { refTable: 'Encap', refType: 'weak', in: 'key', max: 1 },
+    gateway_chassis: { refTable: 'Gateway_Chassis', refType: 'strong', in: 'key', max: Infinity },
+    ha_chassis_group: { refTable: 'HA_Chassis_Group', refType: 'strong', in: 'key', max: 1 },
+    mirror_rules: { refTable: 'Mirror', refType: 'weak', in: 'key', max: Infinity },
+    requested_additional_chassis: { refTable: 'Chassis', refType: 'weak', in: 'key', max: Infinity },
+    requested_chassis: { refTable: 'Chassis', refType: 'weak', in: 'key', max: 1 },
+  },
+  RBAC_Role: {
+    permissions: { refTable: 'RBAC_Permission', refType: 'weak', in: 'value', max: Infinity },
+  },
+  SB_Global: {
+    connections: { refTable: 'Connection', refType: 'strong', in: 'key', max: Infinity },
+    ssl: { refTable: 'SSL', refType: 'strong', in: 'key', max: 1 },
+  },
+  Static_MAC_Binding: {
+    datapath: { refTable: 'Datapath_Binding', refType: 'strong', in: 'key', max: 1 },
+  },
+};
 
 /** The tables of OVN_Southbound, sorted by name. */
 export const SB_TABLES = [

@@ -51,7 +51,24 @@ import type {
   Vip,
   Vpc,
 } from './objects.js';
-import { EGRESS_POLICY_PRIORITY, egressNextHops, type EgressNode } from '../gateway/egress.js';
+import { egressNextHops, type EgressNode } from '../gateway/egress.js';
+import {
+  bfdPart,
+  bfdPortName,
+  bfdPortRows,
+  bfdRow,
+  defaultRouteRow,
+  egressPolicyRow,
+  externalNetworkRows,
+  externalPortRows,
+  internalSubnetRows,
+  macFor,
+  policyRow,
+  routerRow,
+  staticRouteRow,
+  type BfdTimers,
+  type GatewayRow,
+} from '../gateway/rows.js';
 import { IP_LEDGER_PREFIX, idOf, objectId, ownedKey, ref, rowKey, type Problem, type Reservation, type RowSpec } from './rows.js';
 import { EXTERNAL_GW_CONFIG, sourceOf } from './manifest.js';
 import { NbFacts, OBJECT_INDEX, byName, type NbView } from './nb-view.js';
@@ -130,16 +147,7 @@ interface Router {
 
 const key = rowKey;
 
-/** Kube-OVN's name of a VPC's BFD port (and of its HA chassis group). */
-export const bfdPortName = (vpc: string): string => `bfd@${vpc}`;
-
-/** A MAC from a name, stable across runs (Kube-OVN's MACs start with 00:00:00 too). */
-export function macFor(name: string): string {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 0x01000193) >>> 0;
-  const b = [(h >>> 16) & 0xff, (h >>> 8) & 0xff, h & 0xff];
-  return `00:00:00:${b.map((x) => x.toString(16).padStart(2, '0')).join(':')}`;
-}
+export { bfdPortName, macFor };
 
 /**
  * `chassis`: the SB chassis, or undefined when SB is not read (then gateway
@@ -249,6 +257,16 @@ class Builder {
     this.rows.push({ key: key(kind, name, part), kind, name, part, ...row });
   }
 
+  /** Adds rows the gateway layer rendered (src/gateway/rows.ts) as object kind/name's. */
+  private put(kind: string, name: string, rows: readonly GatewayRow[]): void {
+    for (const { part, ...row } of rows) this.addRow(kind, name, part, row);
+  }
+
+  /** The key of a row of object kind/name, from its part. */
+  private keyOf(kind: string, name: string): (part: string) => string {
+    return (part) => key(kind, name, part);
+  }
+
   private problem(o: { kind: string; name: string; origin?: ManifestObject['origin'] }, field: string, reason: string): void {
     this.failed.add(objectId(o.kind, o.name));
     this.problems.push({ kind: o.kind, name: o.name, field, reason, ...(o.origin ? { origin: o.origin } : {}) });
@@ -346,20 +364,7 @@ class Builder {
     const cidrs = s.cidrBlock.map((c) => parseCidr(c)!);
     const gateways = s.gateway.map((g) => parseIp(g)!);
     const lsKey = key('Subnet', s.name, 'switch');
-    this.addRow('Subnet', s.name, 'switch', {
-      table: 'Logical_Switch',
-      label: `Logical_Switch ${s.name} (external network ${s.cidrBlock.join(',')})`,
-      columns: { name: s.name },
-      ensureName: s.name,
-    });
-    const lnName = `localnet.${s.name}`;
-    this.addRow('Subnet', s.name, 'localnet', {
-      table: 'Logical_Switch_Port',
-      label: `Logical_Switch_Port ${lnName} (localnet ${provider}${vlanId ? ` vlan ${vlanId}` : ''})`,
-      parent: { table: 'Logical_Switch', ref: lsKey, column: 'ports' },
-      columns: { name: lnName, type: 'localnet', addresses: ['unknown'], options: new Map([['network_name', provider]]), tag: vlanId === 0 ? null : vlanId },
-      ensureName: lnName,
-    });
+    this.put('Subnet', s.name, externalNetworkRows({ name: s.name, cidrs: s.cidrBlock, provider, vlan: vlanId }, this.keyOf('Subnet', s.name)));
     const t = this.takenOn(s.name);
     for (const g of gateways) t.add(g.text);
     this.extNets.set(s.name, { subnet: s, cidrs, gateways, vlan: vlanId, provider, lsRef: lsKey });
@@ -442,12 +447,7 @@ class Builder {
 
   private router(v: Vpc, defaultRoute = true, nic?: Router['nic']): void {
     const rk = key('Vpc', v.name, 'router');
-    this.addRow('Vpc', v.name, 'router', {
-      table: 'Logical_Router',
-      label: `Logical_Router ${v.name}`,
-      columns: { name: v.name },
-      ensureName: v.name,
-    });
+    this.put('Vpc', v.name, [routerRow(v.name)]);
     const r: Router = { name: v.name, ref: rk, externals: new Map(), defaultRoute, nic, ...(v.bfdPort?.enabled ? { bfdPort: v.bfdPort.ip } : {}) };
     this.routers.set(v.name, r);
     if (!v.enableExternal) {
@@ -472,34 +472,12 @@ class Builder {
   private internalSubnet(s: Subnet): void {
     const r = this.routers.get(s.vpc!);
     if (!r) return this.problem(s, 'spec.vpc', `Vpc "${s.vpc}" not found (neither in the input nor applied before)`);
-    const lsName = s.name;
-    const lsKey = key('Subnet', s.name, 'switch');
-    this.addRow('Subnet', s.name, 'switch', {
-      table: 'Logical_Switch',
-      label: `Logical_Switch ${lsName} (subnet ${s.cidrBlock.join(',')} of ${r.name})`,
-      columns: { name: lsName },
-      ensureName: lsName,
-    });
     const lrpName = `${r.name}-${s.name}`;
     const cidrs = s.cidrBlock.map((c) => parseCidr(c)!);
     const networks = s.gateway.map((g, i) => `${g}/${cidrs[i].prefix}`);
-    const existing = this.findByName('Logical_Router_Port', lrpName);
-    this.addRow('Subnet', s.name, 'router-port', {
-      table: 'Logical_Router_Port',
-      label: `Logical_Router_Port ${lrpName} (${networks.join(' ')})`,
-      parent: { table: 'Logical_Router', ref: r.ref, column: 'ports' },
-      columns: { name: lrpName, mac: existing?.mac ?? macFor(lrpName), networks },
-      ensureName: lrpName,
-    });
-    const lspName = `${s.name}-${r.name}`;
-    this.addRow('Subnet', s.name, 'switch-port', {
-      table: 'Logical_Switch_Port',
-      label: `Logical_Switch_Port ${lspName} (router port of ${lrpName})`,
-      parent: { table: 'Logical_Switch', ref: lsKey, column: 'ports' },
-      columns: { name: lspName, type: 'router', addresses: ['router'], options: new Map([['router-port', lrpName]]) },
-      ensureName: lspName,
-    });
-    const t = this.takenOn(lsName);
+    const mac = this.findByName('Logical_Router_Port', lrpName)?.mac ?? macFor(lrpName);
+    this.put('Subnet', s.name, internalSubnetRows({ subnet: s.name, cidrs: s.cidrBlock, router: r.name, routerRef: r.ref, networks, mac }, this.keyOf('Subnet', s.name)));
+    const t = this.takenOn(s.name);
     for (const g of s.gateway) t.add(g);
   }
 
@@ -539,13 +517,7 @@ class Builder {
         this.problem(s, 'spec.gatewayNode', `no ready gateway node has an IPv${fam} next hop`);
         continue;
       }
-      const match = `ip${fam}.src == ${cidr}`;
-      this.addRow('Subnet', s.name, part, {
-        table: 'Logical_Router_Policy',
-        label: `Logical_Router_Policy ${EGRESS_POLICY_PRIORITY} ${match} reroute ${hops.join(',')} (router ${r.name}, centralized egress${s.enableEcmp ? ', ECMP' : ''})`,
-        parent: { table: 'Logical_Router', ref: r.ref, column: 'policies' },
-        columns: { priority: EGRESS_POLICY_PRIORITY, match, action: 'reroute', nexthops: hops },
-      });
+      this.put('Subnet', s.name, [egressPolicyRow({ router: r.name, routerRef: r.ref, cidr, family: fam, nexthops: hops, ecmp: s.enableEcmp ?? false })]);
     }
   }
 
@@ -606,7 +578,6 @@ class Builder {
       if (r.bfdPort) this.bfdPort(r, placed.get(bfdPortName(r.name)) ?? [], currentPriority.get(bfdPortName(r.name)));
       for (const [netName, lrpName] of r.externals) {
         const net = this.extNets.get(netName)!;
-        const partBase = `external:${netName}`;
         // the port's address: an lrp-type OvnEip named like the port, else what it has, else the next free one
         const eip = this.get<OvnEip>('OvnEip', lrpName);
         const existing = this.findByName('Logical_Router_Port', lrpName);
@@ -642,93 +613,30 @@ class Builder {
         }
         if (eip && eip.type === 'lrp') this.eipAddr.set(eip.name, { net, ...famPick(addrs), from: objectId('Vpc', r.name) });
         const networks = addrs.map((ip) => `${ip.text}/${net.cidrs.find((c) => c.family === ip.family)!.prefix}`);
-        const lrpKey = key('Vpc', r.name, `${partBase}:port`);
         const mac = eip?.macAddress ?? nic?.mac ?? existing?.mac ?? macFor(lrpName);
-        this.addRow('Vpc', r.name, `${partBase}:port`, {
-          table: 'Logical_Router_Port',
-          label: `Logical_Router_Port ${lrpName} (${networks.join(' ')})`,
-          parent: { table: 'Logical_Router', ref: r.ref, column: 'ports' },
-          columns: { name: lrpName, mac, networks },
-          ensureName: lrpName,
-        });
-        const peer = `${netName}-${r.name}`;
-        this.addRow('Vpc', r.name, `${partBase}:peer`, {
-          table: 'Logical_Switch_Port',
-          label: `Logical_Switch_Port ${peer} (router port of ${lrpName})`,
-          parent: { table: 'Logical_Switch', ref: net.lsRef, column: 'ports' },
-          columns: {
-            name: peer,
-            type: 'router',
-            addresses: ['router'],
-            options: new Map([
-              ['router-port', lrpName],
-              ['nat-addresses', 'router'],
-            ]),
-          },
-          ensureName: peer,
-        });
         const list = placed.get(lrpName) ?? [];
         const priorities = gatewayPriorities(list, currentPriority.get(lrpName));
-        list.forEach((ch, i) => {
-          const gcName = `${lrpName}-${ch}`;
-          this.addRow('Vpc', r.name, `${partBase}:chassis:${ch}`, {
-            table: 'Gateway_Chassis',
-            label: `Gateway_Chassis ${gcName} (priority ${priorities[i]})`,
-            parent: { table: 'Logical_Router_Port', ref: lrpKey, column: 'gateway_chassis' },
-            columns: { name: gcName, chassis_name: ch, priority: priorities[i] },
-          });
-        });
+        const chassis = list.map((ch, i) => ({ chassis: ch, priority: priorities[i] }));
+        this.put('Vpc', r.name, externalPortRows({ router: r.name, routerRef: r.ref, network: netName, switchRef: net.lsRef, mac, networks, chassis }, this.keyOf('Vpc', r.name)));
         // default route(s) via the default external network's gateway
         if (r.defaultRoute && netName === defaultNet) {
           const gwAddr = this.config?.externalGwAddr ? parseIpOrCidr(this.config.externalGwAddr)?.ip : undefined;
           for (const c of net.cidrs) {
             const gw = (gwAddr && gwAddr.family === c.family ? gwAddr : undefined) ?? net.gateways.find((g) => g.family === c.family);
-            if (!gw) continue;
-            const prefix = c.family === 4 ? '0.0.0.0/0' : '::/0';
-            this.addRow('Vpc', r.name, `default-route:${c.family}`, {
-              table: 'Logical_Router_Static_Route',
-              label: `Logical_Router_Static_Route ${prefix} via ${gw.text} (router ${r.name})`,
-              parent: { table: 'Logical_Router', ref: r.ref, column: 'static_routes' },
-              columns: { ip_prefix: prefix, nexthop: gw.text, policy: 'dst-ip', route_table: '' },
-            });
+            if (gw) this.put('Vpc', r.name, [defaultRouteRow({ router: r.name, routerRef: r.ref, family: c.family, nexthop: gw.text })]);
           }
         }
       }
     });
   }
 
-  /**
-   * Kube-OVN's Vpc bfdPort: router port bfd@<vpc> at the given addresses with
-   * options:bfd-only=true, bound to an HA_Chassis_Group of the same name (the
-   * gateway nodes it may run on, highest priority active), so that BFD to the
-   * VPC answers from one chassis at a time.
-   */
+  /** Kube-OVN's Vpc bfdPort (gateway/rows.ts bfdPortRows), on the chassis placed for it. */
   private bfdPort(r: Router, chassis: readonly string[], current: ReadonlyMap<string, number> | undefined): void {
     const name = bfdPortName(r.name);
-    const groupKey = key('Vpc', r.name, 'bfd-port:group');
-    this.addRow('Vpc', r.name, 'bfd-port:group', {
-      table: 'HA_Chassis_Group',
-      label: `HA_Chassis_Group ${name}`,
-      columns: { name },
-      ensureName: name,
-    });
     const priorities = gatewayPriorities(chassis, current);
-    chassis.forEach((ch, i) => {
-      this.addRow('Vpc', r.name, `bfd-port:chassis:${ch}`, {
-        table: 'HA_Chassis',
-        label: `HA_Chassis ${ch} of ${name} (priority ${priorities[i]})`,
-        parent: { table: 'HA_Chassis_Group', ref: groupKey, column: 'ha_chassis' },
-        columns: { chassis_name: ch, priority: priorities[i] },
-      });
-    });
-    const existing = this.findByName('Logical_Router_Port', name);
-    this.addRow('Vpc', r.name, 'bfd-port', {
-      table: 'Logical_Router_Port',
-      label: `Logical_Router_Port ${name} (${r.bfdPort!.join(' ')}, bfd-only)`,
-      parent: { table: 'Logical_Router', ref: r.ref, column: 'ports' },
-      columns: { name, mac: existing?.mac ?? macFor(name), networks: r.bfdPort!, options: new Map([['bfd-only', 'true']]), ha_chassis_group: ref(groupKey) },
-      ensureName: name,
-    });
+    const mac = this.findByName('Logical_Router_Port', name)?.mac ?? macFor(name);
+    const slots = chassis.map((ch, i) => ({ chassis: ch, priority: priorities[i] }));
+    this.put('Vpc', r.name, bfdPortRows({ router: r.name, routerRef: r.ref, networks: r.bfdPort!, mac, chassis: slots }, this.keyOf('Vpc', r.name)));
   }
 
   // ------------------------------------------------------------ addresses
@@ -872,18 +780,15 @@ class Builder {
   }
 
   /** A BFD row of Vpc v from a router port to a next hop (one per port and peer, shared by its routes). */
-  private bfdRow(v: Vpc, port: string, dst: string, timers: { minTx?: number; minRx?: number; detectMult?: number }): ReturnType<typeof ref> {
-    const part = `bfd:${port}:${dst}`;
-    const bk = key('Vpc', v.name, part);
-    if (!this.rows.some((x) => x.key === bk)) {
-      this.addRow('Vpc', v.name, part, {
-        table: 'BFD',
-        label: `BFD ${port} -> ${dst}`,
-        columns: { logical_port: port, dst_ip: dst, min_tx: timers.minTx ?? null, min_rx: timers.minRx ?? null, detect_mult: timers.detectMult ?? null },
-      });
+  private bfdRow(v: Vpc, port: string, dst: string, timers: BfdTimers): ReturnType<typeof ref> {
+    const bk = key('Vpc', v.name, bfdPart(port, dst));
+    if (!this.bfdKeys.has(bk)) {
+      this.bfdKeys.add(bk);
+      this.put('Vpc', v.name, [bfdRow(port, dst, timers)]);
     }
     return ref(bk);
   }
+  private readonly bfdKeys = new Set<string>();
 
   private routes(v: Vpc): void {
     const r = this.routers.get(v.name)!;
@@ -897,7 +802,6 @@ class Builder {
     }
     v.staticRoutes.forEach((sr, i) => {
       const policy = sr.policy === 'policySrc' ? 'src-ip' : 'dst-ip';
-      const part = `route:${policy}:${sr.routeTable ?? ''}:${sr.cidr}:${sr.nextHopIP}`;
       let bfdRef: ReturnType<typeof ref> | undefined;
       if (sr.bfd) {
         const port = this.portFor(r, sr.nextHopIP);
@@ -912,27 +816,12 @@ class Builder {
         if (b.dst_ip !== sr.nextHopIP) return this.problem(v, `spec.staticRoutes[${i}].bfdId`, `BFD ${sr.bfdId} watches ${b.dst_ip}, not the next hop ${sr.nextHopIP}`);
         bfdRef = ref(`uuid:${sr.bfdId}`);
       }
-      const columns: Record<string, unknown> = { ip_prefix: sr.cidr, nexthop: sr.nextHopIP, policy, route_table: sr.routeTable ?? '', bfd: bfdRef ?? null };
-      // options:ecmp_symmetric_reply only when asked, or set back to false on our row that has it
+      // options:ecmp_symmetric_reply only when asked (the key is removed from our row that has it otherwise)
       const symmetric = sr.ecmpMode === 'ecmp_symmetric_reply';
-      if (symmetric || this.ownedRow('Logical_Router_Static_Route', 'Vpc', v.name, part)?.options.get('ecmp_symmetric_reply') === 'true') {
-        columns.options = new Map([['ecmp_symmetric_reply', String(symmetric)]]);
-      }
-      this.addRow('Vpc', v.name, part, {
-        table: 'Logical_Router_Static_Route',
-        label: `Logical_Router_Static_Route ${sr.cidr} via ${sr.nextHopIP} ${policy}${sr.routeTable ? ` table ${sr.routeTable}` : ''}${symmetric ? ' ecmp-symmetric-reply' : ''} (router ${v.name})`,
-        parent: { table: 'Logical_Router', ref: r.ref, column: 'static_routes' },
-        columns,
-      });
+      this.put('Vpc', v.name, [staticRouteRow({ router: v.name, routerRef: r.ref, cidr: sr.cidr, nexthop: sr.nextHopIP, policy, ...(sr.routeTable ? { routeTable: sr.routeTable } : {}), ...(bfdRef ? { bfd: bfdRef } : {}), symmetric })]);
     });
     v.policyRoutes.forEach((pr) => {
-      const part = `policy:${pr.priority}:${pr.match}`;
-      this.addRow('Vpc', v.name, part, {
-        table: 'Logical_Router_Policy',
-        label: `Logical_Router_Policy ${pr.priority} ${pr.match} ${pr.action}${pr.nextHopIP.length ? ' ' + pr.nextHopIP.join(',') : ''} (router ${v.name})`,
-        parent: { table: 'Logical_Router', ref: r.ref, column: 'policies' },
-        columns: { priority: pr.priority, match: pr.match, action: pr.action, nexthops: pr.action === 'reroute' ? pr.nextHopIP : [] },
-      });
+      this.put('Vpc', v.name, [policyRow({ router: v.name, routerRef: r.ref, priority: pr.priority, match: pr.match, action: pr.action, nexthops: pr.nextHopIP })]);
     });
   }
 
@@ -1109,8 +998,8 @@ class Builder {
     const type = f.type ?? this.config?.type ?? 'centralized';
     for (const { fam, ext, int } of n.pairs) {
       const extra: Record<string, unknown> = { logical_port: null, external_mac: null };
-      // options:stateless is set when asked for, and set back to false when no longer (other option keys are left alone)
-      if (f.stateless || this.ownedRow('NAT', f.kind, f.name, `nat:${fam}`)?.options.get('stateless') === 'true') extra.options = new Map([['stateless', f.stateless ? 'true' : 'false']]);
+      // options:stateless is set when asked for, and the key removed when no longer (other option keys are left alone)
+      extra.options = new Map([['stateless', f.stateless ? 'true' : null]]);
       if (type === 'distributed') {
         if (!n.lsp) {
           this.problem(f, 'spec.type', 'distributed needs ipName naming a workload port (its MAC and chassis); a VIP or a bare IP stays centralized');

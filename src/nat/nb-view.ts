@@ -14,6 +14,7 @@ import type { NbTables } from '../models/ovn-nb.js';
 import type { ChangeEvent } from '../ovsdb/replica.js';
 import { parseIp, parseIpOrCidr } from './ip.js';
 import { IP_LEDGER_PREFIX, NAME_KEY, type NbTableName } from './rows.js';
+import { OWNED_TABLES, PARENT_INDEXES } from './topology.js';
 
 /** The owner-tag index of every owned table: its rows by object name (`ovn-natgw:name`). */
 export const OBJECT_INDEX = `external_ids:${NAME_KEY}`;
@@ -30,43 +31,33 @@ export interface NbView {
   table<T extends NbTableName>(name: T): TableLike<NbTables[T]>;
 }
 
-/** Tables whose rows ovn-natgw may own (each has the object index). */
-export const OWNED_TABLES: readonly NbTableName[] = [
-  'Logical_Switch',
-  'Logical_Switch_Port',
-  'Logical_Router',
-  'Logical_Router_Port',
-  'Gateway_Chassis',
-  'NAT',
-  'Logical_Router_Static_Route',
-  'Logical_Router_Policy',
-  'Load_Balancer',
-  'BFD',
-  'HA_Chassis_Group',
-  'HA_Chassis',
-  'Address_Set',
-];
+export { OWNED_TABLES };
 
 /**
  * The indexes the NAT layer plans with, per table: names, the rows of each
  * object (owner tags), and the parents of child rows (a set column indexed by
  * element: "which router holds this NAT row").
  */
-export const NB_INDEXES: Readonly<Partial<Record<NbTableName, readonly string[]>>> = {
-  Logical_Switch: ['name', 'ports', OBJECT_INDEX],
+const OWN_INDEXES: Readonly<Partial<Record<NbTableName, readonly string[]>>> = {
+  Logical_Switch: ['name', OBJECT_INDEX],
   Logical_Switch_Port: ['name', 'options:router-port', OBJECT_INDEX],
-  Logical_Router: ['name', 'ports', 'nat', 'static_routes', 'policies', 'load_balancer', OBJECT_INDEX],
-  Logical_Router_Port: ['name', 'gateway_chassis', 'ha_chassis_group', OBJECT_INDEX],
+  Logical_Router: ['name', OBJECT_INDEX],
+  Logical_Router_Port: ['name', 'ha_chassis_group', OBJECT_INDEX],
   Gateway_Chassis: ['chassis_name', OBJECT_INDEX],
   NAT: ['external_ip', OBJECT_INDEX],
   Logical_Router_Static_Route: [OBJECT_INDEX],
   Logical_Router_Policy: [OBJECT_INDEX],
   Load_Balancer: ['name', OBJECT_INDEX],
   BFD: [OBJECT_INDEX],
-  HA_Chassis_Group: ['name', 'ha_chassis', OBJECT_INDEX],
+  HA_Chassis_Group: ['name', OBJECT_INDEX],
   HA_Chassis: ['chassis_name', OBJECT_INDEX],
   Address_Set: ['name', OBJECT_INDEX],
 };
+
+/** The layer's own indexes and, from the schema, the element indexes of every parent column (topology.ts). */
+export const NB_INDEXES: Readonly<Partial<Record<NbTableName, readonly string[]>>> = Object.fromEntries(
+  OWNED_TABLES.map((t) => [t, [...new Set([...(OWN_INDEXES[t] ?? []), ...(PARENT_INDEXES[t] ?? [])])]]),
+);
 
 /** A row by its name (the first, when a table allows several). */
 export function byName<T extends NbTableName>(nb: NbView, table: T, name: string): NbTables[T] | undefined {

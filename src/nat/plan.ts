@@ -36,9 +36,10 @@ import {
   type Problem,
   type RowSpec,
 } from './rows.js';
-import { NbFacts, OBJECT_INDEX, OWNED_TABLES, holdersOf, type NbView } from './nb-view.js';
+import { NbFacts, OBJECT_INDEX, holdersOf, type NbView } from './nb-view.js';
+import { CHILD_COLUMNS, OWNED_TABLES, PARENTS, ROOT, ROOT_REFS } from './topology.js';
 
-export { OWNED_TABLES };
+export { OWNED_TABLES, ROOT };
 
 export interface Change {
   action: 'add' | 'change' | 'remove';
@@ -70,45 +71,13 @@ export interface Plan {
 /** Map columns whose whole value ovn-natgw sets, per table (others: only its own keys). */
 const FULL_MAPS: Partial<Record<NbTableName, ReadonlySet<string>>> = { Load_Balancer: new Set(['vips']) };
 
-/** Root tables among them: removed by a delete; the others by leaving their parent. */
-export const ROOT: ReadonlySet<string> = new Set(['Logical_Switch', 'Logical_Router', 'Load_Balancer', 'BFD', 'HA_Chassis_Group', 'Address_Set']);
 const NAMED: ReadonlySet<string> = new Set(['Logical_Switch', 'Logical_Switch_Port', 'Logical_Router', 'Logical_Router_Port', 'Load_Balancer', 'Gateway_Chassis', 'HA_Chassis_Group', 'Address_Set']);
-
-/** Parent table and column(s) of each non-root owned table. */
-export const PARENTS: Record<string, [NbTableName, string][]> = {
-  Logical_Switch_Port: [['Logical_Switch', 'ports']],
-  Logical_Router_Port: [['Logical_Router', 'ports']],
-  Gateway_Chassis: [['Logical_Router_Port', 'gateway_chassis']],
-  NAT: [['Logical_Router', 'nat']],
-  Logical_Router_Static_Route: [['Logical_Router', 'static_routes']],
-  Logical_Router_Policy: [['Logical_Router', 'policies']],
-  Load_Balancer: [['Logical_Router', 'load_balancer']],
-  HA_Chassis: [['HA_Chassis_Group', 'ha_chassis']],
-};
-
-/**
- * Strong references from non-root rows to root rows ovn-natgw may delete: a
- * row that goes clears them first, since OVSDB checks references before it
- * collects the unreferenced row.
- */
-const ROOT_REFS: Partial<Record<NbTableName, readonly string[]>> = { Logical_Router_Port: ['ha_chassis_group'], NAT: ['allowed_ext_ips', 'exempted_ext_ips'] };
 
 /** The update that clears a going row's strong references to root rows (none when it holds none). */
 export function clearRootRefs(table: NbTableName, r: Readonly<Record<string, unknown>> & { _uuid: string }): Operation[] {
   const set = (ROOT_REFS[table] ?? []).filter((c) => r[c] !== null && r[c] !== undefined);
   return set.length ? [{ op: 'update', table, where: [['_uuid', '==', r._uuid]], row: Object.fromEntries(set.map((c) => [c, null])) }] : [];
 }
-
-/** Child rows a switch or router takes along when it is deleted (Load_Balancer is a root: it stays). */
-export const CHILD_COLUMNS = {
-  Logical_Switch: [['ports', 'Logical_Switch_Port']],
-  Logical_Router: [
-    ['ports', 'Logical_Router_Port'],
-    ['nat', 'NAT'],
-    ['static_routes', 'Logical_Router_Static_Route'],
-    ['policies', 'Logical_Router_Policy'],
-  ],
-} as const satisfies Record<'Logical_Switch' | 'Logical_Router', readonly (readonly [string, NbTableName])[]>;
 
 type AnyRow = { _uuid: string; external_ids: ReadonlyMap<string, string> } & Record<string, unknown>;
 
@@ -274,6 +243,10 @@ class Planner {
     this.checkNatConflicts();
     if (this.problems.length > 0) throw new PlanError(this.problems);
     this.chooseAnchors();
+    // what goes into the inserts whole (nothing is patched in afterwards): children under a parent
+    // inserted here, and the reservations (with the ledger's first version) of a switch inserted here
+    for (const s of toInsert) if (s.parent) this.addChild(s);
+    this.newLedgers();
     for (const s of toInsert) this.insert(s);
     this.attachChildren();
     for (const s of this.desired.rows) {
@@ -441,42 +414,66 @@ class Planner {
 
   private insert(s: RowSpec): void {
     const row: Record<string, unknown> = {};
-    for (const [c, v] of Object.entries(s.columns)) {
+    for (const [c, v0] of Object.entries(s.columns)) {
+      // a map key wanted absent (null) is simply not in a new row
+      const v = v0 instanceof Map && [...v0.values()].includes(null) ? new Map([...v0].filter(([, x]) => x !== null)) : v0;
       // an empty optional, set or map is what the server puts in a new row anyway: not sent
       if (v === null || (Array.isArray(v) && v.length === 0) || (v instanceof Map && v.size === 0)) continue;
       row[c] = this.wire(v);
     }
+    const uuidName = this.named.get(s.key)!;
+    for (const [column, uuids] of this.childrenOf.get(uuidName) ?? []) row[column] = [...((row[column] as string[] | undefined) ?? []), ...uuids];
     const tags = this.tags(s);
     const spec = this.specFor(s);
     if (spec !== undefined) tags.set(SPEC_KEY, spec);
+    for (const [k, v] of this.newLedger.get(s.key) ?? []) tags.set(k, v);
     row.external_ids = tags;
-    const uuidName = this.named.get(s.key)!;
     this.inserts.push({ op: 'insert', table: s.table, row, uuidName });
     // a named switch or router is created only if no writer created one since we read: else conflict,
     // re-plan, use it (their names have no unique index; port names do, the server refuses those itself)
     if (s.ensureName !== undefined && (s.table === 'Logical_Switch' || s.table === 'Logical_Router')) {
       this.ops.push({ op: 'wait', table: s.table, where: [['name', '==', s.ensureName]], columns: ['name'], until: '==', rows: [], timeout: 0 });
     }
-    if (s.parent) {
-      // gathered per parent and column: one mutate per parent, or straight into a parent inserted here
-      const pk = `${s.parent.table}\0${s.parent.ref}\0${s.parent.column}`;
-      const a = this.children.get(pk);
-      if (a) a.uuids.push(uuidName);
-      else this.children.set(pk, { table: s.parent.table, ref: s.parent.ref, column: s.parent.column, uuids: [uuidName] });
-    }
     this.changes.push({ action: 'add', table: s.table, label: s.label, object: `${s.kind}/${s.name}` });
   }
 
+  /** children of existing parents, per parent and column: one mutate each */
   private readonly children = new Map<string, { table: NbTableName; ref: string; column: string; uuids: string[] }>();
+  /** children of parents inserted here: parent uuid-name -> column -> child uuid-names (in the parent's insert) */
+  private readonly childrenOf = new Map<string, Map<string, string[]>>();
+  /** the ledger entries of switches inserted here: RowSpec key -> external_ids */
+  private readonly newLedger = new Map<string, Map<string, string>>();
+
+  /** A row inserted here goes into its parent's column: the parent's insert, or one mutate per existing parent. */
+  private addChild(s: RowSpec): void {
+    const p = s.parent!;
+    const uuidName = this.named.get(s.key)!;
+    const parent = this.refValue(p.ref);
+    if (this.named.get(p.ref) === parent) {
+      let cols = this.childrenOf.get(parent);
+      if (!cols) this.childrenOf.set(parent, (cols = new Map()));
+      const l = cols.get(p.column);
+      if (l) l.push(uuidName);
+      else cols.set(p.column, [uuidName]);
+      return;
+    }
+    const pk = `${p.table}\0${p.ref}\0${p.column}`;
+    const a = this.children.get(pk);
+    if (a) a.uuids.push(uuidName);
+    else this.children.set(pk, { table: p.table, ref: p.ref, column: p.column, uuids: [uuidName] });
+  }
 
   private attachChildren(): void {
-    const insertOf = new Map<string, Record<string, unknown>>();
-    for (const o of this.inserts) if (o.op === 'insert' && o.uuidName) insertOf.set(o.uuidName, o.row as Record<string, unknown>);
-    for (const c of this.children.values()) {
-      const parent = this.refValue(c.ref);
-      const row = insertOf.get(parent);
-      if (row) row[c.column] = [...((row[c.column] as string[] | undefined) ?? []), ...c.uuids];
-      else this.attach.push({ op: 'mutate', table: c.table, where: [['_uuid', '==', parent]], mutations: [[c.column, 'insert', c.uuids]] });
+    for (const c of this.children.values()) this.attach.push({ op: 'mutate', table: c.table, where: [['_uuid', '==', this.refValue(c.ref)]], mutations: [[c.column, 'insert', c.uuids]] });
+  }
+
+  /** The reservations of the objects in scope on switches inserted here, with the ledger's first version. */
+  private newLedgers(): void {
+    for (const r of this.desired.reservations) {
+      if (!this.inScope(r.kind, r.name) || !this.named.has(r.switchRef)) continue;
+      let m = this.newLedger.get(r.switchRef);
+      if (!m) this.newLedger.set(r.switchRef, (m = new Map([[LEDGER_VERSION_KEY, '1']])));
+      m.set(`${IP_LEDGER_PREFIX}${r.ip}`, `${this.owner}/${r.kind}/${r.name}`);
     }
   }
 
@@ -492,13 +489,15 @@ class Planner {
       const want = this.wire(cols[c]);
       const have = cur[c];
       if (want instanceof Map && !FULL_MAPS[s.table]?.has(c)) {
+        // only the keys listed: a value sets the key, null removes it (when the row has it)
         const haveMap = (have ?? EMPTY_MAP) as ReadonlyMap<string, unknown>;
-        if (mapIncludes(haveMap, want)) continue;
-        const changedKeys = [...want].filter(([k, v]) => haveMap.get(k) !== v);
+        const changedKeys = [...want].filter(([k, v]) => (v === null ? haveMap.has(k) : haveMap.get(k) !== v));
+        if (changedKeys.length === 0) continue;
         const stale = changedKeys.filter(([k]) => haveMap.has(k)).map(([k]) => k);
+        const put = changedKeys.filter(([, v]) => v !== null);
         if (stale.length) mutations.push([c, 'delete', stale]);
-        mutations.push([c, 'insert', new Map(changedKeys)]);
-        diff[c] = [fmt(new Map(changedKeys.map(([k]) => [k, haveMap.get(k)]))), fmt(new Map(changedKeys))];
+        if (put.length) mutations.push([c, 'insert', new Map(put)]);
+        diff[c] = [fmt(new Map(changedKeys.map(([k]) => [k, haveMap.get(k)]))), fmt(new Map(changedKeys.map(([k, v]) => [k, v ?? undefined])))];
         continue;
       }
       if (!same(have, want)) {
@@ -518,7 +517,8 @@ class Planner {
     // a row that moved to another parent (a FIP rebound to another router)
     if (s.parent) {
       const want = this.refValue(s.parent.ref);
-      const holders = this.parentsOf(s.table, uuid);
+      // the holders in the parent's column (a load balancer someone also put on a switch stays there)
+      const holders = this.parentsOf(s.table, uuid).filter((h) => h.table === s.parent!.table && h.column === s.parent!.column);
       if (!holders.some((h) => h.uuid === want)) {
         for (const h of holders) this.updates.push({ op: 'mutate', table: h.table, where: [['_uuid', '==', h.uuid]], mutations: [[h.column, 'delete', [uuid]]] });
         this.attach.push({ op: 'mutate', table: s.parent.table, where: [['_uuid', '==', want]], mutations: [[s.parent.column, 'insert', [uuid]]] });
@@ -559,7 +559,7 @@ class Planner {
         return;
       }
       // deleted only as read: a row or reservation another writer added since makes it a conflict
-      const cols = table === 'Logical_Switch' ? ['ports', 'external_ids'] : ['ports', 'nat', 'static_routes', 'policies'];
+      const cols = [...CHILD_COLUMNS[table].map(([c]) => c), ...(table === 'Logical_Switch' ? ['external_ids'] : [])];
       this.ops.push({ op: 'wait', table, where: [['_uuid', '==', r._uuid]], columns: cols, until: '==', rows: [Object.fromEntries(cols.map((c) => [c, r[c]]))], timeout: 0 });
     }
     if (ROOT.has(table)) {
@@ -690,16 +690,8 @@ class Planner {
       }
     }
     for (const [swRef, m] of want) {
-      const inserted = this.named.get(swRef);
-      if (inserted) {
-        // the switch is new: its reservations go into the insert, with the ledger's first version
-        const ins = this.inserts.find((o) => o.op === 'insert' && o.uuidName === inserted) as { row: Record<string, unknown> } | undefined;
-        const ext = new Map(ins!.row.external_ids as Map<string, string>);
-        for (const [k, v] of m) ext.set(k, v);
-        if (m.size) ext.set(LEDGER_VERSION_KEY, '1');
-        ins!.row.external_ids = ext;
-        continue;
-      }
+      // a switch inserted here has its reservations in its insert (newLedgers)
+      if (this.named.has(swRef)) continue;
       const uuid = this.refValue(swRef);
       const ls = this.nb.table('Logical_Switch').get(uuid);
       if (!ls) continue; // a switch of an object out of scope that NB lacks: refValue said so (a problem)
@@ -760,11 +752,6 @@ function describeRow(table: NbTableName, r: AnyRow): string {
 
 const EMPTY_MAP: ReadonlyMap<string, unknown> = new Map();
 
-/** Every key of `want` has the same value in `have`. */
-function mapIncludes(have: ReadonlyMap<unknown, unknown>, want: ReadonlyMap<unknown, unknown>): boolean {
-  for (const [k, v] of want) if (have.get(k) !== v) return false;
-  return true;
-}
 
 function same(a: unknown, b: unknown): boolean {
   if (a === b) return true;

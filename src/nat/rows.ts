@@ -5,6 +5,7 @@
  */
 import type { NbTables } from '../models/ovn-nb.js';
 import type { Origin } from './objects.js';
+import { rowRef, type GatewayRow, type RowRef } from '../gateway/rows.js';
 
 /** external_ids keys on every row ovn-natgw owns. */
 export const OWNER_KEY = 'ovn-natgw:owner';
@@ -36,42 +37,27 @@ export function ownedKey(r: { external_ids: ReadonlyMap<string, string> }, owner
   return rowKey(r.external_ids.get(KIND_KEY) ?? '', r.external_ids.get(NAME_KEY) ?? '', r.external_ids.get(PART_KEY) ?? '');
 }
 
-/** A reference to another row in a column value: a RowSpec key, or an existing row's UUID. */
-export interface Ref {
-  readonly ref: string;
-}
-export function ref(key: string): Ref {
-  return { ref: key };
-}
+/** A reference to another row in a column value: a RowSpec key, or an existing row's UUID (the gateway layer's RowRef). */
+export type Ref = RowRef;
+export const ref = rowRef;
 export function isRef(v: unknown): v is Ref {
   return typeof v === 'object' && v !== null && 'ref' in v && typeof (v as Ref).ref === 'string';
 }
 
 /**
- * One row ovn-natgw wants in NB. `key` is "<kind>/<name>/<part>", stored in
- * the row's external_ids, so a row is found again after a restart and a
- * rebinding (new logical_ip, say) updates the same row in place.
+ * One row ovn-natgw wants in NB: a row as the gateway layer renders it
+ * (GatewayRow: part, label, parent, columns, ensureName), of any owned table,
+ * with its object. `key` is "<kind>/<name>/<part>", stored in the row's
+ * external_ids, so a row is found again after a restart and a rebinding (new
+ * logical_ip, say) updates the same row in place. Map columns list only the
+ * keys ovn-natgw sets (null: the key is removed); other keys are left alone.
  */
-export interface RowSpec {
+export interface RowSpec extends Omit<GatewayRow, 'table' | 'parent'> {
   table: NbTableName;
   key: string;
   kind: string;
   name: string;
-  part: string;
-  /** what a person reads in a plan: 'NAT dnat_and_snat 10.5.204.101 -> 192.168.0.2 (router vpc1)' */
-  label: string;
-  /** a non-root row: the parent (a RowSpec key or "uuid:<uuid>") and the column that holds it */
   parent?: { table: NbTableName; ref: string; column: string };
-  /**
-   * Columns as wanted (native values; Ref where a UUID goes). Map columns list
-   * only the keys ovn-natgw sets; other keys of an existing row are left alone.
-   */
-  columns: Record<string, unknown>;
-  /**
-   * "ensure": a named row (switch, router, port) that may already exist
-   * without being ours; then it is used as it is and never changed or removed.
-   */
-  ensureName?: string;
 }
 
 /** A reservation of an address in a switch's external_ids ledger. */
