@@ -97,3 +97,18 @@ t.test('an object\'s references read from its stored document equal those of the
   }
   t.ok(n > 30, `${n} objects of every kind`);
 });
+
+t.test('live chassis as an input: a chassis that is down gets no gateway port, and the plan says so', async (t) => {
+  const nb = memoryNbView({ NB_Global: [{ _uuid: 'g', external_ids: new Map() }] });
+  const m = parseManifest(dualStackNetwork(['c1', 'c2', 'c3', 'c4']), 'network.yaml');
+  const all = buildDesired(m, nb, chassis(['c1', 'c2', 'c3', 'c4']), { owner: 'o' });
+  const placed = all.rows.filter((r) => r.table === 'Gateway_Chassis').sort((a, b) => Number(b.columns.priority) - Number(a.columns.priority)).map((r) => String(r.columns.chassis_name));
+  t.equal(placed.length, 3);
+  const active = placed[0];
+  const live = new Set(['c1', 'c2', 'c3', 'c4'].filter((c) => c !== active));
+  const d = buildDesired(m, nb, chassis(['c1', 'c2', 'c3', 'c4']), { owner: 'o', live });
+  const now = d.rows.filter((r) => r.table === 'Gateway_Chassis').map((r) => String(r.columns.chassis_name));
+  t.equal(now.length, 3, 'still three gateway chassis');
+  t.notOk(now.includes(active), `not on ${active}, which is down`);
+  t.ok(d.warnings.some((w) => w.includes(`"${active}" down`)), 'a warning names it');
+});

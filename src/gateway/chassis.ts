@@ -84,9 +84,11 @@ export function placeGateways(
   candidates: readonly string[],
   k: number,
   current: ReadonlyMap<string, readonly string[]>,
+  /** the active ports per chassis among ports not given here (a plan of some routers only): new ports avoid them too */
+  load: ReadonlyMap<string, number> = new Map(),
 ): Map<string, string[]> {
   const out = new Map<string, string[]>();
-  const active = new Map<string, number>(candidates.map((c) => [c, 0]));
+  const active = new Map<string, number>(candidates.map((c) => [c, load.get(c) ?? 0]));
   const fresh: string[] = [];
   // ports that keep their active chassis count first, so new ports avoid them
   for (const p of [...ports].sort()) {

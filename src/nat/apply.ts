@@ -17,7 +17,6 @@
  * of the objects that depend on them (a FIP on an EIP that changed); a change
  * that would break one of those is refused with that object's problem.
  */
-import { createHash } from 'node:crypto';
 import PQueue from 'p-queue';
 import type { Logger } from 'pino';
 import { OvsdbClient } from '../ovsdb/client.js';
@@ -35,6 +34,8 @@ import type { StoredObjects } from './store.js';
 import { ObjectStore } from './object-store.js';
 import { sourceOf } from './manifest.js';
 import { NB_INDEXES, NbFacts, type NbView } from './nb-view.js';
+import { Baseline, changedOutside } from './baseline.js';
+import { ReadLog } from './reads.js';
 
 export interface ConnectOptions {
   /** NB remote(s), as OVN_NB_DB */
@@ -101,13 +102,6 @@ const IGNORED_COLUMNS: Readonly<Record<string, ReadonlySet<string>>> = {
   BFD: new Set(['status']),
 };
 
-/** A plan that found nothing to change, and what it was made from. */
-interface Converged {
-  input: string;
-  nbChanges: number;
-  sbChanges: number;
-  warnings: string[];
-}
 
 /** Live NB (and SB) replicas for planning and applying. */
 export class NatGateway {
@@ -118,7 +112,8 @@ export class NatGateway {
   /** changes the replicas applied that a plan may depend on (see IGNORED_COLUMNS) */
   private nbChanges = 0;
   private sbChanges = 0;
-  private converged: Converged | undefined;
+  /** per owner: the whole manifest last planned with nothing to change, per object (baseline.ts) */
+  private readonly baselines = new Map<string, Baseline>();
   /** the one write queue: transactions of this gateway go one at a time, in call order */
   private readonly writes = new PQueue({ concurrency: 1 });
   /** what the plans read beyond column indexes (addresses in use, reservations by holder), kept from every commit */
@@ -157,13 +152,20 @@ export class NatGateway {
     await Promise.all(waits);
     this.facts = new NbFacts(this.view());
     this.store = new ObjectStore(this.view(), this.facts);
-    this.nb.onCommit((changes) => this.store.apply(changes, this.facts.apply(changes)));
+    this.nb.onCommit((changes) => {
+      const moved = this.facts.apply(changes);
+      this.store.apply(changes, moved);
+      for (const b of this.baselines.values()) b.noteCommit(changes, moved);
+    });
     // counted from here on: only changes after a plan matter, and the initial sync then emits nothing
     this.nb.onChange((e) => {
       if (e.kind === 'update' && e.old && IGNORED_COLUMNS[e.table] && !changedOutside(e.old, e.row, IGNORED_COLUMNS[e.table])) return;
       this.nbChanges++;
     });
-    this.sb?.onChange(() => this.sbChanges++);
+    this.sb?.onChange(() => {
+      this.sbChanges++;
+      for (const b of this.baselines.values()) b.noteSb();
+    });
   }
 
   async close(): Promise<void> {
@@ -218,11 +220,11 @@ export class NatGateway {
    * objects with the manifest's added, replaced or taken out, and in scope the
    * manifest's objects and what depends on them.
    */
-  private request(manifest: Manifest, opts: ApplyOptions): { desired: Desired; scope?: ReadonlySet<string> } {
+  private request(manifest: Manifest, opts: ApplyOptions, reads?: ReadLog): { desired: Desired; scope?: ReadonlySet<string> } {
     const mode = opts.mode ?? 'replace';
     if (mode === 'replace') {
       if (manifest.objects.length === 0 && !opts.allowEmpty) throw new EmptyManifestError('no objects given: a manifest without objects would remove every object of the owner');
-      return { desired: this.desired(manifest, opts) };
+      return { desired: buildDesired(manifest, this.view(), this.sbChassis(), { ...this.desiredOptions(opts), ...(reads ? { reads } : {}) }, this.facts) };
     }
     if (manifest.objects.length === 0) throw new EmptyManifestError('no objects given');
     const owner = opts.owner ?? DEFAULT_OWNER;
@@ -321,21 +323,60 @@ export class NatGateway {
    * the same and is given without planning again (`opts.full` plans anyway).
    */
   plan(manifest: Manifest, opts: ApplyOptions = {}): Plan {
-    // (a merge or delete plans only what it names: the shortcut is for a whole state planned again)
-    const whole = (opts.mode ?? 'replace') === 'replace';
-    const input = whole ? inputKey(manifest, opts) : '';
-    const c = this.converged;
-    if (whole && !opts.full && c && c.input === input && c.nbChanges === this.nbChanges && c.sbChanges === this.sbChanges) {
-      return { changes: [], specs: [], ops: [], warnings: [...c.warnings] };
+    if ((opts.mode ?? 'replace') !== 'replace') return this.planRequest(this.request(manifest, opts), opts);
+    // a whole state: against the baseline, only what changed since (and what depends on it)
+    const owner = opts.owner ?? DEFAULT_OWNER;
+    const keys = objectKeys(manifest);
+    const options = optionsKey(opts);
+    const b = this.baselines.get(owner);
+    if (!opts.full && b && !b.all && b.options === options && manifest.objects.length > 0) {
+      const changed = b.changed(keys);
+      if (changed.size === 0) return { changes: [], specs: [], ops: [], warnings: [], scope: [] };
+      const reads = new ReadLog();
+      const req = this.changedRequest(manifest, changed, b, opts, reads);
+      const plan = this.planRequest(req, opts);
+      if (plan.ops.length === 0) b.settle(changed, req.built, keys, reads, req.desired.deps);
+      return plan;
     }
-    const before = { nbChanges: this.nbChanges, sbChanges: this.sbChanges };
-    const { desired, scope } = this.request(manifest, opts);
-    const removal = opts.mode === 'delete' ? 'deleted' : opts.mode === 'merge' ? 'no longer wanted' : 'left the manifest';
-    const plan = buildPlan(desired, this.view(), opts.owner ?? DEFAULT_OWNER, { ...(scope ? { scope } : {}), strict: opts.mode === 'delete', removal, facts: this.facts, ...(opts.nbWarnings ? { nbWarnings: true } : {}) });
-    if (whole) this.converged = plan.ops.length === 0 ? { input, ...before, warnings: [...plan.warnings] } : undefined;
+    const reads = new ReadLog();
+    const req = this.request(manifest, opts, reads);
+    const plan = this.planRequest(req, opts);
+    if (plan.ops.length === 0) this.baselines.set(owner, new Baseline(owner, options, keys, reads, req.desired.deps, this.view()));
+    else this.baselines.delete(owner);
     return plan;
   }
 
+  private planRequest(req: { desired: Desired; scope?: ReadonlySet<string> }, opts: ApplyOptions): Plan {
+    const removal = opts.mode === 'delete' ? 'deleted' : opts.mode === 'merge' ? 'no longer wanted' : 'left the manifest';
+    const { desired, scope } = req;
+    const plan = buildPlan(desired, this.view(), opts.owner ?? DEFAULT_OWNER, { ...(scope ? { scope } : {}), strict: opts.mode === 'delete', removal, facts: this.facts, ...(opts.nbWarnings ? { nbWarnings: true } : {}) });
+    return scope ? { ...plan, scope: [...scope].sort() } : plan;
+  }
+
+  /**
+   * A whole manifest planned against its baseline: the objects that changed
+   * (new, different, gone from it, or stale) as a merge of the new ones and a
+   * removal of the gone ones, with what depends on them in scope.
+   */
+  private changedRequest(manifest: Manifest, changed: ReadonlySet<string>, b: Baseline, opts: ApplyOptions, reads: ReadLog): { desired: Desired; scope: ReadonlySet<string>; built: ReadonlySet<string> } {
+    const owner = opts.owner ?? DEFAULT_OWNER;
+    const store = this.store;
+    const given = new Map(manifest.objects.map((o) => [idOf(o), o] as const));
+    // in scope: what changed and whatever depends on it: by the documents' references (the store) and by
+    // what the last plans read (the baseline: a Vpc reads an lrp EIP named like its port, the ConfigMap
+    // the default VPC it attaches), to a fixed point
+    let scope: Set<string> = new Set(changed);
+    for (let n = -1; n !== scope.size; ) {
+      n = scope.size;
+      scope = new Set([...store.dependents(owner, scope), ...b.usersOf(scope)]);
+    }
+    // rendered: those and what they read
+    const build = store.closure(owner, b.readBy(scope), given);
+    const objects = [...build].map((id) => given.get(id) ?? (changed.has(id) ? undefined : store.get(owner, id))).filter((o): o is ManifestObject => o !== undefined);
+    const incoming = new Set([...changed].filter((id) => given.has(id)));
+    const desired = buildDesired({ objects, notices: [] }, this.view(), this.sbChassis(), { ...this.desiredOptions(opts, incoming), reads }, this.facts);
+    return { desired, scope, built: build };
+  }
   /**
    * Apply the manifest in one transaction. Returns the plan that was applied;
    * with nothing to change no transaction is sent (`transacted` false). On a
@@ -400,7 +441,7 @@ export class NatGateway {
       if (opts.mode === 'delete') {
         const present = this.stored(opts.owner ?? DEFAULT_OWNER).present;
         left = manifest.objects.filter((o) => present.has(idOf(o))).length;
-      } else left = this.plan(manifest, { ...opts, full: true }).ops.length;
+      } else left = this.plan(manifest, opts).ops.length; // against the baseline: what changed, not the whole manifest
     } catch (e) {
       if (!(e instanceof PlanError)) throw e;
       left = -1;
@@ -429,35 +470,17 @@ function problemKey(p: Problem): string {
   return `${p.kind}\0${p.name}\0${p.field}\0${p.reason}`;
 }
 
-/** `given` and every object that (through others) depends on one of them, by the deps a plan recorded. */
-export function dependentsClosure(given: ReadonlySet<string>, deps: ReadonlyMap<string, ReadonlySet<string>>): Set<string> {
-  const users = new Map<string, string[]>();
-  for (const [o, ds] of deps) for (const d of ds) users.set(d, [...(users.get(d) ?? []), o]);
-  const out = new Set(given);
-  const todo = [...given];
-  while (todo.length) {
-    for (const u of users.get(todo.pop()!) ?? []) {
-      if (!out.has(u)) {
-        out.add(u);
-        todo.push(u);
-      }
-    }
-  }
+
+
+/** Each object's document as a key ("Kind/name" -> JSON of the object and its source). */
+function objectKeys(manifest: Manifest): Map<string, string> {
+  const out = new Map<string, string>();
+  // (not where it came from: a document that moved in its file is the same object)
+  for (const o of manifest.objects) out.set(idOf(o), JSON.stringify([{ ...o, origin: undefined }, sourceOf(o) ?? null]));
   return out;
 }
 
-/** Whether a column outside `ignored` changed (the replica shares the values of unchanged columns). */
-function changedOutside(old: object, nu: object, ignored: ReadonlySet<string>): boolean {
-  const a = old as Record<string, unknown>;
-  const b = nu as Record<string, unknown>;
-  for (const c in b) if (!ignored.has(c) && a[c] !== b[c]) return true;
-  return false;
-}
-
-/** The content of a plan's input, as a short key (manifest objects and the options a plan uses). */
-function inputKey(manifest: Manifest, opts: ApplyOptions): string {
-  const h = createHash('sha256');
-  h.update(JSON.stringify([opts.owner ?? DEFAULT_OWNER, opts.gatewayChassis ?? null, opts.clusterRouter ?? null, opts.mode ?? 'replace']));
-  for (const o of manifest.objects) h.update(JSON.stringify([o, sourceOf(o) ?? null]));
-  return h.digest('base64');
+/** The options a whole-state plan is made with. */
+function optionsKey(opts: ApplyOptions): string {
+  return JSON.stringify([opts.owner ?? DEFAULT_OWNER, opts.gatewayChassis ?? null, opts.clusterRouter ?? null]);
 }

@@ -72,6 +72,7 @@ import {
 import { IP_LEDGER_PREFIX, idOf, objectId, ownedKey, ref, rowKey, type Problem, type Reservation, type RowSpec } from './rows.js';
 import { EXTERNAL_GW_CONFIG, sourceOf } from './manifest.js';
 import { NbFacts, OBJECT_INDEX, byName, type NbView } from './nb-view.js';
+import { recordingView, type ReadLog } from './reads.js';
 
 export interface DesiredOptions {
   owner: string;
@@ -85,6 +86,14 @@ export interface DesiredOptions {
   gatewayChassis?: number;
   /** Kube-OVN's default VPC, attached by ConfigMap enable-external-gw (default "ovn-cluster") */
   clusterRouter?: string;
+  /** records what each object's rows were planned from in NB (reads.ts) */
+  reads?: ReadLog;
+  /**
+   * The chassis that are up, by name, as the HA layer sees them (BFD, the
+   * chassis' own liveness); default every SB chassis. A port on a chassis
+   * that is down moves to a live one; egress skips a node that is down.
+   */
+  live?: ReadonlySet<string>;
 }
 
 /** kube-ovn-controller's default BFD timers (--bfd-min-tx, --bfd-min-rx, --detect-mult) for Vpc enableBfd. */
@@ -155,7 +164,11 @@ export { bfdPortName, macFor };
  * refused, and egress nodes are taken as listed).
  */
 export function buildDesired(manifest: Manifest, nb: NbView, chassis: readonly SbChassis[] | undefined, opts: DesiredOptions, facts: NbFacts = new NbFacts(nb)): Desired {
-  return new Builder(manifest, nb, chassis, opts, facts).build();
+  if (!opts.reads) return new Builder(manifest, nb, chassis, opts, facts, nb).build();
+  // every NB read recorded for the object being planned
+  let b: Builder | undefined = undefined;
+  b = new Builder(manifest, recordingView(nb, opts.reads, () => b?.current), chassis, opts, facts, nb);
+  return b.build();
 }
 
 class Builder {
@@ -189,6 +202,8 @@ class Builder {
     private readonly sbChassis: readonly SbChassis[] | undefined,
     private readonly opts: DesiredOptions,
     private readonly facts: NbFacts,
+    /** NB read without recording (what no object's rows depend on) */
+    private readonly plainNb: NbView,
   ) {
     for (const o of manifest.objects) {
       let m = this.byKind.get(o.kind);
@@ -202,8 +217,19 @@ class Builder {
 
   private readonly specs = new Map<string, string>();
 
+  /** The object being planned ("Kind/name"), if any. */
+  get current(): string | undefined {
+    return this.cur;
+  }
+
   private get chassis(): readonly SbChassis[] {
     return this.sbChassis ?? [];
+  }
+
+  /** The SB chassis that are up (opts.live; default every one): the only ones gateways are placed on. */
+  private get liveChassis(): readonly SbChassis[] {
+    const live = this.opts.live;
+    return live ? this.chassis.filter((c) => live.has(c.name)) : this.chassis;
   }
 
   /** The ConfigMap (what reads it depends on it, also while there is none: one may be applied). */
@@ -487,7 +513,7 @@ class Builder {
     if (!r) return; // reported by internalSubnet
     // ready: an SB chassis by name or hostname, matched as gateway nodes are (without SB: taken as listed)
     const listed = (s.gatewayNode ?? []).map((g) => g.node);
-    const { missing } = this.sbChassis ? gatewayCandidates(this.chassis, listed) : { missing: [] as string[] };
+    const { missing } = this.sbChassis ? gatewayCandidates(this.liveChassis, listed) : { missing: [] as string[] };
     if (!this.sbChassis) this.warnings.push(`Subnet ${s.name}: spec.gatewayNode: SB was not given (--sb or OVN_SB_DB), so whether ${listed.map((n) => `"${n}"`).join(', ')} are SB chassis is not checked`);
     const nodes: EgressNode[] = (s.gatewayNode ?? []).map(({ node, ip }) => {
       const hops: EgressNode['hops'] = {};
@@ -530,7 +556,12 @@ class Builder {
   /** External router ports, their peers, gateway chassis and addresses. */
   private gatewayPorts(k: number): void {
     const nodes = this.config?.externalGwNodes ?? [];
-    const { names, missing } = this.sbChassis ? gatewayCandidates(this.chassis, nodes) : { names: [], missing: [] };
+    const all = this.sbChassis ? gatewayCandidates(this.chassis, nodes) : { names: [], missing: [] };
+    const live = this.opts.live;
+    const names = live ? all.names.filter((n) => live.has(n)) : all.names;
+    const missing = all.missing;
+    const down = all.names.filter((n) => !names.includes(n));
+    if (down.length > 0) this.warnings.push(`gateway chassis ${down.map((d) => `"${d}"`).join(', ')} down: their gateway ports move to the others`);
     if (missing.length > 0 && this.config) {
       // a listed node that is gone (or not up yet) must not block every apply: the others carry its gateways
       this.warnings.push(`ConfigMap ${this.config.name}: data.external-gw-nodes: no SB chassis with name or hostname ${missing.map((m) => `"${m}"`).join(', ')}; using the others`);
@@ -547,7 +578,7 @@ class Builder {
       current.set(port, rows.map((g) => g.chassis_name));
       currentPriority.set(port, new Map(rows.map((g) => [g.chassis_name, g.priority])));
     };
-    for (const r of this.routers.values()) {
+    for (const r of this.routers.values()) this.as({ kind: 'Vpc', name: r.name }, () => {
       for (const lrp of r.externals.values()) {
         ports.push(lrp);
         const row = this.findByName('Logical_Router_Port', lrp);
@@ -560,9 +591,9 @@ class Builder {
         const group = this.findByName('HA_Chassis_Group', port);
         if (group) seen(port, group.ha_chassis, 'HA_Chassis');
       }
-    }
+    });
     // without SB the gateway nodes cannot be checked: every port keeps what it has, a new one cannot be placed
-    const placed = this.sbChassis ? placeGateways(ports, names, k, current) : new Map(ports.map((p) => [p, (current.get(p) ?? []).slice(0, k)]));
+    const placed = this.sbChassis ? placeGateways(ports, names, k, current, this.otherLoad(ports, current)) : new Map(ports.map((p) => [p, (current.get(p) ?? []).slice(0, k)]));
     /** why a port gets no gateway chassis at all */
     const noChassis = !this.sbChassis
       ? 'SB was not given (--sb or OVN_SB_DB), so the gateway nodes cannot be checked and no gateway chassis placed'
@@ -628,6 +659,30 @@ class Builder {
         }
       }
     });
+  }
+
+  /**
+   * When a new port is placed: the active gateway ports per chassis among
+   * those NB has and this plan does not render (a plan of some routers), so
+   * that new ports spread as in a plan of all. Read from NB as it is (not
+   * recorded for any object: a port once placed keeps its chassis).
+   */
+  private otherLoad(ports: readonly string[], current: ReadonlyMap<string, readonly string[]>): Map<string, number> | undefined {
+    if (ports.every((p) => (current.get(p) ?? []).length > 0)) return undefined;
+    const mine = new Set(ports);
+    const load = new Map<string, number>();
+    const top = (rows: readonly { chassis_name: string; priority: number }[]) => rows.reduce<{ chassis_name: string; priority: number } | undefined>((a, b) => (!a || b.priority > a.priority ? b : a), undefined);
+    for (const lrp of this.plainNb.table('Logical_Router_Port').values()) {
+      if (lrp.gateway_chassis.length === 0 || mine.has(lrp.name)) continue;
+      const t = top(lrp.gateway_chassis.map((u) => this.plainNb.table('Gateway_Chassis').get(u)).filter((g) => g !== undefined));
+      if (t) load.set(t.chassis_name, (load.get(t.chassis_name) ?? 0) + 1);
+    }
+    for (const g of this.plainNb.table('HA_Chassis_Group').values()) {
+      if (!g.name.startsWith('bfd@') || mine.has(g.name)) continue;
+      const t = top(g.ha_chassis.map((u) => this.plainNb.table('HA_Chassis').get(u)).filter((h) => h !== undefined));
+      if (t) load.set(t.chassis_name, (load.get(t.chassis_name) ?? 0) + 1);
+    }
+    return load;
   }
 
   /** Kube-OVN's Vpc bfdPort (gateway/rows.ts bfdPortRows), on the chassis placed for it. */

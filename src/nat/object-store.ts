@@ -20,6 +20,7 @@
 import type { ManifestObject } from './objects.js';
 import { parseStored } from './manifest.js';
 import { NbFacts, OWNED_TABLES, type NbView } from './nb-view.js';
+import { walk } from './graph.js';
 import type { ChangeEvent } from '../ovsdb/replica.js';
 import { GLOBAL_SPEC_PREFIX, KIND_KEY, NAME_KEY, OWNER_KEY, SPEC_KEY, idOf, objectId } from './rows.js';
 import { derivedDocument, RESERVATION_KINDS } from './store.js';
@@ -381,12 +382,7 @@ export class ObjectStore {
   /** The objects that, transitively, read one of `ids` (a plan of `ids` plans them too), with `ids`. */
   dependents(owner: string, ids: Iterable<string>): Set<string> {
     const oo = this.owners.get(owner);
-    const out = new Set<string>();
-    const todo = [...ids];
-    while (todo.length) {
-      const id = todo.pop()!;
-      if (out.has(id)) continue;
-      out.add(id);
+    return walk(ids, (id) => {
       const refs = [id];
       const o = oo?.parsed.get(id)?.fields;
       if (o?.kind === 'Subnet' && !o.vpc) refs.push(EXT_GROUP);
@@ -398,9 +394,8 @@ export class ObjectStore {
           if (p) refs.push(`lsp:${p.name}`);
         }
       }
-      for (const r of refs) for (const u of this.users(owner, r)) if (!out.has(u)) todo.push(u);
-    }
-    return out;
+      return refs.flatMap((r) => [...this.users(owner, r)]);
+    });
   }
 
   /**
@@ -426,7 +421,14 @@ export class ObjectStore {
         else if (r.startsWith('lsp:')) this.portRefs(owner, r.slice(4)).forEach(push);
         else push(r);
       }
-      if (!o) continue;
+      if (!o) {
+        // a Vpc without a document of its own (the default VPC, attached by the ConfigMap): its networks
+        if (id.startsWith('Vpc/')) {
+          for (const s of oo?.extSubnets ?? []) push(s);
+          for (const u of this.users(owner, id)) if (u.startsWith('Subnet/')) push(u);
+        }
+        continue;
+      }
       if (o.kind === 'Vpc') {
         for (const u of this.users(owner, id)) if (u.startsWith('Subnet/')) push(u);
         for (const s of oo?.extSubnets ?? []) {
@@ -442,7 +444,18 @@ export class ObjectStore {
       }
       if (o.kind === 'OvnFip' || o.kind === 'OvnDnatRule' || o.kind === 'OvnSnatRule') {
         for (const u of this.users(owner, objectId('OvnEip', o.ovnEip ?? ''))) push(u);
-        if (o.kind === 'OvnSnatRule' && o.vpc) for (const u of this.users(owner, objectId('Vpc', o.vpc))) if (u.startsWith('OvnSnatRule/')) push(u);
+        if (o.kind === 'OvnSnatRule') {
+          // the other SNAT rules of its router: named by the router, or by one of its subnets
+          const sub = o.vpcSubnet ? (overrides.get(objectId('Subnet', o.vpcSubnet)) ?? oo?.parsed.get(objectId('Subnet', o.vpcSubnet))?.fields) : undefined;
+          const vpc = o.vpc ?? (sub as RefFields | undefined)?.vpc;
+          if (vpc) {
+            for (const u of this.users(owner, objectId('Vpc', vpc))) {
+              if (u.startsWith('OvnSnatRule/')) push(u);
+              else if (u.startsWith('Subnet/')) for (const v of this.users(owner, u)) if (v.startsWith('OvnSnatRule/')) push(v);
+            }
+          }
+          if (o.vpcSubnet) for (const u of this.users(owner, objectId('Subnet', o.vpcSubnet))) if (u.startsWith('OvnSnatRule/')) push(u);
+        }
       }
     }
     return out;

@@ -66,6 +66,8 @@ export interface Plan {
   ops: Operation[];
   /** problems found in NB that do not stop the plan (duplicate rows not ours) */
   warnings: string[];
+  /** the objects ("Kind/name") the plan could write; absent: the owner's whole state */
+  scope?: readonly string[];
 }
 
 /** Map columns whose whole value ovn-natgw sets, per table (others: only its own keys). */
