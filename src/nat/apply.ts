@@ -472,13 +472,22 @@ function problemKey(p: Problem): string {
 
 
 
-/** Each object's document as a key ("Kind/name" -> JSON of the object and its source). */
+/** Each object's document as a key ("Kind/name" -> its stored document as JSON, else the object's, without where it came from). */
 function objectKeys(manifest: Manifest): Map<string, string> {
   const out = new Map<string, string>();
-  // (not where it came from: a document that moved in its file is the same object)
-  for (const o of manifest.objects) out.set(idOf(o), JSON.stringify([{ ...o, origin: undefined }, sourceOf(o) ?? null]));
+  for (const o of manifest.objects) {
+    let k = KEYS.get(o);
+    if (k === undefined) {
+      const src = sourceOf(o);
+      // (not where it came from: a document that moved in its file is the same object)
+      k = src ? JSON.stringify(src) : JSON.stringify({ ...o, origin: undefined });
+      KEYS.set(o, k);
+    }
+    out.set(idOf(o), k);
+  }
   return out;
 }
+const KEYS = new WeakMap<ManifestObject, string>();
 
 /** The options a whole-state plan is made with. */
 function optionsKey(opts: ApplyOptions): string {
