@@ -85,6 +85,10 @@ export interface ApplyOptions {
   full?: boolean;
   /** Also warn of duplicate NAT rows anywhere in NB (a scan; a one-shot command's check). */
   nbWarnings?: boolean;
+  /** Write only the rows whose key this accepts (PlanOptions.rows: a failover writes one port's chassis rows). */
+  rows?: (key: string) => boolean;
+  /** The chassis that are up (DesiredOptions.live; default every SB chassis). */
+  live?: ReadonlySet<string>;
 }
 
 /** Refused before planning: a manifest without objects (nothing to do, or everything to delete). */
@@ -205,6 +209,7 @@ export class NatGateway {
       owner: opts.owner ?? DEFAULT_OWNER,
       ...(opts.gatewayChassis !== undefined ? { gatewayChassis: opts.gatewayChassis } : {}),
       ...(opts.clusterRouter ? { clusterRouter: opts.clusterRouter } : {}),
+      ...(opts.live ? { live: opts.live } : {}),
       ...(incoming ? { incoming } : {}),
     };
   }
@@ -323,7 +328,8 @@ export class NatGateway {
    * the same and is given without planning again (`opts.full` plans anyway).
    */
   plan(manifest: Manifest, opts: ApplyOptions = {}): Plan {
-    if ((opts.mode ?? 'replace') !== 'replace') return this.planRequest(this.request(manifest, opts), opts);
+    // (a plan of some rows, or with chassis taken as down, is no whole state to keep)
+    if ((opts.mode ?? 'replace') !== 'replace' || opts.rows || opts.live) return this.planRequest(this.request(manifest, opts), opts);
     // a whole state: against the baseline, only what changed since (and what depends on it)
     const owner = opts.owner ?? DEFAULT_OWNER;
     const keys = objectKeys(manifest);
@@ -349,7 +355,14 @@ export class NatGateway {
   private planRequest(req: { desired: Desired; scope?: ReadonlySet<string> }, opts: ApplyOptions): Plan {
     const removal = opts.mode === 'delete' ? 'deleted' : opts.mode === 'merge' ? 'no longer wanted' : 'left the manifest';
     const { desired, scope } = req;
-    const plan = buildPlan(desired, this.view(), opts.owner ?? DEFAULT_OWNER, { ...(scope ? { scope } : {}), strict: opts.mode === 'delete', removal, facts: this.facts, ...(opts.nbWarnings ? { nbWarnings: true } : {}) });
+    const plan = buildPlan(desired, this.view(), opts.owner ?? DEFAULT_OWNER, {
+      ...(scope ? { scope } : {}),
+      strict: opts.mode === 'delete',
+      removal,
+      facts: this.facts,
+      ...(opts.nbWarnings ? { nbWarnings: true } : {}),
+      ...(opts.rows ? { rows: opts.rows } : {}),
+    });
     return scope ? { ...plan, scope: [...scope].sort() } : plan;
   }
 

@@ -109,6 +109,13 @@ export interface PlanOptions {
   nbWarnings?: boolean;
   /** The derived NB facts (reservations by holder), kept from the replica; made by a scan when not given. */
   facts?: NbFacts;
+  /**
+   * Scope by row key ("<kind>/<name>/<part>"), within the objects in scope:
+   * the plan inserts, changes and removes only the owned rows whose key this
+   * accepts (a failover: the Gateway_Chassis rows of one port), reads the
+   * others, and leaves reservations and stored documents alone.
+   */
+  rows?: (key: string) => boolean;
 }
 
 /** Switch external_ids key of the ledger's version: moved by every plan that reserves an address there. */
@@ -175,6 +182,11 @@ class Planner {
     return !this.scope || this.scope.has(`${kind}/${name}`);
   }
 
+  /** May the plan write this row (its object in scope, and its key in the row scope)? */
+  private writes(kind: string | undefined, name: string | undefined, key: string): boolean {
+    return this.inScope(kind, name) && (!this.opts.rows || this.opts.rows(key));
+  }
+
   private rows(t: NbTableName): Iterable<AnyRow> {
     return this.nb.table(t).values() as Iterable<AnyRow>;
   }
@@ -218,7 +230,7 @@ class Planner {
       }
       this.owned.set(t, m);
       for (const r of dupes) {
-        if (this.inScope(r.external_ids.get(KIND_KEY), r.external_ids.get(NAME_KEY))) this.remove(t, r, `duplicate of ${m.get(ownedKey(r, this.owner)!)!._uuid}`);
+        if (this.writes(r.external_ids.get(KIND_KEY), r.external_ids.get(NAME_KEY), ownedKey(r, this.owner)!)) this.remove(t, r, `duplicate of ${m.get(ownedKey(r, this.owner)!)!._uuid}`);
       }
     }
     // resolve existing rows first, so references to them are UUIDs
@@ -230,7 +242,7 @@ class Planner {
         this.resolved.set(s.key, ex._uuid);
         this.resolvedUuids.add(ex._uuid);
         if (s.table === 'Logical_Switch') this.switchKey.set(ex._uuid, s.key);
-      } else if (!this.inScope(s.kind, s.name)) {
+      } else if (!this.writes(s.kind, s.name, s.key)) {
         this.absent.set(s.key, s);
       } else {
         this.named.set(s.key, `row${n++}`);
@@ -244,25 +256,27 @@ class Planner {
     }
     this.checkNatConflicts();
     if (this.problems.length > 0) throw new PlanError(this.problems);
-    this.chooseAnchors();
+    if (!this.opts.rows) this.chooseAnchors();
     // what goes into the inserts whole (nothing is patched in afterwards): children under a parent
     // inserted here, and the reservations (with the ledger's first version) of a switch inserted here
     for (const s of toInsert) if (s.parent) this.addChild(s);
-    this.newLedgers();
+    if (!this.opts.rows) this.newLedgers();
     for (const s of toInsert) this.insert(s);
     this.attachChildren();
     for (const s of this.desired.rows) {
       const uuid = this.resolved.get(s.key);
-      if (uuid && this.inScope(s.kind, s.name)) this.update(s, uuid);
+      if (uuid && this.writes(s.kind, s.name, s.key)) this.update(s, uuid);
     }
     for (const t of OWNED_TABLES) {
       for (const r of this.owned.get(t)!.values()) {
         // still wanted (under its key, or adopted under another one)
-        if (!this.resolvedUuids.has(r._uuid) && this.inScope(r.external_ids.get(KIND_KEY), r.external_ids.get(NAME_KEY))) this.remove(t, r, this.removal);
+        if (!this.resolvedUuids.has(r._uuid) && this.writes(r.external_ids.get(KIND_KEY), r.external_ids.get(NAME_KEY), ownedKey(r, this.owner)!)) this.remove(t, r, this.removal);
       }
     }
-    this.ledger();
-    this.globalSpecs();
+    if (!this.opts.rows) {
+      this.ledger();
+      this.globalSpecs();
+    }
     if (this.problems.length > 0) throw new PlanError(this.problems);
     const ops = [...this.ops, ...this.inserts, ...this.attach, ...this.updates, ...this.removals];
     return { changes: this.changes, specs: this.specChanges, ops, warnings: [...this.desired.warnings, ...this.warnings] };
@@ -284,7 +298,7 @@ class Planner {
   }
 
   private existing(s: RowSpec): AnyRow | undefined {
-    const mine = this.owned.get(s.table)?.get(s.key) ?? (this.inScope(s.kind, s.name) ? undefined : this.ownedByKey(s));
+    const mine = this.owned.get(s.table)?.get(s.key) ?? (this.writes(s.kind, s.name, s.key) ? undefined : this.ownedByKey(s));
     if (mine) return mine;
     return s.ensureName !== undefined ? this.byName(s.table, s.ensureName) : undefined;
   }
@@ -512,7 +526,7 @@ class Planner {
     const spec = this.specFor(s);
     const haveSpec = cur.external_ids.get(SPEC_KEY);
     if (spec !== undefined && haveSpec !== spec) tagDiff.push([SPEC_KEY, spec]);
-    const dropSpec = spec === undefined && haveSpec !== undefined && this.desired.specs.has(objectId(s.kind, s.name));
+    const dropSpec = !this.opts.rows && spec === undefined && haveSpec !== undefined && this.desired.specs.has(objectId(s.kind, s.name));
     const specChanged = (spec !== undefined && spec !== haveSpec) || dropSpec;
     if (tagDiff.length || dropSpec) mutations.push(['external_ids', 'delete', [...tagDiff.map(([k]) => k), ...(dropSpec ? [SPEC_KEY] : [])]]);
     if (tagDiff.length) mutations.push(['external_ids', 'insert', new Map(tagDiff)]);
