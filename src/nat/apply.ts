@@ -32,7 +32,6 @@ import { buildPlan, OWNED_TABLES, type Plan } from './plan.js';
 import { DEFAULT_OWNER, PlanError, idOf, objectId, type Problem } from './rows.js';
 import type { StoredObjects } from './store.js';
 import { ObjectStore } from './object-store.js';
-import { sourceOf } from './manifest.js';
 import { NB_INDEXES, NbFacts, type NbView } from './nb-view.js';
 import { Baseline, changedOutside } from './baseline.js';
 import { ReadLog } from './reads.js';
@@ -485,22 +484,21 @@ function problemKey(p: Problem): string {
 
 
 
-/** Each object's document as a key ("Kind/name" -> its stored document as JSON, else the object's, without where it came from). */
+/** Each object as a key ("Kind/name" -> its JSON without where it came from: a document that moved in its file is the same object). */
 function objectKeys(manifest: Manifest): Map<string, string> {
   const out = new Map<string, string>();
-  for (const o of manifest.objects) {
-    let k = KEYS.get(o);
-    if (k === undefined) {
-      const src = sourceOf(o);
-      // (not where it came from: a document that moved in its file is the same object)
-      k = src ? JSON.stringify(src) : JSON.stringify({ ...o, origin: undefined });
-      KEYS.set(o, k);
-    }
-    out.set(idOf(o), k);
-  }
+  for (const o of manifest.objects) out.set(idOf(o), objectKey(o));
   return out;
 }
-const KEYS = new WeakMap<ManifestObject, string>();
+
+function objectKey(o: ManifestObject): string {
+  const s = JSON.stringify(o);
+  if (!o.origin) return s;
+  // the reader puts origin last: cut it off the end (else take it out where it is)
+  const tail = `"origin":${JSON.stringify(o.origin)}}`;
+  if (s.endsWith(tail)) return s.slice(0, s.length - tail.length) + '}';
+  return JSON.stringify({ ...o, origin: undefined });
+}
 
 /** The options a whole-state plan is made with. */
 function optionsKey(opts: ApplyOptions): string {

@@ -304,14 +304,24 @@ class Builder {
       this.problems.push({ kind: 'option', name: 'gateway-chassis', field: 'gatewayChassis', reason: `must be an integer from 1 to ${MAX_GATEWAY_CHASSIS}, got ${k}` });
       return this.result();
     }
+    // The stages, each over its objects; what one gives the next is named here. NB is read through
+    // this.nb (the facts it needs, recorded per object when asked), the SB chassis that are up
+    // (`live`) are passed in.
+    //  - networks: external Subnets -> extNets (their switch, CIDRs, gateways)
     for (const s of this.all<Subnet>('Subnet')) if (!s.vpc) this.as(s, () => this.externalNetwork(s));
+    //  - routers: Vpcs (and the default VPC the ConfigMap attaches), given extNets -> routers
     for (const v of this.all<Vpc>('Vpc')) this.as(v, () => !this.attachedByConfig(v) && this.router(v));
     this.as({ kind: 'Vpc', name: this.defaultVpcName() }, () => this.defaultVpc());
+    //  - internal subnets and their centralized egress, given routers and the live chassis
+    const live = this.liveChassis;
     for (const s of this.all<Subnet>('Subnet')) if (s.vpc) this.as(s, () => this.internalSubnet(s));
-    for (const s of this.all<Subnet>('Subnet')) if (s.vpc && s.gatewayType === 'centralized') this.as(s, () => this.egress(s));
-    this.gatewayPorts(k);
-    for (const e of this.all<OvnEip>('OvnEip')) this.as(e, () => this.eip(e));
+    for (const s of this.all<Subnet>('Subnet')) if (s.vpc && s.gatewayType === 'centralized') this.as(s, () => this.egress(s, live));
+    //  - gateway ports, given routers, extNets and the live chassis -> the addresses of lrp EIPs
+    const lrpEips = this.gatewayPorts(k, live);
+    //  - EIPs, given extNets and the lrp EIPs' addresses -> eipAddr (every EIP's address)
+    for (const e of this.all<OvnEip>('OvnEip')) this.as(e, () => this.eip(e, lrpEips));
     for (const v of this.all<Vip>('Vip')) this.as(v, () => this.vip(v));
+    //  - routes and BFD, given routers and extNets; NAT, given eipAddr, vipAddr and routers
     for (const v of this.all<Vpc>('Vpc')) this.as(v, () => this.routes(v));
     const eipUse = new Map<string, string[]>();
     for (const f of this.all<OvnFip>('OvnFip')) this.as(f, () => this.fip(f, eipUse));
@@ -508,12 +518,12 @@ class Builder {
   }
 
   /** Centralized egress of an internal subnet: a reroute policy per family to its gateway node(s). */
-  private egress(s: Subnet): void {
+  private egress(s: Subnet, live: readonly SbChassis[]): void {
     const r = this.routers.get(s.vpc!);
     if (!r) return; // reported by internalSubnet
     // ready: an SB chassis by name or hostname, matched as gateway nodes are (without SB: taken as listed)
     const listed = (s.gatewayNode ?? []).map((g) => g.node);
-    const { missing } = this.sbChassis ? gatewayCandidates(this.liveChassis, listed) : { missing: [] as string[] };
+    const { missing } = this.sbChassis ? gatewayCandidates(live, listed) : { missing: [] as string[] };
     if (!this.sbChassis) this.warnings.push(`Subnet ${s.name}: spec.gatewayNode: SB was not given (--sb or OVN_SB_DB), so whether ${listed.map((n) => `"${n}"`).join(', ')} are SB chassis is not checked`);
     const nodes: EgressNode[] = (s.gatewayNode ?? []).map(({ node, ip }) => {
       const hops: EgressNode['hops'] = {};
@@ -554,11 +564,12 @@ class Builder {
   }
 
   /** External router ports, their peers, gateway chassis and addresses. */
-  private gatewayPorts(k: number): void {
+  private gatewayPorts(k: number, live: readonly SbChassis[]): ReadonlySet<string> {
+    const lrpEips = new Set<string>();
     const nodes = this.config?.externalGwNodes ?? [];
     const all = this.sbChassis ? gatewayCandidates(this.chassis, nodes) : { names: [], missing: [] };
-    const live = this.opts.live;
-    const names = live ? all.names.filter((n) => live.has(n)) : all.names;
+    const up = new Set(live.map((c) => c.name));
+    const names = all.names.filter((n) => up.has(n));
     const missing = all.missing;
     const down = all.names.filter((n) => !names.includes(n));
     if (down.length > 0) this.warnings.push(`gateway chassis ${down.map((d) => `"${d}"`).join(', ')} down: their gateway ports move to the others`);
@@ -642,7 +653,10 @@ class Builder {
           addrs.push(ip);
           this.reservations.push({ switchRef: net.lsRef, switchName: netName, ip: ip.text, kind: 'Vpc', name: r.name });
         }
-        if (eip && eip.type === 'lrp') this.eipAddr.set(eip.name, { net, ...famPick(addrs), from: objectId('Vpc', r.name) });
+        if (eip && eip.type === 'lrp') {
+          this.eipAddr.set(eip.name, { net, ...famPick(addrs), from: objectId('Vpc', r.name) });
+          lrpEips.add(eip.name);
+        }
         const networks = addrs.map((ip) => `${ip.text}/${net.cidrs.find((c) => c.family === ip.family)!.prefix}`);
         const mac = eip?.macAddress ?? nic?.mac ?? existing?.mac ?? macFor(lrpName);
         const list = placed.get(lrpName) ?? [];
@@ -659,6 +673,7 @@ class Builder {
         }
       }
     });
+    return lrpEips;
   }
 
   /**
@@ -762,13 +777,13 @@ class Builder {
     return ip;
   }
 
-  private eip(e: OvnEip): void {
+  private eip(e: OvnEip, lrpEips: ReadonlySet<string>): void {
     const netName = e.externalSubnet ?? this.defaultExternal();
     if (!netName) return this.problem(e, 'spec.externalSubnet', 'not given and there is no default external network');
     const net = this.extNets.get(netName);
     if (!net) return this.problem(e, 'spec.externalSubnet', `external network "${netName}" not found (a Subnet with a vlan and no vpc)`);
     if (e.type === 'lrp') {
-      if (!this.eipAddr.has(e.name)) {
+      if (!lrpEips.has(e.name)) {
         this.problem(e, 'spec.type', `type lrp names a router port "<vpc>-<external network>"; no Vpc with enableExternal attaches network ${netName} as "${e.name}"`);
       }
       return;
