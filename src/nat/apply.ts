@@ -327,11 +327,16 @@ export class NatGateway {
    * the same and is given without planning again (`opts.full` plans anyway).
    */
   plan(manifest: Manifest, opts: ApplyOptions = {}): Plan {
+    return this.planOf(manifest, opts);
+  }
+
+  /** plan(), with the objects' keys when the caller has them (an apply plans one manifest several times). */
+  private planOf(manifest: Manifest, opts: ApplyOptions, known?: ReadonlyMap<string, string>): Plan {
     // (a plan of some rows, or with chassis taken as down, is no whole state to keep)
     if ((opts.mode ?? 'replace') !== 'replace' || opts.rows || opts.live) return this.planRequest(this.request(manifest, opts), opts);
     // a whole state: against the baseline, only what changed since (and what depends on it)
     const owner = opts.owner ?? DEFAULT_OWNER;
-    const keys = objectKeys(manifest);
+    const keys = known ?? objectKeys(manifest);
     const options = optionsKey(opts);
     const b = this.baselines.get(owner);
     if (!opts.full && b && !b.all && b.options === options && manifest.objects.length > 0) {
@@ -413,11 +418,14 @@ export class NatGateway {
     // the CNI has just added): the catch-up's round trip runs while a first plan is made; when it
     // brought anything, the plan is made again
     const seen = [this.nbChanges, this.sbChanges];
+    // the objects' keys, once for every plan of this apply (a whole state only)
+    let known: Map<string, string> | undefined;
+    const keys = () => ((opts.mode ?? 'replace') === 'replace' ? (known ??= objectKeys(manifest)) : undefined);
     const caught = this.placesGateways(manifest, opts) ? this.caughtUp() : this.nbClient.caughtUp();
     let first: Plan | undefined;
     let early: unknown;
     try {
-      first = this.plan(manifest, opts);
+      first = this.planOf(manifest, opts, keys());
     } catch (e) {
       early = e;
     }
@@ -425,7 +433,7 @@ export class NatGateway {
     // (only what a plan reads counts: ovn-northd setting a port's `up` does not)
     const fresh = this.nbChanges === seen[0] && this.sbChanges === seen[1];
     if (fresh && !first) throw early;
-    let plan: Plan = fresh ? first! : this.plan(manifest, opts);
+    let plan: Plan = fresh ? first! : this.planOf(manifest, opts, keys());
     if (plan.ops.length === 0) return { plan, transacted: false, attempts: 1, converged: true };
     let attempts = 0;
     this.store.expect(manifest.objects);
@@ -434,7 +442,7 @@ export class NatGateway {
       this.nbClient,
       this.nb,
       () => {
-        if (attempts++ > 0) plan = this.plan(manifest, opts);
+        if (attempts++ > 0) plan = this.planOf(manifest, opts, keys());
         return plan.ops;
       },
       { attempts: opts.attempts ?? 10, comment: `ovn-natgw ${opts.mode === 'delete' ? 'delete' : 'apply'} (${opts.owner ?? DEFAULT_OWNER})` },
@@ -453,7 +461,7 @@ export class NatGateway {
       if (opts.mode === 'delete') {
         const present = this.stored(opts.owner ?? DEFAULT_OWNER).present;
         left = manifest.objects.filter((o) => present.has(idOf(o))).length;
-      } else left = this.plan(manifest, opts).ops.length; // against the baseline: what changed, not the whole manifest
+      } else left = this.planOf(manifest, opts, keys()).ops.length; // against the baseline: what changed, not the whole manifest
     } catch (e) {
       if (!(e instanceof PlanError)) throw e;
       left = -1;
