@@ -409,6 +409,7 @@ async function applyScenario(): Promise<void> {
       if (r.reapplyTransacted) throw new Error('the re-apply of an unchanged manifest sent a transaction');
       if (r.replanOps !== 0) throw new Error(`the full re-plan of an unchanged manifest found ${r.replanOps} operations`);
       figure('reapply', 'ovn-natgw-declarative', { ...base, seconds: r.reapplySeconds, transactions: 0, full_replan_seconds: r.replanSeconds });
+      figure('change', 'ovn-natgw-declarative', { kind: 'one-changed', fips: w.totals.fips, objects: r.objects, seconds: r.oneChangedSeconds, planned_objects: r.oneChangedScope });
     });
   });
 

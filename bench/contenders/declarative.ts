@@ -29,7 +29,7 @@ import { parseManifest } from '../../src/nat/manifest.js';
 import { encodeOperation, type Operation } from '../../src/ovsdb/operations.js';
 import type { TransactOptions } from '../../src/ovsdb/client.js';
 import { workloadYaml } from '../workload-yaml.js';
-import type { Manifest, ManifestObject } from '../../src/nat/objects.js';
+import type { Manifest, ManifestObject, OvnFip } from '../../src/nat/objects.js';
 import type { Workload } from '../workload.js';
 
 export function workloadManifest(w: Workload): Manifest {
@@ -74,6 +74,19 @@ export interface DeclarativeResult {
   converged: boolean;
   /** that plan's time */
   verifySeconds: number;
+  /** objects in the manifest */
+  objects: number;
+  /** the whole manifest read again with one FIP changed, applied on the warm gateway (its baseline) */
+  oneChangedSeconds: number;
+  /** the objects that apply planned (-1: the whole state) */
+  oneChangedScope: number;
+}
+
+/** Another IPv4 address of the same /24, high in it (the workload's pods are at its bottom). */
+function nextAddress(ip: string): string {
+  const b = ip.split('.').map(Number);
+  b[3] = b[3] === 250 ? 249 : 250;
+  return b.join('.');
 }
 
 export async function declarativeApply(nbRemote: string, sbRemote: string, w: Workload): Promise<DeclarativeResult> {
@@ -106,6 +119,16 @@ export async function declarativeApply(nbRemote: string, sbRemote: string, w: Wo
     const t4 = performance.now();
     const replan = gw.plan(manifest, { full: true });
     const t5 = performance.now();
+    // the directory read again (fresh objects, as a resident manager re-reads it) with one FIP rebound
+    const reread = parseManifest(text, 'workload.yaml');
+    const fip = reread.objects.findIndex((o) => o.kind === 'OvnFip');
+    const first = reread.objects[fip] as OvnFip;
+    const moved = { ...first, v4Ip: nextAddress(first.v4Ip!) };
+    const changed = { objects: reread.objects.map((o, i) => (i === fip ? moved : o)), notices: [] };
+    const t6 = performance.now();
+    const one = await gw.apply(changed);
+    const t7 = performance.now();
+    if (!one.transacted || !one.converged) throw new Error('the manifest with one FIP changed was not applied');
     return {
       yamlSeconds,
       request,
@@ -122,6 +145,9 @@ export async function declarativeApply(nbRemote: string, sbRemote: string, w: Wo
       replanSeconds: (t5 - t4) / 1000,
       replanOps: replan.ops.length,
       converged: check.ops.length === 0,
+      objects: manifest.objects.length,
+      oneChangedSeconds: (t7 - t6) / 1000,
+      oneChangedScope: one.plan.scope?.length ?? -1,
     };
   } finally {
     await gw.close();

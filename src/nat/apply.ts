@@ -331,15 +331,15 @@ export class NatGateway {
   }
 
   /** plan(), with the objects' keys when the caller has them (an apply plans one manifest several times). */
-  private planOf(manifest: Manifest, opts: ApplyOptions, known?: ReadonlyMap<string, string>): Plan {
+  private planOf(manifest: Manifest, opts: ApplyOptions, known: () => ReadonlyMap<string, string> = () => objectKeys(manifest)): Plan {
     // (a plan of some rows, or with chassis taken as down, is no whole state to keep)
     if ((opts.mode ?? 'replace') !== 'replace' || opts.rows || opts.live) return this.planRequest(this.request(manifest, opts), opts);
     // a whole state: against the baseline, only what changed since (and what depends on it)
     const owner = opts.owner ?? DEFAULT_OWNER;
-    const keys = known ?? objectKeys(manifest);
     const options = optionsKey(opts);
     const b = this.baselines.get(owner);
     if (!opts.full && b && !b.all && b.options === options && manifest.objects.length > 0) {
+      const keys = known();
       const changed = b.changed(keys);
       if (changed.size === 0) return { changes: [], specs: [], ops: [], warnings: [], scope: [] };
       const reads = new ReadLog();
@@ -351,7 +351,8 @@ export class NatGateway {
     const reads = new ReadLog();
     const req = this.request(manifest, opts, reads);
     const plan = this.planRequest(req, opts);
-    if (plan.ops.length === 0) this.baselines.set(owner, new Baseline(owner, options, keys, reads, req.desired.deps, this.view()));
+    // (the keys only for a baseline: a first plan that writes everything does not need them)
+    if (plan.ops.length === 0) this.baselines.set(owner, new Baseline(owner, options, known(), reads, req.desired.deps, this.view()));
     else this.baselines.delete(owner);
     return plan;
   }
@@ -420,12 +421,12 @@ export class NatGateway {
     const seen = [this.nbChanges, this.sbChanges];
     // the objects' keys, once for every plan of this apply (a whole state only)
     let known: Map<string, string> | undefined;
-    const keys = () => ((opts.mode ?? 'replace') === 'replace' ? (known ??= objectKeys(manifest)) : undefined);
+    const keys = () => (known ??= objectKeys(manifest));
     const caught = this.placesGateways(manifest, opts) ? this.caughtUp() : this.nbClient.caughtUp();
     let first: Plan | undefined;
     let early: unknown;
     try {
-      first = this.planOf(manifest, opts, keys());
+      first = this.planOf(manifest, opts, keys);
     } catch (e) {
       early = e;
     }
@@ -433,7 +434,7 @@ export class NatGateway {
     // (only what a plan reads counts: ovn-northd setting a port's `up` does not)
     const fresh = this.nbChanges === seen[0] && this.sbChanges === seen[1];
     if (fresh && !first) throw early;
-    let plan: Plan = fresh ? first! : this.planOf(manifest, opts, keys());
+    let plan: Plan = fresh ? first! : this.planOf(manifest, opts, keys);
     if (plan.ops.length === 0) return { plan, transacted: false, attempts: 1, converged: true };
     let attempts = 0;
     this.store.expect(manifest.objects);
@@ -442,7 +443,7 @@ export class NatGateway {
       this.nbClient,
       this.nb,
       () => {
-        if (attempts++ > 0) plan = this.planOf(manifest, opts, keys());
+        if (attempts++ > 0) plan = this.planOf(manifest, opts, keys);
         return plan.ops;
       },
       { attempts: opts.attempts ?? 10, comment: `ovn-natgw ${opts.mode === 'delete' ? 'delete' : 'apply'} (${opts.owner ?? DEFAULT_OWNER})` },
@@ -461,7 +462,7 @@ export class NatGateway {
       if (opts.mode === 'delete') {
         const present = this.stored(opts.owner ?? DEFAULT_OWNER).present;
         left = manifest.objects.filter((o) => present.has(idOf(o))).length;
-      } else left = this.planOf(manifest, opts, keys()).ops.length; // against the baseline: what changed, not the whole manifest
+      } else left = this.planOf(manifest, opts, keys).ops.length; // against the baseline: what changed, not the whole manifest
     } catch (e) {
       if (!(e instanceof PlanError)) throw e;
       left = -1;
