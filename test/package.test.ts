@@ -7,7 +7,7 @@
  * an earlier build never stands in for it.
  */
 import t from 'tap';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { cp, mkdir, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -31,7 +31,8 @@ t.test('npm pack + npm install -g: the installed ovn-natgwctl runs against a san
   const files = info.files.map((f) => f.path);
   t.ok(files.includes('dist/cli/natgwctl.js'), 'the tarball has the compiled CLI (built on prepack)');
   t.ok(files.includes('bin/ovn-natgwctl.js') && files.includes('package.json') && files.includes('README.md'));
-  t.same(files.filter((f) => !/^(bin|dist)\//.test(f) && !['package.json', 'README.md'].includes(f)), [], 'nothing else at the top');
+  t.ok(files.includes('dist/daemon/natgwd.js') && files.includes('bin/ovn-natgwd.js') && files.includes('etc/ovn-natgwd.yaml'), 'the daemon, its bin and its example config');
+  t.same(files.filter((f) => !/^(bin|dist|etc)\//.test(f) && !['package.json', 'README.md'].includes(f)), [], 'nothing else at the top');
   t.same(files.filter((f) => /(^|\/)(test|bench|scratch|src)\//.test(f) || f.endsWith('.ts') && !f.endsWith('.d.ts')), [], 'no tests, bench, scratch or TypeScript sources');
 
   const prefix = path.join(tmp, 'prefix');
@@ -43,6 +44,12 @@ t.test('npm pack + npm install -g: the installed ovn-natgwctl runs against a san
   t.notOk(deps.includes('tsx') || deps.includes('typescript') || deps.includes('tap'), 'no dev dependency installed', { deps });
   t.ok(deps.includes('commander') && deps.includes('pino') && deps.includes('yaml'), 'the runtime dependencies are');
 
+  const daemon = path.join(prefix, 'bin', 'ovn-natgwd');
+  const dv = await runBin(['--version'], {}, { bin: daemon });
+  t.equal(dv.code, 0, dv.stderr);
+  t.match(dv.stdout, /^\d+\.\d+\.\d+$/m, 'installed: ovn-natgwd --version');
+  const dbad = await runBin(['--config', path.join(pkgDir, 'etc', 'ovn-natgwd.yaml'), '--log-level', 'loud'], {}, { bin: daemon });
+  t.equal(dbad.code, 2, 'installed: ovn-natgwd refuses a bad flag with exit 2');
   const help = await runBin(['--help'], {}, { bin });
   t.equal(help.code, 0, help.stderr);
   t.match(help.stdout, /^Usage: ovn-natgwctl \[options\] \[command\]/m, 'installed: --help');
@@ -59,12 +66,28 @@ t.test('npm pack + npm install -g: the installed ovn-natgwctl runs against a san
   const got = await runBin(['get', 'vpc'], env, { bin });
   t.equal(got.code, 0, got.stderr);
   t.match(got.stdout, /^vpc1\s+10\.5\.204\.\d+\s+fd00:5::\S+\s+2\s+0\s+-\s+true$/m, "installed: get vpc (its two default routes)");
+
+  // the installed daemon on the same NB and manifest: ready, nothing to write, ovs-appctl answers, SIGTERM exits 0
+  const mdir = path.join(tmp, 'manifests.d');
+  await mkdir(mdir);
+  await writeFile(path.join(mdir, 'network.yaml'), dualStackNetwork(['pc-node-1', 'pc-node-2', 'pc-node-3']));
+  const sock = path.join(tmp, 'natgwd.ctl');
+  const child = spawn(daemon, ['--db', sb.nbRemote, '--sb', sb.sbRemote, '--manifests', mdir, '--socket', sock, '--config', '/dev/null'], { stdio: 'ignore' });
+  t.teardown(() => void child.kill('SIGKILL'));
+  const exited = new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+  const appctl = async (...a: string[]) => (await exec('ovs-appctl', ['-t', sock, ...a]).catch((e: { stdout?: string }) => ({ stdout: e.stdout ?? '' }))).stdout;
+  for (let i = 0; i < 200 && !/^ready: true$/m.test(await appctl('natgw/status')); i++) await new Promise((r) => setTimeout(r, 100));
+  const st = await appctl('natgw/status');
+  t.match(st, /^ready: true$/m, 'installed ovn-natgwd: ovs-appctl natgw/status says ready');
+  t.match(st, /last reconcile: .*\(start\) nothing to change/, 'NB already as the manifests say: nothing written');
+  child.kill('SIGTERM');
+  t.equal(await exited, 0, 'SIGTERM: exit 0');
 });
 
 t.test('in a checkout, the bin runs src/: a stale dist/ does not take over', async (t) => {
   const co = await tempDir(t, 'natgw-checkout-');
   await mkdir(path.join(co, 'bin'));
-  await cp(path.join(root, 'bin', 'ovn-natgwctl.js'), path.join(co, 'bin', 'ovn-natgwctl.js'));
+  for (const f of ['ovn-natgwctl.js', 'launch.js']) await cp(path.join(root, 'bin', f), path.join(co, 'bin', f));
   await writeFile(path.join(co, 'package.json'), '{"type":"module"}\n');
   await symlink(path.join(root, 'node_modules'), path.join(co, 'node_modules'));
   for (const [d, f, what] of [['src/cli', 'natgwctl.ts', 'src'], ['dist/cli', 'natgwctl.js', 'dist']] as const) {

@@ -159,6 +159,7 @@ export class NatGateway {
       const moved = this.facts.apply(changes);
       this.store.apply(changes, moved);
       for (const b of this.baselines.values()) b.noteCommit(changes, moved);
+      this.tellStale();
     });
     // counted from here on: only changes after a plan matter, and the initial sync then emits nothing
     this.nb.onChange((e) => {
@@ -168,7 +169,37 @@ export class NatGateway {
     this.sb?.onChange(() => {
       this.sbChanges++;
       for (const b of this.baselines.values()) b.noteSb();
+      this.tellStale();
     });
+  }
+
+  private readonly staleListeners = new Set<(owner: string) => void>();
+
+  /**
+   * Calls `fn(owner)` after a commit (or an SB change) that left part of an
+   * owner's whole state stale (baseline.ts): a resident reconciler plans it
+   * again (drift repair, a workload port that appeared). Our own commits
+   * settle in their apply; `fn` is called anyway and finds nothing to do.
+   */
+  onStale(fn: (owner: string) => void): () => void {
+    this.staleListeners.add(fn);
+    return () => this.staleListeners.delete(fn);
+  }
+
+  private tellStale(): void {
+    if (this.staleListeners.size === 0) return;
+    for (const b of this.baselines.values()) if (b.all || b.dirty.size > 0) for (const fn of this.staleListeners) fn(b.owner);
+  }
+
+  /** Whether part of the owner's whole state is stale since its last plan (no baseline: unknown, true). */
+  isStale(owner: string): boolean {
+    const b = this.baselines.get(owner);
+    return !b || b.all || b.dirty.size > 0;
+  }
+
+  /** Resolves when no write of this gateway is queued or running. */
+  idle(): Promise<void> {
+    return this.writes.onIdle();
   }
 
   async close(): Promise<void> {

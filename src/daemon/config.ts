@@ -1,0 +1,129 @@
+/**
+ * ovn-natgwd's configuration: a YAML file (default
+ * /etc/ovn-natgw/ovn-natgwd.yaml), each key also a flag, and the OVN
+ * environment (OVN_NB_DB, OVN_SB_DB) as the OVN tools read it. Precedence:
+ * flag, then file, then environment, then default. An unknown or ill-typed
+ * key is refused with the key and the reason, before anything connects.
+ */
+import { readFile } from 'node:fs/promises';
+import yaml from 'js-yaml';
+import { DEFAULT_OWNER } from '../nat/rows.js';
+
+export interface DaemonConfig {
+  /** NB remote(s), as OVN_NB_DB */
+  nb: string;
+  /** SB remote(s), as OVN_SB_DB (without it gateway chassis are not placed) */
+  sb?: string;
+  /** TLS files for ssl: remotes, as ovn-nbctl's --private-key, --certificate, --ca-cert */
+  tls?: { privateKey: string; certificate: string; caCert: string };
+  /** the owner of the rows this daemon writes (external_ids ovn-natgw:owner) */
+  owner: string;
+  /** the manifest directory: the owner's whole desired state */
+  manifests: string;
+  /** the admin socket (a unix socket, mode 0660) */
+  socket: string;
+  /** the group of the admin socket (name or number; default the daemon's own) */
+  socketGroup?: string;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
+  /** gateway chassis per external router port (1..5) */
+  gatewayChassis?: number;
+  /** Kube-OVN's default VPC router (default ovn-cluster) */
+  clusterRouter?: string;
+}
+
+export const DEFAULT_CONFIG_FILE = '/etc/ovn-natgw/ovn-natgwd.yaml';
+export const DEFAULT_MANIFESTS = '/etc/ovn-natgw/manifests.d';
+export const DEFAULT_SOCKET = '/run/ovn-natgw/ovn-natgwd.ctl';
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+type Check = (v: unknown, key: string) => unknown;
+const str: Check = (v, key) => {
+  if (typeof v !== 'string' || v === '') throw new ConfigError(`${key}: must be a non-empty string, got ${JSON.stringify(v)}`);
+  return v;
+};
+const KEYS: Record<string, Check> = {
+  nb: str,
+  sb: str,
+  owner: (v, key) => {
+    const s = str(v, key) as string;
+    if (s.includes('/')) throw new ConfigError(`${key}: must not contain "/", got ${JSON.stringify(s)}`);
+    return s;
+  },
+  manifests: str,
+  socket: str,
+  socketGroup: (v, key) => (typeof v === 'number' && Number.isInteger(v) && v >= 0 ? String(v) : str(v, key)),
+  logLevel: (v, key) => {
+    if (typeof v !== 'string' || !(LOG_LEVELS as readonly string[]).includes(v)) throw new ConfigError(`${key}: must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(v)}`);
+    return v;
+  },
+  gatewayChassis: (v, key) => {
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > 5) throw new ConfigError(`${key}: must be an integer from 1 to 5, got ${JSON.stringify(v)}`);
+    return v;
+  },
+  clusterRouter: str,
+  tls: (v, key) => {
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new ConfigError(`${key}: must be a map with privateKey, certificate and caCert`);
+    const o = v as Record<string, unknown>;
+    for (const k of Object.keys(o)) if (!['privateKey', 'certificate', 'caCert'].includes(k)) throw new ConfigError(`${key}.${k}: unknown key (known: privateKey, certificate, caCert)`);
+    for (const k of ['privateKey', 'certificate', 'caCert']) str(o[k], `${key}.${k}`);
+    return { privateKey: o.privateKey, certificate: o.certificate, caCert: o.caCert };
+  },
+};
+
+/** The keys of a config file, checked (unknown or ill-typed: ConfigError naming the key). */
+export function parseConfigText(text: string, file: string): Partial<DaemonConfig> {
+  let doc: unknown;
+  try {
+    doc = yaml.load(text, { schema: yaml.CORE_SCHEMA });
+  } catch (e) {
+    throw new ConfigError(`${file}: not YAML: ${(e as Error).message.split('\n')[0]}`);
+  }
+  if (doc === undefined || doc === null) return {};
+  if (typeof doc !== 'object' || Array.isArray(doc)) throw new ConfigError(`${file}: must be a map of keys (${Object.keys(KEYS).join(', ')})`);
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(doc as Record<string, unknown>)) {
+    const check = KEYS[k];
+    if (!check) throw new ConfigError(`${file}: ${k}: unknown key (known: ${Object.keys(KEYS).join(', ')})`);
+    out[k] = check(v, `${file}: ${k}`);
+  }
+  return out as Partial<DaemonConfig>;
+}
+
+/** The whole configuration: flags over the file over the environment over the defaults. */
+export async function loadConfig(flags: Partial<DaemonConfig> & { config?: string }, env: NodeJS.ProcessEnv = process.env): Promise<DaemonConfig> {
+  const file = flags.config ?? DEFAULT_CONFIG_FILE;
+  let fromFile: Partial<DaemonConfig> = {};
+  let text: string | undefined;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (e) {
+    // the default file may be absent (everything given as flags); a file asked for must be there
+    if (flags.config !== undefined || (e as NodeJS.ErrnoException).code !== 'ENOENT') throw new ConfigError(`${file}: cannot read: ${(e as Error).message}`);
+  }
+  if (text !== undefined) fromFile = parseConfigText(text, file);
+  const given: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(flags)) if (k !== 'config' && v !== undefined) given[k] = KEYS[k] ? KEYS[k](v, `--${flagName(k)}`) : v;
+  const c = { ...fromFile, ...given } as Partial<DaemonConfig>;
+  const nb = c.nb ?? env.OVN_NB_DB;
+  if (!nb) throw new ConfigError('nb: no NB database given (nb in the config file, --db, or OVN_NB_DB)');
+  const sb = c.sb ?? env.OVN_SB_DB;
+  return {
+    ...c,
+    nb,
+    ...(sb ? { sb } : {}),
+    owner: c.owner ?? DEFAULT_OWNER,
+    manifests: c.manifests ?? DEFAULT_MANIFESTS,
+    socket: c.socket ?? DEFAULT_SOCKET,
+    logLevel: c.logLevel ?? 'info',
+  };
+}
+
+/** The flag of a config key (nb: --db, as ovn-northd; logLevel: --log-level). */
+export function flagName(key: string): string {
+  if (key === 'nb') return 'db';
+  return key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+}

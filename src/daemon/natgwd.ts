@@ -1,0 +1,318 @@
+/**
+ * ovn-natgwd: the resident NAT gateway manager of a gateway node. It keeps
+ * NB (and SB) replicas, reconciles the manifest directory (the owner's whole
+ * desired state) into NB, puts back what drifts, and answers on its admin
+ * socket (JSON-RPC 2.0, and ovs-appctl's unixctl protocol).
+ *
+ * Startup is read-only until the replicas are complete: the first plan is
+ * made against the whole of NB, so a restart with nothing changed sends no
+ * transaction. SIGHUP reloads the config and the manifests (a bad config is
+ * refused and the old one kept); SIGTERM and SIGINT stop taking requests,
+ * let a transaction in flight finish, close the socket and exit 0.
+ */
+import { readFileSync } from 'node:fs';
+import { rm, writeFile } from 'node:fs/promises';
+import { Command, CommanderError, Option } from 'commander';
+import pino, { type Logger } from 'pino';
+import { NatGateway } from '../nat/apply.js';
+import { listObjects } from '../nat/status.js';
+import { AdminServer, INVALID_PARAMS, RpcError } from './admin.js';
+import { ConfigError, DEFAULT_CONFIG_FILE, DEFAULT_MANIFESTS, DEFAULT_SOCKET, LOG_LEVELS, loadConfig, type DaemonConfig } from './config.js';
+import { Reconciler } from './reconciler.js';
+
+/** The kinds `get` lists. */
+const KINDS = ['OvnEip', 'OvnFip', 'OvnSnatRule', 'OvnDnatRule', 'Vip', 'Vpc', 'Subnet', 'Vlan', 'ProviderNetwork', 'ConfigMap'];
+
+type Flags = Partial<DaemonConfig> & { config?: string; pidfile?: string };
+
+function version(): string {
+  try {
+    return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** OVS vlog levels as ovs-appctl vlog/set takes them, to pino's. */
+const VLOG: Record<string, DaemonConfig['logLevel']> = { emer: 'fatal', err: 'error', warn: 'warn', info: 'info', dbg: 'debug', off: 'fatal' };
+
+function parseArgs(argv: string[]): Flags {
+  const p = new Command('ovn-natgwd')
+    .description('the resident NAT gateway manager: reconciles a manifest directory into OVN NB, with an admin socket')
+    .version(version(), '-V, --version')
+    .option('-c, --config <file>', `the config file (default ${DEFAULT_CONFIG_FILE})`)
+    .option('--db <remote>', 'NB database (default OVN_NB_DB)')
+    .option('--sb <remote>', 'SB database (default OVN_SB_DB)')
+    .option('--manifests <dir>', `the manifest directory (default ${DEFAULT_MANIFESTS})`)
+    .option('--socket <path>', `the admin socket (default ${DEFAULT_SOCKET})`)
+    .option('--socket-group <group>', 'the group of the admin socket (name or gid)')
+    .option('--owner <name>', 'the owner of the rows written (external_ids ovn-natgw:owner)')
+    .addOption(new Option('--log-level <level>', 'the log level').choices(LOG_LEVELS as unknown as string[]))
+    .option('-p, --private-key <file>', 'TLS private key (for ssl: remotes)')
+    .option('-C, --certificate <file>', 'TLS certificate')
+    .option('--ca-cert <file>', 'TLS CA certificate')
+    .option('--pidfile <file>', 'write the pid to this file (removed on exit)')
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  p.parse(argv, { from: 'user' });
+  const o = p.opts<Record<string, string | undefined>>();
+  const tls = o.privateKey || o.certificate || o.caCert ? { privateKey: o.privateKey ?? '', certificate: o.certificate ?? '', caCert: o.caCert ?? '' } : undefined;
+  return {
+    ...(o.config ? { config: o.config } : {}),
+    ...(o.db ? { nb: o.db } : {}),
+    ...(o.sb ? { sb: o.sb } : {}),
+    ...(o.manifests ? { manifests: o.manifests } : {}),
+    ...(o.socket ? { socket: o.socket } : {}),
+    ...(o.socketGroup ? { socketGroup: o.socketGroup } : {}),
+    ...(o.owner ? { owner: o.owner } : {}),
+    ...(o.logLevel ? { logLevel: o.logLevel as DaemonConfig['logLevel'] } : {}),
+    ...(tls ? { tls } : {}),
+    ...(o.pidfile ? { pidfile: o.pidfile } : {}),
+  };
+}
+
+/** A group name or number as a gid (from /etc/group). */
+function gidOf(group: string): number {
+  if (/^\d+$/.test(group)) return Number(group);
+  const line = readFileSync('/etc/group', 'utf8')
+    .split('\n')
+    .find((l) => l.split(':')[0] === group);
+  if (!line) throw new ConfigError(`socketGroup: no group "${group}" in /etc/group`);
+  return Number(line.split(':')[2]);
+}
+
+export async function main(argv: string[]): Promise<void> {
+  let flags: Flags;
+  try {
+    flags = parseArgs(argv);
+  } catch (e) {
+    if (e instanceof CommanderError) process.exit(e.exitCode === 0 ? 0 : 2);
+    throw e;
+  }
+  let config: DaemonConfig;
+  try {
+    config = await loadConfig(flags);
+    if (config.socketGroup !== undefined) gidOf(config.socketGroup);
+  } catch (e) {
+    process.stderr.write(`ovn-natgwd: ${(e as Error).message}\n`);
+    process.exit(2);
+  }
+  const logger = pino({ name: 'ovn-natgwd', level: config.logLevel }, pino.destination(2));
+  const d = new Daemon(config, flags, logger);
+  try {
+    await d.start();
+  } catch (e) {
+    logger.fatal({ err: (e as Error).message }, 'cannot start');
+    await d.close();
+    process.exit(1);
+  }
+}
+
+class Daemon {
+  private readonly gw: NatGateway;
+  private readonly admin: AdminServer;
+  private reconciler: Reconciler | undefined;
+  private readonly started = Date.now();
+  private ready = false;
+  private stopping: Promise<void> | undefined;
+
+  constructor(
+    private config: DaemonConfig,
+    private readonly flags: Flags,
+    private readonly logger: Logger,
+  ) {
+    this.gw = new NatGateway({ nb: config.nb, ...(config.sb ? { sb: config.sb } : {}), ...(config.tls ? { tls: config.tls } : {}), logger, timeoutMs: 2_000_000_000 });
+    this.admin = new AdminServer({ path: config.socket, ...(config.socketGroup !== undefined ? { gid: gidOf(config.socketGroup) } : {}), logger });
+    this.methods();
+  }
+
+  async start(): Promise<void> {
+    process.on('SIGTERM', () => void this.stop('SIGTERM'));
+    process.on('SIGINT', () => void this.stop('SIGINT'));
+    process.on('SIGHUP', () => void this.reload().catch(() => undefined)); // (refused: logged, the old config stays)
+    try {
+      await this.admin.listen();
+    } catch (e) {
+      this.logger.fatal({ socket: this.config.socket, err: (e as Error).message }, 'cannot listen on the admin socket');
+      process.exit(1);
+    }
+    if (this.flags.pidfile) await writeFile(this.flags.pidfile, `${process.pid}\n`);
+    this.logger.info({ nb: this.config.nb, sb: this.config.sb, owner: this.config.owner, manifests: this.config.manifests, socket: this.config.socket, version: version() }, 'starting: reading NB (and SB); nothing is written before the replicas are complete');
+    await this.gw.connect();
+    if (this.stopping) return;
+    this.reconciler = new Reconciler(this.gw, this.reconcileOptions());
+    const first = await this.reconciler.start();
+    this.ready = true;
+    this.logger.info({ transacted: first.transacted, ok: first.ok, ...(first.error ? { error: first.error } : {}) }, 'ready');
+  }
+
+  private reconcileOptions() {
+    return {
+      dir: this.config.manifests,
+      owner: this.config.owner,
+      ...(this.config.gatewayChassis !== undefined ? { gatewayChassis: this.config.gatewayChassis } : {}),
+      ...(this.config.clusterRouter ? { clusterRouter: this.config.clusterRouter } : {}),
+      logger: this.logger,
+    };
+  }
+
+  private async reload(): Promise<string> {
+    let next: DaemonConfig;
+    try {
+      next = await loadConfig(this.flags);
+      if (next.socketGroup !== undefined) gidOf(next.socketGroup);
+    } catch (e) {
+      this.logger.error({ err: (e as Error).message }, 'reload: the new config is refused; the old one stays');
+      throw e;
+    }
+    const fixed = (['nb', 'sb', 'socket', 'socketGroup', 'tls'] as const).filter((k) => JSON.stringify(next[k]) !== JSON.stringify(this.config[k]));
+    if (fixed.length) this.logger.warn({ keys: fixed }, 'reload: these keys take effect at the next start');
+    this.config = { ...next, ...Object.fromEntries(fixed.map((k) => [k, this.config[k]])) };
+    this.logger.level = this.config.logLevel;
+    this.reconciler?.reconfigure(this.reconcileOptions());
+    this.logger.info({ manifests: this.config.manifests, owner: this.config.owner }, 'reloaded; planning the manifests again');
+    await this.reconciler?.run('reload');
+    return 'reloaded';
+  }
+
+  private status(): Record<string, unknown> {
+    const r = this.reconciler;
+    return {
+      version: version(),
+      pid: process.pid,
+      uptime_s: Math.round((Date.now() - this.started) / 1000),
+      ready: this.ready,
+      owner: this.config.owner,
+      nb: { remote: this.config.nb, connected: this.gw.nbClient.connected, rows: this.ready ? countRows(this.gw) : undefined },
+      sb: this.config.sb ? { remote: this.config.sb, connected: this.gw.sbClient?.connected ?? false } : null,
+      manifests: { dir: this.config.manifests, objects: r?.applied?.objects.length ?? 0, refused: r?.refused ?? null },
+      last_reconcile: r?.last ?? null,
+      last_write: r?.lastWrite ?? null,
+      counts: r?.counts ?? null,
+      clients: this.admin.clientCount,
+      log_level: this.logger.level,
+    };
+  }
+
+  private methods(): void {
+    const a = this.admin;
+    a.register('status', { rpc: () => this.status() });
+    a.register('natgw/status', {
+      unixctl: () => {
+        const s = this.status();
+        const last = s.last_reconcile as { at: string; reason: string; ok: boolean; transacted: boolean; error?: string } | null;
+        return [
+          `ready: ${s.ready}`,
+          `owner: ${s.owner}`,
+          `nb: ${(s.nb as { remote: string; connected: boolean }).remote} (${(s.nb as { connected: boolean }).connected ? 'connected' : 'not connected'})`,
+          `manifests: ${(s.manifests as { dir: string; objects: number }).dir} (${(s.manifests as { objects: number }).objects} objects)${(s.manifests as { refused: string | null }).refused ? `, refused: ${(s.manifests as { refused: string }).refused}` : ''}`,
+          `last reconcile: ${last ? `${last.at} (${last.reason}) ${last.ok ? (last.transacted ? 'applied' : 'nothing to change') : `failed: ${last.error}`}` : 'none yet'}`,
+          '',
+        ].join('\n');
+      },
+    });
+    a.register('get', {
+      rpc: (p) => {
+        if (!this.ready) throw new RpcError(-32000, 'not ready: the replicas are still being read');
+        const kind = p.kind;
+        if (typeof kind !== 'string' || !KINDS.includes(kind)) throw new RpcError(INVALID_PARAMS, `kind: must be one of ${KINDS.join(', ')}, got ${JSON.stringify(kind)}`);
+        const chassis = this.gw.chassisNames();
+        return listObjects(this.gw.view(), this.config.owner, kind, this.gw.stored(this.config.owner), chassis ? { chassis } : {}).map((v) => ({ ...v.status, ...(v.source ? { source: v.source } : {}) }));
+      },
+    });
+    a.register('plan', {
+      rpc: async () => {
+        if (!this.ready || !this.reconciler) throw new RpcError(-32000, 'not ready: the replicas are still being read');
+        const { loadManifests } = await import('../nat/manifest.js');
+        const m = await loadManifests([this.config.manifests]);
+        const p = this.gw.plan(m, { owner: this.config.owner });
+        return { changes: p.changes, warnings: p.warnings, planned: p.scope ?? null };
+      },
+    });
+    a.register('reconcile', {
+      rpc: async () => {
+        if (!this.reconciler) throw new RpcError(-32000, 'not ready: the replicas are still being read');
+        await this.reconciler.run('request');
+        return this.reconciler.last;
+      },
+      unixctl: async () => {
+        if (!this.reconciler) throw new Error('not ready: the replicas are still being read');
+        await this.reconciler.run('request');
+        const l = this.reconciler.last!;
+        return `${l.ok ? (l.transacted ? `applied: ${l.changes.length} changes` : 'nothing to change') : `failed: ${l.error}`}\n`;
+      },
+    });
+    a.register('reload', {
+      rpc: () => this.reload(),
+      unixctl: async () => `${await this.reload()}\n`,
+    });
+    const setLevel = (level: string): string => {
+      if (!(LOG_LEVELS as readonly string[]).includes(level)) throw new RpcError(INVALID_PARAMS, `level: must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(level)}`);
+      this.logger.level = level;
+      return level;
+    };
+    a.register('log-level', {
+      rpc: (p) => {
+        if (p.level === undefined) return this.logger.level;
+        if (typeof p.level !== 'string') throw new RpcError(INVALID_PARAMS, 'level: must be a string');
+        return setLevel(p.level);
+      },
+    });
+    a.register('vlog/set', {
+      usage: '[LEVEL | ANY:ANY:LEVEL]',
+      unixctl: (args) => {
+        for (const arg of args) {
+          const lv = arg.split(':').pop()!.toLowerCase();
+          setLevel(VLOG[lv] ?? lv);
+        }
+        return '';
+      },
+    });
+    a.register('vlog/list', { unixctl: () => `log level: ${this.logger.level}\n` });
+    a.register('version', { unixctl: () => `ovn-natgwd ${version()}\n`, rpc: () => version() });
+    a.register('exit', {
+      unixctl: () => {
+        setImmediate(() => void this.stop('exit'));
+        return '';
+      },
+      rpc: () => {
+        setImmediate(() => void this.stop('exit'));
+        return 'exiting';
+      },
+    });
+  }
+
+  /** Closes the socket and the connections (a start that failed). */
+  async close(): Promise<void> {
+    await this.admin.close().catch(() => undefined);
+    await this.gw.close().catch(() => undefined);
+    if (this.flags.pidfile) await rm(this.flags.pidfile, { force: true });
+  }
+
+  /** Stops: no new requests, a transaction in flight finishes (at most 4 s), everything closed, exit 0. */
+  stop(why: string): Promise<void> {
+    this.stopping ??= (async () => {
+      this.logger.info({ why }, 'stopping');
+      const hard = setTimeout(() => {
+        this.logger.error('stop: gave up waiting after 4.5 s');
+        process.exit(1);
+      }, 4500);
+      hard.unref();
+      await this.admin.close().catch(() => undefined);
+      await this.reconciler?.stop();
+      await Promise.race([this.gw.idle(), new Promise((r) => setTimeout(r, 4000).unref())]);
+      await this.gw.close().catch(() => undefined);
+      if (this.flags.pidfile) await rm(this.flags.pidfile, { force: true });
+      this.logger.info('stopped');
+      this.logger.flush?.();
+      process.exit(0);
+    })();
+    return this.stopping;
+  }
+}
+
+function countRows(gw: NatGateway): number {
+  let n = 0;
+  for (const t of ['Logical_Router', 'Logical_Switch', 'Logical_Router_Port', 'Logical_Switch_Port', 'NAT', 'Gateway_Chassis'] as const) n += gw.nb.table(t).size;
+  return n;
+}

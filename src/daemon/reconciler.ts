@@ -1,0 +1,195 @@
+/**
+ * The daemon's reconcile loop: the manifest directory is the owner's whole
+ * desired state. A change of a file, a reload, or NB drifting from what was
+ * applied (an owned row changed or deleted by another writer, a workload port
+ * that appeared) plans again; the baseline (src/nat/baseline.ts) makes that
+ * plan cover only what changed, and applies it in one transaction.
+ *
+ * A directory that cannot be read, holds no objects, or holds an object
+ * that is refused is never applied: the last state stays in NB and the
+ * status says why (a failed mount must not wipe the gateways). Drift repairs
+ * are rate-limited (at most one per `driftIntervalMs`) and logged with what
+ * changed.
+ */
+import { watch, type FSWatcher } from 'node:fs';
+import type { Logger } from 'pino';
+import type { NatGateway } from '../nat/apply.js';
+import { loadManifests } from '../nat/manifest.js';
+import type { Manifest } from '../nat/objects.js';
+import type { Change } from '../nat/plan.js';
+
+export interface ReconcileOptions {
+  dir: string;
+  owner: string;
+  gatewayChassis?: number;
+  clusterRouter?: string;
+  /** the least time between two plans started by drift (default 1000 ms) */
+  driftIntervalMs?: number;
+  logger: Logger;
+}
+
+export interface ReconcileResult {
+  at: string;
+  reason: string;
+  ok: boolean;
+  /** what the plan changed (labels), when it wrote */
+  changes: string[];
+  transacted: boolean;
+  /** the objects planned ("Kind/name"); absent: the whole state */
+  planned?: readonly string[];
+  error?: string;
+}
+
+export class Reconciler {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private again: string | undefined;
+  private watcher: FSWatcher | undefined;
+  private lastDrift = 0;
+  private stopped = false;
+  /** the last reconcile, and the last that wrote */
+  last: ReconcileResult | undefined;
+  lastWrite: ReconcileResult | undefined;
+  /** the manifest last applied, and the directory's problem when it was refused since */
+  applied: Manifest | undefined;
+  refused: string | undefined;
+  counts = { reconciles: 0, transactions: 0, driftRepairs: 0, refusals: 0, errors: 0 };
+  private readonly offStale: () => void;
+
+  constructor(
+    private readonly gw: NatGateway,
+    private o: ReconcileOptions,
+  ) {
+    this.offStale = gw.onStale((owner) => owner === this.o.owner && this.drift());
+  }
+
+  /** The first reconcile (after the replicas are complete), then the directory watched. */
+  async start(): Promise<ReconcileResult> {
+    await this.run('start');
+    this.watchDir();
+    return this.last!;
+  }
+
+  /** Takes new options (a reload): the directory is watched again and planned. */
+  reconfigure(o: ReconcileOptions): void {
+    const moved = o.dir !== this.o.dir;
+    this.o = o;
+    if (moved) this.watchDir();
+  }
+
+  /** Plans again soon (coalesced: changes within 100 ms make one plan). */
+  trigger(reason: string, delayMs = 100): void {
+    if (this.stopped) return;
+    if (this.timer) {
+      // a drift waits out its rate limit; anything else is planned soon, and covers the drift too
+      if (reason === 'drift' || this.pending !== 'drift') return;
+      clearTimeout(this.timer);
+    }
+    this.pending = reason;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.pending = undefined;
+      void this.run(reason);
+    }, delayMs);
+  }
+  private pending: string | undefined;
+
+  private drift(): void {
+    const gap = this.o.driftIntervalMs ?? 1000;
+    const wait = Math.max(0, this.lastDrift + gap - Date.now());
+    this.trigger('drift', Math.max(wait, 50));
+  }
+
+  /** One reconcile now (or after the one running). */
+  async run(reason: string): Promise<void> {
+    if (this.running) {
+      // (a reason other than drift is kept: a drift alone may find nothing stale and skip)
+      if (this.again === undefined || this.again === 'drift') this.again = reason;
+      return this.running;
+    }
+    this.running = this.once(reason).finally(() => {
+      this.running = undefined;
+      const next = this.again;
+      this.again = undefined;
+      if (next && !this.stopped) void this.run(next);
+    });
+    return this.running;
+  }
+
+  private async once(reason: string): Promise<void> {
+    // (our own commits settle in their apply: a drift that is only ours is no reconcile)
+    if (reason === 'drift' && !this.gw.isStale(this.o.owner)) return;
+    const at = new Date().toISOString();
+    const log = this.o.logger;
+    this.counts.reconciles++;
+    if (reason === 'drift') this.lastDrift = Date.now();
+    let manifest: Manifest;
+    try {
+      manifest = await loadManifests([this.o.dir]);
+      if (manifest.objects.length === 0) throw new Error(`${this.o.dir}: no objects in the directory`);
+    } catch (e) {
+      // never act on a directory that cannot be read or says nothing: keep what NB has
+      const problem = (e as Error).message;
+      this.refused = problem;
+      this.counts.refusals++;
+      this.last = { at, reason, ok: false, changes: [], transacted: false, error: `manifest directory refused, the last state is kept: ${problem}` };
+      log.error({ dir: this.o.dir, reason, problem }, 'manifest directory refused; NB keeps the last state applied');
+      return;
+    }
+    try {
+      const r = await this.gw.apply(manifest, {
+        owner: this.o.owner,
+        ...(this.o.gatewayChassis !== undefined ? { gatewayChassis: this.o.gatewayChassis } : {}),
+        ...(this.o.clusterRouter ? { clusterRouter: this.o.clusterRouter } : {}),
+      });
+      this.applied = manifest;
+      this.refused = undefined;
+      const changes = r.transacted ? r.plan.changes.map(describe) : [];
+      this.last = { at, reason, ok: true, changes, transacted: r.transacted, ...(r.plan.scope ? { planned: r.plan.scope } : {}) };
+      for (const w of r.plan.warnings) log.warn({ reason }, w);
+      if (r.transacted) {
+        this.counts.transactions++;
+        this.lastWrite = this.last;
+        if (reason === 'drift') this.counts.driftRepairs++;
+        log.info({ reason, changes, planned: r.plan.scope, attempts: r.attempts }, reason === 'drift' ? 'drift repaired: NB put back as the manifests say' : 'applied');
+      } else log.debug({ reason, planned: r.plan.scope }, 'nothing to change');
+    } catch (e) {
+      this.counts.errors++;
+      this.last = { at, reason, ok: false, changes: [], transacted: false, error: (e as Error).message };
+      log.error({ reason, err: (e as Error).message }, 'reconcile failed; NB keeps the last state applied');
+    }
+  }
+
+  private watchDir(): void {
+    this.watcher?.close();
+    this.watcher = undefined;
+    if (this.stopped) return;
+    try {
+      this.watcher = watch(this.o.dir, () => this.trigger('manifests'));
+      this.watcher.on('error', () => {
+        // the directory went (a mount gone): watched again when it is back; NB keeps its state
+        this.watcher?.close();
+        this.watcher = undefined;
+        setTimeout(() => this.watchDir(), 2000).unref();
+        this.trigger('manifests');
+      });
+    } catch (e) {
+      this.o.logger.warn({ dir: this.o.dir, err: (e as Error).message }, 'cannot watch the manifest directory; retrying');
+      setTimeout(() => this.watchDir(), 2000).unref();
+    }
+  }
+
+  /** Stops watching and planning; resolves when a reconcile in progress has finished. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.offStale();
+    if (this.timer) clearTimeout(this.timer);
+    this.watcher?.close();
+    await this.running;
+  }
+}
+
+function describe(c: Change): string {
+  const sign = c.action === 'add' ? '+' : c.action === 'remove' ? '-' : '~';
+  return `${sign} ${c.label}${c.columns ? `: ${Object.keys(c.columns).join(',')}` : ''}`;
+}

@@ -1,0 +1,221 @@
+/**
+ * ovn-natgwd as a process on the sandbox: its admin socket (mode 0660; the
+ * real ovs-appctl; JSON-RPC 2.0 with errors naming method and reason), the
+ * manifest directory reconciled as it changes (a file added, changed,
+ * removed), drift put back, an empty directory refused with NB kept, a bad
+ * config refused at start and on SIGHUP, SIGTERM exiting 0 with the socket
+ * gone, and a restart after kill -9 sending no transaction. Checked with
+ * ovn-nbctl.
+ */
+import t from 'tap';
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { createConnection } from 'node:net';
+import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { addChassisRows } from '../tools/sandbox-lib.js';
+import { dualStackNetwork } from './helpers/nat-fixture.js';
+import { nbctl, withSandbox } from './helpers/sandbox.js';
+import { prng, tempDir, until } from './helpers/util.js';
+
+const exec = promisify(execFile);
+const BIN = fileURLToPath(new URL('../bin/ovn-natgwd.js', import.meta.url));
+const sb = await withSandbox(t);
+await addChassisRows(sb, 3);
+const tmp = await tempDir(t, 'natgwd-');
+const dir = path.join(tmp, 'manifests.d');
+await mkdir(dir);
+await writeFile(path.join(dir, 'network.yaml'), dualStackNetwork(['pc-node-1', 'pc-node-2', 'pc-node-3']));
+const sock = path.join(tmp, 'natgwd.ctl');
+const config = path.join(tmp, 'ovn-natgwd.yaml');
+await writeFile(config, `nb: ${sb.nbRemote}\nsb: ${sb.sbRemote}\nmanifests: ${dir}\nsocket: ${sock}\nlogLevel: info\n`);
+
+interface Proc {
+  child: ChildProcess;
+  exit: Promise<number | null>;
+  stderr: () => string;
+}
+function start(args: string[] = ['--config', config]): Proc {
+  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  child.stderr!.on('data', (b: Buffer) => (err += b.toString()));
+  const exit = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  t.teardown(() => void child.kill('SIGKILL'));
+  if (process.env.NATGWD_TEST_LOG) child.stderr!.pipe(process.stderr);
+  return { child, exit, stderr: () => err };
+}
+
+/** One JSON-RPC 2.0 request on the socket, or raw bytes; the first reply (or null when the connection closes first; `end`: we close our side after writing). */
+function request(body: string, end = false): Promise<Record<string, unknown> | null> {
+  return new Promise((resolve, reject) => {
+    const c = createConnection(sock);
+    let buf = '';
+    c.on('error', reject);
+    c.on('data', (b) => {
+      buf += b.toString();
+      try {
+        const v = JSON.parse(buf) as Record<string, unknown>;
+        c.destroy();
+        resolve(v);
+      } catch {
+        // more to come
+      }
+    });
+    c.on('close', () => resolve(buf ? (JSON.parse(buf) as Record<string, unknown>) : null));
+    c.write(body);
+    if (end) c.end();
+  });
+}
+const rpc = async (method: string, params?: unknown) => request(JSON.stringify({ jsonrpc: '2.0', id: 1, method, ...(params !== undefined ? { params } : {}) }));
+const status = async () => ((await rpc('status'))?.result ?? {}) as { ready: boolean; counts: Record<string, number>; last_reconcile: { transacted: boolean; ok: boolean; reason: string; error?: string } | null; manifests: { refused: string | null; objects: number }; log_level: string };
+const appctl = async (...args: string[]) => (await exec('ovs-appctl', ['-t', sock, ...args])).stdout;
+const natList = async () => (await nbctl(sb, 'lr-nat-list', 'vpc1')).split('\n').filter((l) => l.includes('10.5.204.2'));
+const fip = (ip: string) =>
+  `kind: OvnEip\napiVersion: kubeovn.io/v1\nmetadata: {name: eip-1}\nspec: {externalSubnet: external204, type: nat, v4Ip: 10.5.204.201}\n---\nkind: OvnFip\napiVersion: kubeovn.io/v1\nmetadata: {name: fip-1}\nspec: {ovnEip: eip-1, vpc: vpc1, v4Ip: ${ip}}\n`;
+
+let d = start();
+await until('the daemon to be ready', async () => existsSync(sock) && (await status().catch(() => ({ ready: false }))).ready, 30_000);
+
+t.test('the admin socket: mode 0660, ovs-appctl, JSON-RPC', async (t) => {
+  t.equal((await stat(sock)).mode & 0o777, 0o660, 'mode 0660');
+  t.match(await appctl('list-commands'), /natgw\/status/, 'ovs-appctl list-commands');
+  t.match(await appctl('natgw/status'), /^ready: true$/m, 'ovs-appctl natgw/status');
+  t.match(await appctl('version'), /^ovn-natgwd \d+\.\d+\.\d+/, 'ovs-appctl version');
+  await appctl('vlog/set', 'ANY:ANY:dbg');
+  t.equal((await status()).log_level, 'debug', 'vlog/set changes the level');
+  await appctl('vlog/set', 'info');
+  const bad = await exec('ovs-appctl', ['-t', sock, 'no/such']).catch((e: { stderr: string; code: number }) => e);
+  t.match((bad as { stderr: string }).stderr, /"no\/such" is not a valid command/, 'ovs-appctl: an unknown command is named');
+  const s = await status();
+  t.ok(s.ready && s.last_reconcile?.ok && s.last_reconcile.transacted, 'the first reconcile applied the directory');
+  t.match(await nbctl(sb, 'show', 'vpc1'), /port vpc1-external204/, 'ovn-nbctl show vpc1: the gateway port');
+  t.match((await rpc('nope'))?.error, { code: -32601, message: /method "nope": unknown/ }, 'unknown method: named');
+  t.match((await rpc('get', { kind: 'Nope' }))?.error, { code: -32602, message: /get: kind: must be one of/ }, 'bad params: named');
+  t.match((await rpc('status', [1]))?.error, { code: -32602, message: /status: params: must be an object/ });
+  t.equal(await request('{"jsonrpc": "2.0", "id": 1, "method": ', true), null, 'a half message and a close: nothing answered');
+  t.match(await request('{"jsonrpc" "2.0"}'), { error: { code: -32700, message: /malformed/ } }, 'malformed JSON: an error, then the connection is closed');
+  t.match(await request(JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'status', params: { x: 'y'.repeat(2 * 1024 * 1024) } })), { error: { code: -32700 } }, 'a message over the size limit is refused');
+  const got = (await rpc('get', { kind: 'Vpc' }))?.result as { name: string; ready: boolean }[];
+  t.same(got.map((o) => [o.name, o.ready]), [['vpc1', true]], 'get Vpc');
+  t.ok((await status()).ready, 'still answering');
+});
+
+t.test('the directory reconciled: a file added, changed, removed; drift put back; an empty directory refused', async (t) => {
+  await writeFile(path.join(dir, 'fip.yaml'), fip('192.168.0.11'));
+  await until('the FIP in NB', async () => (await natList()).some((l) => l.includes('192.168.0.11')));
+  t.pass('a file added: its FIP is in NB');
+  await writeFile(path.join(dir, 'fip.yaml'), fip('192.168.0.12'));
+  await until('the FIP rebound', async () => (await natList()).some((l) => l.includes('192.168.0.12')));
+  t.same(((await rpc('status'))?.result as { last_write: { reason: string } }).last_write.reason, 'manifests', 'written by the reconcile of the directory');
+  t.pass('a file changed: the FIP rebound');
+  await nbctl(sb, 'lr-nat-del', 'vpc1', 'dnat_and_snat', '10.5.204.201');
+  await until('the FIP put back', async () => (await natList()).some((l) => l.includes('192.168.0.12')));
+  t.ok((await status()).counts.driftRepairs >= 1, 'counted as a drift repair');
+  const before = await nbctl(sb, 'show');
+  await rename(dir, `${dir}.away`);
+  await mkdir(dir);
+  await until('the empty directory refused', async () => (await status()).manifests.refused !== null);
+  t.match((await status()).last_reconcile?.error, /manifest directory refused, the last state is kept/);
+  t.equal(await nbctl(sb, 'show'), before, 'ovn-nbctl show: NB unchanged');
+  await rm(dir, { recursive: true });
+  await rename(`${dir}.away`, dir);
+  await rpc('reconcile');
+  t.equal((await status()).manifests.refused, null, 'the directory back: accepted');
+  await rm(path.join(dir, 'fip.yaml'));
+  await until('the FIP gone', async () => (await natList()).length === 0);
+  t.pass('a file removed: its FIP is removed');
+});
+
+t.test('config: refused at start naming the key (NB untouched); SIGHUP with a bad config keeps the old one', async (t) => {
+  const badFile = path.join(tmp, 'bad.yaml');
+  await writeFile(badFile, `nb: ${sb.nbRemote}\nmanifest: ${dir}\n`);
+  const before = await nbctl(sb, 'show');
+  const other = start(['--config', badFile, '--socket', path.join(tmp, 'other.ctl')]);
+  t.equal(await other.exit, 2, 'exit status 2');
+  t.match(other.stderr(), /bad\.yaml: manifest: unknown key \(known: nb, sb, owner, manifests/, 'names the key');
+  t.equal(await nbctl(sb, 'show'), before, 'NB untouched');
+  const good = await readFile(config, 'utf8');
+  await writeFile(config, `${good}gatewayChassis: 9\n`);
+  d.child.kill('SIGHUP');
+  await new Promise((r) => setTimeout(r, 500));
+  t.equal(d.child.exitCode, null, 'still running');
+  t.equal((await status()).log_level, 'info', 'the old config stays');
+  await writeFile(config, good.replace('logLevel: info', 'logLevel: debug'));
+  d.child.kill('SIGHUP');
+  await until('the new config', async () => (await status()).log_level === 'debug');
+  t.pass('a good config is taken on SIGHUP');
+});
+
+t.test('10^5 random and mutated messages: the daemon still answers status, NB unchanged', async (t) => {
+  const before = await nbctl(sb, 'show');
+  const rnd = prng(15);
+  const pick = <T>(a: readonly T[]): T => a[Math.floor(rnd() * a.length)];
+  // never a method that stops, reloads or writes (the fuzz must not be able to ask for those)
+  const methods = ['status', 'get', 'version', 'log-level', 'natgw/status', 'list-commands', 'vlog/list', 'nope', '', 'STATUS', 'get/x'];
+  const values = (): unknown => pick([null, true, 0, -1, 1e308, 'x', '', [], {}, [1, 'a'], { kind: 'Vpc' }, { kind: 7 }, { level: 'loud' }, 'ä\u0000"\\', 'y'.repeat(Math.floor(rnd() * 2000))]);
+  const message = (): string => {
+    const r = rnd();
+    if (r < 0.4) return JSON.stringify({ jsonrpc: pick(['2.0', '1.0', 2, undefined]), id: pick([1, 'a', null, undefined, {}, [1], 1.5]), method: pick([...methods, 3, null]), params: values() });
+    if (r < 0.7) return JSON.stringify({ id: pick([0, 'x', null]), method: pick(methods), params: pick([[], ['a'], [1], 'x', {}, [['deep']]]) });
+    if (r < 0.8) return JSON.stringify(values());
+    if (r < 0.9) { const d = 1 + Math.floor(rnd() * 3000); return '['.repeat(d) + ']'.repeat(d); }
+    return JSON.stringify(pick([{ a: 1 }, [1, 2, 3], 'str', 42]));
+  };
+  const mutate = (m: string): string => {
+    const b = [...m];
+    const n = 1 + Math.floor(rnd() * 3);
+    for (let i = 0; i < n; i++) b[Math.floor(rnd() * b.length)] = pick(['{', '}', '"', ',', ':', '\\', 'x', ']', '\u00ff']);
+    return b.join('');
+  };
+  let sent = 0;
+  const connection = () =>
+    new Promise<void>((resolve) => {
+      const c = createConnection(sock);
+      c.on('data', () => undefined);
+      c.on('error', () => resolve());
+      c.on('close', () => resolve());
+      c.on('connect', () => {
+        const parts: string[] = [];
+        const n = 200 + Math.floor(rnd() * 800);
+        for (let i = 0; i < n; i++) parts.push(message());
+        sent += n;
+        const tail = rnd();
+        // end with a mutated message (the daemon closes), half a message, or an abrupt close
+        if (tail < 0.4) parts.push(mutate(message()));
+        else if (tail < 0.7) parts.push(message().slice(0, 7));
+        c.write(parts.join(''));
+        if (tail < 0.85) c.end();
+        else setTimeout(() => c.destroy(), 5);
+      });
+    });
+  while (sent < 100_000) await Promise.all([connection(), connection(), connection(), connection()]);
+  t.ok(sent >= 100_000, `${sent} messages sent`);
+  const st = await status();
+  t.ok(st.ready, 'status still answers: ready');
+  t.equal(await nbctl(sb, 'show'), before, 'ovn-nbctl show: NB unchanged');
+  t.equal(d.child.exitCode, null, 'the daemon is running');
+});
+
+t.test('SIGTERM: exit 0, socket gone; kill -9 and a restart: no transaction', async (t) => {
+  d.child.kill('SIGTERM');
+  const t0 = Date.now();
+  t.equal(await d.exit, 0, 'exit 0');
+  t.ok(Date.now() - t0 < 5000, 'within 5 s');
+  t.notOk(existsSync(sock), 'the socket is removed');
+  d = start();
+  await until('ready again', async () => existsSync(sock) && (await status().catch(() => ({ ready: false }))).ready, 30_000);
+  d.child.kill('SIGKILL');
+  await d.exit;
+  t.ok(existsSync(sock), 'kill -9 leaves the socket file');
+  const before = await nbctl(sb, 'show');
+  d = start();
+  await until('ready after kill -9', async () => (await status().catch(() => ({ ready: false }))).ready, 30_000);
+  const s = await status();
+  t.equal(s.counts.transactions, 0, 'the restart sent no transaction');
+  t.equal(s.last_reconcile?.transacted, false);
+  t.equal(await nbctl(sb, 'show'), before, 'ovn-nbctl show: unchanged');
+  d.child.kill('SIGTERM');
+  t.equal(await d.exit, 0);
+});
