@@ -198,6 +198,36 @@ t.test('10^5 random and mutated messages: the daemon still answers status, NB un
   t.equal(d.child.exitCode, null, 'the daemon is running');
 });
 
+t.test('systemd: the unit verifies; READY=1, WATCHDOG=1 and STOPPING=1 reach NOTIFY_SOCKET', async (t) => {
+  const unit = fileURLToPath(new URL('../contrib/systemd/ovn-natgwd.service', import.meta.url));
+  const verify = await exec('systemd-analyze', ['verify', unit], { cwd: tmp }).then(() => 0, (e: { code: number; stderr: string }) => (t.comment(e.stderr), e.code));
+  t.equal(verify, 0, 'systemd-analyze verify passes');
+  const text = await readFile(unit, 'utf8');
+  for (const line of ['Type=notify', 'Restart=on-failure', 'RuntimeDirectory=ovn-natgw', 'NoNewPrivileges=yes', 'ProtectSystem=strict']) t.match(text, new RegExp(`^${line}$`, 'm'), line);
+  t.match(text, /^WatchdogSec=\d+$/m, 'WatchdogSec');
+  // a datagram listener on NOTIFY_SOCKET, as systemd has
+  d.child.kill('SIGTERM');
+  await d.exit;
+  const notifySock = path.join(tmp, 'notify.sock');
+  const listener = spawn('python3', ['-u', '-c', `import socket\ns=socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)\ns.bind(${JSON.stringify(notifySock)})\nprint('listening', flush=True)\nwhile True:\n  print(s.recv(65536).decode().replace(chr(10), ' '), flush=True)\n`], { stdio: ['ignore', 'pipe', 'inherit'] });
+  t.teardown(() => void listener.kill('SIGKILL'));
+  let got = '';
+  listener.stdout!.on('data', (b: Buffer) => (got += b.toString()));
+  await until('the listener', () => got.includes('listening'));
+  const child = spawn(process.execPath, [BIN, '--config', config], { stdio: 'ignore', env: { ...process.env, NOTIFY_SOCKET: notifySock, WATCHDOG_USEC: '1000000' } });
+  const exited = new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+  t.teardown(() => void child.kill('SIGKILL'));
+  await until('READY=1', () => got.includes('READY=1'), 30_000);
+  await until('two WATCHDOG=1', () => got.split('WATCHDOG=1').length > 2, 10_000);
+  t.match(got, /STATUS=reading NB and SB[\s\S]*READY=1 STATUS=reconciled/, 'STATUS while reading, then READY=1 with a STATUS');
+  child.kill('SIGTERM');
+  t.equal(await exited, 0);
+  await until('STOPPING=1', () => got.includes('STOPPING=1'), 5000);
+  t.pass('STOPPING=1 on SIGTERM');
+  d = start();
+  await until('ready again', async () => existsSync(sock) && (await status().catch(() => ({ ready: false }))).ready, 30_000);
+});
+
 t.test('SIGTERM: exit 0, socket gone; kill -9 and a restart: no transaction', async (t) => {
   d.child.kill('SIGTERM');
   const t0 = Date.now();

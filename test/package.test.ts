@@ -32,7 +32,8 @@ t.test('npm pack + npm install -g: the installed ovn-natgwctl runs against a san
   t.ok(files.includes('dist/cli/natgwctl.js'), 'the tarball has the compiled CLI (built on prepack)');
   t.ok(files.includes('bin/ovn-natgwctl.js') && files.includes('package.json') && files.includes('README.md'));
   t.ok(files.includes('dist/daemon/natgwd.js') && files.includes('bin/ovn-natgwd.js') && files.includes('etc/ovn-natgwd.yaml'), 'the daemon, its bin and its example config');
-  t.same(files.filter((f) => !/^(bin|dist|etc)\//.test(f) && !['package.json', 'README.md'].includes(f)), [], 'nothing else at the top');
+  t.ok(files.includes('contrib/systemd/ovn-natgwd.service'), 'the systemd unit');
+  t.same(files.filter((f) => !/^(bin|dist|etc|contrib)\//.test(f) && !['package.json', 'README.md'].includes(f)), [], 'nothing else at the top');
   t.same(files.filter((f) => /(^|\/)(test|bench|scratch|src)\//.test(f) || f.endsWith('.ts') && !f.endsWith('.d.ts')), [], 'no tests, bench, scratch or TypeScript sources');
 
   const prefix = path.join(tmp, 'prefix');

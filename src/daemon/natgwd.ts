@@ -19,6 +19,7 @@ import { listObjects } from '../nat/status.js';
 import { AdminServer, INVALID_PARAMS, RpcError } from './admin.js';
 import { ConfigError, DEFAULT_CONFIG_FILE, DEFAULT_MANIFESTS, DEFAULT_SOCKET, LOG_LEVELS, loadConfig, type DaemonConfig } from './config.js';
 import { Reconciler } from './reconciler.js';
+import { Notifier } from './notify.js';
 
 /** The kinds `get` lists. */
 const KINDS = ['OvnEip', 'OvnFip', 'OvnSnatRule', 'OvnDnatRule', 'Vip', 'Vpc', 'Subnet', 'Vlan', 'ProviderNetwork', 'ConfigMap'];
@@ -115,6 +116,7 @@ class Daemon {
   private readonly started = Date.now();
   private ready = false;
   private stopping: Promise<void> | undefined;
+  private readonly notify: Notifier;
 
   constructor(
     private config: DaemonConfig,
@@ -122,6 +124,7 @@ class Daemon {
     private readonly logger: Logger,
   ) {
     this.gw = new NatGateway({ nb: config.nb, ...(config.sb ? { sb: config.sb } : {}), ...(config.tls ? { tls: config.tls } : {}), logger, timeoutMs: 2_000_000_000 });
+    this.notify = new Notifier(logger);
     this.admin = new AdminServer({ path: config.socket, ...(config.socketGroup !== undefined ? { gid: gidOf(config.socketGroup) } : {}), logger });
     this.methods();
   }
@@ -138,11 +141,14 @@ class Daemon {
     }
     if (this.flags.pidfile) await writeFile(this.flags.pidfile, `${process.pid}\n`);
     this.logger.info({ nb: this.config.nb, sb: this.config.sb, owner: this.config.owner, manifests: this.config.manifests, socket: this.config.socket, version: version() }, 'starting: reading NB (and SB); nothing is written before the replicas are complete');
+    this.notify.send('STATUS=reading NB and SB');
     await this.gw.connect();
     if (this.stopping) return;
     this.reconciler = new Reconciler(this.gw, this.reconcileOptions());
     const first = await this.reconciler.start();
     this.ready = true;
+    this.notify.send('READY=1', `STATUS=${first.ok ? 'reconciled' : `reconcile failed: ${(first.error ?? '').slice(0, 200)}`}`);
+    this.notify.startWatchdog(() => this.gw.nbClient.connected && (!this.gw.sbClient || this.gw.sbClient.connected));
     this.logger.info({ transacted: first.transacted, ok: first.ok, ...(first.error ? { error: first.error } : {}) }, 'ready');
   }
 
@@ -293,6 +299,8 @@ class Daemon {
   stop(why: string): Promise<void> {
     this.stopping ??= (async () => {
       this.logger.info({ why }, 'stopping');
+      this.notify.stop();
+      this.notify.send('STOPPING=1');
       const hard = setTimeout(() => {
         this.logger.error('stop: gave up waiting after 4.5 s');
         process.exit(1);
