@@ -421,6 +421,8 @@ async function applyScenario(): Promise<void> {
       figure('change', 'ovn-natgwctl', { kind: 'fip-file', fips: w.totals.fips, n: r.oneFipSeconds.length, seconds: median(r.oneFipSeconds), ratio_to_nbctl: ratio(median(r.oneFipSeconds), median(r.nbctlSeconds)) });
       figure('change', 'ovn-natgwctl', { kind: 'prune-one-changed', fips: w.totals.fips, n: r.pruneOneSeconds.length, seconds: median(r.pruneOneSeconds), ratio_to_nbctl: ratio(median(r.pruneOneSeconds), median(r.nbctlSeconds)) });
       figure('change', 'ovn-nbctl', { kind: 'lr-nat-add', fips: w.totals.fips, n: r.nbctlSeconds.length, seconds: median(r.nbctlSeconds) });
+      figure('socket', 'cli', { kind: 'add', fips: w.totals.fips, n: r.socketFipSeconds.length, seconds: median(r.socketFipSeconds), ratio_to_nbctl: ratio(median(r.socketFipSeconds), median(r.nbctlSeconds)) });
+      figure('socket', 'ovn-natgwd', { kind: 'rss', fips: w.totals.fips, rss_mb: Math.round(r.daemonRssMb) });
     });
   });
 

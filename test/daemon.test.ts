@@ -18,6 +18,7 @@ import { promisify } from 'node:util';
 import { addChassisRows } from '../tools/sandbox-lib.js';
 import { dualStackNetwork } from './helpers/nat-fixture.js';
 import { nbctl, withSandbox } from './helpers/sandbox.js';
+import { runBin } from './helpers/bin.js';
 import { prng, tempDir, until } from './helpers/util.js';
 
 const exec = promisify(execFile);
@@ -97,8 +98,8 @@ t.test('the admin socket: mode 0660, ovs-appctl, JSON-RPC', async (t) => {
   t.equal(await request('{"jsonrpc": "2.0", "id": 1, "method": ', true), null, 'a half message and a close: nothing answered');
   t.match(await request('{"jsonrpc" "2.0"}'), { error: { code: -32700, message: /malformed/ } }, 'malformed JSON: an error, then the connection is closed');
   t.match(await request(JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'status', params: { x: 'y'.repeat(2 * 1024 * 1024) } })), { error: { code: -32700 } }, 'a message over the size limit is refused');
-  const got = (await rpc('get', { kind: 'Vpc' }))?.result as { name: string; ready: boolean }[];
-  t.same(got.map((o) => [o.name, o.ready]), [['vpc1', true]], 'get Vpc');
+  const got = (await rpc('get', { kind: 'Vpc' }))?.result as { status: { name: string; ready: boolean } }[];
+  t.same(got.map((o) => [o.status.name, o.status.ready]), [['vpc1', true]], 'get Vpc');
   t.ok((await status()).ready, 'still answering');
 });
 
@@ -146,6 +147,41 @@ t.test('config: refused at start naming the key (NB untouched); SIGHUP with a ba
   d.child.kill('SIGHUP');
   await until('the new config', async () => (await status()).log_level === 'debug');
   t.pass('a good config is taken on SIGHUP');
+});
+
+t.test('ovn-natgwctl -t SOCKET: apply, get, status, delete through the daemon; refusals write nothing', async (t) => {
+  const ctl = (...args: string[]) => runBin(['-t', sock, ...args]);
+  const file = path.join(tmp, 'fip-2.yaml');
+  await writeFile(file, fip('192.168.0.21').replaceAll('eip-1', 'eip-2').replaceAll('fip-1', 'fip-2').replace('10.5.204.201', '10.5.204.202'));
+  const applied = await ctl('apply', '-f', file);
+  t.equal(applied.code, 0, applied.stderr);
+  t.match(applied.stdout, /^\+ NAT dnat_and_snat 10\.5\.204\.202 <-> 192\.168\.0\.21 \(router vpc1\)$/m, 'apply: the plan as the daemon applied it');
+  t.ok(existsSync(path.join(dir, 'natgwctl-OvnFip-fip-2.yaml')) && existsSync(path.join(dir, 'natgwctl-OvnEip-eip-2.yaml')), 'kept in the manifest directory, a file per object');
+  t.ok((await natList()).some((l) => l.includes('10.5.204.202') && l.includes('192.168.0.21')), 'ovn-nbctl lr-nat-list: the FIP');
+  const got = await ctl('get', 'ofip');
+  t.match(got.stdout, /^fip-2\s+vpc1\s+10\.5\.204\.202\s+192\.168\.0\.21\s+true/m, 'get fip through the daemon');
+  t.match((await ctl('status')).stdout, /^ready: true$/m, 'status');
+  const before = await nbctl(sb, 'show');
+  const bad = path.join(tmp, 'bad-fip.yaml');
+  await writeFile(bad, 'kind: OvnFip\napiVersion: kubeovn.io/v1\nmetadata: {name: fip-x}\nspec: {ovnEip: no-such-eip, vpc: vpc1, v4Ip: 192.168.0.30}\n');
+  const refused = await ctl('apply', '-f', bad);
+  t.equal(refused.code, 1, 'refused: exit 1');
+  t.match(refused.stderr, /nothing was written:[\s\S]*OvnFip fip-x.*spec\.ovnEip: OvnEip "no-such-eip" not found/, 'the error names object, field and reason');
+  t.notOk(existsSync(path.join(dir, 'natgwctl-OvnFip-fip-x.yaml')), 'no file written');
+  const vpc = path.join(tmp, 'vpc.yaml');
+  await writeFile(vpc, 'kind: Vpc\napiVersion: kubeovn.io/v1\nmetadata: {name: vpc1}\nspec: {enableExternal: true}\n');
+  t.match((await ctl('apply', '-f', vpc)).stderr, /Vpc vpc1: defined in .*network\.yaml; change it there/, 'an object of another file of the directory is refused');
+  t.match((await ctl('apply', '--prune', '-f', file)).stderr, /--prune: ovn-natgwd's manifest directory is the whole state/, '--prune is refused through the daemon');
+  t.equal(await nbctl(sb, 'show'), before, 'NB unchanged by the refusals');
+  t.match((await ctl('delete', 'oeip', 'eip-2')).stderr, /nothing was written:[\s\S]*OvnFip fip-2.*OvnEip "eip-2" not found/, 'deleting an EIP a FIP uses is refused');
+  const deleted = await ctl('delete', 'ofip', 'fip-2');
+  t.equal(deleted.code, 0, deleted.stderr);
+  t.match(deleted.stdout, /^- NAT dnat_and_snat 10\.5\.204\.202/m, 'delete: the NAT row goes');
+  t.equal((await ctl('delete', 'oeip', 'eip-2')).code, 0);
+  t.notOk(existsSync(path.join(dir, 'natgwctl-OvnFip-fip-2.yaml')), 'its file is removed');
+  t.notOk((await natList()).some((l) => l.includes('10.5.204.202')), 'ovn-nbctl: gone');
+  const noDaemon = await runBin(['-t', path.join(tmp, 'none.ctl'), 'status']);
+  t.match(noDaemon.stderr, /cannot reach ovn-natgwd at .*none\.ctl: no such socket/, 'no daemon there: said at once');
 });
 
 t.test('10^5 random and mutated messages: the daemon still answers status, NB unchanged', async (t) => {

@@ -9,8 +9,9 @@
  *    `--prune` (the whole state);
  *  - beside them `ovn-nbctl lr-nat-add` on the same NB, one process per call.
  */
-import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { execFile, spawn } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { callDaemon } from '../../src/cli/daemon-client.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -30,6 +31,10 @@ export interface CliResult {
   /** the directory with one object changed, --prune, per run */
   pruneOneSeconds: number[];
   nbctlSeconds: number[];
+  /** one new FIP through ovn-natgwd's socket (ovn-natgwctl -t), per run, process start included */
+  socketFipSeconds: number[];
+  /** the daemon's RSS holding the workload */
+  daemonRssMb: number;
   files: number;
 }
 
@@ -84,7 +89,27 @@ export async function cliBench(w: Workload, sb: Sandbox, runs: number): Promise<
       await exec('ovn-nbctl', [`--db=${sb.nbRemote}`, 'lr-nat-add', w.routers[(r + 1) % w.routers.length].name, 'dnat_and_snat', intToIp(ipToInt('172.31.0.10') + i), internal((r + 1) % w.routers.length, 242)]);
       nbctlSeconds.push((performance.now() - t) / 1000);
     }
-    return { bulkSeconds, oneFipSeconds, pruneOneSeconds, nbctlSeconds, files: w.routers.length + 1 };
+    // the installed daemon on the same directory and NB: one FIP through its socket, the CLI's process included
+    const sock = join(dir, 'natgwd.ctl');
+    const daemon = spawn(join(dir, 'prefix', 'bin', 'ovn-natgwd'), ['--db', sb.nbRemote, '--sb', sb.sbRemote, '--manifests', manifests, '--socket', sock, '--config', '/dev/null', '--log-level', 'warn'], { stdio: 'ignore' });
+    const socketFipSeconds: number[] = [];
+    let daemonRssMb = 0;
+    try {
+      const ready = async () => ((await callDaemon(sock, 'status').catch(() => ({ ready: false }))) as { ready: boolean }).ready;
+      for (let i = 0; i < 1200 && !(await ready()); i++) await new Promise((r) => setTimeout(r, 100));
+      if (!(await ready())) throw new Error('ovn-natgwd did not get ready');
+      for (let i = 0; i < runs; i++) {
+        const r = (i * 41 + 7) % w.routers.length;
+        const f = join(dir, `sock-fip-${i}.yaml`);
+        await writeFile(f, `${K}kind: OvnEip\nmetadata: {name: sock-e${i}}\nspec: {externalSubnet: external, type: nat}\n---\n${K}kind: OvnFip\nmetadata: {name: sock-f${i}}\nspec: {ovnEip: sock-e${i}, vpc: ${w.routers[r].name}, v4Ip: ${internal(r, 243)}}\n`);
+        socketFipSeconds.push(await ctl('-t', sock, 'apply', '-q', '-f', f));
+      }
+      daemonRssMb = Number(/VmRSS:\s+(\d+)/.exec(await readFile(`/proc/${daemon.pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+    } finally {
+      daemon.kill('SIGTERM');
+      await new Promise((r) => daemon.once('exit', r));
+    }
+    return { bulkSeconds, oneFipSeconds, pruneOneSeconds, nbctlSeconds, socketFipSeconds, daemonRssMb, files: w.routers.length + 1 };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -25,6 +25,12 @@ import { listObjects } from '../nat/status.js';
 import { SHORT_NAMES, kindInfo } from './kinds.js';
 import { formatObjects, formatPlan, formatTable, type OutputFormat } from './output.js';
 import { Progress } from './progress.js';
+import { callDaemon, DaemonError, DEFAULT_DAEMON_SOCKET } from './daemon-client.js';
+import { existsSync } from 'node:fs';
+import { sourceOf } from '../nat/manifest.js';
+import yaml from 'js-yaml';
+import type { Plan } from '../nat/plan.js';
+import type { ObjectView } from '../nat/status.js';
 
 /** A mistake in how the command was called: exit status 2. */
 class UsageError extends Error {}
@@ -43,6 +49,7 @@ interface Globals {
   caCert?: string;
   timeout: number;
   verbose?: boolean;
+  target?: string;
 }
 
 function version(): string {
@@ -137,6 +144,13 @@ class Run {
   }
 }
 
+/** The daemon's socket to talk to: -t, else the default one when it exists (said with --verbose). */
+function daemonTarget(run: Run, g: Globals): string | undefined {
+  const t = g.target ?? (existsSync(DEFAULT_DAEMON_SOCKET) ? DEFAULT_DAEMON_SOCKET : undefined);
+  if (t && g.verbose) run.err.write(`talking to ovn-natgwd at ${t}\n`);
+  return t;
+}
+
 /** Manifests from -f arguments, refused when they hold no object (an empty input never deletes or applies anything). */
 async function readInput(run: Run, files: string[]): Promise<Manifest> {
   run.step(`reading ${files.join(', ')}`);
@@ -181,6 +195,7 @@ function program(run: Run): Command {
     .option('-C, --ca-cert <FILE>', 'TLS CA certificate')
     .addOption(new Option('--timeout <SECONDS>', 'give up after this long, as ovn-nbctl --timeout (0: no limit)').argParser(seconds).default(0))
     .option('-v, --verbose', 'say more on stderr (which databases, pino info logs)')
+    .option('-t, --target <SOCKET>', `talk to ovn-natgwd on this admin socket (default ${DEFAULT_DAEMON_SOCKET} when it exists; else work on NB directly)`)
     .showSuggestionAfterError(true)
     .exitOverride()
     .configureOutput({
@@ -212,6 +227,19 @@ function program(run: Run): Command {
     .action(async (o, cmd: Command) => {
       const g = globals(cmd);
       const manifest = await readInput(run, o.filename);
+      const target = daemonTarget(run, g);
+      if (target) {
+        if (o.prune) throw new UsageError("apply --prune: ovn-natgwd's manifest directory is the whole state; change the directory instead (or leave out -t)");
+        run.step(`applying ${manifest.objects.length} objects through ovn-natgwd`);
+        run.writing = true;
+        const text = manifest.objects.map((x) => yaml.dump(sourceOf(x) ?? x, { lineWidth: -1 })).join('---\n');
+        const r = (await callDaemon(target, 'put', { manifest: text })) as { plan: Pick<Plan, 'changes' | 'specs' | 'warnings'>; reconcile: { ok: boolean; error?: string } };
+        run.progress.done();
+        warn(run, r.plan.warnings);
+        if (!o.quiet) run.out.write(formatPlan({ ...r.plan, ops: [] }, 'applied', run.out.isTTY === true));
+        if (!r.reconcile.ok) throw new Error(`ovn-natgwd wrote the objects to its directory, but its reconcile failed: ${r.reconcile.error}`);
+        return;
+      }
       const gw = await run.connect(g, true);
       run.step(`applying ${manifest.objects.length} objects`);
       run.writing = true;
@@ -231,15 +259,20 @@ function program(run: Run): Command {
       const g = globals(cmd);
       const info = kindInfo(kindArg);
       if (!info) throw new UsageError(`get: unknown kind "${kindArg}" (kinds: ${SHORT_NAMES})`);
-      const gw = await run.connect(g, true);
+      const target = daemonTarget(run, g);
+      const gw = target ? undefined : await run.connect(g, true);
       const owner = g.owner ?? DEFAULT_OWNER;
       run.step('reading');
-      const chassis = gw.chassisNames();
-      let list = listObjects(gw.view(), owner, info.kind, gw.stored(owner), chassis ? { chassis } : {});
+      let list: ObjectView[];
+      if (target) list = (await callDaemon(target, 'get', { kind: info.kind })) as ObjectView[];
+      else {
+        const chassis = gw!.chassisNames();
+        list = listObjects(gw!.view(), owner, info.kind, gw!.stored(owner), chassis ? { chassis } : {});
+      }
       run.progress.done();
       const missing = names.filter((n) => !list.some((v) => v.status.name === n));
       if (names.length) list = list.filter((v) => names.includes(v.status.name));
-      if (!gw.hasSb && ['Vpc', 'OvnFip', 'OvnSnatRule', 'OvnDnatRule'].includes(info.kind)) {
+      if (gw && !gw.hasSb && ['Vpc', 'OvnFip', 'OvnSnatRule', 'OvnDnatRule'].includes(info.kind)) {
         run.err.write('note: SB not given (--sb or OVN_SB_DB): READY does not check that the gateway chassis are SB chassis\n');
       }
       if (list.length === 0 && names.length === 0) run.err.write('No resources found.\n');
@@ -266,6 +299,17 @@ function program(run: Run): Command {
         if (!info) throw new UsageError(`delete: unknown kind "${kindArg}" (kinds: ${SHORT_NAMES})`);
         objects = names.map((name) => ({ kind: info.kind, name }) as ManifestObject);
       }
+      const target = daemonTarget(run, g);
+      if (target) {
+        run.step(`deleting ${objects.length} objects through ovn-natgwd`);
+        run.writing = true;
+        const r = (await callDaemon(target, 'delete', { objects: objects.map((x) => ({ kind: x.kind, name: x.name })) })) as { plan: Pick<Plan, 'changes' | 'specs' | 'warnings'>; reconcile: { ok: boolean; error?: string } };
+        run.progress.done();
+        warn(run, r.plan.warnings);
+        run.out.write(formatPlan({ ...r.plan, ops: [] }, 'deleted', run.out.isTTY === true));
+        if (!r.reconcile.ok) throw new Error(`ovn-natgwd removed the objects from its directory, but its reconcile failed: ${r.reconcile.error}`);
+        return;
+      }
       const gw = await run.connect(g, true);
       run.step(`deleting ${objects.length} objects`);
       run.writing = true;
@@ -275,8 +319,31 @@ function program(run: Run): Command {
       run.out.write(formatPlan(r.plan, 'deleted', run.out.isTTY === true));
     });
 
+  p.command('status')
+    .description("ovn-natgwd's status: connections, manifests, last reconcile (needs the daemon: -t SOCKET)")
+    .addOption(new Option('-o, --output <FORMAT>', 'text (default) or json').choices(['text', 'json']).default('text'))
+    .action(async (o: { output: string }, cmd: Command) => {
+      const g = globals(cmd);
+      const target = daemonTarget(run, g);
+      if (!target) throw new UsageError(`status: no ovn-natgwd: give -t SOCKET (${DEFAULT_DAEMON_SOCKET} does not exist)`);
+      const s = (await callDaemon(target, 'status')) as Record<string, unknown>;
+      if (o.output === 'json') return void run.out.write(`${JSON.stringify(s, null, 2)}\n`);
+      const last = s.last_reconcile as { at: string; reason: string; ok: boolean; transacted: boolean; error?: string } | null;
+      const m = s.manifests as { dir: string; objects: number; refused: string | null };
+      run.out.write(
+        [
+          `ready: ${s.ready}`,
+          `owner: ${s.owner}`,
+          `nb: ${(s.nb as { remote: string; connected: boolean }).remote} (${(s.nb as { connected: boolean }).connected ? 'connected' : 'not connected'})`,
+          `manifests: ${m.dir} (${m.objects} objects)${m.refused ? `, refused: ${m.refused}` : ''}`,
+          `last reconcile: ${last ? `${last.at} (${last.reason}) ${last.ok ? (last.transacted ? 'applied' : 'nothing to change') : `failed: ${last.error}`}` : 'none yet'}`,
+          '',
+        ].join('\n'),
+      );
+    });
+
   p.on('command:*', (ops: string[]) => {
-    throw new UsageError(`unknown command "${ops[0]}" (commands: plan, apply, get, delete; see --help)`);
+    throw new UsageError(`unknown command "${ops[0]}" (commands: plan, apply, get, delete, status; see --help)`);
   });
   return p;
 }
@@ -311,6 +378,11 @@ function report(e: Error, err: Out, run: Run): number {
   }
   if (e instanceof ManifestError || e instanceof PlanError) {
     err.write(`ovn-natgwctl: ${run.command === 'plan' ? 'the plan is refused' : 'nothing was written'}:\n${e.message}\n`);
+    return 1;
+  }
+  if (e instanceof DaemonError) {
+    // (the daemon's own words: what was refused, or why it cannot be reached)
+    err.write(`ovn-natgwctl: ${e.message}\n`);
     return 1;
   }
   if (run.writing && (e instanceof TimeoutError || e instanceof CommitUnknownError)) {

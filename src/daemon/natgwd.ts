@@ -15,6 +15,12 @@ import { rm, writeFile } from 'node:fs/promises';
 import { Command, CommanderError, Option } from 'commander';
 import pino, { type Logger } from 'pino';
 import { NatGateway } from '../nat/apply.js';
+import { loadManifests, ManifestError, parseManifest, sourceOf } from '../nat/manifest.js';
+import type { ManifestObject } from '../nat/objects.js';
+import { PlanError, idOf } from '../nat/rows.js';
+import yaml from 'js-yaml';
+import path from 'node:path';
+import { rename } from 'node:fs/promises';
 import { listObjects } from '../nat/status.js';
 import { AdminServer, INVALID_PARAMS, RpcError } from './admin.js';
 import { ConfigError, DEFAULT_CONFIG_FILE, DEFAULT_MANIFESTS, DEFAULT_SOCKET, LOG_LEVELS, loadConfig, type DaemonConfig } from './config.js';
@@ -223,13 +229,14 @@ class Daemon {
         const kind = p.kind;
         if (typeof kind !== 'string' || !KINDS.includes(kind)) throw new RpcError(INVALID_PARAMS, `kind: must be one of ${KINDS.join(', ')}, got ${JSON.stringify(kind)}`);
         const chassis = this.gw.chassisNames();
-        return listObjects(this.gw.view(), this.config.owner, kind, this.gw.stored(this.config.owner), chassis ? { chassis } : {}).map((v) => ({ ...v.status, ...(v.source ? { source: v.source } : {}) }));
+        return listObjects(this.gw.view(), this.config.owner, kind, this.gw.stored(this.config.owner), chassis ? { chassis } : {});
       },
     });
+    a.register('put', { rpc: (p) => this.put(p) });
+    a.register('delete', { rpc: (p) => this.remove(p) });
     a.register('plan', {
       rpc: async () => {
         if (!this.ready || !this.reconciler) throw new RpcError(-32000, 'not ready: the replicas are still being read');
-        const { loadManifests } = await import('../nat/manifest.js');
         const m = await loadManifests([this.config.manifests]);
         const p = this.gw.plan(m, { owner: this.config.owner });
         return { changes: p.changes, warnings: p.warnings, planned: p.scope ?? null };
@@ -288,6 +295,82 @@ class Daemon {
     });
   }
 
+  /** The file of an object put through the socket, in the manifest directory. */
+  private fileOf(o: { kind: string; name: string }): string {
+    return path.join(this.config.manifests, `natgwctl-${o.kind}-${o.name}.yaml`);
+  }
+
+  /** The directory as it is, its objects by id (refused: the directory's problem, as an RpcError). */
+  private async directory(): Promise<Map<string, ManifestObject>> {
+    if (!this.ready || !this.reconciler) throw new RpcError(-32000, 'not ready: the replicas are still being read');
+    try {
+      const m = await loadManifests([this.config.manifests]);
+      return new Map(m.objects.map((o) => [idOf(o), o]));
+    } catch (e) {
+      throw new RpcError(-32000, `the manifest directory is refused (${(e as Error).message}); fix it first`);
+    }
+  }
+
+  /**
+   * Objects given through the socket (ovn-natgwctl apply -t): checked by a
+   * plan of the directory with them, then written to the directory, one file
+   * each (natgwctl-KIND-NAME.yaml), so that the directory stays the whole
+   * desired state (a restart keeps them), and reconciled. An object defined
+   * in another file of the directory is refused: change it there.
+   */
+  private async put(p: Record<string, unknown>): Promise<unknown> {
+    if (typeof p.manifest !== 'string' || p.manifest === '') throw new RpcError(INVALID_PARAMS, 'manifest: must be the text of a manifest (YAML or JSON)');
+    let given: ManifestObject[];
+    try {
+      given = parseManifest(p.manifest, typeof p.file === 'string' ? p.file : '<socket>').objects;
+    } catch (e) {
+      throw new RpcError(INVALID_PARAMS, e instanceof ManifestError ? `manifest: nothing was written:\n${e.message}` : `manifest: ${(e as Error).message}`);
+    }
+    if (given.length === 0) throw new RpcError(INVALID_PARAMS, 'manifest: no objects');
+    const dir = await this.directory();
+    for (const o of given) {
+      const there = dir.get(idOf(o));
+      if (there?.origin && path.resolve(there.origin.file) !== this.fileOf(o)) throw new RpcError(INVALID_PARAMS, `${o.kind} ${o.name}: defined in ${there.origin.file}; change it there`);
+    }
+    for (const o of given) dir.set(idOf(o), o);
+    const plan = this.check([...dir.values()]);
+    for (const o of given) await writeAtomic(this.fileOf(o), yaml.dump(sourceOf(o) ?? o, { lineWidth: -1 }));
+    await this.reconciler!.run('put');
+    return { plan, reconcile: this.reconciler!.last };
+  }
+
+  /** Objects put through the socket, deleted: their files removed, after a plan without them. */
+  private async remove(p: Record<string, unknown>): Promise<unknown> {
+    const list = p.objects;
+    if (!Array.isArray(list) || list.length === 0 || !list.every((x) => typeof x === 'object' && x !== null && typeof (x as { kind?: unknown }).kind === 'string' && typeof (x as { name?: unknown }).name === 'string')) {
+      throw new RpcError(INVALID_PARAMS, 'objects: must be a non-empty array of {kind, name}');
+    }
+    const ids = list as { kind: string; name: string }[];
+    const dir = await this.directory();
+    for (const o of ids) {
+      const there = dir.get(idOf(o));
+      if (!there) throw new RpcError(INVALID_PARAMS, `${o.kind} ${o.name}: not found in ${this.config.manifests}`);
+      if (there.origin && path.resolve(there.origin.file) !== this.fileOf(o)) throw new RpcError(INVALID_PARAMS, `${o.kind} ${o.name}: defined in ${there.origin.file}; remove it there`);
+      dir.delete(idOf(o));
+    }
+    if (dir.size === 0) throw new RpcError(INVALID_PARAMS, 'objects: deleting them would leave the directory without objects, which is refused');
+    const plan = this.check([...dir.values()]);
+    for (const o of ids) await rm(this.fileOf(o), { force: true });
+    await this.reconciler!.run('delete');
+    return { plan, reconcile: this.reconciler!.last };
+  }
+
+  /** The plan of the directory's objects (nothing written), or its problems as an RpcError. */
+  private check(objects: ManifestObject[]): { changes: unknown[]; specs: unknown[]; warnings: string[] } {
+    try {
+      const p = this.gw.plan({ objects, notices: [] }, { owner: this.config.owner, ...(this.config.gatewayChassis !== undefined ? { gatewayChassis: this.config.gatewayChassis } : {}), ...(this.config.clusterRouter ? { clusterRouter: this.config.clusterRouter } : {}) });
+      return { changes: p.changes, specs: p.specs, warnings: p.warnings };
+    } catch (e) {
+      if (e instanceof PlanError) throw new RpcError(INVALID_PARAMS, `nothing was written:\n${e.message}`);
+      throw e;
+    }
+  }
+
   /** Closes the socket and the connections (a start that failed). */
   async close(): Promise<void> {
     await this.admin.close().catch(() => undefined);
@@ -317,6 +400,13 @@ class Daemon {
     })();
     return this.stopping;
   }
+}
+
+/** Writes a file whole or not at all (a watcher never reads half of it). */
+async function writeAtomic(file: string, text: string): Promise<void> {
+  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
+  await writeFile(tmp, text);
+  await rename(tmp, file);
 }
 
 function countRows(gw: NatGateway): number {
