@@ -15,8 +15,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 BENCH=0
 [ "${1:-}" = "--bench" ] && BENCH=1
-NEEDED=(ovsdb-server ovsdb-tool ovsdb-client ovn-northd ovn-nbctl ovn-sbctl ovs-appctl openssl)
-PACKAGES=(ovn-central ovn-host openssl)
+NEEDED=(ovsdb-server ovsdb-tool ovsdb-client ovn-northd ovn-nbctl ovn-sbctl ovs-appctl openssl systemd-notify systemd-analyze python3)
+PACKAGES=(ovn-central ovn-host openssl systemd python3)
 APT_CMD="apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y ${PACKAGES[*]}"
 
 # ovsdb-server lives in /usr/sbin, which is not on every user's PATH.
