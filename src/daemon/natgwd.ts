@@ -300,9 +300,10 @@ class Daemon {
     return path.join(this.config.manifests, `natgwctl-${o.kind}-${o.name}.yaml`);
   }
 
-  /** The directory as it is, its objects by id (refused: the directory's problem, as an RpcError). */
+  /** The directory's objects by id: as last applied, else read now (refused: the directory's problem, as an RpcError). */
   private async directory(): Promise<Map<string, ManifestObject>> {
     if (!this.ready || !this.reconciler) throw new RpcError(-32000, 'not ready: the replicas are still being read');
+    if (this.reconciler.applied && !this.reconciler.refused) return new Map(this.reconciler.applied.objects.map((o) => [idOf(o), o]));
     try {
       const m = await loadManifests([this.config.manifests]);
       return new Map(m.objects.map((o) => [idOf(o), o]));
@@ -332,11 +333,18 @@ class Daemon {
       const there = dir.get(idOf(o));
       if (there?.origin && path.resolve(there.origin.file) !== this.fileOf(o)) throw new RpcError(INVALID_PARAMS, `${o.kind} ${o.name}: defined in ${there.origin.file}; change it there`);
     }
-    for (const o of given) dir.set(idOf(o), o);
-    const plan = this.check([...dir.values()]);
-    for (const o of given) await writeAtomic(this.fileOf(o), yaml.dump(sourceOf(o) ?? o, { lineWidth: -1 }));
-    await this.reconciler!.run('put');
-    return { plan, reconcile: this.reconciler!.last };
+    for (const o of given) dir.set(idOf(o), { ...o, origin: { file: this.fileOf(o), document: 1 } });
+    // the files first under temporary names (a directory that cannot be written fails here), then
+    // the directory as it will be applied (a refusal: nothing written), then the files in place
+    const tmps: [string, string][] = [];
+    try {
+      for (const o of given) tmps.push([await writeTemp(this.fileOf(o), yaml.dump(sourceOf(o) ?? o, { lineWidth: -1 })), this.fileOf(o)]);
+      const r = await this.applyChecked([...dir.values()], 'put');
+      for (const [tmp, file] of tmps.splice(0)) await rename(tmp, file);
+      return r;
+    } finally {
+      for (const [tmp] of tmps) await rm(tmp, { force: true });
+    }
   }
 
   /** Objects put through the socket, deleted: their files removed, after a plan without them. */
@@ -354,17 +362,16 @@ class Daemon {
       dir.delete(idOf(o));
     }
     if (dir.size === 0) throw new RpcError(INVALID_PARAMS, 'objects: deleting them would leave the directory without objects, which is refused');
-    const plan = this.check([...dir.values()]);
+    const r = await this.applyChecked([...dir.values()], 'delete');
     for (const o of ids) await rm(this.fileOf(o), { force: true });
-    await this.reconciler!.run('delete');
-    return { plan, reconcile: this.reconciler!.last };
+    return r;
   }
 
-  /** The plan of the directory's objects (nothing written), or its problems as an RpcError. */
-  private check(objects: ManifestObject[]): { changes: unknown[]; specs: unknown[]; warnings: string[] } {
+  /** The directory's objects as they will be, applied (its problems: an RpcError, nothing written). */
+  private async applyChecked(objects: ManifestObject[], reason: string): Promise<unknown> {
     try {
-      const p = this.gw.plan({ objects, notices: [] }, { owner: this.config.owner, ...(this.config.gatewayChassis !== undefined ? { gatewayChassis: this.config.gatewayChassis } : {}), ...(this.config.clusterRouter ? { clusterRouter: this.config.clusterRouter } : {}) });
-      return { changes: p.changes, specs: p.specs, warnings: p.warnings };
+      const { last, plan } = await this.reconciler!.applyGiven({ objects, notices: [] }, reason);
+      return { plan: { changes: plan.changes, specs: plan.specs, warnings: plan.warnings }, reconcile: last };
     } catch (e) {
       if (e instanceof PlanError) throw new RpcError(INVALID_PARAMS, `nothing was written:\n${e.message}`);
       throw e;
@@ -402,11 +409,11 @@ class Daemon {
   }
 }
 
-/** Writes a file whole or not at all (a watcher never reads half of it). */
-async function writeAtomic(file: string, text: string): Promise<void> {
+/** A file's text written under a temporary name beside it (renamed into place once the change is applied). */
+async function writeTemp(file: string, text: string): Promise<string> {
   const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
   await writeFile(tmp, text);
-  await rename(tmp, file);
+  return tmp;
 }
 
 function countRows(gw: NatGateway): number {

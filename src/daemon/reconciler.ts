@@ -16,7 +16,7 @@ import type { Logger } from 'pino';
 import type { NatGateway } from '../nat/apply.js';
 import { loadManifests } from '../nat/manifest.js';
 import type { Manifest } from '../nat/objects.js';
-import type { Change } from '../nat/plan.js';
+import type { Change, Plan } from '../nat/plan.js';
 
 export interface ReconcileOptions {
   dir: string;
@@ -100,6 +100,45 @@ export class Reconciler {
     this.trigger('drift', Math.max(wait, 50));
   }
 
+  /**
+   * Applies a manifest given whole (the directory as it will be after a
+   * change made through the socket), in turn with the reconciles; throws what
+   * apply throws (a PlanError: nothing written).
+   */
+  async applyGiven(manifest: Manifest, reason: string): Promise<{ last: ReconcileResult; plan: Plan }> {
+    while (this.running) await this.running.catch(() => undefined);
+    let done!: () => void;
+    this.running = new Promise<void>((r) => (done = r));
+    try {
+      const at = new Date().toISOString();
+      const r = await this.gw.apply(manifest, this.applyOptions());
+      this.applied = manifest;
+      this.refused = undefined;
+      this.last = { at, reason, ok: true, changes: r.transacted ? r.plan.changes.map(describe) : [], transacted: r.transacted, ...(r.plan.scope ? { planned: r.plan.scope } : {}) };
+      if (r.transacted) {
+        this.counts.transactions++;
+        this.lastWrite = this.last;
+        this.o.logger.info({ reason, changes: this.last.changes, planned: r.plan.scope }, 'applied');
+      }
+      return { last: this.last, plan: r.plan };
+    } finally {
+      this.running = undefined;
+      done();
+      // a reconcile asked for meanwhile (the directory's watcher sees our files)
+      const next = this.again;
+      this.again = undefined;
+      if (next && !this.stopped) void this.run(next);
+    }
+  }
+
+  private applyOptions() {
+    return {
+      owner: this.o.owner,
+      ...(this.o.gatewayChassis !== undefined ? { gatewayChassis: this.o.gatewayChassis } : {}),
+      ...(this.o.clusterRouter ? { clusterRouter: this.o.clusterRouter } : {}),
+    };
+  }
+
   /** One reconcile now (or after the one running). */
   async run(reason: string): Promise<void> {
     if (this.running) {
@@ -137,11 +176,7 @@ export class Reconciler {
       return;
     }
     try {
-      const r = await this.gw.apply(manifest, {
-        owner: this.o.owner,
-        ...(this.o.gatewayChassis !== undefined ? { gatewayChassis: this.o.gatewayChassis } : {}),
-        ...(this.o.clusterRouter ? { clusterRouter: this.o.clusterRouter } : {}),
-      });
+      const r = await this.gw.apply(manifest, this.applyOptions());
       this.applied = manifest;
       this.refused = undefined;
       const changes = r.transacted ? r.plan.changes.map(describe) : [];
