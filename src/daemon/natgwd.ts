@@ -202,6 +202,10 @@ class Daemon {
       last_write: r?.lastWrite ?? null,
       counts: r?.counts ?? null,
       clients: this.admin.clientCount,
+      memory_mb: (() => {
+        const m = process.memoryUsage();
+        return { rss: Math.round(m.rss / 2 ** 20), heap_used: Math.round(m.heapUsed / 2 ** 20), external: Math.round(m.external / 2 ** 20) };
+      })(),
       log_level: this.logger.level,
     };
   }
@@ -340,6 +344,7 @@ class Daemon {
     try {
       for (const o of given) tmps.push([await writeTemp(this.fileOf(o), yaml.dump(sourceOf(o) ?? o, { lineWidth: -1 })), this.fileOf(o)]);
       const r = await this.applyChecked([...dir.values()], 'put');
+      this.reconciler!.wrote(tmps.map(([, file]) => path.basename(file)));
       for (const [tmp, file] of tmps.splice(0)) await rename(tmp, file);
       return r;
     } finally {
@@ -363,6 +368,7 @@ class Daemon {
     }
     if (dir.size === 0) throw new RpcError(INVALID_PARAMS, 'objects: deleting them would leave the directory without objects, which is refused');
     const r = await this.applyChecked([...dir.values()], 'delete');
+    this.reconciler!.wrote(ids.map((o) => path.basename(this.fileOf(o))));
     for (const o of ids) await rm(this.fileOf(o), { force: true });
     return r;
   }

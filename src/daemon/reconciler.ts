@@ -200,7 +200,12 @@ export class Reconciler {
     this.watcher = undefined;
     if (this.stopped) return;
     try {
-      this.watcher = watch(this.o.dir, () => this.trigger('manifests'));
+      this.watcher = watch(this.o.dir, (_event, name) => {
+        // our own writes (a put's temporary files and the files it renamed into place) are applied already
+        const n = typeof name === 'string' ? name : name ? String(name) : '';
+        if (n.startsWith('.') || this.ours.has(n)) return;
+        this.trigger('manifests');
+      });
       this.watcher.on('error', () => {
         // the directory went (a mount gone): watched again when it is back; NB keeps its state
         this.watcher?.close();
@@ -212,6 +217,17 @@ export class Reconciler {
       this.o.logger.warn({ dir: this.o.dir, err: (e as Error).message }, 'cannot watch the manifest directory; retrying');
       setTimeout(() => this.watchDir(), 2000).unref();
     }
+  }
+
+  /** Files of the directory this daemon has just written or removed itself (their events are not changes to plan). */
+  private readonly ours = new Set<string>();
+
+  /** Marks files as written by the daemon (a put or delete through the socket) for the next second. */
+  wrote(names: readonly string[]): void {
+    for (const n of names) this.ours.add(n);
+    setTimeout(() => {
+      for (const n of names) this.ours.delete(n);
+    }, 1000).unref();
   }
 
   /** Stops watching and planning; resolves when a reconcile in progress has finished. */
