@@ -16,7 +16,7 @@
  *           ovsdb-client-dump, python-idl, ovn-natgw.
  *
  * Options (flags win over env):
- *  --only apply|replica|change  run one scenario (default: all)
+ *  --only apply|replica|change|socket  run one scenario (default: all)
  *  --change-fips a,b   the change scenario's FIP counts (default 10000,100000)
  *  --change-rounds N   changes of each kind (default 50)
  *  --routers N   (BENCH_ROUTERS, 1000)   --chassis N (BENCH_CHASSIS, 20)
@@ -44,6 +44,7 @@ import { parseArgs } from 'node:util';
 import { natgwApply } from './contenders/natgw.js';
 import { declarativeApply } from './contenders/declarative.js';
 import { cliBench } from './contenders/cli.js';
+import { socketBench } from './contenders/socket.js';
 import { run as runTool } from '../tools/sandbox-lib.js';
 import { DEFAULT_NBCTL_CHUNK, nbctlApply } from './contenders/nbctl.js';
 import { connectUnix, countRows, rawApply, rpc } from './raw.js';
@@ -85,7 +86,7 @@ const { values: flags } = parseArgs({
   allowPositionals: false,
 });
 if (flags.help) {
-  process.stderr.write('usage: npm run bench -- [--only apply|replica] [--routers N] [--chassis N] [--fips N] [--replica-nat N] [--replica-routers N] [--nbctl-chunk N] [--ovsdbapp-routers N] [--raw-runs N] [--replica-lean] [--skip a,b]\n');
+  process.stderr.write('usage: npm run bench -- [--only apply|replica|change|socket] [--routers N] [--chassis N] [--fips N] [--replica-nat N] [--replica-routers N] [--nbctl-chunk N] [--ovsdbapp-routers N] [--raw-runs N] [--replica-lean] [--skip a,b]\n');
   process.exit(0);
 }
 
@@ -112,7 +113,7 @@ const replicaLean = flags['replica-lean'] ?? ['1', 'true'].includes(process.env.
 const rawRuns = intOpt('raw-runs', flags['raw-runs'], process.env.BENCH_RAW_RUNS, 3, 1);
 const skip = new Set((flags.skip ?? process.env.BENCH_SKIP ?? '').split(',').map((s) => s.trim()).filter(Boolean));
 const only = flags.only ?? process.env.BENCH_ONLY;
-if (only !== undefined && only !== 'apply' && only !== 'replica' && only !== 'change') throw new Error(`--only must be apply, replica or change (got ${only})`);
+if (only !== undefined && only !== 'apply' && only !== 'replica' && only !== 'change' && only !== 'socket') throw new Error(`--only must be apply, replica, change or socket (got ${only})`);
 const changeFips = (flags['change-fips'] ?? process.env.BENCH_CHANGE_FIPS ?? '10000,100000').split(',').map((x) => intOpt('change-fips', x.trim(), undefined, 0, 2000));
 const changeRounds = intOpt('change-rounds', flags['change-rounds'], process.env.BENCH_CHANGE_ROUNDS, 50, 1);
 if (replicaNat < replicaRouters) throw new Error('--replica-nat must be >= --replica-routers (each router has one SNAT)');
@@ -610,6 +611,20 @@ async function changeScenario(): Promise<void> {
   }
 }
 
+async function socketScenario(): Promise<void> {
+  await contender('socket', 'ovn-natgwd', async () => {
+    const r = await socketBench({ routers: opts.routers, fips: opts.fips, rounds: changeRounds }, async () => {
+      const sb = await startSandbox({ watchdog: true });
+      live.add(sb);
+      return { ...sb, stop: async () => (await sb.stop(), live.delete(sb), undefined) } as Sandbox;
+    }, progress);
+    figure('socket', 'ovn-natgwd', { kind: 'ready', fips: opts.fips, seconds: r.readySeconds });
+    for (const run of r.runs) figure('socket', 'ovn-natgwd', { kind: run.kind, fips: opts.fips, n: run.ms.length, p50_ms: percentile(run.ms, 50), p99_ms: percentile(run.ms, 99) });
+    figure('socket', 'ovn-nbctl', { kind: 'lr-nat-add', fips: opts.fips, n: r.nbctlMs.length, p50_ms: percentile(r.nbctlMs, 50) });
+    figure('socket', 'ovn-natgwd', { kind: 'rss', fips: opts.fips, rss_mb: Math.round(r.rssMb) });
+  });
+}
+
 // ---------------------------------------------------------------------------
 
 const tStart = performance.now();
@@ -621,6 +636,7 @@ try {
   if (only === undefined || only === 'apply') await applyScenario();
   if (only === undefined || only === 'replica') await replicaScenario();
   if (only === undefined || only === 'change') await changeScenario();
+  if (only === undefined || only === 'socket') await socketScenario();
   progress(`sandbox provider: ${sandboxProvider}; total ${((performance.now() - tStart) / 1000).toFixed(1)} s`);
 } catch (e) {
   progress(`fatal: ${(e as Error)?.stack ?? String(e)}`);

@@ -197,7 +197,7 @@ class Daemon {
       owner: this.config.owner,
       nb: { remote: this.config.nb, connected: this.gw.nbClient.connected, rows: this.ready ? countRows(this.gw) : undefined },
       sb: this.config.sb ? { remote: this.config.sb, connected: this.gw.sbClient?.connected ?? false } : null,
-      manifests: { dir: this.config.manifests, objects: r?.applied?.objects.length ?? 0, refused: r?.refused ?? null },
+      manifests: { dir: this.config.manifests, objects: r?.appliedObjects()?.size ?? 0, refused: r?.refused ?? null },
       last_reconcile: r?.last ?? null,
       last_write: r?.lastWrite ?? null,
       counts: r?.counts ?? null,
@@ -305,22 +305,19 @@ class Daemon {
   }
 
   /** The directory's objects by id: as last applied, else read now (refused: the directory's problem, as an RpcError). */
-  private async directory(): Promise<Map<string, ManifestObject>> {
+  private directory(): ReadonlyMap<string, ManifestObject> {
     if (!this.ready || !this.reconciler) throw new RpcError(-32000, 'not ready: the replicas are still being read');
-    if (this.reconciler.applied && !this.reconciler.refused) return new Map(this.reconciler.applied.objects.map((o) => [idOf(o), o]));
-    try {
-      const m = await loadManifests([this.config.manifests]);
-      return new Map(m.objects.map((o) => [idOf(o), o]));
-    } catch (e) {
-      throw new RpcError(-32000, `the manifest directory is refused (${(e as Error).message}); fix it first`);
-    }
+    const objects = this.reconciler.appliedObjects();
+    if (!objects || this.reconciler.refused) throw new RpcError(-32000, `the manifest directory is refused (${this.reconciler.refused ?? 'nothing applied yet'}); fix it first`);
+    return objects;
   }
 
   /**
-   * Objects given through the socket (ovn-natgwctl apply -t): checked by a
-   * plan of the directory with them, then written to the directory, one file
-   * each (natgwctl-KIND-NAME.yaml), so that the directory stays the whole
-   * desired state (a restart keeps them), and reconciled. An object defined
+   * Objects given through the socket (ovn-natgwctl apply -t): applied as a
+   * merge (a plan of them and what depends on them; a refusal writes
+   * nothing), and kept in the directory, one file each
+   * (natgwctl-KIND-NAME.yaml), so that the directory stays the whole desired
+   * state (a restart keeps them). An object defined
    * in another file of the directory is refused: change it there.
    */
   private async put(p: Record<string, unknown>): Promise<unknown> {
@@ -332,18 +329,18 @@ class Daemon {
       throw new RpcError(INVALID_PARAMS, e instanceof ManifestError ? `manifest: nothing was written:\n${e.message}` : `manifest: ${(e as Error).message}`);
     }
     if (given.length === 0) throw new RpcError(INVALID_PARAMS, 'manifest: no objects');
-    const dir = await this.directory();
+    const dir = this.directory();
     for (const o of given) {
       const there = dir.get(idOf(o));
       if (there?.origin && path.resolve(there.origin.file) !== this.fileOf(o)) throw new RpcError(INVALID_PARAMS, `${o.kind} ${o.name}: defined in ${there.origin.file}; change it there`);
     }
-    for (const o of given) dir.set(idOf(o), { ...o, origin: { file: this.fileOf(o), document: 1 } });
+    const placed = given.map((o) => ({ ...o, origin: { file: this.fileOf(o), document: 1 } }) as ManifestObject);
     // the files first under temporary names (a directory that cannot be written fails here), then
     // the directory as it will be applied (a refusal: nothing written), then the files in place
     const tmps: [string, string][] = [];
     try {
       for (const o of given) tmps.push([await writeTemp(this.fileOf(o), yaml.dump(sourceOf(o) ?? o, { lineWidth: -1 })), this.fileOf(o)]);
-      const r = await this.applyChecked([...dir.values()], 'put');
+      const r = await this.applyChecked('put', { objects: given, mode: 'merge', kept: placed });
       this.reconciler!.wrote(tmps.map(([, file]) => path.basename(file)));
       for (const [tmp, file] of tmps.splice(0)) await rename(tmp, file);
       return r;
@@ -359,24 +356,23 @@ class Daemon {
       throw new RpcError(INVALID_PARAMS, 'objects: must be a non-empty array of {kind, name}');
     }
     const ids = list as { kind: string; name: string }[];
-    const dir = await this.directory();
+    const dir = this.directory();
     for (const o of ids) {
       const there = dir.get(idOf(o));
       if (!there) throw new RpcError(INVALID_PARAMS, `${o.kind} ${o.name}: not found in ${this.config.manifests}`);
       if (there.origin && path.resolve(there.origin.file) !== this.fileOf(o)) throw new RpcError(INVALID_PARAMS, `${o.kind} ${o.name}: defined in ${there.origin.file}; remove it there`);
-      dir.delete(idOf(o));
     }
-    if (dir.size === 0) throw new RpcError(INVALID_PARAMS, 'objects: deleting them would leave the directory without objects, which is refused');
-    const r = await this.applyChecked([...dir.values()], 'delete');
+    if (new Set(ids.map(idOf)).size >= dir.size) throw new RpcError(INVALID_PARAMS, 'objects: deleting them would leave the directory without objects, which is refused');
+    const r = await this.applyChecked('delete', { objects: ids as ManifestObject[], mode: 'delete' });
     this.reconciler!.wrote(ids.map((o) => path.basename(this.fileOf(o))));
     for (const o of ids) await rm(this.fileOf(o), { force: true });
     return r;
   }
 
   /** The directory's objects as they will be, applied (its problems: an RpcError, nothing written). */
-  private async applyChecked(objects: ManifestObject[], reason: string): Promise<unknown> {
+  private async applyChecked(reason: string, change: { objects: ManifestObject[]; mode: 'merge' | 'delete'; kept?: ManifestObject[] }): Promise<unknown> {
     try {
-      const { last, plan } = await this.reconciler!.applyGiven({ objects, notices: [] }, reason);
+      const { last, plan } = await this.reconciler!.applyGiven(reason, change);
       return { plan: { changes: plan.changes, specs: plan.specs, warnings: plan.warnings }, reconcile: last };
     } catch (e) {
       if (e instanceof PlanError) throw new RpcError(INVALID_PARAMS, `nothing was written:\n${e.message}`);

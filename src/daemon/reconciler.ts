@@ -15,7 +15,8 @@ import { watch, type FSWatcher } from 'node:fs';
 import type { Logger } from 'pino';
 import type { NatGateway } from '../nat/apply.js';
 import { loadManifests } from '../nat/manifest.js';
-import type { Manifest } from '../nat/objects.js';
+import { idOf } from '../nat/rows.js';
+import type { Manifest, ManifestObject } from '../nat/objects.js';
 import type { Change, Plan } from '../nat/plan.js';
 
 export interface ReconcileOptions {
@@ -50,8 +51,23 @@ export class Reconciler {
   /** the last reconcile, and the last that wrote */
   last: ReconcileResult | undefined;
   lastWrite: ReconcileResult | undefined;
-  /** the manifest last applied, and the directory's problem when it was refused since */
-  applied: Manifest | undefined;
+  /** the manifest last applied (also by id, kept up to date by changes through the socket) */
+  private appliedManifest: Manifest | undefined;
+  private appliedIndex: Map<string, ManifestObject> | undefined;
+  get applied(): Manifest | undefined {
+    if (!this.appliedManifest && this.appliedIndex) this.appliedManifest = { objects: [...this.appliedIndex.values()], notices: [] };
+    return this.appliedManifest;
+  }
+  set applied(m: Manifest | undefined) {
+    this.appliedManifest = m;
+    this.appliedIndex = undefined;
+  }
+  /** The objects last applied, by id (not to be changed by the caller). */
+  appliedObjects(): ReadonlyMap<string, ManifestObject> | undefined {
+    if (!this.appliedIndex && this.appliedManifest) this.appliedIndex = new Map(this.appliedManifest.objects.map((o) => [idOf(o), o]));
+    return this.appliedIndex;
+  }
+  /** the directory's problem when it was refused since */
   refused: string | undefined;
   counts = { reconciles: 0, transactions: 0, driftRepairs: 0, refusals: 0, errors: 0 };
   private readonly offStale: () => void;
@@ -101,19 +117,24 @@ export class Reconciler {
   }
 
   /**
-   * Applies a manifest given whole (the directory as it will be after a
-   * change made through the socket), in turn with the reconciles; throws what
-   * apply throws (a PlanError: nothing written).
+   * A change made through the socket, in turn with the reconciles: `change`
+   * (objects merged, or deleted) is applied as such, a plan of those objects
+   * and what depends on them (O(change)), and the state applied changes by as
+   * much. Throws what apply throws (a
+   * PlanError: nothing written).
    */
-  async applyGiven(manifest: Manifest, reason: string): Promise<{ last: ReconcileResult; plan: Plan }> {
+  async applyGiven(reason: string, change: { objects: ManifestObject[]; mode: 'merge' | 'delete'; kept?: ManifestObject[] }): Promise<{ last: ReconcileResult; plan: Plan }> {
     while (this.running) await this.running.catch(() => undefined);
     let done!: () => void;
     this.running = new Promise<void>((r) => (done = r));
     try {
       const at = new Date().toISOString();
-      const r = await this.gw.apply(manifest, this.applyOptions());
-      this.applied = manifest;
-      this.refused = undefined;
+      const r = await this.gw.apply({ objects: change.objects, notices: [] }, { ...this.applyOptions(), mode: change.mode });
+      // the state applied, changed by as much (O(change))
+      const idx = this.appliedObjects() as Map<string, ManifestObject> | undefined;
+      // (`kept`: the objects as the directory will hold them, in their own files)
+      if (idx) for (const o of change.kept ?? change.objects) change.mode === 'merge' ? idx.set(idOf(o), o) : idx.delete(idOf(o));
+      this.appliedManifest = undefined;
       this.last = { at, reason, ok: true, changes: r.transacted ? r.plan.changes.map(describe) : [], transacted: r.transacted, ...(r.plan.scope ? { planned: r.plan.scope } : {}) };
       if (r.transacted) {
         this.counts.transactions++;
@@ -164,7 +185,8 @@ export class Reconciler {
     if (reason === 'drift') this.lastDrift = Date.now();
     let manifest: Manifest;
     try {
-      manifest = await loadManifests([this.o.dir]);
+      // (a drift is NB moving, not the directory, which its watcher follows: planned from the state applied)
+      manifest = reason === 'drift' && this.applied && !this.refused ? this.applied : await loadManifests([this.o.dir]);
       if (manifest.objects.length === 0) throw new Error(`${this.o.dir}: no objects in the directory`);
     } catch (e) {
       // never act on a directory that cannot be read or says nothing: keep what NB has

@@ -255,7 +255,7 @@ export class NatGateway {
    * objects with the manifest's added, replaced or taken out, and in scope the
    * manifest's objects and what depends on them.
    */
-  private request(manifest: Manifest, opts: ApplyOptions, reads?: ReadLog): { desired: Desired; scope?: ReadonlySet<string> } {
+  private request(manifest: Manifest, opts: ApplyOptions, reads?: ReadLog): { desired: Desired; scope?: ReadonlySet<string>; built?: ReadonlySet<string> } {
     const mode = opts.mode ?? 'replace';
     if (mode === 'replace') {
       if (manifest.objects.length === 0 && !opts.allowEmpty) throw new EmptyManifestError('no objects given: a manifest without objects would remove every object of the owner');
@@ -275,14 +275,14 @@ export class NatGateway {
     const build = store.closure(owner, scope, overrides);
     const storedOf = (ids: Iterable<string>) => [...ids].map((id) => store.get(owner, id)).filter((o): o is ManifestObject => o !== undefined);
     const objects: ManifestObject[] = [...build].filter((id) => !(mode === 'delete' && given.has(id))).map((id) => overrides.get(id) ?? store.get(owner, id)).filter((o): o is ManifestObject => o !== undefined);
-    const desired = buildDesired({ objects, notices: [] }, this.view(), this.sbChassis(), this.desiredOptions(opts, mode === 'merge' ? given : undefined), this.facts);
+    const desired = buildDesired({ objects, notices: [] }, this.view(), this.sbChassis(), { ...this.desiredOptions(opts, mode === 'merge' ? given : undefined), ...(reads ? { reads } : {}) }, this.facts);
     // the same objects as NB holds them: what depends on what, and the problems they have anyway
     let base: Desired | undefined;
     const baseline = () => (base ??= buildDesired({ objects: storedOf(build), notices: [] }, this.view(), this.sbChassis(), this.desiredOptions(opts), this.facts));
     const problems = this.blockingProblems(desired, given, scope, baseline, mode === 'delete');
     const unreadable = [...build].map((id) => store.problem(owner, id)).filter((p): p is string => p !== undefined);
     const warnings = [...desired.warnings, ...unreadable.map((p) => `not read from NB, left as it is: ${p}`)];
-    return { desired: { ...desired, problems, warnings }, scope };
+    return { desired: { ...desired, problems, warnings }, scope, built: build };
   }
 
   /**
@@ -364,7 +364,20 @@ export class NatGateway {
   /** plan(), with the objects' keys when the caller has them (an apply plans one manifest several times). */
   private planOf(manifest: Manifest, opts: ApplyOptions, known: () => ReadonlyMap<string, string> = () => objectKeys(manifest)): Plan {
     // (a plan of some rows, or with chassis taken as down, is no whole state to keep)
-    if ((opts.mode ?? 'replace') !== 'replace' || opts.rows || opts.live) return this.planRequest(this.request(manifest, opts), opts);
+    if (opts.rows || opts.live) return this.planRequest(this.request(manifest, opts), opts);
+    if ((opts.mode ?? 'replace') !== 'replace') {
+      // a merge or delete on a whole state kept (the daemon's put): once it finds nothing left, the
+      // baseline takes its objects as they are now, so the next whole plan need not plan them again
+      const b = this.baselines.get(opts.owner ?? DEFAULT_OWNER);
+      const reads = b && !b.all ? new ReadLog() : undefined;
+      const req = this.request(manifest, opts, reads);
+      const plan = this.planRequest(req, opts);
+      if (b && reads && plan.ops.length === 0 && req.built) {
+        const keys = opts.mode === 'delete' ? new Map<string, string>() : objectKeys(manifest);
+        b.settle(new Set(manifest.objects.map(idOf)), req.built, keys, reads, req.desired.deps);
+      }
+      return plan;
+    }
     // a whole state: against the baseline, only what changed since (and what depends on it)
     const owner = opts.owner ?? DEFAULT_OWNER;
     const options = optionsKey(opts);

@@ -1,0 +1,88 @@
+/**
+ * One change through ovn-natgwd's admin socket: the daemon (this checkout's
+ * bin) started on a manifest directory holding the workload (its first
+ * reconcile applies it), ovn-northd running; then FIPs put (with their EIP),
+ * rebound (put again with a new internal address) and deleted through the
+ * socket's JSON-RPC methods, as `ovn-natgwctl -t` sends them. Per change: the
+ * time from the request to the daemon's answer (its apply has seen the commit
+ * and the object's file is in place). Beside it: ovn-nbctl lr-nat-add on the
+ * same NB, one process per call.
+ */
+import { execFile, spawn } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { callDaemon } from '../../src/cli/daemon-client.js';
+import { addChassisRows } from '../../tools/sandbox-lib.js';
+import type { Sandbox } from '../sandbox.js';
+import { buildWorkload, intToIp, ipToInt } from '../workload.js';
+import { workloadDocuments } from '../workload-yaml.js';
+
+const exec = promisify(execFile);
+const BIN = fileURLToPath(new URL('../../bin/ovn-natgwd.js', import.meta.url));
+const K = 'apiVersion: kubeovn.io/v1\n';
+
+export interface SocketResult {
+  readySeconds: number;
+  runs: { kind: 'add' | 'rebind' | 'remove'; ms: number[] }[];
+  nbctlMs: number[];
+  rssMb: number;
+}
+
+export async function socketBench(opts: { routers: number; fips: number; rounds: number }, start: () => Promise<Sandbox>, progress: (s: string) => void): Promise<SocketResult> {
+  const w = buildWorkload({ routers: opts.routers, fips: opts.fips });
+  const a = await start();
+  await addChassisRows(a, 20);
+  const dir = await mkdtemp(join(tmpdir(), 'natgw-bench-socket-'));
+  const manifests = join(dir, 'manifests.d');
+  await mkdir(manifests);
+  await writeFile(join(manifests, 'workload.yaml'), workloadDocuments(w).join('---\n'));
+  const sock = join(dir, 'natgwd.ctl');
+  const t0 = performance.now();
+  const daemon = spawn(process.execPath, [BIN, '--db', a.nbRemote, '--sb', a.sbRemote, '--manifests', manifests, '--socket', sock, '--config', '/dev/null', '--log-level', 'warn'], { stdio: 'ignore' });
+  try {
+    const status = async () => (await callDaemon(sock, 'status').catch(() => ({ ready: false }))) as { ready: boolean };
+    for (let i = 0; i < 6000 && !(await status()).ready; i++) await new Promise((r) => setTimeout(r, 100));
+    if (!(await status()).ready) throw new Error('ovn-natgwd did not get ready');
+    const readySeconds = (performance.now() - t0) / 1000;
+    const internal = (r: number, n: number) => intToIp(ipToInt(w.routers[r].internalCidr.split('/')[0]) + n);
+    const R = w.routers.length;
+    const runs: SocketResult['runs'] = [];
+    const warm = 5;
+    const n = opts.rounds + warm;
+    const fipText = (i: number, host: number) => `${K}kind: OvnFip\nmetadata: {name: sock-f${i}}\nspec: {ovnEip: sock-e${i}, vpc: ${w.routers[(i * 7) % R].name}, v4Ip: ${internal((i * 7) % R, host)}}\n`;
+    const timed = async (method: string, params: Record<string, unknown>) => {
+      const t = performance.now();
+      await callDaemon(sock, method, params);
+      return performance.now() - t;
+    };
+    for (const kind of ['add', 'rebind', 'remove'] as const) {
+      progress(`socket: ${opts.rounds} x ${kind}`);
+      const ms: number[] = [];
+      for (let i = 0; i < n; i++) {
+        let d: number;
+        if (kind === 'add') d = await timed('put', { manifest: `${K}kind: OvnEip\nmetadata: {name: sock-e${i}}\nspec: {externalSubnet: external, type: nat}\n---\n${fipText(i, 250)}` });
+        else if (kind === 'rebind') d = await timed('put', { manifest: fipText(i, 251) });
+        else d = await timed('delete', { objects: [{ kind: 'OvnFip', name: `sock-f${i}` }, { kind: 'OvnEip', name: `sock-e${i}` }] });
+        if (i >= warm) ms.push(d);
+      }
+      runs.push({ kind, ms });
+    }
+    const nbctlMs: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const t = performance.now();
+      await exec('ovn-nbctl', [`--db=${a.nbRemote}`, 'lr-nat-add', w.routers[i].name, 'dnat_and_snat', intToIp(ipToInt('172.30.0.10') + i), internal(i, 252)]);
+      nbctlMs.push(performance.now() - t);
+    }
+    const rssMb = Number(/VmRSS:\s+(\d+)/.exec(await readFile(`/proc/${daemon.pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+    return { readySeconds, runs, nbctlMs, rssMb };
+  } finally {
+    daemon.kill('SIGTERM');
+    await new Promise((r) => daemon.once('exit', r));
+    await rm(dir, { recursive: true, force: true });
+    await a.stop();
+  }
+}
