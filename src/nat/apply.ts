@@ -504,8 +504,10 @@ export class NatGateway {
     let left: number;
     try {
       if (opts.mode === 'delete') {
-        const present = this.stored(opts.owner ?? DEFAULT_OWNER).present;
-        left = manifest.objects.filter((o) => present.has(idOf(o))).length;
+        const owner = opts.owner ?? DEFAULT_OWNER;
+        left = manifest.objects.filter((o) => this.store.has(owner, idOf(o))).length;
+        // gone as asked: the whole-state baseline no longer has them (their commit marked them stale)
+        if (left === 0) this.baselines.get(owner)?.settle(new Set(manifest.objects.map(idOf)), [], new Map(), new ReadLog(), new Map());
       } else left = this.planOf(manifest, opts, keys).ops.length; // against the baseline: what changed, not the whole manifest
     } catch (e) {
       if (!(e instanceof PlanError)) throw e;
