@@ -31,7 +31,7 @@ await mkdir(dir);
 await writeFile(path.join(dir, 'network.yaml'), dualStackNetwork(['pc-node-1', 'pc-node-2', 'pc-node-3']));
 const sock = path.join(tmp, 'natgwd.ctl');
 const config = path.join(tmp, 'ovn-natgwd.yaml');
-await writeFile(config, `nb: ${sb.nbRemote}\nsb: ${sb.sbRemote}\nmanifests: ${dir}\nsocket: ${sock}\nlogLevel: info\n`);
+await writeFile(config, `nb: ${sb.nbRemote}\nsb: ${sb.sbRemote}\nmanifests: ${dir}\nsocket: ${sock}\nmetrics: 127.0.0.1:0\nlogLevel: info\n`);
 
 interface Proc {
   child: ChildProcess;
@@ -98,6 +98,18 @@ t.test('the admin socket: mode 0660, ovs-appctl, JSON-RPC', async (t) => {
   t.equal(await request('{"jsonrpc": "2.0", "id": 1, "method": ', true), null, 'a half message and a close: nothing answered');
   t.match(await request('{"jsonrpc" "2.0"}'), { error: { code: -32700, message: /malformed/ } }, 'malformed JSON: an error, then the connection is closed');
   t.match(await request(JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'status', params: { x: 'y'.repeat(2 * 1024 * 1024) } })), { error: { code: -32700 } }, 'a message over the size limit is refused');
+  // metrics: over the socket and on the loopback HTTP listener the config asks for
+  const port = ((await rpc('status'))?.result as { metrics: { port: number } }).metrics.port;
+  t.ok(port > 0, `metrics listening on 127.0.0.1:${port}`);
+  const http = await fetch(`http://127.0.0.1:${port}/metrics`);
+  t.equal(http.status, 200);
+  const text = await http.text();
+  t.match(text, /^ovn_natgw_transactions_total\{reason="start"\} 1$/m, 'the first reconcile\'s transaction counted');
+  t.match(text, /^ovn_natgw_ready 1$/m, 'ready');
+  t.match(text, /^ovn_natgw_replica_rows\{table="Logical_Router"\} 1$/m, 'replica rows');
+  t.match(text, /^ovn_natgw_apply_seconds_bucket\{le="0\.5",reason="start"\} \d+$/m, 'the apply latency histogram');
+  t.match((await rpc('metrics'))?.result, /ovn_natgw_reconciles_total\{reason="start"\} 1/, 'the socket\'s metrics method');
+  t.equal((await fetch(`http://127.0.0.1:${port}/other`)).status, 404, 'only /metrics');
   const got = (await rpc('get', { kind: 'Vpc' }))?.result as { status: { name: string; ready: boolean } }[];
   t.same(got.map((o) => [o.status.name, o.status.ready]), [['vpc1', true]], 'get Vpc');
   t.ok((await status()).ready, 'still answering');

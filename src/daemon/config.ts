@@ -29,6 +29,8 @@ export interface DaemonConfig {
   gatewayChassis?: number;
   /** Kube-OVN's default VPC router (default ovn-cluster) */
   clusterRouter?: string;
+  /** an HTTP listener for GET /metrics: PORT (on 127.0.0.1) or HOST:PORT; none by default */
+  metrics?: string;
 }
 
 export const DEFAULT_CONFIG_FILE = '/etc/ovn-natgw/ovn-natgwd.yaml';
@@ -65,6 +67,11 @@ const KEYS: Record<string, Check> = {
     return v;
   },
   clusterRouter: str,
+  metrics: (v, key) => {
+    const s = typeof v === 'number' ? String(v) : v;
+    if (typeof s !== 'string' || !/^(?:[^:]*:|\[[0-9a-fA-F:]+\]:)?\d{1,5}$/.test(s) || Number(s.split(':').pop()) > 65535) throw new ConfigError(`${key}: must be PORT or HOST:PORT, got ${JSON.stringify(v)}`);
+    return s;
+  },
   tls: (v, key) => {
     if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new ConfigError(`${key}: must be a map with privateKey, certificate and caCert`);
     const o = v as Record<string, unknown>;

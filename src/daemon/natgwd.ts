@@ -26,6 +26,7 @@ import { AdminServer, INVALID_PARAMS, RpcError } from './admin.js';
 import { ConfigError, DEFAULT_CONFIG_FILE, DEFAULT_MANIFESTS, DEFAULT_SOCKET, LOG_LEVELS, loadConfig, type DaemonConfig } from './config.js';
 import { Reconciler } from './reconciler.js';
 import { Notifier } from './notify.js';
+import { Metrics } from './metrics.js';
 
 /** The kinds `get` lists. */
 const KINDS = ['OvnEip', 'OvnFip', 'OvnSnatRule', 'OvnDnatRule', 'Vip', 'Vpc', 'Subnet', 'Vlan', 'ProviderNetwork', 'ConfigMap'];
@@ -58,6 +59,7 @@ function parseArgs(argv: string[]): Flags {
     .option('-p, --private-key <file>', 'TLS private key (for ssl: remotes)')
     .option('-C, --certificate <file>', 'TLS certificate')
     .option('--ca-cert <file>', 'TLS CA certificate')
+    .option('--metrics <[host:]port>', 'serve GET /metrics over HTTP here (host default 127.0.0.1; none by default)')
     .option('--pidfile <file>', 'write the pid to this file (removed on exit)')
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
@@ -75,6 +77,7 @@ function parseArgs(argv: string[]): Flags {
     ...(o.logLevel ? { logLevel: o.logLevel as DaemonConfig['logLevel'] } : {}),
     ...(tls ? { tls } : {}),
     ...(o.pidfile ? { pidfile: o.pidfile } : {}),
+    ...(o.metrics ? { metrics: o.metrics } : {}),
   };
 }
 
@@ -123,6 +126,8 @@ class Daemon {
   private ready = false;
   private stopping: Promise<void> | undefined;
   private readonly notify: Notifier;
+  private readonly metrics = new Metrics();
+  private metricsPort: number | undefined;
 
   constructor(
     private config: DaemonConfig,
@@ -146,6 +151,13 @@ class Daemon {
       process.exit(1);
     }
     if (this.flags.pidfile) await writeFile(this.flags.pidfile, `${process.pid}\n`);
+    if (this.config.metrics) {
+      try {
+        this.metricsPort = await this.metrics.listen(this.config.metrics, () => this.refreshMetrics());
+      } catch (e) {
+        throw new Error(`metrics: cannot listen on ${this.config.metrics}: ${(e as Error).message}`);
+      }
+    }
     this.logger.info({ nb: this.config.nb, sb: this.config.sb, owner: this.config.owner, manifests: this.config.manifests, socket: this.config.socket, version: version() }, 'starting: reading NB (and SB); nothing is written before the replicas are complete');
     this.notify.send('STATUS=reading NB and SB');
     await this.gw.connect();
@@ -165,7 +177,17 @@ class Daemon {
       ...(this.config.gatewayChassis !== undefined ? { gatewayChassis: this.config.gatewayChassis } : {}),
       ...(this.config.clusterRouter ? { clusterRouter: this.config.clusterRouter } : {}),
       logger: this.logger,
+      metrics: this.metrics,
     };
+  }
+
+  private refreshMetrics(): void {
+    const m = this.metrics;
+    m.ready.set(this.ready ? 1 : 0);
+    m.connected.set({ db: 'OVN_Northbound' }, this.gw.nbClient.connected ? 1 : 0);
+    if (this.gw.sbClient) m.connected.set({ db: 'OVN_Southbound' }, this.gw.sbClient.connected ? 1 : 0);
+    m.objects.set(this.reconciler?.appliedObjects()?.size ?? 0);
+    if (this.ready) for (const t of ['Logical_Router', 'Logical_Switch', 'Logical_Router_Port', 'Logical_Switch_Port', 'NAT', 'Gateway_Chassis', 'Load_Balancer'] as const) m.rows.set({ table: t }, this.gw.nb.table(t).size);
   }
 
   private async reload(): Promise<string> {
@@ -202,6 +224,7 @@ class Daemon {
       last_write: r?.lastWrite ?? null,
       counts: r?.counts ?? null,
       clients: this.admin.clientCount,
+      metrics: this.metricsPort !== undefined ? { listen: this.config.metrics, port: this.metricsPort } : null,
       memory_mb: (() => {
         const m = process.memoryUsage();
         return { rss: Math.round(m.rss / 2 ** 20), heap_used: Math.round(m.heapUsed / 2 ** 20), external: Math.round(m.external / 2 ** 20) };
@@ -237,6 +260,12 @@ class Daemon {
       },
     });
     a.register('put', { rpc: (p) => this.put(p) });
+    a.register('metrics', {
+      rpc: () => {
+        this.refreshMetrics();
+        return this.metrics.text();
+      },
+    });
     a.register('delete', { rpc: (p) => this.remove(p) });
     a.register('plan', {
       rpc: async () => {
@@ -383,6 +412,7 @@ class Daemon {
   /** Closes the socket and the connections (a start that failed). */
   async close(): Promise<void> {
     await this.admin.close().catch(() => undefined);
+    await this.metrics.close().catch(() => undefined);
     await this.gw.close().catch(() => undefined);
     if (this.flags.pidfile) await rm(this.flags.pidfile, { force: true });
   }
@@ -399,6 +429,7 @@ class Daemon {
       }, 4500);
       hard.unref();
       await this.admin.close().catch(() => undefined);
+      await this.metrics.close().catch(() => undefined);
       await this.reconciler?.stop();
       await Promise.race([this.gw.idle(), new Promise((r) => setTimeout(r, 4000).unref())]);
       await this.gw.close().catch(() => undefined);

@@ -12,12 +12,14 @@
  * changed.
  */
 import { watch, type FSWatcher } from 'node:fs';
+import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { NatGateway } from '../nat/apply.js';
 import { loadManifests } from '../nat/manifest.js';
 import { idOf } from '../nat/rows.js';
 import type { Manifest, ManifestObject } from '../nat/objects.js';
 import type { Change, Plan } from '../nat/plan.js';
+import type { Metrics } from './metrics.js';
 
 export interface ReconcileOptions {
   dir: string;
@@ -27,6 +29,7 @@ export interface ReconcileOptions {
   /** the least time between two plans started by drift (default 1000 ms) */
   driftIntervalMs?: number;
   logger: Logger;
+  metrics?: Metrics;
 }
 
 export interface ReconcileResult {
@@ -129,7 +132,9 @@ export class Reconciler {
     this.running = new Promise<void>((r) => (done = r));
     try {
       const at = new Date().toISOString();
+      const t0 = performance.now();
       const r = await this.gw.apply({ objects: change.objects, notices: [] }, { ...this.applyOptions(), mode: change.mode });
+      this.o.metrics?.latency.observe({ reason }, (performance.now() - t0) / 1000);
       // the state applied, changed by as much (O(change))
       const idx = this.appliedObjects() as Map<string, ManifestObject> | undefined;
       // (`kept`: the objects as the directory will hold them, in their own files)
@@ -138,6 +143,7 @@ export class Reconciler {
       this.last = { at, reason, ok: true, changes: r.transacted ? r.plan.changes.map(describe) : [], transacted: r.transacted, ...(r.plan.scope ? { planned: r.plan.scope } : {}) };
       if (r.transacted) {
         this.counts.transactions++;
+        this.o.metrics?.transactions.inc({ reason });
         this.lastWrite = this.last;
         this.o.logger.info({ reason, changes: this.last.changes, planned: r.plan.scope }, 'applied');
       }
@@ -182,6 +188,7 @@ export class Reconciler {
     const at = new Date().toISOString();
     const log = this.o.logger;
     this.counts.reconciles++;
+    this.o.metrics?.reconciles.inc({ reason });
     if (reason === 'drift') this.lastDrift = Date.now();
     let manifest: Manifest;
     try {
@@ -193,12 +200,15 @@ export class Reconciler {
       const problem = (e as Error).message;
       this.refused = problem;
       this.counts.refusals++;
+      this.o.metrics?.refusals.inc();
       this.last = { at, reason, ok: false, changes: [], transacted: false, error: `manifest directory refused, the last state is kept: ${problem}` };
       log.error({ dir: this.o.dir, reason, problem }, 'manifest directory refused; NB keeps the last state applied');
       return;
     }
     try {
+      const t0 = performance.now();
       const r = await this.gw.apply(manifest, this.applyOptions());
+      this.o.metrics?.latency.observe({ reason }, (performance.now() - t0) / 1000);
       this.applied = manifest;
       this.refused = undefined;
       const changes = r.transacted ? r.plan.changes.map(describe) : [];
@@ -206,12 +216,14 @@ export class Reconciler {
       for (const w of r.plan.warnings) log.warn({ reason }, w);
       if (r.transacted) {
         this.counts.transactions++;
+        this.o.metrics?.transactions.inc({ reason });
         this.lastWrite = this.last;
-        if (reason === 'drift') this.counts.driftRepairs++;
+        if (reason === 'drift') (this.counts.driftRepairs++, this.o.metrics?.driftRepairs.inc());
         log.info({ reason, changes, planned: r.plan.scope, attempts: r.attempts }, reason === 'drift' ? 'drift repaired: NB put back as the manifests say' : 'applied');
       } else log.debug({ reason, planned: r.plan.scope }, 'nothing to change');
     } catch (e) {
       this.counts.errors++;
+      this.o.metrics?.errors.inc();
       this.last = { at, reason, ok: false, changes: [], transacted: false, error: (e as Error).message };
       log.error({ reason, err: (e as Error).message }, 'reconcile failed; NB keeps the last state applied');
     }
