@@ -196,6 +196,51 @@ t.test('ovn-natgwctl -t SOCKET: apply, get, status, delete through the daemon; r
   t.match(noDaemon.stderr, /cannot reach ovn-natgwd at .*none\.ctl: no such socket/, 'no daemon there: said at once');
 });
 
+t.test('events: on the socket as they happen (follow) and kept for ovn-natgwctl events', async (t) => {
+  const seen: Record<string, unknown>[] = [];
+  const c = createConnection(sock);
+  t.teardown(() => void c.destroy());
+  let buf = '';
+  c.on('data', (b) => {
+    buf += b.toString();
+    // notifications and the answer, back to back: split on the boundaries of whole JSON values
+    let depth = 0, start = 0, inStr = false, esc = false;
+    for (let i = 0; i < buf.length; i++) {
+      const ch = buf[i];
+      if (inStr) { if (esc) esc = false; else if (ch === '\\') esc = true; else if (ch === '"') inStr = false; continue; }
+      if (ch === '"') inStr = true;
+      else if (ch === '{') depth++;
+      else if (ch === '}' && --depth === 0) { seen.push(JSON.parse(buf.slice(start, i + 1)) as Record<string, unknown>); start = i + 1; }
+    }
+    buf = buf.slice(start);
+  });
+  await new Promise<void>((r) => c.on('connect', () => r()));
+  c.write(JSON.stringify({ jsonrpc: '2.0', id: 7, method: 'events', params: { follow: true } }));
+  await until('the answer', () => seen.some((m) => m.id === 7));
+  const events = () => seen.filter((m) => m.method === 'event').map((m) => m.params as Record<string, unknown>);
+  await rpc('put', { manifest: fip('192.168.0.31').replaceAll('eip-1', 'eip-ev').replaceAll('fip-1', 'fip-ev').replace('10.5.204.201', '10.5.204.205') });
+  await until('an applied event', () => events().some((e) => e.type === 'applied' && e.reason === 'put'));
+  await nbctl(sb, 'lr-nat-del', 'vpc1', 'dnat_and_snat', '10.5.204.205');
+  await until('a drift-repaired event', () => events().some((e) => e.type === 'drift-repaired'));
+  t.ok((events().find((e) => e.type === 'drift-repaired')!.changes as string[]).some((x) => x.includes('+ NAT dnat_and_snat 10.5.204.205')), 'it says what was put back');
+  const ch = (await exec('ovn-sbctl', [`--db=${sb.sbRemote}`, '--bare', '--columns=_uuid', 'find', 'Chassis', 'name=pc-node-2'])).stdout.trim();
+  await until('northd to bind the gateway port', async () => (await exec('ovn-sbctl', [`--db=${sb.sbRemote}`, '--bare', '--columns=_uuid', 'find', 'Port_Binding', 'logical_port=cr-vpc1-external204'])).stdout.trim() !== '');
+  await exec('ovn-sbctl', [`--db=${sb.sbRemote}`, 'set', 'Port_Binding', 'cr-vpc1-external204', `chassis=${ch}`]);
+  await until('a gateway event', () => events().some((e) => e.type === 'gateway' && e.port === 'vpc1-external204' && e.chassis === 'pc-node-2'));
+  t.pass('a gateway port bound to a chassis (SB Port_Binding of cr-vpc1-external204): its chassis named');
+  const bfd = (await nbctl(sb, 'create', 'BFD', 'logical_port=vpc1-external204', 'dst_ip=10.5.204.99')).trim();
+  await nbctl(sb, 'set', 'BFD', bfd, 'status=up');
+  await until('a bfd event', () => events().some((e) => e.type === 'bfd' && e.status === 'up' && e.dst_ip === '10.5.204.99'));
+  t.pass('a BFD session status change');
+  await nbctl(sb, 'destroy', 'BFD', bfd);
+  const listed = await runBin(['-t', sock, 'events']);
+  t.equal(listed.code, 0, listed.stderr);
+  t.match(listed.stdout, /gateway vpc1-external204: now on pc-node-2/, 'ovn-natgwctl events: the gateway move');
+  t.match(listed.stdout, /drift-repaired \(drift\): \+ NAT dnat_and_snat 10\.5\.204\.205/, 'and the drift repair');
+  t.match(listed.stdout, /bfd vpc1-external204 -> 10\.5\.204\.99: up/, 'and the BFD status');
+  await rpc('delete', { objects: [{ kind: 'OvnFip', name: 'fip-ev' }, { kind: 'OvnEip', name: 'eip-ev' }] });
+});
+
 t.test('10^5 random and mutated messages: the daemon still answers status, NB unchanged', async (t) => {
   const before = await nbctl(sb, 'show');
   const rnd = prng(15);

@@ -38,3 +38,32 @@ export function callDaemon(socket: string, method: string, params: Record<string
     c.write(JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }));
   });
 }
+
+/**
+ * A request whose answer is followed by notifications (events -f): `onResult`
+ * with the answer, `onNotify` for each notification; resolves when the
+ * daemon closes the connection.
+ */
+export function followDaemon(socket: string, method: string, params: Record<string, unknown>, onResult: (r: unknown) => void, onNotify: (method: string, params: unknown) => void): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const c = createConnection(socket);
+    let answered = false;
+    const parser = new JsonStreamParser(
+      (m) => {
+        const r = m as { id?: unknown; method?: string; params?: unknown; result?: unknown; error?: { message?: string } };
+        if (r.id === 1) {
+          answered = true;
+          if (r.error) {
+            c.destroy();
+            reject(new DaemonError(r.error.message ?? 'error'));
+          } else onResult(r.result);
+        } else if (typeof r.method === 'string') onNotify(r.method, r.params);
+      },
+      { leafLevel: 1 },
+    );
+    c.on('data', (b: Buffer) => parser.push(b));
+    c.on('error', (e: NodeJS.ErrnoException) => reject(new DaemonError(`cannot reach ovn-natgwd at ${socket}: ${e.code === 'ENOENT' ? 'no such socket' : e.code === 'ECONNREFUSED' ? 'connection refused' : e.message}`)));
+    c.on('close', () => (answered ? resolve() : reject(new DaemonError(`ovn-natgwd at ${socket} closed the connection without an answer`))));
+    c.write(JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }));
+  });
+}

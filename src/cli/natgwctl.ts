@@ -25,7 +25,8 @@ import { listObjects } from '../nat/status.js';
 import { SHORT_NAMES, kindInfo } from './kinds.js';
 import { formatObjects, formatPlan, formatTable, type OutputFormat } from './output.js';
 import { Progress } from './progress.js';
-import { callDaemon, DaemonError, DEFAULT_DAEMON_SOCKET } from './daemon-client.js';
+import { callDaemon, DaemonError, DEFAULT_DAEMON_SOCKET, followDaemon } from './daemon-client.js';
+import { formatEvent, type NatgwEvent } from '../daemon/events.js';
 import { existsSync } from 'node:fs';
 import { sourceOf } from '../nat/manifest.js';
 import yaml from 'js-yaml';
@@ -342,8 +343,26 @@ function program(run: Run): Command {
       );
     });
 
+  p.command('events')
+    .description("ovn-natgwd's events: changes applied, drift repaired, gateway ports moving, BFD sessions (needs the daemon: -t SOCKET)")
+    .option('-f, --follow', 'keep printing new events until interrupted')
+    .addOption(new Option('-o, --output <FORMAT>', 'text (default) or json (one object a line)').choices(['text', 'json']).default('text'))
+    .action(async (o: { follow?: boolean; output: string }, cmd: Command) => {
+      const g = globals(cmd);
+      const target = daemonTarget(run, g);
+      if (!target) throw new UsageError(`events: no ovn-natgwd: give -t SOCKET (${DEFAULT_DAEMON_SOCKET} does not exist)`);
+      const show = (e: NatgwEvent) => run.out.write(`${o.output === 'json' ? JSON.stringify(e) : formatEvent(e)}\n`);
+      if (!o.follow) {
+        const r = (await callDaemon(target, 'events')) as { recent: NatgwEvent[] };
+        for (const e of r.recent) show(e);
+        if (r.recent.length === 0) run.err.write('No events yet.\n');
+        return;
+      }
+      await followDaemon(target, 'events', { follow: true }, (r) => (r as { recent: NatgwEvent[] }).recent.forEach(show), (m, params) => m === 'event' && show(params as NatgwEvent));
+    });
+
   p.on('command:*', (ops: string[]) => {
-    throw new UsageError(`unknown command "${ops[0]}" (commands: plan, apply, get, delete, status; see --help)`);
+    throw new UsageError(`unknown command "${ops[0]}" (commands: plan, apply, get, delete, status, events; see --help)`);
   });
   return p;
 }

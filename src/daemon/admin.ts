@@ -31,9 +31,18 @@ export class RpcError extends Error {
 }
 export const INVALID_PARAMS = -32602;
 
+/** The client connection a request came on: to send it notifications until it leaves. */
+export interface AdminClient {
+  /** a JSON-RPC 2.0 notification to this client (dropped with the client if it does not read) */
+  notify(method: string, params: unknown): void;
+  /** called once when the client leaves */
+  onClose(fn: () => void): void;
+  readonly closed: boolean;
+}
+
 export interface AdminMethod {
   /** JSON-RPC 2.0: params (an object, {} when absent) to result */
-  rpc?: (params: Record<string, unknown>) => unknown;
+  rpc?: (params: Record<string, unknown>, client: AdminClient) => unknown;
   /** unixctl: string arguments to a text answer */
   unixctl?: (args: string[]) => string | Promise<string>;
   /** for list-commands: the arguments, as ovs-appctl shows them */
@@ -158,7 +167,14 @@ export class AdminServer {
     const params = req.params ?? {};
     if (typeof params !== 'object' || params === null || Array.isArray(params)) return reply({ error: { code: INVALID_PARAMS, message: `${req.method}: params: must be an object` } });
     try {
-      reply({ result: (await m.rpc(params as Record<string, unknown>)) ?? null });
+      const client: AdminClient = {
+        notify: (method, p) => this.send(sock, { jsonrpc: '2.0', method, params: p }),
+        onClose: (fn) => void sock.once('close', fn),
+        get closed() {
+          return sock.destroyed;
+        },
+      };
+      reply({ result: (await m.rpc(params as Record<string, unknown>, client)) ?? null });
     } catch (e) {
       const code = e instanceof RpcError ? e.code : -32000;
       reply({ error: { code, message: `${req.method}: ${(e as Error).message}` } });

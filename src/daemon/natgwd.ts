@@ -27,6 +27,7 @@ import { ConfigError, DEFAULT_CONFIG_FILE, DEFAULT_MANIFESTS, DEFAULT_SOCKET, LO
 import { Reconciler } from './reconciler.js';
 import { Notifier } from './notify.js';
 import { Metrics } from './metrics.js';
+import { Events } from './events.js';
 
 /** The kinds `get` lists. */
 const KINDS = ['OvnEip', 'OvnFip', 'OvnSnatRule', 'OvnDnatRule', 'Vip', 'Vpc', 'Subnet', 'Vlan', 'ProviderNetwork', 'ConfigMap'];
@@ -127,6 +128,7 @@ class Daemon {
   private stopping: Promise<void> | undefined;
   private readonly notify: Notifier;
   private readonly metrics = new Metrics();
+  private readonly events: Events;
   private metricsPort: number | undefined;
 
   constructor(
@@ -134,8 +136,9 @@ class Daemon {
     private readonly flags: Flags,
     private readonly logger: Logger,
   ) {
-    this.gw = new NatGateway({ nb: config.nb, ...(config.sb ? { sb: config.sb } : {}), ...(config.tls ? { tls: config.tls } : {}), logger, timeoutMs: 2_000_000_000 });
+    this.gw = new NatGateway({ nb: config.nb, ...(config.sb ? { sb: config.sb } : {}), ...(config.tls ? { tls: config.tls } : {}), logger, timeoutMs: 2_000_000_000, gatewayBindings: true });
     this.notify = new Notifier(logger);
+    this.events = new Events(logger);
     this.admin = new AdminServer({ path: config.socket, ...(config.socketGroup !== undefined ? { gid: gidOf(config.socketGroup) } : {}), logger });
     this.methods();
   }
@@ -162,6 +165,7 @@ class Daemon {
     this.notify.send('STATUS=reading NB and SB');
     await this.gw.connect();
     if (this.stopping) return;
+    this.watchEvents();
     this.reconciler = new Reconciler(this.gw, this.reconcileOptions());
     const first = await this.reconciler.start();
     this.ready = true;
@@ -178,7 +182,30 @@ class Daemon {
       ...(this.config.clusterRouter ? { clusterRouter: this.config.clusterRouter } : {}),
       logger: this.logger,
       metrics: this.metrics,
+      onEvent: (e: { type: 'applied' | 'drift-repaired' | 'refused'; [k: string]: unknown }) => this.events.emit(e),
     };
+  }
+
+  /** Gateway ports moving between chassis (SB), BFD sessions changing status (NB), as events. */
+  private watchEvents(): void {
+    const chassisName = (uuid: unknown) => (typeof uuid === 'string' ? (this.gw.sb?.table('Chassis').get(uuid)?.name ?? uuid) : null);
+    this.gw.sb?.onChange((e) => {
+      if (e.table !== 'Port_Binding') return;
+      const row = e.row as unknown as { logical_port: string; chassis: string | null };
+      const old = e.old as unknown as { chassis: string | null } | undefined;
+      const now = e.kind === 'delete' ? null : row.chassis;
+      const before = e.kind === 'insert' ? null : (old ?? row).chassis;
+      if (e.kind === 'update' && now === before) return;
+      if (now === null && before === null) return;
+      this.events.emit({ type: 'gateway', port: row.logical_port.replace(/^cr-/, ''), chassis: chassisName(now), previous: chassisName(before) });
+    });
+    this.gw.nb.onChange((e) => {
+      if (e.table !== 'BFD' || e.kind !== 'update') return;
+      const row = e.row as unknown as { logical_port: string; dst_ip: string; status: string | null };
+      const old = e.old as unknown as { status: string | null };
+      if (row.status === old.status) return;
+      this.events.emit({ type: 'bfd', logical_port: row.logical_port, dst_ip: row.dst_ip, status: row.status ?? 'unknown', previous: old.status ?? null });
+    });
   }
 
   private refreshMetrics(): void {
@@ -260,6 +287,17 @@ class Daemon {
       },
     });
     a.register('put', { rpc: (p) => this.put(p) });
+    a.register('events', {
+      // the events kept; with follow, every new one as an "event" notification until the client leaves
+      rpc: (p, client) => {
+        if (p.follow !== undefined && typeof p.follow !== 'boolean') throw new RpcError(INVALID_PARAMS, 'follow: must be true or false');
+        if (p.follow) {
+          const off = this.events.subscribe((e) => client.notify('event', e));
+          client.onClose(off);
+        }
+        return { recent: this.events.recent() };
+      },
+    });
     a.register('metrics', {
       rpc: () => {
         this.refreshMetrics();

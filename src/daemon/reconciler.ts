@@ -30,6 +30,8 @@ export interface ReconcileOptions {
   driftIntervalMs?: number;
   logger: Logger;
   metrics?: Metrics;
+  /** an applied change, a drift repaired, the directory refused */
+  onEvent?: (e: { type: 'applied' | 'drift-repaired' | 'refused'; [k: string]: unknown }) => void;
 }
 
 export interface ReconcileResult {
@@ -146,6 +148,7 @@ export class Reconciler {
         this.o.metrics?.transactions.inc({ reason });
         this.lastWrite = this.last;
         this.o.logger.info({ reason, changes: this.last.changes, planned: r.plan.scope }, 'applied');
+        this.o.onEvent?.({ type: 'applied', reason, changes: this.last.changes, planned: r.plan.scope ?? null });
       }
       return { last: this.last, plan: r.plan };
     } finally {
@@ -203,6 +206,7 @@ export class Reconciler {
       this.o.metrics?.refusals.inc();
       this.last = { at, reason, ok: false, changes: [], transacted: false, error: `manifest directory refused, the last state is kept: ${problem}` };
       log.error({ dir: this.o.dir, reason, problem }, 'manifest directory refused; NB keeps the last state applied');
+      this.o.onEvent?.({ type: 'refused', reason, problem });
       return;
     }
     try {
@@ -220,6 +224,7 @@ export class Reconciler {
         this.lastWrite = this.last;
         if (reason === 'drift') (this.counts.driftRepairs++, this.o.metrics?.driftRepairs.inc());
         log.info({ reason, changes, planned: r.plan.scope, attempts: r.attempts }, reason === 'drift' ? 'drift repaired: NB put back as the manifests say' : 'applied');
+        this.o.onEvent?.({ type: reason === 'drift' ? 'drift-repaired' : 'applied', reason, changes, planned: r.plan.scope ?? null });
       } else log.debug({ reason, planned: r.plan.scope }, 'nothing to change');
     } catch (e) {
       this.counts.errors++;

@@ -56,6 +56,8 @@ export interface ConnectOptions {
   requestTimeoutMs?: number;
   /** bound of dialing and of each step of the connection sequence, for a server that does not answer (default the request bound) */
   handshakeTimeoutMs?: number;
+  /** also follow SB Port_Binding of chassisredirect ports: which chassis carries each gateway port */
+  gatewayBindings?: boolean;
 }
 
 export type ApplyMode = 'replace' | 'merge' | 'delete';
@@ -149,7 +151,13 @@ export class NatGateway {
     });
     const waits: Promise<unknown>[] = [this.nbClient.connect(t), this.nb.ready];
     if (this.sbClient) {
-      this.sb = this.sbClient.replica<SbTables>({ tables: { Chassis: { columns: ['name', 'hostname', 'other_config', 'external_ids'] } } });
+      this.sb = this.sbClient.replica<SbTables>({
+        tables: {
+          Chassis: { columns: ['name', 'hostname', 'other_config', 'external_ids'] },
+          // where each gateway port runs (its chassisredirect port's binding), for a resident manager's events
+          ...(this.o.gatewayBindings ? { Port_Binding: { columns: ['logical_port', 'type', 'chassis'], where: [['type', '==', 'chassisredirect']] } } : {}),
+        },
+      });
       waits.push(this.sbClient.connect(t), this.sb.ready);
     }
     await Promise.all(waits);
@@ -166,7 +174,9 @@ export class NatGateway {
       if (e.kind === 'update' && e.old && IGNORED_COLUMNS[e.table] && !changedOutside(e.old, e.row, IGNORED_COLUMNS[e.table])) return;
       this.nbChanges++;
     });
-    this.sb?.onChange(() => {
+    this.sb?.onChange((e) => {
+      // (only the chassis place gateways; a port binding moving is no reason to plan again)
+      if (e.table !== 'Chassis') return;
       this.sbChanges++;
       for (const b of this.baselines.values()) b.noteSb();
       this.tellStale();

@@ -1,0 +1,54 @@
+/**
+ * The daemon's events: what an operator watches for, in the log and on the
+ * socket (`events`, `ovn-natgwctl events -f`): a change applied, a drift
+ * repaired, the directory refused, a gateway port moving to another chassis
+ * (SB Port_Binding of its chassisredirect port), a BFD session's status.
+ * The last ones are kept for `events` without -f.
+ */
+import type { Logger } from 'pino';
+
+export interface NatgwEvent {
+  time: string;
+  type: 'applied' | 'drift-repaired' | 'refused' | 'gateway' | 'bfd';
+  [k: string]: unknown;
+}
+
+const KEEP = 200;
+
+export class Events {
+  private readonly recentList: NatgwEvent[] = [];
+  private readonly subs = new Set<(e: NatgwEvent) => void>();
+
+  constructor(private readonly logger: Logger) {}
+
+  emit(e: Omit<NatgwEvent, 'time'>): void {
+    const ev = { time: new Date().toISOString(), ...e } as NatgwEvent;
+    this.logger.info({ event: ev }, `event: ${ev.type}`);
+    this.recentList.push(ev);
+    if (this.recentList.length > KEEP) this.recentList.shift();
+    for (const fn of this.subs) fn(ev);
+  }
+
+  subscribe(fn: (e: NatgwEvent) => void): () => void {
+    this.subs.add(fn);
+    return () => this.subs.delete(fn);
+  }
+
+  recent(): readonly NatgwEvent[] {
+    return this.recentList;
+  }
+}
+
+/** One event as a line of text (ovn-natgwctl events). */
+export function formatEvent(e: NatgwEvent): string {
+  switch (e.type) {
+    case 'gateway':
+      return `${e.time} gateway ${String(e.port)}: now on ${e.chassis ?? '(no chassis)'}${e.previous ? ` (was ${String(e.previous)})` : ''}`;
+    case 'bfd':
+      return `${e.time} bfd ${String(e.logical_port)} -> ${String(e.dst_ip)}: ${String(e.status)}${e.previous ? ` (was ${String(e.previous)})` : ''}`;
+    case 'refused':
+      return `${e.time} refused: ${String(e.problem)}`;
+    default:
+      return `${e.time} ${e.type} (${String(e.reason)}): ${((e.changes as string[] | undefined) ?? []).join('; ')}`;
+  }
+}
