@@ -112,3 +112,21 @@ t.test('live chassis as an input: a chassis that is down gets no gateway port, a
   t.notOk(now.includes(active), `not on ${active}, which is down`);
   t.ok(d.warnings.some((w) => w.includes(`"${active}" down`)), 'a warning names it');
 });
+
+t.test('chassis load: active is the highest priority, the others standby; bound from SB', async (t) => {
+  const { chassisLoad } = await import('../src/gateway/load.js');
+  const load = chassisLoad(
+    [
+      { port: 'v1-ext', chassis: [{ chassis_name: 'c1', priority: 1 }, { chassis_name: 'c2', priority: 3 }, { chassis_name: 'c3', priority: 2 }] },
+      { port: 'bfd@v1', chassis: [{ chassis_name: 'c1', priority: 5 }] },
+    ],
+    [{ name: 'c1', hostname: 'h1' }, { name: 'c2', hostname: 'h2' }, { name: 'c3', hostname: 'h3' }, { name: 'c4', hostname: 'h4' }],
+    new Map([['v1-ext', 'c2']]),
+  );
+  t.same(load.map((c) => [c.chassis, c.hostname, c.active, c.standby, c.bound]), [
+    ['c1', 'h1', ['bfd@v1'], ['v1-ext'], []],
+    ['c2', 'h2', ['v1-ext'], [], ['v1-ext']],
+    ['c3', 'h3', [], ['v1-ext'], []],
+    ['c4', 'h4', [], [], []],
+  ]);
+});

@@ -32,6 +32,7 @@ import { sourceOf } from '../nat/manifest.js';
 import yaml from 'js-yaml';
 import type { Plan } from '../nat/plan.js';
 import type { ObjectView } from '../nat/status.js';
+import type { ChassisLoad } from '../gateway/load.js';
 
 /** A mistake in how the command was called: exit status 2. */
 class UsageError extends Error {}
@@ -125,6 +126,7 @@ class Run {
       logger: pino({ level: process.env.LOG_LEVEL ?? (g.verbose ? 'info' : 'error') }, pino.destination(2)),
       reconnect: false,
       handshakeTimeoutMs: handshake,
+      ...(this.command === 'chassis' ? { gatewayBindings: true } : {}),
       timeoutMs: 0x7fffffff,
     });
     this.gw = gw;
@@ -343,6 +345,28 @@ function program(run: Run): Command {
       );
     });
 
+  p.command('chassis')
+    .description('the gateway chassis: how many gateway ports each is active and standby for, and bound to (SB)')
+    .addOption(new Option('-o, --output <FORMAT>', 'table (default), wide (the ports named) or json').choices(['table', 'wide', 'json']).default('table'))
+    .action(async (o: { output: string }, cmd: Command) => {
+      const g = globals(cmd);
+      const target = daemonTarget(run, g);
+      let load: ChassisLoad[];
+      if (target) load = (await callDaemon(target, 'chassis')) as ChassisLoad[];
+      else {
+        const gw = await run.connect(g, true);
+        if (!gw.hasSb) throw new UsageError('chassis: needs SB (--sb or OVN_SB_DB), or the daemon (-t SOCKET)');
+        run.step('reading');
+        load = gw.gatewayLoad();
+        run.progress.done();
+      }
+      if (o.output === 'json') return void run.out.write(`${JSON.stringify(load, null, 2)}\n`);
+      const rows = load.map((c) => [c.chassis, c.hostname || '-', String(c.active.length), String(c.standby.length), String(c.bound.length), ...(o.output === 'wide' ? [c.active.join(',') || '-', c.bound.join(',') || '-'] : [])]);
+      const head = ['CHASSIS', 'HOSTNAME', 'ACTIVE', 'STANDBY', 'BOUND', ...(o.output === 'wide' ? ['ACTIVE-PORTS', 'BOUND-PORTS'] : [])];
+      const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+      for (const r of [head, ...rows]) run.out.write(`${r.map((x, i) => (i === r.length - 1 ? x : x.padEnd(w[i]))).join('   ')}\n`);
+    });
+
   p.command('events')
     .description("ovn-natgwd's events: changes applied, drift repaired, gateway ports moving, BFD sessions (needs the daemon: -t SOCKET)")
     .option('-f, --follow', 'keep printing new events until interrupted')
@@ -362,7 +386,7 @@ function program(run: Run): Command {
     });
 
   p.on('command:*', (ops: string[]) => {
-    throw new UsageError(`unknown command "${ops[0]}" (commands: plan, apply, get, delete, status, events; see --help)`);
+    throw new UsageError(`unknown command "${ops[0]}" (commands: plan, apply, get, delete, status, events, chassis; see --help)`);
   });
   return p;
 }

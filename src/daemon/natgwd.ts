@@ -287,6 +287,12 @@ class Daemon {
       },
     });
     a.register('put', { rpc: (p) => this.put(p) });
+    a.register('chassis', {
+      rpc: () => {
+        if (!this.ready) throw new RpcError(-32000, 'not ready: the replicas are still being read');
+        return this.gw.gatewayLoad();
+      },
+    });
     a.register('events', {
       // the events kept; with follow, every new one as an "event" notification until the client leaves
       rpc: (p, client) => {

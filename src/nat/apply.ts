@@ -26,6 +26,7 @@ import type { TlsFiles } from '../ovsdb/transport.js';
 import type { NbTables } from '../models/ovn-nb.js';
 import type { SbTables } from '../models/ovn-sb.js';
 import type { SbChassis } from '../gateway/chassis.js';
+import { chassisLoad, type ChassisLoad, type GatewayPortChassis } from '../gateway/load.js';
 import { buildDesired, type Desired, type DesiredOptions } from './desired.js';
 import type { Manifest, ManifestObject } from './objects.js';
 import { buildPlan, OWNED_TABLES, type Plan } from './plan.js';
@@ -225,6 +226,29 @@ export class NatGateway {
   private sbChassis(): SbChassis[] | undefined {
     if (!this.sb) return undefined;
     return [...this.sb.table('Chassis').values()].map((c) => ({ name: c.name, hostname: c.hostname, other_config: c.other_config, external_ids: c.external_ids }));
+  }
+
+  /**
+   * Per SB chassis: the gateway ports (router ports with Gateway_Chassis, BFD
+   * ports' HA chassis groups) it is active and standby for, and those bound to
+   * it in SB (with gatewayBindings). A scan of the router ports: a report.
+   */
+  gatewayLoad(): ChassisLoad[] {
+    const ports: GatewayPortChassis[] = [];
+    for (const lrp of this.nb.table('Logical_Router_Port').values()) {
+      if (lrp.gateway_chassis.length) ports.push({ port: lrp.name, chassis: lrp.gateway_chassis.map((u) => this.nb.table('Gateway_Chassis').get(u)).filter((g) => g !== undefined) });
+    }
+    for (const g of this.nb.table('HA_Chassis_Group').values()) {
+      if (g.ha_chassis.length) ports.push({ port: g.name, chassis: g.ha_chassis.map((u) => this.nb.table('HA_Chassis').get(u)).filter((h) => h !== undefined) });
+    }
+    const bound = new Map<string, string>();
+    if (this.o.gatewayBindings && this.sb) {
+      for (const pb of this.sb.table('Port_Binding').values()) {
+        const ch = pb.chassis ? this.sb.table('Chassis').get(pb.chassis)?.name : undefined;
+        if (ch) bound.set(pb.logical_port.replace(/^cr-/, ''), ch);
+      }
+    }
+    return chassisLoad(ports, this.chassis(), bound);
   }
 
   /** The SB chassis names (for object status); undefined when SB is not read. */
