@@ -356,3 +356,24 @@ t.test('SIGTERM: exit 0, socket gone; kill -9 and a restart: no transaction', as
   d.child.kill('SIGTERM');
   t.equal(await d.exit, 0);
 });
+
+t.test('--detach: the command returns once the daemon is ready, with its pid; the daemon runs on', async (t) => {
+  const pidfile = path.join(tmp, 'natgwd.pid');
+  const logFile = path.join(tmp, 'natgwd.log');
+  const r = await exec(process.execPath, [BIN, '--config', config, '--detach', '--pidfile', pidfile, '--log-file', logFile]);
+  const pid = Number(r.stdout.trim());
+  t.ok(pid > 0 && pid !== process.pid, `printed the daemon's pid (${pid})`);
+  t.teardown(() => {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // gone already
+    }
+  });
+  t.equal(Number((await readFile(pidfile, 'utf8')).trim()), pid, 'the pidfile names it');
+  t.ok((await status()).ready, 'it answers on its socket, ready');
+  t.match(await readFile(logFile, 'utf8'), /"msg":"ready"/, 'its logs go to --log-file');
+  process.kill(pid, 'SIGTERM');
+  await until('the daemon to stop', () => !existsSync(sock) && !existsSync(pidfile), 10_000);
+  t.pass('SIGTERM: socket and pidfile removed');
+});

@@ -32,7 +32,7 @@ import { Events } from './events.js';
 /** The kinds `get` lists. */
 const KINDS = ['OvnEip', 'OvnFip', 'OvnSnatRule', 'OvnDnatRule', 'Vip', 'Vpc', 'Subnet', 'Vlan', 'ProviderNetwork', 'ConfigMap'];
 
-type Flags = Partial<DaemonConfig> & { config?: string; pidfile?: string };
+type Flags = Partial<DaemonConfig> & { config?: string; pidfile?: string; detach?: boolean; logFile?: string };
 
 function version(): string {
   try {
@@ -62,6 +62,8 @@ function parseArgs(argv: string[]): Flags {
     .option('--ca-cert <file>', 'TLS CA certificate')
     .option('--metrics <[host:]port>', 'serve GET /metrics over HTTP here (host default 127.0.0.1; none by default)')
     .option('--pidfile <file>', 'write the pid to this file (removed on exit)')
+    .option('--detach', 'run in the background, as the OVS daemons: the command returns once the daemon is ready (or has failed)')
+    .option('--log-file <file>', 'with --detach: append the logs to this file (default: discarded)')
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
   p.parse(argv, { from: 'user' });
@@ -79,6 +81,8 @@ function parseArgs(argv: string[]): Flags {
     ...(tls ? { tls } : {}),
     ...(o.pidfile ? { pidfile: o.pidfile } : {}),
     ...(o.metrics ? { metrics: o.metrics } : {}),
+    ...(o.detach ? { detach: true } : {}),
+    ...(o.logFile ? { logFile: o.logFile } : {}),
   };
 }
 
@@ -108,6 +112,7 @@ export async function main(argv: string[]): Promise<void> {
     process.stderr.write(`ovn-natgwd: ${(e as Error).message}\n`);
     process.exit(2);
   }
+  if (flags.detach) return detach(argv, config, flags);
   const logger = pino({ name: 'ovn-natgwd', level: config.logLevel }, pino.destination(2));
   const d = new Daemon(config, flags, logger);
   try {
@@ -484,6 +489,40 @@ class Daemon {
     })();
     return this.stopping;
   }
+}
+
+/**
+ * --detach: the daemon started again in the background (its own session,
+ * stdio away from the terminal, logs to --log-file), this process waiting
+ * until it answers ready on its socket (exit 0, its pid printed) or exits
+ * (its exit status). Node cannot fork; a child with the same arguments less
+ * --detach is the same daemon.
+ */
+async function detach(argv: string[], config: DaemonConfig, flags: Flags): Promise<void> {
+  const { spawn } = await import('node:child_process');
+  const { openSync } = await import('node:fs');
+  const args = argv.filter((a) => a !== '--detach');
+  const out = flags.logFile ? openSync(flags.logFile, 'a') : 'ignore';
+  const child = spawn(process.execPath, [...process.execArgv, process.argv[1], ...args], { detached: true, stdio: ['ignore', out, out] });
+  let exited: number | null | undefined;
+  child.on('exit', (code) => (exited = code));
+  const { callDaemon } = await import('../cli/daemon-client.js');
+  for (let i = 0; i < 600; i++) {
+    if (exited !== undefined) {
+      process.stderr.write(`ovn-natgwd: the daemon exited with status ${exited} before it was ready${flags.logFile ? ` (see ${flags.logFile})` : ''}\n`);
+      process.exit(exited || 1);
+    }
+    const s = (await callDaemon(config.socket, 'status').catch(() => undefined)) as { ready?: boolean; pid?: number } | undefined;
+    if (s?.ready && s.pid === child.pid) {
+      child.unref();
+      process.stdout.write(`${child.pid}\n`);
+      process.exit(0);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  process.stderr.write('ovn-natgwd: the daemon was not ready after 60 s; it keeps running in the background\n');
+  child.unref();
+  process.exit(1);
 }
 
 /** A file's text written under a temporary name beside it (renamed into place once the change is applied). */

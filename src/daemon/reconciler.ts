@@ -196,7 +196,7 @@ export class Reconciler {
     let manifest: Manifest;
     try {
       // (a drift is NB moving, not the directory, which its watcher follows: planned from the state applied)
-      manifest = reason === 'drift' && this.applied && !this.refused ? this.applied : await loadManifests([this.o.dir]);
+      manifest = reason === 'drift' && this.applied && !this.refused ? this.applied : await readDir(this.o.dir);
       if (manifest.objects.length === 0) throw new Error(`${this.o.dir}: no objects in the directory`);
     } catch (e) {
       // never act on a directory that cannot be read or says nothing: keep what NB has
@@ -261,12 +261,12 @@ export class Reconciler {
   /** Files of the directory this daemon has just written or removed itself (their events are not changes to plan). */
   private readonly ours = new Set<string>();
 
-  /** Marks files as written by the daemon (a put or delete through the socket) for the next second. */
+  /** Marks files as written by the daemon (a put or delete through the socket) for the next 5 s. */
   wrote(names: readonly string[]): void {
     for (const n of names) this.ours.add(n);
     setTimeout(() => {
       for (const n of names) this.ours.delete(n);
-    }, 1000).unref();
+    }, 5000).unref();
   }
 
   /** Stops watching and planning; resolves when a reconcile in progress has finished. */
@@ -276,6 +276,22 @@ export class Reconciler {
     if (this.timer) clearTimeout(this.timer);
     this.watcher?.close();
     await this.running;
+  }
+}
+
+/**
+ * The directory's manifests; a file that goes between the listing and its
+ * read (an editor's or our own rename) is read again, a few times, before the
+ * directory counts as unreadable.
+ */
+async function readDir(dir: string): Promise<Manifest> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await loadManifests([dir]);
+    } catch (e) {
+      if (attempt >= 3 || !/ENOENT/.test((e as Error).message)) throw e;
+      await new Promise((r) => setTimeout(r, 100 * (attempt + 1)));
+    }
   }
 }
 
