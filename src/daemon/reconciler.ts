@@ -14,7 +14,7 @@
 import { watch, type FSWatcher } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
-import type { NatGateway } from '../nat/apply.js';
+import type { ApplyOptions, ApplyResult, NatGateway } from '../nat/apply.js';
 import { loadManifests } from '../nat/manifest.js';
 import { idOf } from '../nat/rows.js';
 import type { Manifest, ManifestObject } from '../nat/objects.js';
@@ -134,31 +134,47 @@ export class Reconciler {
     this.running = new Promise<void>((r) => (done = r));
     try {
       const at = new Date().toISOString();
-      const t0 = performance.now();
-      const r = await this.gw.apply({ objects: change.objects, notices: [] }, { ...this.applyOptions(), mode: change.mode });
-      this.o.metrics?.latency.observe({ reason }, (performance.now() - t0) / 1000);
+      const r = await this.applyAndRecord({ objects: change.objects, notices: [] }, { ...this.applyOptions(), mode: change.mode }, at, reason);
       // the state applied, changed by as much (O(change))
       const idx = this.appliedObjects() as Map<string, ManifestObject> | undefined;
       // (`kept`: the objects as the directory will hold them, in their own files)
       if (idx) for (const o of change.kept ?? change.objects) change.mode === 'merge' ? idx.set(idOf(o), o) : idx.delete(idOf(o));
       this.appliedManifest = undefined;
-      this.last = { at, reason, ok: true, changes: r.transacted ? r.plan.changes.map(describe) : [], transacted: r.transacted, ...(r.plan.scope ? { planned: r.plan.scope } : {}) };
-      if (r.transacted) {
-        this.counts.transactions++;
-        this.o.metrics?.transactions.inc({ reason });
-        this.lastWrite = this.last;
-        this.o.logger.info({ reason, changes: this.last.changes, planned: r.plan.scope }, 'applied');
-        this.o.onEvent?.({ type: 'applied', reason, changes: this.last.changes, planned: r.plan.scope ?? null });
-      }
-      return { last: this.last, plan: r.plan };
+      return { last: this.last!, plan: r.plan };
     } finally {
       this.running = undefined;
       done();
-      // a reconcile asked for meanwhile (the directory's watcher sees our files)
-      const next = this.again;
-      this.again = undefined;
-      if (next && !this.stopped) void this.run(next);
+      this.runAgain();
     }
+  }
+
+  /** A reconcile asked for while another ran (the directory's watcher, a drift): run now. */
+  private runAgain(): void {
+    const next = this.again;
+    this.again = undefined;
+    if (next && !this.stopped) void this.run(next);
+  }
+
+  /** Applies, then records the outcome: last (and last write), counts, metrics, the log and the event. */
+  private async applyAndRecord(manifest: Manifest, opts: ApplyOptions, at: string, reason: string): Promise<ApplyResult> {
+    const t0 = performance.now();
+    const r = await this.gw.apply(manifest, opts);
+    this.o.metrics?.latency.observe({ reason }, (performance.now() - t0) / 1000);
+    const changes = r.transacted ? r.plan.changes.map(describe) : [];
+    this.last = { at, reason, ok: true, changes, transacted: r.transacted, ...(r.plan.scope ? { planned: r.plan.scope } : {}) };
+    for (const w of r.plan.warnings) this.o.logger.warn({ reason }, w);
+    if (!r.transacted) {
+      this.o.logger.debug({ reason, planned: r.plan.scope }, 'nothing to change');
+      return r;
+    }
+    const drift = reason === 'drift';
+    this.counts.transactions++;
+    this.o.metrics?.transactions.inc({ reason });
+    if (drift) (this.counts.driftRepairs++, this.o.metrics?.driftRepairs.inc());
+    this.lastWrite = this.last;
+    this.o.logger.info({ reason, changes, planned: r.plan.scope, attempts: r.attempts }, drift ? 'drift repaired: NB put back as the manifests say' : 'applied');
+    this.o.onEvent?.({ type: drift ? 'drift-repaired' : 'applied', reason, changes, planned: r.plan.scope ?? null });
+    return r;
   }
 
   private applyOptions() {
@@ -178,9 +194,7 @@ export class Reconciler {
     }
     this.running = this.once(reason).finally(() => {
       this.running = undefined;
-      const next = this.again;
-      this.again = undefined;
-      if (next && !this.stopped) void this.run(next);
+      this.runAgain();
     });
     return this.running;
   }
@@ -210,22 +224,9 @@ export class Reconciler {
       return;
     }
     try {
-      const t0 = performance.now();
-      const r = await this.gw.apply(manifest, this.applyOptions());
-      this.o.metrics?.latency.observe({ reason }, (performance.now() - t0) / 1000);
+      await this.applyAndRecord(manifest, this.applyOptions(), at, reason);
       this.applied = manifest;
       this.refused = undefined;
-      const changes = r.transacted ? r.plan.changes.map(describe) : [];
-      this.last = { at, reason, ok: true, changes, transacted: r.transacted, ...(r.plan.scope ? { planned: r.plan.scope } : {}) };
-      for (const w of r.plan.warnings) log.warn({ reason }, w);
-      if (r.transacted) {
-        this.counts.transactions++;
-        this.o.metrics?.transactions.inc({ reason });
-        this.lastWrite = this.last;
-        if (reason === 'drift') (this.counts.driftRepairs++, this.o.metrics?.driftRepairs.inc());
-        log.info({ reason, changes, planned: r.plan.scope, attempts: r.attempts }, reason === 'drift' ? 'drift repaired: NB put back as the manifests say' : 'applied');
-        this.o.onEvent?.({ type: reason === 'drift' ? 'drift-repaired' : 'applied', reason, changes, planned: r.plan.scope ?? null });
-      } else log.debug({ reason, planned: r.plan.scope }, 'nothing to change');
     } catch (e) {
       this.counts.errors++;
       this.o.metrics?.errors.inc();

@@ -26,15 +26,16 @@ import type { TlsFiles } from '../ovsdb/transport.js';
 import type { NbTables } from '../models/ovn-nb.js';
 import type { SbTables } from '../models/ovn-sb.js';
 import type { SbChassis } from '../gateway/chassis.js';
-import { chassisLoad, type ChassisLoad, type GatewayPortChassis } from '../gateway/load.js';
+import { chassisLoad, type ChassisLoad } from '../gateway/load.js';
 import { buildDesired, type Desired, type DesiredOptions } from './desired.js';
 import type { Manifest, ManifestObject } from './objects.js';
-import { buildPlan, OWNED_TABLES, type Plan } from './plan.js';
+import { buildPlan, type Plan } from './plan.js';
+import { OWNED_TABLES } from './topology.js';
 import { DEFAULT_OWNER, PlanError, idOf, objectId, type Problem } from './rows.js';
 import type { StoredObjects } from './store.js';
 import { ObjectStore } from './object-store.js';
-import { NB_INDEXES, NbFacts, type NbView } from './nb-view.js';
-import { Baseline, changedOutside } from './baseline.js';
+import { NB_INDEXES, NbFacts, gatewayPortChassis, type NbView } from './nb-view.js';
+import { Baseline, OTHERS_WRITE, changedOutside } from './baseline.js';
 import { ReadLog } from './reads.js';
 
 export interface ConnectOptions {
@@ -98,15 +99,6 @@ export class EmptyManifestError extends Error {
   override name = 'EmptyManifestError';
 }
 
-/**
- * Columns other daemons keep up to date that no plan reads: their changes do
- * not make a converged plan stale (ovn-northd sets a port's `up` and copies
- * BFD session state into NB all the time).
- */
-const IGNORED_COLUMNS: Readonly<Record<string, ReadonlySet<string>>> = {
-  Logical_Switch_Port: new Set(['up']),
-  BFD: new Set(['status']),
-};
 
 
 /** Live NB (and SB) replicas for planning and applying. */
@@ -115,7 +107,7 @@ export class NatGateway {
   readonly sbClient: OvsdbClient | undefined;
   nb!: Replica<NbTables>;
   sb: Replica<SbTables> | undefined;
-  /** changes the replicas applied that a plan may depend on (see IGNORED_COLUMNS) */
+  /** changes the replicas applied that a plan may depend on (see OTHERS_WRITE) */
   private nbChanges = 0;
   private sbChanges = 0;
   /** per owner: the whole manifest last planned with nothing to change, per object (baseline.ts) */
@@ -172,7 +164,7 @@ export class NatGateway {
     });
     // counted from here on: only changes after a plan matter, and the initial sync then emits nothing
     this.nb.onChange((e) => {
-      if (e.kind === 'update' && e.old && IGNORED_COLUMNS[e.table] && !changedOutside(e.old, e.row, IGNORED_COLUMNS[e.table])) return;
+      if (e.kind === 'update' && e.old && OTHERS_WRITE[e.table] && !changedOutside(e.old, e.row, OTHERS_WRITE[e.table])) return;
       this.nbChanges++;
     });
     this.sb?.onChange((e) => {
@@ -234,13 +226,7 @@ export class NatGateway {
    * it in SB (with gatewayBindings). A scan of the router ports: a report.
    */
   gatewayLoad(): ChassisLoad[] {
-    const ports: GatewayPortChassis[] = [];
-    for (const lrp of this.nb.table('Logical_Router_Port').values()) {
-      if (lrp.gateway_chassis.length) ports.push({ port: lrp.name, chassis: lrp.gateway_chassis.map((u) => this.nb.table('Gateway_Chassis').get(u)).filter((g) => g !== undefined) });
-    }
-    for (const g of this.nb.table('HA_Chassis_Group').values()) {
-      if (g.ha_chassis.length) ports.push({ port: g.name, chassis: g.ha_chassis.map((u) => this.nb.table('HA_Chassis').get(u)).filter((h) => h !== undefined) });
-    }
+    const ports = gatewayPortChassis(this.view());
     const bound = new Map<string, string>();
     if (this.o.gatewayBindings && this.sb) {
       for (const pb of this.sb.table('Port_Binding').values()) {
@@ -386,10 +372,10 @@ export class NatGateway {
   /**
    * What apply would change; writes nothing. It plans against the replicas as
    * they are: after another writer's change, `await caughtUp()` first (apply
-   * does). Throws PlanError on bad input or conflicts. When the same input
-   * (manifest content and options) was last planned with nothing to change,
-   * and neither replica has applied a change a plan reads since, the answer is
-   * the same and is given without planning again (`opts.full` plans anyway).
+   * does). Throws PlanError on bad input or conflicts. A whole state (mode
+   * replace) planned again after a plan that found nothing to change plans
+   * only the objects that changed since, by the baseline (baseline.ts);
+   * `opts.full` plans the whole manifest anyway.
    */
   plan(manifest: Manifest, opts: ApplyOptions = {}): Plan {
     return this.planOf(manifest, opts);

@@ -32,18 +32,22 @@ import { LEDGER_VERSION_KEY } from './plan.js';
  * ledger (followed per holder), the tags (followed per owner), and what
  * other daemons keep up to date (a port's `up`, a BFD session's status).
  */
+/**
+ * Columns other daemons keep up to date, which no plan reads or writes
+ * (ovn-northd sets a port's `up` and copies BFD session state into NB all the
+ * time): their changes make no plan stale.
+ */
+export const OTHERS_WRITE: Readonly<Record<string, ReadonlySet<string>>> = {
+  Logical_Switch_Port: new Set(['up']),
+  BFD: new Set(['status']),
+};
+
 const NOT_READ: Readonly<Record<string, ReadonlySet<string>>> = {
   Logical_Switch: new Set(['ports', 'load_balancer', 'external_ids']),
   Logical_Router: new Set(['ports', 'nat', 'static_routes', 'policies', 'load_balancer', 'external_ids']),
-  Logical_Switch_Port: new Set(['up', 'external_ids']),
+  Logical_Switch_Port: new Set([...OTHERS_WRITE.Logical_Switch_Port, 'external_ids']),
   Logical_Router_Port: new Set(['external_ids']),
-  BFD: new Set(['status', 'external_ids']),
-};
-
-/** Columns other daemons keep up to date, which no plan reads or writes. */
-const OTHERS_WRITE: Readonly<Record<string, ReadonlySet<string>>> = {
-  Logical_Switch_Port: new Set(['up']),
-  BFD: new Set(['status']),
+  BFD: new Set([...OTHERS_WRITE.BFD, 'external_ids']),
 };
 
 /** A switch's or router's sets of children: their rows say what changed in them (and whose they are). */

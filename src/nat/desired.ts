@@ -71,7 +71,8 @@ import {
 } from '../gateway/rows.js';
 import { IP_LEDGER_PREFIX, idOf, objectId, ownedKey, ref, rowKey, type Problem, type Reservation, type RowSpec } from './rows.js';
 import { EXTERNAL_GW_CONFIG, sourceOf } from './manifest.js';
-import { NbFacts, OBJECT_INDEX, byName, type NbView } from './nb-view.js';
+import { NbFacts, OBJECT_INDEX, byName, gatewayPortChassis, type NbView } from './nb-view.js';
+import { chassisLoad } from '../gateway/load.js';
 import { recordingView, type ReadLog } from './reads.js';
 
 export interface DesiredOptions {
@@ -685,19 +686,9 @@ class Builder {
   private otherLoad(ports: readonly string[], current: ReadonlyMap<string, readonly string[]>): Map<string, number> | undefined {
     if (ports.every((p) => (current.get(p) ?? []).length > 0)) return undefined;
     const mine = new Set(ports);
-    const load = new Map<string, number>();
-    const top = (rows: readonly { chassis_name: string; priority: number }[]) => rows.reduce<{ chassis_name: string; priority: number } | undefined>((a, b) => (!a || b.priority > a.priority ? b : a), undefined);
-    for (const lrp of this.plainNb.table('Logical_Router_Port').values()) {
-      if (lrp.gateway_chassis.length === 0 || mine.has(lrp.name)) continue;
-      const t = top(lrp.gateway_chassis.map((u) => this.plainNb.table('Gateway_Chassis').get(u)).filter((g) => g !== undefined));
-      if (t) load.set(t.chassis_name, (load.get(t.chassis_name) ?? 0) + 1);
-    }
-    for (const g of this.plainNb.table('HA_Chassis_Group').values()) {
-      if (!g.name.startsWith('bfd@') || mine.has(g.name)) continue;
-      const t = top(g.ha_chassis.map((u) => this.plainNb.table('HA_Chassis').get(u)).filter((h) => h !== undefined));
-      if (t) load.set(t.chassis_name, (load.get(t.chassis_name) ?? 0) + 1);
-    }
-    return load;
+    // (of the HA chassis groups, only BFD ports' are placed like gateway ports)
+    const others = gatewayPortChassis(this.plainNb).filter((p) => !mine.has(p.port) && (!p.group || p.port.startsWith('bfd@')));
+    return new Map(chassisLoad(others, [], new Map()).map((c) => [c.chassis, c.active.length]));
   }
 
   /** Kube-OVN's Vpc bfdPort (gateway/rows.ts bfdPortRows), on the chassis placed for it. */

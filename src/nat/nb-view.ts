@@ -15,6 +15,7 @@ import type { ChangeEvent } from '../ovsdb/replica.js';
 import { parseIp, parseIpOrCidr } from './ip.js';
 import { IP_LEDGER_PREFIX, NAME_KEY, type NbTableName } from './rows.js';
 import { OWNED_TABLES, PARENT_INDEXES } from './topology.js';
+import type { GatewayPortChassis } from '../gateway/load.js';
 
 /** The owner-tag index of every owned table: its rows by object name (`ovn-natgw:name`). */
 export const OBJECT_INDEX = `external_ids:${NAME_KEY}`;
@@ -31,7 +32,6 @@ export interface NbView {
   table<T extends NbTableName>(name: T): TableLike<NbTables[T]>;
 }
 
-export { OWNED_TABLES };
 
 /**
  * The indexes the NAT layer plans with, per table: names, the rows of each
@@ -58,6 +58,23 @@ const OWN_INDEXES: Readonly<Partial<Record<NbTableName, readonly string[]>>> = {
 export const NB_INDEXES: Readonly<Partial<Record<NbTableName, readonly string[]>>> = Object.fromEntries(
   OWNED_TABLES.map((t) => [t, [...new Set([...(OWN_INDEXES[t] ?? []), ...(PARENT_INDEXES[t] ?? [])])]]),
 );
+
+/**
+ * Every gateway port NB has with its chassis: router ports with
+ * Gateway_Chassis rows, and HA chassis groups (`group`) with their HA_Chassis
+ * rows (a BFD port's is named bfd@<vpc>). A scan of the router ports and
+ * groups: for a report, or a new port's placement.
+ */
+export function gatewayPortChassis(nb: NbView): (GatewayPortChassis & { group: boolean })[] {
+  const out: (GatewayPortChassis & { group: boolean })[] = [];
+  for (const lrp of nb.table('Logical_Router_Port').values()) {
+    if (lrp.gateway_chassis.length) out.push({ port: lrp.name, group: false, chassis: lrp.gateway_chassis.map((u) => nb.table('Gateway_Chassis').get(u)).filter((g) => g !== undefined) });
+  }
+  for (const g of nb.table('HA_Chassis_Group').values()) {
+    if (g.ha_chassis.length) out.push({ port: g.name, group: true, chassis: g.ha_chassis.map((u) => nb.table('HA_Chassis').get(u)).filter((h) => h !== undefined) });
+  }
+  return out;
+}
 
 /** A row by its name (the first, when a table allows several). */
 export function byName<T extends NbTableName>(nb: NbView, table: T, name: string): NbTables[T] | undefined {

@@ -19,7 +19,8 @@
  */
 import type { ManifestObject } from './objects.js';
 import { parseStored } from './manifest.js';
-import { NbFacts, OWNED_TABLES, type NbView } from './nb-view.js';
+import { NbFacts, type NbView } from './nb-view.js';
+import { OWNED_TABLES } from './topology.js';
 import { walk } from './graph.js';
 import type { ChangeEvent } from '../ovsdb/replica.js';
 import { GLOBAL_SPEC_PREFIX, KIND_KEY, NAME_KEY, OWNER_KEY, SPEC_KEY, idOf, objectId } from './rows.js';

@@ -39,7 +39,6 @@ import {
 import { NbFacts, OBJECT_INDEX, holdersOf, type NbView } from './nb-view.js';
 import { CHILD_COLUMNS, OWNED_TABLES, PARENTS, ROOT, ROOT_REFS } from './topology.js';
 
-export { OWNED_TABLES, ROOT };
 
 export interface Change {
   action: 'add' | 'change' | 'remove';

@@ -4,7 +4,7 @@
  */
 import type { ManifestObject } from './objects.js';
 import { sourceOf } from './manifest.js';
-import { OWNED_TABLES } from './plan.js';
+import { OWNED_TABLES } from './topology.js';
 import { IP_LEDGER_PREFIX, KIND_KEY, NAME_KEY, OWNER_KEY, PART_KEY } from './rows.js';
 import type { StoredObjects } from './store.js';
 import type { NbView } from './nb-view.js';

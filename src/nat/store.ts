@@ -21,7 +21,7 @@
  */
 import type { Manifest, ManifestObject } from './objects.js';
 import { parseStored } from './manifest.js';
-import { OWNED_TABLES } from './plan.js';
+import { OWNED_TABLES } from './topology.js';
 import { GLOBAL_SPEC_PREFIX, IP_LEDGER_PREFIX, KIND_KEY, NAME_KEY, OWNER_KEY, SPEC_KEY, idOf, objectId } from './rows.js';
 import type { NbView } from './nb-view.js';
 
