@@ -19,6 +19,7 @@ import { addChassisRows } from '../tools/sandbox-lib.js';
 import { dualStackNetwork } from './helpers/nat-fixture.js';
 import { nbctl, withSandbox } from './helpers/sandbox.js';
 import { runBin } from './helpers/bin.js';
+import { JsonStreamParser } from '../src/ovsdb/framing.js';
 import { prng, tempDir, until } from './helpers/util.js';
 
 const exec = promisify(execFile);
@@ -200,20 +201,9 @@ t.test('events: on the socket as they happen (follow) and kept for ovn-natgwctl 
   const seen: Record<string, unknown>[] = [];
   const c = createConnection(sock);
   t.teardown(() => void c.destroy());
-  let buf = '';
-  c.on('data', (b) => {
-    buf += b.toString();
-    // notifications and the answer, back to back: split on the boundaries of whole JSON values
-    let depth = 0, start = 0, inStr = false, esc = false;
-    for (let i = 0; i < buf.length; i++) {
-      const ch = buf[i];
-      if (inStr) { if (esc) esc = false; else if (ch === '\\') esc = true; else if (ch === '"') inStr = false; continue; }
-      if (ch === '"') inStr = true;
-      else if (ch === '{') depth++;
-      else if (ch === '}' && --depth === 0) { seen.push(JSON.parse(buf.slice(start, i + 1)) as Record<string, unknown>); start = i + 1; }
-    }
-    buf = buf.slice(start);
-  });
+  // notifications and the answer, back to back on the stream: the project's own JSON framer splits them
+  const parser = new JsonStreamParser((m) => seen.push(m as Record<string, unknown>), { leafLevel: 1 });
+  c.on('data', (b: Buffer) => parser.push(b));
   await new Promise<void>((r) => c.on('connect', () => r()));
   c.write(JSON.stringify({ jsonrpc: '2.0', id: 7, method: 'events', params: { follow: true } }));
   await until('the answer', () => seen.some((m) => m.id === 7));

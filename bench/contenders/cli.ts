@@ -10,8 +10,8 @@
  *  - beside them `ovn-nbctl lr-nat-add` on the same NB, one process per call.
  */
 import { execFile, spawn } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { callDaemon } from '../../src/cli/daemon-client.js';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { rssMb, waitDaemonReady } from '../daemon.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -95,16 +95,14 @@ export async function cliBench(w: Workload, sb: Sandbox, runs: number): Promise<
     const socketFipSeconds: number[] = [];
     let daemonRssMb = 0;
     try {
-      const ready = async () => ((await callDaemon(sock, 'status').catch(() => ({ ready: false }))) as { ready: boolean }).ready;
-      for (let i = 0; i < 1200 && !(await ready()); i++) await new Promise((r) => setTimeout(r, 100));
-      if (!(await ready())) throw new Error('ovn-natgwd did not get ready');
+      await waitDaemonReady(sock, 120);
       for (let i = 0; i < runs; i++) {
         const r = (i * 41 + 7) % w.routers.length;
         const f = join(dir, `sock-fip-${i}.yaml`);
         await writeFile(f, `${K}kind: OvnEip\nmetadata: {name: sock-e${i}}\nspec: {externalSubnet: external, type: nat}\n---\n${K}kind: OvnFip\nmetadata: {name: sock-f${i}}\nspec: {ovnEip: sock-e${i}, vpc: ${w.routers[r].name}, v4Ip: ${internal(r, 243)}}\n`);
         socketFipSeconds.push(await ctl('-t', sock, 'apply', '-q', '-f', f));
       }
-      daemonRssMb = Number(/VmRSS:\s+(\d+)/.exec(await readFile(`/proc/${daemon.pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+      daemonRssMb = await rssMb(daemon.pid!);
     } finally {
       daemon.kill('SIGTERM');
       await new Promise((r) => daemon.once('exit', r));

@@ -9,7 +9,7 @@
  * same NB, one process per call.
  */
 import { execFile, spawn } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -17,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { callDaemon } from '../../src/cli/daemon-client.js';
 import { addChassisRows } from '../../tools/sandbox-lib.js';
+import { rssMb, waitDaemonReady } from '../daemon.js';
 import type { Sandbox } from '../sandbox.js';
 import { buildWorkload, intToIp, ipToInt } from '../workload.js';
 import { workloadDocuments } from '../workload-yaml.js';
@@ -44,9 +45,7 @@ export async function socketBench(opts: { routers: number; fips: number; rounds:
   const t0 = performance.now();
   const daemon = spawn(process.execPath, [BIN, '--db', a.nbRemote, '--sb', a.sbRemote, '--manifests', manifests, '--socket', sock, '--config', '/dev/null', '--log-level', 'warn'], { stdio: 'ignore' });
   try {
-    const status = async () => (await callDaemon(sock, 'status').catch(() => ({ ready: false }))) as { ready: boolean };
-    for (let i = 0; i < 6000 && !(await status()).ready; i++) await new Promise((r) => setTimeout(r, 100));
-    if (!(await status()).ready) throw new Error('ovn-natgwd did not get ready');
+    await waitDaemonReady(sock, 600);
     const readySeconds = (performance.now() - t0) / 1000;
     const internal = (r: number, n: number) => intToIp(ipToInt(w.routers[r].internalCidr.split('/')[0]) + n);
     const R = w.routers.length;
@@ -77,8 +76,7 @@ export async function socketBench(opts: { routers: number; fips: number; rounds:
       await exec('ovn-nbctl', [`--db=${a.nbRemote}`, 'lr-nat-add', w.routers[i].name, 'dnat_and_snat', intToIp(ipToInt('172.30.0.10') + i), internal(i, 252)]);
       nbctlMs.push(performance.now() - t);
     }
-    const rssMb = Number(/VmRSS:\s+(\d+)/.exec(await readFile(`/proc/${daemon.pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
-    return { readySeconds, runs, nbctlMs, rssMb };
+    return { readySeconds, runs, nbctlMs, rssMb: await rssMb(daemon.pid!) };
   } finally {
     daemon.kill('SIGTERM');
     await new Promise((r) => daemon.once('exit', r));

@@ -13,6 +13,12 @@ export class DaemonError extends Error {
   override name = 'DaemonError';
 }
 
+/** Why the daemon's socket could not be reached, as the error to show. */
+function unreachable(socket: string, e: NodeJS.ErrnoException): DaemonError {
+  const why = e.code === 'ENOENT' ? 'no such socket' : e.code === 'ECONNREFUSED' ? 'connection refused' : e.message;
+  return new DaemonError(`cannot reach ovn-natgwd at ${socket}: ${why}`);
+}
+
 export function callDaemon(socket: string, method: string, params: Record<string, unknown> = {}): Promise<unknown> {
   return new Promise((resolve, reject) => {
     const c = createConnection(socket);
@@ -33,7 +39,7 @@ export function callDaemon(socket: string, method: string, params: Record<string
       { leafLevel: 1 },
     );
     c.on('data', (b: Buffer) => parser.push(b));
-    c.on('error', (e: NodeJS.ErrnoException) => finish(() => reject(new DaemonError(`cannot reach ovn-natgwd at ${socket}: ${e.code === 'ENOENT' ? 'no such socket' : e.code === 'ECONNREFUSED' ? 'connection refused' : e.message}`))));
+    c.on('error', (e: NodeJS.ErrnoException) => finish(() => reject(unreachable(socket, e))));
     c.on('close', () => finish(() => reject(new DaemonError(`ovn-natgwd at ${socket} closed the connection without an answer`))));
     c.write(JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }));
   });
@@ -62,7 +68,7 @@ export function followDaemon(socket: string, method: string, params: Record<stri
       { leafLevel: 1 },
     );
     c.on('data', (b: Buffer) => parser.push(b));
-    c.on('error', (e: NodeJS.ErrnoException) => reject(new DaemonError(`cannot reach ovn-natgwd at ${socket}: ${e.code === 'ENOENT' ? 'no such socket' : e.code === 'ECONNREFUSED' ? 'connection refused' : e.message}`)));
+    c.on('error', (e: NodeJS.ErrnoException) => reject(unreachable(socket, e)));
     c.on('close', () => (answered ? resolve() : reject(new DaemonError(`ovn-natgwd at ${socket} closed the connection without an answer`))));
     c.write(JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }));
   });

@@ -27,6 +27,7 @@ import { formatObjects, formatPlan, formatTable, type OutputFormat } from './out
 import { Progress } from './progress.js';
 import { callDaemon, DaemonError, DEFAULT_DAEMON_SOCKET, followDaemon } from './daemon-client.js';
 import { formatEvent, type NatgwEvent } from '../daemon/events.js';
+import { formatStatus, type StatusParts } from '../daemon/status-text.js';
 import { existsSync } from 'node:fs';
 import { sourceOf } from '../nat/manifest.js';
 import yaml from 'js-yaml';
@@ -331,18 +332,7 @@ function program(run: Run): Command {
       if (!target) throw new UsageError(`status: no ovn-natgwd: give -t SOCKET (${DEFAULT_DAEMON_SOCKET} does not exist)`);
       const s = (await callDaemon(target, 'status')) as Record<string, unknown>;
       if (o.output === 'json') return void run.out.write(`${JSON.stringify(s, null, 2)}\n`);
-      const last = s.last_reconcile as { at: string; reason: string; ok: boolean; transacted: boolean; error?: string } | null;
-      const m = s.manifests as { dir: string; objects: number; refused: string | null };
-      run.out.write(
-        [
-          `ready: ${s.ready}`,
-          `owner: ${s.owner}`,
-          `nb: ${(s.nb as { remote: string; connected: boolean }).remote} (${(s.nb as { connected: boolean }).connected ? 'connected' : 'not connected'})`,
-          `manifests: ${m.dir} (${m.objects} objects)${m.refused ? `, refused: ${m.refused}` : ''}`,
-          `last reconcile: ${last ? `${last.at} (${last.reason}) ${last.ok ? (last.transacted ? 'applied' : 'nothing to change') : `failed: ${last.error}`}` : 'none yet'}`,
-          '',
-        ].join('\n'),
-      );
+      run.out.write(formatStatus(s as unknown as StatusParts));
     });
 
   p.command('chassis')

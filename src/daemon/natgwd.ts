@@ -28,6 +28,7 @@ import { Reconciler } from './reconciler.js';
 import { Notifier } from './notify.js';
 import { Metrics } from './metrics.js';
 import { Events } from './events.js';
+import { formatStatus, type StatusParts } from './status-text.js';
 
 /** The kinds `get` lists. */
 const KINDS = ['OvnEip', 'OvnFip', 'OvnSnatRule', 'OvnDnatRule', 'Vip', 'Vpc', 'Subnet', 'Vlan', 'ProviderNetwork', 'ConfigMap'];
@@ -219,7 +220,7 @@ class Daemon {
     m.connected.set({ db: 'OVN_Northbound' }, this.gw.nbClient.connected ? 1 : 0);
     if (this.gw.sbClient) m.connected.set({ db: 'OVN_Southbound' }, this.gw.sbClient.connected ? 1 : 0);
     m.objects.set(this.reconciler?.appliedObjects()?.size ?? 0);
-    if (this.ready) for (const t of ['Logical_Router', 'Logical_Switch', 'Logical_Router_Port', 'Logical_Switch_Port', 'NAT', 'Gateway_Chassis', 'Load_Balancer'] as const) m.rows.set({ table: t }, this.gw.nb.table(t).size);
+    if (this.ready) for (const t of REPORTED_TABLES) m.rows.set({ table: t }, this.gw.nb.table(t).size);
   }
 
   private async reload(): Promise<string> {
@@ -269,18 +270,7 @@ class Daemon {
     const a = this.admin;
     a.register('status', { rpc: () => this.status() });
     a.register('natgw/status', {
-      unixctl: () => {
-        const s = this.status();
-        const last = s.last_reconcile as { at: string; reason: string; ok: boolean; transacted: boolean; error?: string } | null;
-        return [
-          `ready: ${s.ready}`,
-          `owner: ${s.owner}`,
-          `nb: ${(s.nb as { remote: string; connected: boolean }).remote} (${(s.nb as { connected: boolean }).connected ? 'connected' : 'not connected'})`,
-          `manifests: ${(s.manifests as { dir: string; objects: number }).dir} (${(s.manifests as { objects: number }).objects} objects)${(s.manifests as { refused: string | null }).refused ? `, refused: ${(s.manifests as { refused: string }).refused}` : ''}`,
-          `last reconcile: ${last ? `${last.at} (${last.reason}) ${last.ok ? (last.transacted ? 'applied' : 'nothing to change') : `failed: ${last.error}`}` : 'none yet'}`,
-          '',
-        ].join('\n');
-      },
+      unixctl: () => formatStatus(this.status() as unknown as StatusParts),
     });
     a.register('get', {
       rpc: (p) => {
@@ -532,8 +522,9 @@ async function writeTemp(file: string, text: string): Promise<string> {
   return tmp;
 }
 
+/** The NB tables whose replica sizes the status and the metrics report. */
+const REPORTED_TABLES = ['Logical_Router', 'Logical_Switch', 'Logical_Router_Port', 'Logical_Switch_Port', 'NAT', 'Gateway_Chassis', 'Load_Balancer'] as const;
+
 function countRows(gw: NatGateway): number {
-  let n = 0;
-  for (const t of ['Logical_Router', 'Logical_Switch', 'Logical_Router_Port', 'Logical_Switch_Port', 'NAT', 'Gateway_Chassis'] as const) n += gw.nb.table(t).size;
-  return n;
+  return REPORTED_TABLES.reduce((n, t) => n + gw.nb.table(t).size, 0);
 }

@@ -1,0 +1,23 @@
+/** ovn-natgwd's status as text, for `ovs-appctl natgw/status` and `ovn-natgwctl status` alike. */
+
+/** The parts of the daemon's status (its `status` method) the text shows. */
+export interface StatusParts {
+  ready: boolean;
+  owner: string;
+  nb: { remote: string; connected: boolean };
+  manifests: { dir: string; objects: number; refused: string | null };
+  last_reconcile: { at: string; reason: string; ok: boolean; transacted: boolean; error?: string } | null;
+}
+
+export function formatStatus(s: StatusParts): string {
+  const last = s.last_reconcile;
+  const m = s.manifests;
+  return [
+    `ready: ${s.ready}`,
+    `owner: ${s.owner}`,
+    `nb: ${s.nb.remote} (${s.nb.connected ? 'connected' : 'not connected'})`,
+    `manifests: ${m.dir} (${m.objects} objects)${m.refused ? `, refused: ${m.refused}` : ''}`,
+    `last reconcile: ${last ? `${last.at} (${last.reason}) ${last.ok ? (last.transacted ? 'applied' : 'nothing to change') : `failed: ${last.error}`}` : 'none yet'}`,
+    '',
+  ].join('\n');
+}
