@@ -7,7 +7,7 @@
  * gone, and a restart after kill -9 sending no transaction. Checked with
  * ovn-nbctl.
  */
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { createConnection } from 'node:net';
 import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
@@ -76,6 +76,20 @@ const appctl = async (...args: string[]) => (await exec('ovs-appctl', ['-t', soc
 const natList = async () => (await nbctl(sb, 'lr-nat-list', 'vpc1')).split('\n').filter((l) => l.includes('10.5.204.2'));
 const fip = (ip: string) =>
   `kind: OvnEip\napiVersion: kubeovn.io/v1\nmetadata: {name: eip-1}\nspec: {externalSubnet: external204, type: nat, v4Ip: 10.5.204.201}\n---\nkind: OvnFip\napiVersion: kubeovn.io/v1\nmetadata: {name: fip-1}\nspec: {ovnEip: eip-1, vpc: vpc1, v4Ip: ${ip}}\n`;
+
+/** The daemon's events from now on (`events` with follow, on a connection of its own, closed with the test). */
+async function follow(t: Test): Promise<() => Record<string, unknown>[]> {
+  const seen: Record<string, unknown>[] = [];
+  const c = createConnection(sock);
+  t.teardown(() => void c.destroy());
+  // notifications and the answer, back to back on the stream: the project's own JSON framer splits them
+  const parser = new JsonStreamParser((m) => seen.push(m as Record<string, unknown>), { leafLevel: 1 });
+  c.on('data', (b: Buffer) => parser.push(b));
+  await new Promise<void>((r) => c.on('connect', () => r()));
+  c.write(JSON.stringify({ jsonrpc: '2.0', id: 7, method: 'events', params: { follow: true } }));
+  await until('the answer', () => seen.some((m) => m.id === 7));
+  return () => seen.filter((m) => m.method === 'event').map((m) => m.params as Record<string, unknown>);
+}
 
 let d = start();
 await until('the daemon to be ready', async () => existsSync(sock) && (await status().catch(() => ({ ready: false }))).ready, 30_000);
@@ -198,16 +212,7 @@ t.test('ovn-natgwctl -t SOCKET: apply, get, status, delete through the daemon; r
 });
 
 t.test('events: on the socket as they happen (follow) and kept for ovn-natgwctl events', async (t) => {
-  const seen: Record<string, unknown>[] = [];
-  const c = createConnection(sock);
-  t.teardown(() => void c.destroy());
-  // notifications and the answer, back to back on the stream: the project's own JSON framer splits them
-  const parser = new JsonStreamParser((m) => seen.push(m as Record<string, unknown>), { leafLevel: 1 });
-  c.on('data', (b: Buffer) => parser.push(b));
-  await new Promise<void>((r) => c.on('connect', () => r()));
-  c.write(JSON.stringify({ jsonrpc: '2.0', id: 7, method: 'events', params: { follow: true } }));
-  await until('the answer', () => seen.some((m) => m.id === 7));
-  const events = () => seen.filter((m) => m.method === 'event').map((m) => m.params as Record<string, unknown>);
+  const events = await follow(t);
   await rpc('put', { manifest: fip('192.168.0.31').replaceAll('eip-1', 'eip-ev').replaceAll('fip-1', 'fip-ev').replace('10.5.204.201', '10.5.204.205') });
   await until('an applied event', () => events().some((e) => e.type === 'applied' && e.reason === 'put'));
   await nbctl(sb, 'lr-nat-del', 'vpc1', 'dnat_and_snat', '10.5.204.205');
@@ -243,6 +248,47 @@ t.test('events: on the socket as they happen (follow) and kept for ovn-natgwctl 
   const direct = await runBin(['chassis'], { OVN_NB_DB: sb.nbRemote, OVN_SB_DB: sb.sbRemote });
   t.equal(direct.code, 0, direct.stderr);
   t.same(rows(direct.stdout), r, 'the same without the daemon');
+});
+
+t.test('a FIP whose workload port is not there yet waits (the rest is applied); the port added, it is applied and ready', async (t) => {
+  const events = await follow(t);
+  const readyEvents = (object: string) => events().filter((e) => e.type === 'ready' && e.object === object) as unknown as { ready: boolean; reason?: string; was: string }[];
+  const K = 'apiVersion: kubeovn.io/v1\n';
+  await writeFile(
+    path.join(dir, 'waiting.yaml'),
+    `${K}kind: OvnEip\nmetadata: {name: eip-w}\nspec: {externalSubnet: external204, type: nat, v4Ip: 10.5.204.206}\n---\n${K}kind: OvnFip\nmetadata: {name: fip-w}\nspec: {ovnEip: eip-w, ipName: pod-w.default}\n---\n` +
+      `${K}kind: OvnEip\nmetadata: {name: eip-x}\nspec: {externalSubnet: external204, type: nat, v4Ip: 10.5.204.207}\n---\n${K}kind: OvnFip\nmetadata: {name: fip-x}\nspec: {ovnEip: eip-x, vpc: vpc1, v4Ip: 192.168.0.78}\n`,
+  );
+  await until('the FIP beside it applied', async () => (await natList()).some((l) => l.includes('10.5.204.207')));
+  t.notOk((await natList()).some((l) => l.includes('10.5.204.206')), 'ovn-nbctl lr-nat-list: no NAT row for the waiting FIP');
+  const last = (await status()).last_reconcile as { ok: boolean; waiting?: string[] };
+  t.ok(last.ok, 'the directory is not refused for it');
+  t.match(last.waiting?.join('\n') ?? '', /OvnFip fip-w .*spec\.ipName: no Logical_Switch_Port "pod-w\.default"/, 'status says what it waits for');
+  await until('a not-ready event', () => readyEvents('OvnFip/fip-w').length > 0);
+  t.match(readyEvents('OvnFip/fip-w')[0], { ready: false, was: 'new', reason: /^waiting: spec\.ipName: no Logical_Switch_Port "pod-w\.default"/ }, 'event: OvnFip/fip-w not ready, waiting');
+  await until('a ready event for the other', () => readyEvents('OvnFip/fip-x').some((e) => e.ready));
+  const got = ((await rpc('get', { kind: 'OvnFip' }))?.result as { status: { name: string; ready: boolean; reason: string } }[]).find((o) => o.status.name === 'fip-w');
+  t.match(got?.status, { ready: false, reason: /waiting/ }, 'get OvnFip: listed, not ready, with why');
+  // the CNI adds the pod's port: planned then, without a restart or a file change
+  const transactions = (await status()).counts.transactions;
+  await nbctl(sb, 'lsp-add', 'vpc1-subnet1', 'pod-w.default', '--', 'lsp-set-addresses', 'pod-w.default', '00:00:00:00:00:77 192.168.0.77');
+  await until('the waiting FIP applied', async () => (await natList()).some((l) => l.includes('10.5.204.206') && l.includes('192.168.0.77')));
+  t.pass('ovn-nbctl lr-nat-list: 10.5.204.206 -> 192.168.0.77, once the port is there');
+  t.ok((await status()).counts.transactions > transactions, 'written by the daemon');
+  await until('a ready event', () => readyEvents('OvnFip/fip-w').some((e) => e.ready));
+  t.match(readyEvents('OvnFip/fip-w').at(-1), { ready: true, was: 'not ready' }, 'event: OvnFip/fip-w ready');
+  t.match((await rpc('metrics'))?.result as string, /^ovn_natgw_objects\{kind="OvnFip",ready="true"\} [1-9]\d*$/m, 'metrics: objects by kind and readiness');
+  const shown = await runBin(['-t', sock, 'events']);
+  t.match(shown.stdout, /OvnFip\/fip-w: not ready: waiting: spec\.ipName/, 'ovn-natgwctl events: the wait');
+  t.match(shown.stdout, /OvnFip\/fip-w: ready$/m, 'and the ready');
+  // the pod goes: the FIP is left as it is (never torn down for a missing port), not ready, waiting again
+  const n = readyEvents('OvnFip/fip-w').length;
+  await nbctl(sb, 'lsp-del', 'pod-w.default');
+  await until('a not-ready event again', () => readyEvents('OvnFip/fip-w').length > n);
+  t.match(readyEvents('OvnFip/fip-w').at(-1), { ready: false, was: 'ready', reason: /^waiting: spec\.ipName: no Logical_Switch_Port/ }, 'event: not ready, waiting again');
+  t.ok((await natList()).some((l) => l.includes('10.5.204.206')), 'its NAT row is kept');
+  await rm(path.join(dir, 'waiting.yaml'));
+  await until('both FIPs gone', async () => !(await natList()).some((l) => l.includes('10.5.204.206') || l.includes('10.5.204.207')));
 });
 
 t.test('10^5 random and mutated messages: the daemon still answers status, NB unchanged', async (t) => {

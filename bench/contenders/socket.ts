@@ -76,7 +76,14 @@ export async function socketBench(opts: { routers: number; fips: number; rounds:
       await exec('ovn-nbctl', [`--db=${a.nbRemote}`, 'lr-nat-add', w.routers[i].name, 'dnat_and_snat', intToIp(ipToInt('172.30.0.10') + i), internal(i, 252)]);
       nbctlMs.push(performance.now() - t);
     }
-    return { readySeconds, runs, nbctlMs, rssMb: await rssMb(daemon.pid!) };
+    const rss = await rssMb(daemon.pid!);
+    if (process.env.BENCH_SOCKET_MEMORY) {
+      const mem = async () => JSON.stringify(((await callDaemon(sock, 'status')) as { memory_mb: unknown }).memory_mb);
+      progress(`memory after the changes: ${await mem()}`);
+      await new Promise((r) => setTimeout(r, 20_000));
+      progress(`memory 20 s later: ${await mem()}, rss ${(await rssMb(daemon.pid!)).toFixed(0)}`);
+    }
+    return { readySeconds, runs, nbctlMs, rssMb: rss };
   } finally {
     daemon.kill('SIGTERM');
     await new Promise((r) => daemon.once('exit', r));

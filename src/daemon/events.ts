@@ -2,14 +2,15 @@
  * The daemon's events: what an operator watches for, in the log and on the
  * socket (`events`, `ovn-natgwctl events -f`): a change applied, a drift
  * repaired, the directory refused, a gateway port moving to another chassis
- * (SB Port_Binding of its chassisredirect port), a BFD session's status.
+ * (SB Port_Binding of its chassisredirect port), a BFD session's status, an
+ * object becoming ready or not (readiness.ts).
  * The last ones are kept for `events` without -f.
  */
 import type { Logger } from 'pino';
 
 export interface NatgwEvent {
   time: string;
-  type: 'applied' | 'drift-repaired' | 'refused' | 'gateway' | 'bfd';
+  type: 'applied' | 'drift-repaired' | 'refused' | 'gateway' | 'bfd' | 'ready';
   [k: string]: unknown;
 }
 
@@ -46,6 +47,8 @@ export function formatEvent(e: NatgwEvent): string {
       return `${e.time} gateway ${String(e.port)}: now on ${e.chassis ?? '(no chassis)'}${e.previous ? ` (was ${String(e.previous)})` : ''}`;
     case 'bfd':
       return `${e.time} bfd ${String(e.logical_port)} -> ${String(e.dst_ip)}: ${String(e.status)}${e.previous ? ` (was ${String(e.previous)})` : ''}`;
+    case 'ready':
+      return `${e.time} ${String(e.object)}: ${e.ready ? 'ready' : `not ready: ${String(e.reason)}`}${e.was === 'new' ? ' (new)' : ''}`;
     case 'refused':
       return `${e.time} refused: ${String(e.problem)}`;
     default:

@@ -21,7 +21,15 @@ export class Metrics {
     buckets: [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10],
     registers: [this.registry],
   });
-  readonly objects = new Gauge({ name: 'ovn_natgw_objects', help: 'objects of the manifest directory as last applied', registers: [this.registry] });
+  readonly objects = new Gauge({ name: 'ovn_natgw_objects', help: 'objects of the manifest directory as last applied, by kind and readiness (ready: rows in NB and a gateway chassis to leave by)', labelNames: ['kind', 'ready'], registers: [this.registry] });
+  readonly conflicts = new Counter({ name: 'ovn_natgw_conflicts_total', help: 'transactions refused because another writer changed what the plan read (planned again and retried)', registers: [this.registry] });
+  readonly reconnects = new Counter({ name: 'ovn_natgw_reconnects_total', help: 'database sessions made again after one was lost', labelNames: ['db'], registers: [this.registry] });
+  readonly lag = new Gauge({
+    name: 'ovn_natgw_replica_lag_seconds',
+    help: 'the last catch-up probe: time until the replica was known to hold every change committed before it (one echo behind the queued updates), every 5 s',
+    labelNames: ['db'],
+    registers: [this.registry],
+  });
   readonly ready = new Gauge({ name: 'ovn_natgw_ready', help: '1 once the replicas are complete and the first reconcile is done', registers: [this.registry] });
   readonly connected = new Gauge({ name: 'ovn_natgw_connected', help: '1 while the database session is up', labelNames: ['db'], registers: [this.registry] });
   readonly rows = new Gauge({ name: 'ovn_natgw_replica_rows', help: 'rows in the NB replica, by table', labelNames: ['table'], registers: [this.registry] });

@@ -11,6 +11,9 @@
  * let a transaction in flight finish, close the socket and exit 0.
  */
 import { readFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { rm, writeFile } from 'node:fs/promises';
 import { Command, CommanderError, Option } from 'commander';
 import pino, { type Logger } from 'pino';
@@ -28,6 +31,9 @@ import { Reconciler } from './reconciler.js';
 import { Notifier } from './notify.js';
 import { Metrics } from './metrics.js';
 import { Events } from './events.js';
+import { Readiness } from './readiness.js';
+import type { DirObject } from './directory.js';
+import type { Plan } from '../nat/plan.js';
 import { formatStatus, type StatusParts } from './status-text.js';
 
 /** The kinds `get` lists. */
@@ -125,6 +131,17 @@ export async function main(argv: string[]): Promise<void> {
   }
 }
 
+let gcFn: (() => void) | undefined;
+
+/** A full garbage collection now (V8's gc, exposed at run time: no flag on the command line). */
+function fullGc(): void {
+  if (!gcFn) {
+    setFlagsFromString('--expose-gc');
+    gcFn = runInNewContext('gc') as () => void;
+  }
+  gcFn();
+}
+
 class Daemon {
   private readonly gw: NatGateway;
   private readonly admin: AdminServer;
@@ -136,6 +153,9 @@ class Daemon {
   private readonly metrics = new Metrics();
   private readonly events: Events;
   private metricsPort: number | undefined;
+  private lastGc = 0;
+  /** each object's readiness, kept from the plans: its changes are events */
+  private readonly readiness: Readiness;
 
   constructor(
     private config: DaemonConfig,
@@ -145,6 +165,15 @@ class Daemon {
     this.gw = new NatGateway({ nb: config.nb, ...(config.sb ? { sb: config.sb } : {}), ...(config.tls ? { tls: config.tls } : {}), logger, timeoutMs: 2_000_000_000, gatewayBindings: true });
     this.notify = new Notifier(logger);
     this.events = new Events(logger);
+    this.readiness = new Readiness(
+      () => this.gw.view(),
+      () => this.config.owner,
+      () => {
+        const chassis = this.gw.chassisNames();
+        return { reservations: this.gw.reservations(), ...(chassis ? { chassis } : {}) };
+      },
+      (c) => this.events.emit({ type: 'ready', ...c }),
+    );
     this.admin = new AdminServer({ path: config.socket, ...(config.socketGroup !== undefined ? { gid: gidOf(config.socketGroup) } : {}), logger });
     this.methods();
   }
@@ -172,8 +201,12 @@ class Daemon {
     await this.gw.connect();
     if (this.stopping) return;
     this.watchEvents();
+    this.watchSessions();
     this.reconciler = new Reconciler(this.gw, this.reconcileOptions());
     const first = await this.reconciler.start();
+    // the first reconcile read and planned everything: its garbage collected before READY, so that
+    // the resident set is what the daemon holds, not the peak of a start
+    fullGc();
     this.ready = true;
     this.notify.send('READY=1', `STATUS=${first.ok ? 'reconciled' : `reconcile failed: ${(first.error ?? '').slice(0, 200)}`}`);
     this.notify.startWatchdog(() => this.gw.nbClient.connected && (!this.gw.sbClient || this.gw.sbClient.connected));
@@ -189,6 +222,19 @@ class Daemon {
       logger: this.logger,
       metrics: this.metrics,
       onEvent: (e: { type: 'applied' | 'drift-repaired' | 'refused'; [k: string]: unknown }) => this.events.emit(e),
+      onPlanned: (plan: Plan, objects: ReadonlyMap<string, DirObject>, first: boolean) => {
+        // a plan of the whole state looks at every object (one scan per kind); a change, at what it planned
+        this.readiness.update(objects, plan.scope, plan.waiting, first);
+        // a plan of the whole state (a reload, SB changed) leaves its garbage: collected soon, at most every 30 s
+        if (!plan.scope && !first && Date.now() - this.lastGc > 30_000) {
+          this.lastGc = Date.now();
+          setTimeout(fullGc, 100).unref();
+        }
+        if (first) {
+          const notReady = this.readiness.notReady();
+          this.logger.info({ objects: objects.size, not_ready: notReady.length, ...(notReady.length ? { first_not_ready: notReady.slice(0, 20).map(([id, why]) => `${id}: ${why}`) } : {}) }, 'readiness of the objects');
+        }
+      },
     };
   }
 
@@ -214,12 +260,38 @@ class Daemon {
     });
   }
 
+  /** Reconnects counted, and the replicas' lag probed every 5 s (a catch-up echo, timed). */
+  private watchSessions(): void {
+    const clients = [['OVN_Northbound', this.gw.nbClient], ...(this.gw.sbClient ? [['OVN_Southbound', this.gw.sbClient] as const] : [])] as const;
+    for (const [db, c] of clients) {
+      c.on('connected', () => this.metrics.reconnects.inc({ db }));
+      c.on('disconnected', (reason: unknown) => this.logger.warn({ db, reason: String(reason) }, 'database session lost; reconnecting (NB is not written meanwhile)'));
+    }
+    const probe = setInterval(() => {
+      for (const [db, c] of clients) {
+        if (!c.connected) continue;
+        const t = performance.now();
+        c.caughtUp().then(
+          () => this.metrics.lag.set({ db }, (performance.now() - t) / 1000),
+          () => undefined,
+        );
+      }
+    }, 5000);
+    probe.unref();
+    this.stopProbe = () => clearInterval(probe);
+  }
+  private stopProbe: () => void = () => undefined;
+
   private refreshMetrics(): void {
     const m = this.metrics;
     m.ready.set(this.ready ? 1 : 0);
     m.connected.set({ db: 'OVN_Northbound' }, this.gw.nbClient.connected ? 1 : 0);
     if (this.gw.sbClient) m.connected.set({ db: 'OVN_Southbound' }, this.gw.sbClient.connected ? 1 : 0);
-    m.objects.set(this.reconciler?.appliedObjects()?.size ?? 0);
+    m.objects.reset();
+    for (const [kind, c] of this.readiness.counts()) {
+      m.objects.set({ kind, ready: 'true' }, c.ready);
+      m.objects.set({ kind, ready: 'false' }, c.notReady);
+    }
     if (this.ready) for (const t of REPORTED_TABLES) m.rows.set({ table: t }, this.gw.nb.table(t).size);
   }
 
@@ -252,7 +324,7 @@ class Daemon {
       owner: this.config.owner,
       nb: { remote: this.config.nb, connected: this.gw.nbClient.connected, rows: this.ready ? countRows(this.gw) : undefined },
       sb: this.config.sb ? { remote: this.config.sb, connected: this.gw.sbClient?.connected ?? false } : null,
-      manifests: { dir: this.config.manifests, objects: r?.appliedObjects()?.size ?? 0, refused: r?.refused ?? null },
+      manifests: { dir: this.config.manifests, objects: r?.appliedObjects()?.size ?? 0, not_ready: this.readiness.notReadyCount, refused: r?.refused ?? null },
       last_reconcile: r?.last ?? null,
       last_write: r?.lastWrite ?? null,
       counts: r?.counts ?? null,
@@ -278,7 +350,15 @@ class Daemon {
         const kind = p.kind;
         if (typeof kind !== 'string' || !KINDS.includes(kind)) throw new RpcError(INVALID_PARAMS, `kind: must be one of ${KINDS.join(', ')}, got ${JSON.stringify(kind)}`);
         const chassis = this.gw.chassisNames();
-        return listObjects(this.gw.view(), this.config.owner, kind, this.gw.stored(this.config.owner), chassis ? { chassis } : {});
+        const list = listObjects(this.gw.view(), this.config.owner, kind, this.gw.stored(this.config.owner), chassis ? { chassis } : {});
+        // objects of the directory NB has nothing of yet (waiting for a workload port): listed, not ready, with why
+        const listed = new Set(list.map((v) => v.status.name));
+        for (const o of this.reconciler?.appliedObjects()?.values() ?? []) {
+          if (o.kind !== kind || listed.has(o.name)) continue;
+          const reason = this.readiness.reasonOf(idOf(o)) || 'not applied yet';
+          list.push({ status: { kind, name: o.name, vpc: '', v4Eip: '', v4Ip: '', v6Eip: '', v6Ip: '', ready: false, reason, rows: [] } });
+        }
+        return list.sort((a, b) => (a.status.name < b.status.name ? -1 : 1));
       },
     });
     a.register('put', { rpc: (p) => this.put(p) });
@@ -373,7 +453,7 @@ class Daemon {
   }
 
   /** The directory's objects by id: as last applied, else read now (refused: the directory's problem, as an RpcError). */
-  private directory(): ReadonlyMap<string, ManifestObject> {
+  private directory(): ReadonlyMap<string, DirObject> {
     if (!this.ready || !this.reconciler) throw new RpcError(-32000, 'not ready: the replicas are still being read');
     const objects = this.reconciler.appliedObjects();
     if (!objects || this.reconciler.refused) throw new RpcError(-32000, `the manifest directory is refused (${this.reconciler.refused ?? 'nothing applied yet'}); fix it first`);
@@ -400,18 +480,23 @@ class Daemon {
     const dir = this.directory();
     for (const o of given) {
       const there = dir.get(idOf(o));
-      if (there?.origin && path.resolve(there.origin.file) !== this.fileOf(o)) throw new RpcError(INVALID_PARAMS, `${o.kind} ${o.name}: defined in ${there.origin.file}; change it there`);
+      if (there && path.resolve(there.file) !== this.fileOf(o)) throw new RpcError(INVALID_PARAMS, `${o.kind} ${o.name}: defined in ${there.file}; change it there`);
     }
-    const placed = given.map((o) => ({ ...o, origin: { file: this.fileOf(o), document: 1 } }) as ManifestObject);
     // the files first under temporary names (a directory that cannot be written fails here), then
     // the directory as it will be applied (a refusal: nothing written), then the files in place
     const tmps: [string, string][] = [];
     try {
       for (const o of given) tmps.push([await writeTemp(this.fileOf(o), yaml.dump(sourceOf(o) ?? o, { lineWidth: -1 })), this.fileOf(o)]);
-      const r = await this.applyChecked('put', { objects: given, mode: 'merge', kept: placed });
-      this.reconciler!.wrote(tmps.map(([, file]) => path.basename(file)));
-      for (const [tmp, file] of tmps.splice(0)) await rename(tmp, file);
-      return r;
+      return await this.applyChecked('put', {
+        objects: given,
+        mode: 'merge',
+        files: async () => {
+          const files = tmps.map(([, file]) => file);
+          this.reconciler!.wrote(files.map((f) => path.basename(f)));
+          for (const [tmp, file] of tmps.splice(0)) await rename(tmp, file);
+          return files;
+        },
+      });
     } finally {
       for (const [tmp] of tmps) await rm(tmp, { force: true });
     }
@@ -428,17 +513,23 @@ class Daemon {
     for (const o of ids) {
       const there = dir.get(idOf(o));
       if (!there) throw new RpcError(INVALID_PARAMS, `${o.kind} ${o.name}: not found in ${this.config.manifests}`);
-      if (there.origin && path.resolve(there.origin.file) !== this.fileOf(o)) throw new RpcError(INVALID_PARAMS, `${o.kind} ${o.name}: defined in ${there.origin.file}; remove it there`);
+      if (path.resolve(there.file) !== this.fileOf(o)) throw new RpcError(INVALID_PARAMS, `${o.kind} ${o.name}: defined in ${there.file}; remove it there`);
     }
     if (new Set(ids.map(idOf)).size >= dir.size) throw new RpcError(INVALID_PARAMS, 'objects: deleting them would leave the directory without objects, which is refused');
-    const r = await this.applyChecked('delete', { objects: ids as ManifestObject[], mode: 'delete' });
-    this.reconciler!.wrote(ids.map((o) => path.basename(this.fileOf(o))));
-    for (const o of ids) await rm(this.fileOf(o), { force: true });
-    return r;
+    return this.applyChecked('delete', {
+      objects: ids as ManifestObject[],
+      mode: 'delete',
+      files: async () => {
+        const files = ids.map((o) => this.fileOf(o));
+        this.reconciler!.wrote(files.map((f) => path.basename(f)));
+        for (const f of files) await rm(f, { force: true });
+        return files;
+      },
+    });
   }
 
   /** The directory's objects as they will be, applied (its problems: an RpcError, nothing written). */
-  private async applyChecked(reason: string, change: { objects: ManifestObject[]; mode: 'merge' | 'delete'; kept?: ManifestObject[] }): Promise<unknown> {
+  private async applyChecked(reason: string, change: { objects: ManifestObject[]; mode: 'merge' | 'delete'; files: () => Promise<string[]> }): Promise<unknown> {
     try {
       const { last, plan } = await this.reconciler!.applyGiven(reason, change);
       return { plan: { changes: plan.changes, specs: plan.specs, warnings: plan.warnings }, reconcile: last };
@@ -461,6 +552,7 @@ class Daemon {
     this.stopping ??= (async () => {
       this.logger.info({ why }, 'stopping');
       this.notify.stop();
+      this.stopProbe();
       this.notify.send('STOPPING=1');
       const hard = setTimeout(() => {
         this.logger.error('stop: gave up waiting after 4.5 s');

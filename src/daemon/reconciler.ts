@@ -5,21 +5,28 @@
  * that appeared) plans again; the baseline (src/nat/baseline.ts) makes that
  * plan cover only what changed, and applies it in one transaction.
  *
+ * The directory is read whole at the start and on a reload; after that a
+ * change reads only the files that changed (directory.ts: by their names
+ * from the watcher, and their stamps), and a drift only the stale objects'
+ * files, each applied as one change of the whole state (NatGateway.applyChange),
+ * so that neither holds nor compares a copy of the whole directory.
+ *
  * A directory that cannot be read, holds no objects, or holds an object
  * that is refused is never applied: the last state stays in NB and the
  * status says why (a failed mount must not wipe the gateways). Drift repairs
  * are rate-limited (at most one per `driftIntervalMs`) and logged with what
  * changed.
  */
-import { watch, type FSWatcher } from 'node:fs';
+import { statSync, watch, type FSWatcher } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { ApplyOptions, ApplyResult, NatGateway } from '../nat/apply.js';
-import { loadManifests } from '../nat/manifest.js';
-import { idOf } from '../nat/rows.js';
+import { formatProblem, idOf } from '../nat/rows.js';
 import type { Manifest, ManifestObject } from '../nat/objects.js';
 import type { Change, Plan } from '../nat/plan.js';
 import type { Metrics } from './metrics.js';
+import { ManifestDirectory, type DirChange, type DirObject } from './directory.js';
 
 export interface ReconcileOptions {
   dir: string;
@@ -32,6 +39,8 @@ export interface ReconcileOptions {
   metrics?: Metrics;
   /** an applied change, a drift repaired, the directory refused */
   onEvent?: (e: { type: 'applied' | 'drift-repaired' | 'refused'; [k: string]: unknown }) => void;
+  /** after each plan, with the directory as now applied (objects by id): readiness follows it */
+  onPlanned?: (plan: Plan, objects: ReadonlyMap<string, DirObject>, first: boolean) => void;
 }
 
 export interface ReconcileResult {
@@ -43,6 +52,8 @@ export interface ReconcileResult {
   transacted: boolean;
   /** the objects planned ("Kind/name"); absent: the whole state */
   planned?: readonly string[];
+  /** objects left as they are: they wait for what other writers make (a workload port), with why */
+  waiting?: string[];
   error?: string;
 }
 
@@ -56,22 +67,16 @@ export class Reconciler {
   /** the last reconcile, and the last that wrote */
   last: ReconcileResult | undefined;
   lastWrite: ReconcileResult | undefined;
-  /** the manifest last applied (also by id, kept up to date by changes through the socket) */
-  private appliedManifest: Manifest | undefined;
-  private appliedIndex: Map<string, ManifestObject> | undefined;
-  get applied(): Manifest | undefined {
-    if (!this.appliedManifest && this.appliedIndex) this.appliedManifest = { objects: [...this.appliedIndex.values()], notices: [] };
-    return this.appliedManifest;
+  /** the directory as last applied: files, objects and their keys (not the objects) */
+  private readonly directory: ManifestDirectory;
+  /** whether a whole read was applied yet (before: nothing to change against) */
+  private applied = false;
+  /** The objects last applied, by id (not to be changed by the caller); undefined before the first apply. */
+  appliedObjects(): ReadonlyMap<string, DirObject> | undefined {
+    return this.applied ? this.directory.objects : undefined;
   }
-  set applied(m: Manifest | undefined) {
-    this.appliedManifest = m;
-    this.appliedIndex = undefined;
-  }
-  /** The objects last applied, by id (not to be changed by the caller). */
-  appliedObjects(): ReadonlyMap<string, ManifestObject> | undefined {
-    if (!this.appliedIndex && this.appliedManifest) this.appliedIndex = new Map(this.appliedManifest.objects.map((o) => [idOf(o), o]));
-    return this.appliedIndex;
-  }
+  /** files named by the watcher since the last reconcile ('all': read every file's stamp) */
+  private names: Set<string> | 'all' = 'all';
   /** the directory's problem when it was refused since */
   refused: string | undefined;
   counts = { reconciles: 0, transactions: 0, driftRepairs: 0, refusals: 0, errors: 0 };
@@ -82,6 +87,7 @@ export class Reconciler {
     private o: ReconcileOptions,
   ) {
     this.offStale = gw.onStale((owner) => owner === this.o.owner && this.drift());
+    this.directory = new ManifestDirectory(o.dir);
   }
 
   /** The first reconcile (after the replicas are complete), then the directory watched. */
@@ -95,7 +101,11 @@ export class Reconciler {
   reconfigure(o: ReconcileOptions): void {
     const moved = o.dir !== this.o.dir;
     this.o = o;
-    if (moved) this.watchDir();
+    if (moved) {
+      this.directory.dir = o.dir;
+      this.applied = false;
+      this.watchDir();
+    }
   }
 
   /** Plans again soon (coalesced: changes within 100 ms make one plan). */
@@ -124,22 +134,24 @@ export class Reconciler {
   /**
    * A change made through the socket, in turn with the reconciles: `change`
    * (objects merged, or deleted) is applied as such, a plan of those objects
-   * and what depends on them (O(change)), and the state applied changes by as
-   * much. Throws what apply throws (a
-   * PlanError: nothing written).
+   * and what depends on them (O(change)); then `files` (the caller puts
+   * their files in place, or removes them), and the directory as applied
+   * changes by as much. Throws what apply throws (a PlanError: nothing
+   * written, no file touched).
    */
-  async applyGiven(reason: string, change: { objects: ManifestObject[]; mode: 'merge' | 'delete'; kept?: ManifestObject[] }): Promise<{ last: ReconcileResult; plan: Plan }> {
+  async applyGiven(reason: string, change: { objects: ManifestObject[]; mode: 'merge' | 'delete'; files: () => Promise<string[]> }): Promise<{ last: ReconcileResult; plan: Plan }> {
     while (this.running) await this.running.catch(() => undefined);
     let done!: () => void;
     this.running = new Promise<void>((r) => (done = r));
     try {
       const at = new Date().toISOString();
       const r = await this.applyAndRecord({ objects: change.objects, notices: [] }, { ...this.applyOptions(), mode: change.mode }, at, reason);
-      // the state applied, changed by as much (O(change))
-      const idx = this.appliedObjects() as Map<string, ManifestObject> | undefined;
-      // (`kept`: the objects as the directory will hold them, in their own files)
-      if (idx) for (const o of change.kept ?? change.objects) change.mode === 'merge' ? idx.set(idOf(o), o) : idx.delete(idOf(o));
-      this.appliedManifest = undefined;
+      const files = await change.files();
+      for (const [i, o] of change.objects.entries()) {
+        if (change.mode === 'merge') await this.directory.placed(o, files[i]);
+        else this.directory.dropped(idOf(o), files[i]);
+      }
+      this.o.onPlanned?.(r.plan, this.directory.objects, false);
       return { last: this.last!, plan: r.plan };
     } finally {
       this.running = undefined;
@@ -156,12 +168,23 @@ export class Reconciler {
   }
 
   /** Applies, then records the outcome: last (and last write), counts, metrics, the log and the event. */
-  private async applyAndRecord(manifest: Manifest, opts: ApplyOptions, at: string, reason: string): Promise<ApplyResult> {
+  private async applyAndRecord(
+    manifest: Manifest | undefined,
+    opts: ApplyOptions,
+    at: string,
+    reason: string,
+    change?: { change: DirChange; source: Parameters<NatGateway['applyChange']>[1] },
+  ): Promise<ApplyResult> {
     const t0 = performance.now();
-    const r = await this.gw.apply(manifest, opts);
+    const r = manifest ? await this.gw.apply(manifest, opts) : await this.gw.applyChange(change!.change, change!.source, opts);
     this.o.metrics?.latency.observe({ reason }, (performance.now() - t0) / 1000);
-    const changes = r.transacted ? r.plan.changes.map(describe) : [];
-    this.last = { at, reason, ok: true, changes, transacted: r.transacted, ...(r.plan.scope ? { planned: r.plan.scope } : {}) };
+    if (r.attempts > 1) this.o.metrics?.conflicts.inc(r.attempts - 1);
+    // (at most SHOWN changes are kept, logged and sent as an event: a first apply of 200k objects is one line, not 30 MB)
+    const all = r.transacted ? r.plan.changes : [];
+    const changes = all.slice(0, SHOWN).map(describe);
+    if (all.length > SHOWN) changes.push(`... and ${all.length - SHOWN} more changes`);
+    const waiting = r.plan.waiting?.map(formatProblem);
+    this.last = { at, reason, ok: true, changes, transacted: r.transacted, ...(r.plan.scope ? { planned: r.plan.scope } : {}), ...(waiting?.length ? { waiting } : {}) };
     for (const w of r.plan.warnings) this.o.logger.warn({ reason }, w);
     if (!r.transacted) {
       this.o.logger.debug({ reason, planned: r.plan.scope }, 'nothing to change');
@@ -180,6 +203,8 @@ export class Reconciler {
   private applyOptions() {
     return {
       owner: this.o.owner,
+      // one pod not running yet holds back nothing else: its FIP waits, and is planned when its port appears
+      wait: true,
       ...(this.o.gatewayChassis !== undefined ? { gatewayChassis: this.o.gatewayChassis } : {}),
       ...(this.o.clusterRouter ? { clusterRouter: this.o.clusterRouter } : {}),
     };
@@ -207,13 +232,23 @@ export class Reconciler {
     this.counts.reconciles++;
     this.o.metrics?.reconciles.inc({ reason });
     if (reason === 'drift') this.lastDrift = Date.now();
-    let manifest: Manifest;
+    // the whole directory at the start, on a reload and after a refusal; else what changed
+    const whole = !this.applied || this.refused !== undefined || reason === 'start' || reason === 'reload';
+    let names = this.names;
+    this.names = new Set();
+    if ((await inoOf(this.o.dir)) !== this.watchedIno || (await this.directory.replaced())) {
+      // another directory in its place (a mount, a rename): watched anew, every file looked at
+      this.watchDir();
+      names = 'all';
+    }
+    let full: { manifest: Manifest; commit(): void } | undefined;
+    let change: DirChange | undefined;
     try {
-      // (a drift is NB moving, not the directory, which its watcher follows: planned from the state applied)
-      manifest = reason === 'drift' && this.applied && !this.refused ? this.applied : await readDir(this.o.dir);
-      if (manifest.objects.length === 0) throw new Error(`${this.o.dir}: no objects in the directory`);
+      if (whole) full = await readWhole(this.directory);
+      else change = await this.directory.changes(names === 'all' ? undefined : names);
     } catch (e) {
       // never act on a directory that cannot be read or says nothing: keep what NB has
+      if (names !== 'all') for (const n of names) this.pendingName(n);
       const problem = (e as Error).message;
       this.refused = problem;
       this.counts.refusals++;
@@ -224,10 +259,26 @@ export class Reconciler {
       return;
     }
     try {
-      await this.applyAndRecord(manifest, this.applyOptions(), at, reason);
-      this.applied = manifest;
+      const first = !this.applied;
+      let r: ApplyResult;
+      if (full) r = await this.applyAndRecord(full.manifest, this.applyOptions(), at, reason);
+      else {
+        const dir = this.directory;
+        r = await this.applyAndRecord(undefined, this.applyOptions(), at, reason, {
+          change: change!,
+          source: {
+            stale: (ids) => dir.read(ids),
+            whole: async () => (full = await readWhole(dir)).manifest,
+          },
+        });
+      }
+      if (full) full.commit();
+      else change!.commit();
+      this.applied = true;
       this.refused = undefined;
+      this.o.onPlanned?.(r.plan, this.directory.objects, first);
     } catch (e) {
+      if (names !== 'all') for (const n of names) this.pendingName(n);
       this.counts.errors++;
       this.o.metrics?.errors.inc();
       this.last = { at, reason, ok: false, changes: [], transacted: false, error: (e as Error).message };
@@ -235,21 +286,35 @@ export class Reconciler {
     }
   }
 
+  /** A file the watcher named, to look at in the next reconcile. */
+  private pendingName(n: string): void {
+    if (this.names !== 'all') this.names.add(n);
+  }
+
+  /** the inode of the directory the watcher follows */
+  private watchedIno: bigint | undefined;
+
   private watchDir(): void {
     this.watcher?.close();
     this.watcher = undefined;
+    this.watchedIno = undefined;
     if (this.stopped) return;
     try {
+      this.watchedIno = statSync(this.o.dir, { bigint: true }).ino;
       this.watcher = watch(this.o.dir, (_event, name) => {
         // our own writes (a put's temporary files and the files it renamed into place) are applied already
         const n = typeof name === 'string' ? name : name ? String(name) : '';
         if (n.startsWith('.') || this.ours.has(n)) return;
+        // (no name: every file's stamp is read)
+        if (n && MANIFEST_NAME.test(n)) this.pendingName(n);
+        else if (!n) this.names = 'all';
         this.trigger('manifests');
       });
       this.watcher.on('error', () => {
         // the directory went (a mount gone): watched again when it is back; NB keeps its state
         this.watcher?.close();
         this.watcher = undefined;
+        this.names = 'all';
         setTimeout(() => this.watchDir(), 2000).unref();
         this.trigger('manifests');
       });
@@ -280,15 +345,29 @@ export class Reconciler {
   }
 }
 
+async function inoOf(dir: string): Promise<bigint | undefined> {
+  try {
+    return (await stat(dir, { bigint: true })).ino;
+  } catch {
+    return undefined;
+  }
+}
+
+/** How many changes of one apply the status, the log and the event list. */
+const SHOWN = 1000;
+
+/** The names of manifest files (others in the directory are not looked at). */
+const MANIFEST_NAME = /\.(?:ya?ml|json)$/;
+
 /**
- * The directory's manifests; a file that goes between the listing and its
- * read (an editor's or our own rename) is read again, a few times, before the
+ * The whole directory; a file that goes between the listing and its read
+ * (an editor's or our own rename) is read again, a few times, before the
  * directory counts as unreadable.
  */
-async function readDir(dir: string): Promise<Manifest> {
+async function readWhole(dir: ManifestDirectory): Promise<{ manifest: Manifest; commit(): void }> {
   for (let attempt = 0; ; attempt++) {
     try {
-      return await loadManifests([dir]);
+      return await dir.readAll();
     } catch (e) {
       if (attempt >= 3 || !/ENOENT/.test((e as Error).message)) throw e;
       await new Promise((r) => setTimeout(r, 100 * (attempt + 1)));

@@ -5,7 +5,7 @@ export interface StatusParts {
   ready: boolean;
   owner: string;
   nb: { remote: string; connected: boolean };
-  manifests: { dir: string; objects: number; refused: string | null };
+  manifests: { dir: string; objects: number; not_ready?: number; refused: string | null };
   last_reconcile: { at: string; reason: string; ok: boolean; transacted: boolean; error?: string } | null;
 }
 
@@ -16,7 +16,7 @@ export function formatStatus(s: StatusParts): string {
     `ready: ${s.ready}`,
     `owner: ${s.owner}`,
     `nb: ${s.nb.remote} (${s.nb.connected ? 'connected' : 'not connected'})`,
-    `manifests: ${m.dir} (${m.objects} objects)${m.refused ? `, refused: ${m.refused}` : ''}`,
+    `manifests: ${m.dir} (${m.objects} objects${m.not_ready ? `, ${m.not_ready} not ready` : ''})${m.refused ? `, refused: ${m.refused}` : ''}`,
     `last reconcile: ${last ? `${last.at} (${last.reason}) ${last.ok ? (last.transacted ? 'applied' : 'nothing to change') : `failed: ${last.error}`}` : 'none yet'}`,
     '',
   ].join('\n');

@@ -17,6 +17,7 @@
  * of the objects that depend on them (a FIP on an EIP that changed); a change
  * that would break one of those is refused with that object's problem.
  */
+import { createHash } from 'node:crypto';
 import PQueue from 'p-queue';
 import type { Logger } from 'pino';
 import { OvsdbClient } from '../ovsdb/client.js';
@@ -37,6 +38,7 @@ import { ObjectStore } from './object-store.js';
 import { NB_INDEXES, NbFacts, gatewayPortChassis, type NbView } from './nb-view.js';
 import { Baseline, OTHERS_WRITE, changedOutside } from './baseline.js';
 import { ReadLog } from './reads.js';
+import { walk } from './graph.js';
 
 export interface ConnectOptions {
   /** NB remote(s), as OVN_NB_DB */
@@ -92,6 +94,15 @@ export interface ApplyOptions {
   rows?: (key: string) => boolean;
   /** The chassis that are up (DesiredOptions.live; default every SB chassis). */
   live?: ReadonlySet<string>;
+  /**
+   * Objects whose only problems are that they wait for what other writers
+   * make in NB (Problem.waiting: a workload port not there yet) are left as
+   * NB has them, with what uses them, and the rest is planned (Plan.waiting
+   * names them); the plan's reads make them stale when that appears. The
+   * daemon's reconcile: one pod not yet running must not hold back the
+   * directory. Without it such a problem refuses the manifest.
+   */
+  wait?: boolean;
 }
 
 /** Refused before planning: a manifest without objects (nothing to do, or everything to delete). */
@@ -235,6 +246,11 @@ export class NatGateway {
       }
     }
     return chassisLoad(ports, this.chassis(), bound);
+  }
+
+  /** The owners' address reservations by holder, kept from every commit (for object status by index). */
+  reservations(): { reservationsOf(holder: string): ReadonlyMap<string, ReadonlySet<string>> } {
+    return this.facts;
   }
 
   /** The SB chassis names (for object status); undefined when SB is not read. */
@@ -384,14 +400,14 @@ export class NatGateway {
   /** plan(), with the objects' keys when the caller has them (an apply plans one manifest several times). */
   private planOf(manifest: Manifest, opts: ApplyOptions, known: () => ReadonlyMap<string, string> = () => objectKeys(manifest)): Plan {
     // (a plan of some rows, or with chassis taken as down, is no whole state to keep)
-    if (opts.rows || opts.live) return this.planRequest(this.request(manifest, opts), opts);
+    if (opts.rows || opts.live) return this.planRequest(this.request(manifest, opts), opts, manifest);
     if ((opts.mode ?? 'replace') !== 'replace') {
       // a merge or delete on a whole state kept (the daemon's put): once it finds nothing left, the
       // baseline takes its objects as they are now, so the next whole plan need not plan them again
       const b = this.baselines.get(opts.owner ?? DEFAULT_OWNER);
       const reads = b && !b.all ? new ReadLog() : undefined;
       const req = this.request(manifest, opts, reads);
-      const plan = this.planRequest(req, opts);
+      const plan = this.planRequest(req, opts, manifest);
       if (b && reads && plan.ops.length === 0 && req.built) {
         const keys = opts.mode === 'delete' ? new Map<string, string>() : objectKeys(manifest);
         b.settle(new Set(manifest.objects.map(idOf)), req.built, keys, reads, req.desired.deps);
@@ -408,23 +424,32 @@ export class NatGateway {
       if (changed.size === 0) return { changes: [], specs: [], ops: [], warnings: [], scope: [] };
       const reads = new ReadLog();
       const req = this.changedRequest(manifest, changed, b, opts, reads);
-      const plan = this.planRequest(req, opts);
+      const plan = this.planRequest(req, opts, manifest);
       if (plan.ops.length === 0) b.settle(changed, req.built, keys, reads, req.desired.deps);
       return plan;
     }
     const reads = new ReadLog();
     const req = this.request(manifest, opts, reads);
-    const plan = this.planRequest(req, opts);
+    const plan = this.planRequest(req, opts, manifest);
     // (the keys only for a baseline: a first plan that writes everything does not need them)
     if (plan.ops.length === 0) this.baselines.set(owner, new Baseline(owner, options, known(), reads, req.desired.deps, this.view()));
     else this.baselines.delete(owner);
     return plan;
   }
 
-  private planRequest(req: { desired: Desired; scope?: ReadonlySet<string> }, opts: ApplyOptions): Plan {
+  private planRequest(req: { desired: Desired; scope?: ReadonlySet<string> }, opts: ApplyOptions, manifest: Manifest): Plan {
     const removal = opts.mode === 'delete' ? 'deleted' : opts.mode === 'merge' ? 'no longer wanted' : 'left the manifest';
+    const owner = opts.owner ?? DEFAULT_OWNER;
+    const held = opts.wait ? this.waitingOf(req.desired) : undefined;
+    if (held) {
+      // planned without the waiting objects: in scope everything else the request may write
+      const all = req.scope ?? new Set([...manifest.objects.map(idOf), ...this.store.ids(owner)]);
+      const scope = new Set([...all].filter((id) => !held.has(id)));
+      const plan = buildPlan({ ...req.desired, problems: [] }, this.view(), owner, { strict: opts.mode === 'delete', removal, facts: this.facts, scope, ...(opts.rows ? { rows: opts.rows } : {}) });
+      return { ...plan, ...(req.scope ? { scope: [...scope].sort() } : {}), waiting: req.desired.problems };
+    }
     const { desired, scope } = req;
-    const plan = buildPlan(desired, this.view(), opts.owner ?? DEFAULT_OWNER, {
+    const plan = buildPlan(desired, this.view(), owner, {
       ...(scope ? { scope } : {}),
       strict: opts.mode === 'delete',
       removal,
@@ -433,6 +458,21 @@ export class NatGateway {
       ...(opts.rows ? { rows: opts.rows } : {}),
     });
     return scope ? { ...plan, scope: [...scope].sort() } : plan;
+  }
+
+  /**
+   * The objects a plan with `wait` leaves out: those whose problems are all
+   * waits, and what uses them (Desired.deps); undefined when there are none,
+   * or when another problem refuses the request anyway.
+   */
+  private waitingOf(desired: Desired): Set<string> | undefined {
+    const of = (p: Problem) => objectId(p.kind, p.name);
+    const waiting = desired.problems.filter((p) => p.waiting).map(of);
+    if (waiting.length === 0) return undefined;
+    const users = new Map<string, string[]>();
+    for (const [id, ds] of desired.deps) for (const d of ds) users.set(d, [...(users.get(d) ?? []), id]);
+    const held = walk(waiting, (id) => users.get(id));
+    return desired.problems.every((p) => held.has(of(p))) ? held : undefined;
   }
 
   /**
@@ -479,18 +519,35 @@ export class NatGateway {
   }
 
   private async applyNow(manifest: Manifest, opts: ApplyOptions): Promise<ApplyResult> {
-    // plan against NB and SB as they are now, not as the replicas last heard (e.g. a workload port
-    // the CNI has just added): the catch-up's round trip runs while a first plan is made; when it
-    // brought anything, the plan is made again
-    const seen = [this.nbChanges, this.sbChanges];
     // the objects' keys, once for every plan of this apply (a whole state only)
     let known: Map<string, string> | undefined;
     const keys = () => (known ??= objectKeys(manifest));
-    const caught = this.placesGateways(manifest, opts) ? this.caughtUp() : this.nbClient.caughtUp();
+    const owner = opts.owner ?? DEFAULT_OWNER;
+    return this.commit(() => this.planOf(manifest, opts, keys), manifest.objects, opts, this.placesGateways(manifest, opts), () => {
+      if (opts.mode !== 'delete') return this.planOf(manifest, opts, keys).ops.length; // against the baseline: what changed, not the whole manifest
+      const left = manifest.objects.filter((o) => this.store.has(owner, idOf(o))).length;
+      // gone as asked: the whole-state baseline no longer has them (their commit marked them stale)
+      if (left === 0) this.baselines.get(owner)?.settle(new Set(manifest.objects.map(idOf)), [], new Map(), new ReadLog(), new Map());
+      return left;
+    });
+  }
+
+  /**
+   * Plans (`plan`, made again as needed) and commits in one transaction:
+   * plans against NB (and SB, `withSb`) as they are now, not as the replicas
+   * last heard (a workload port the CNI has just added): the catch-up's round
+   * trip runs while a first plan is made, and when it brought anything the
+   * plan is made again; on a conflict, again after the replica caught up
+   * (transactVerified). After the commit, `left()` says what a new plan still
+   * finds (0: converged).
+   */
+  private async commit(plan: () => Plan, objects: readonly ManifestObject[], opts: ApplyOptions, withSb: boolean, left: () => number): Promise<ApplyResult> {
+    const seen = [this.nbChanges, this.sbChanges];
+    const caught = withSb ? this.caughtUp() : this.nbClient.caughtUp();
     let first: Plan | undefined;
     let early: unknown;
     try {
-      first = this.planOf(manifest, opts, keys);
+      first = plan();
     } catch (e) {
       early = e;
     }
@@ -498,45 +555,90 @@ export class NatGateway {
     // (only what a plan reads counts: ovn-northd setting a port's `up` does not)
     const fresh = this.nbChanges === seen[0] && this.sbChanges === seen[1];
     if (fresh && !first) throw early;
-    let plan: Plan = fresh ? first! : this.planOf(manifest, opts, keys);
-    if (plan.ops.length === 0) return { plan, transacted: false, attempts: 1, converged: true };
+    let p: Plan = fresh ? first! : plan();
+    if (p.ops.length === 0) return { plan: p, transacted: false, attempts: 1, converged: true };
     let attempts = 0;
-    this.store.expect(manifest.objects);
+    this.store.expect(objects);
     try {
       await transactVerified(
-      this.nbClient,
-      this.nb,
-      () => {
-        if (attempts++ > 0) plan = this.planOf(manifest, opts, keys);
-        return plan.ops;
-      },
-      { attempts: opts.attempts ?? 10, comment: `ovn-natgw ${opts.mode === 'delete' ? 'delete' : 'apply'} (${opts.owner ?? DEFAULT_OWNER})` },
+        this.nbClient,
+        this.nb,
+        () => {
+          if (attempts++ > 0) p = plan();
+          return p.ops;
+        },
+        { attempts: opts.attempts ?? 10, comment: `ovn-natgw ${opts.mode === 'delete' ? 'delete' : 'apply'} (${opts.owner ?? DEFAULT_OWNER})` },
       );
     } finally {
       this.store.settled();
     }
     // a re-plan after a conflict may find another writer made our change: then only the comment went out
-    if (plan.ops.length === 0) return { plan, transacted: false, attempts, converged: true };
+    if (p.ops.length === 0) return { plan: p, transacted: false, attempts, converged: true };
     // our own commit is in the replica already: ovsdb-server sends a client the updates of its
     // transaction before the reply (ovsdb-server(7), 4.1.6), and they are applied in order
-    if (opts.verify === false) return { plan, transacted: true, attempts };
+    if (opts.verify === false) return { plan: p, transacted: true, attempts };
     // the replica shows our commit: a plan now must find nothing left (else another writer got in, or a plan that does not settle)
-    let left: number;
+    let n: number;
     try {
-      if (opts.mode === 'delete') {
-        const owner = opts.owner ?? DEFAULT_OWNER;
-        left = manifest.objects.filter((o) => this.store.has(owner, idOf(o))).length;
-        // gone as asked: the whole-state baseline no longer has them (their commit marked them stale)
-        if (left === 0) this.baselines.get(owner)?.settle(new Set(manifest.objects.map(idOf)), [], new Map(), new ReadLog(), new Map());
-      } else left = this.planOf(manifest, opts, keys).ops.length; // against the baseline: what changed, not the whole manifest
+      n = left();
     } catch (e) {
       if (!(e instanceof PlanError)) throw e;
-      left = -1;
+      n = -1;
     }
-    if (left !== 0) this.o.logger?.warn({ owner: opts.owner ?? DEFAULT_OWNER, ops: left }, 'apply: a plan made after the commit still finds changes');
-    return { plan, transacted: true, attempts, converged: left === 0 };
+    if (n !== 0) this.o.logger?.warn({ owner: opts.owner ?? DEFAULT_OWNER, ops: n }, 'apply: a plan made after the commit still finds changes');
+    return { plan: p, transacted: true, attempts, converged: n === 0 };
+  }
+
+  /**
+   * A change of the owner's whole state, as a resident manager keeps it (the
+   * daemon's directory): `put` the objects new or changed, `remove` those
+   * gone; every other object stays as the last whole plan left it (the
+   * baseline), and the objects that went stale since (another writer changed
+   * their rows, a workload port appeared) are planned with them, their
+   * desired documents given by `source.stale(ids)`. One plan of those and
+   * what depends on them, one transaction: O(change), with no copy of the
+   * whole manifest held or compared. Without a baseline to plan against (no
+   * whole plan yet, other options, or everything stale: SB changed),
+   * `source.whole()` gives the whole manifest, planned as apply() does
+   * (mode replace).
+   */
+  applyChange(
+    change: { put: readonly ManifestObject[]; remove: readonly string[] },
+    source: { stale(ids: readonly string[]): Promise<ManifestObject[]>; whole(): Promise<Manifest> },
+    opts: ApplyOptions = {},
+  ): Promise<ApplyResult> {
+    return this.writes.add(async () => {
+      const owner = opts.owner ?? DEFAULT_OWNER;
+      const b = this.baselines.get(owner);
+      if (!b || b.all || b.options !== optionsKey(opts) || opts.mode || opts.rows || opts.live) return this.applyNow(await source.whole(), { ...opts, mode: 'replace' });
+      const given = new Map(change.put.map((o) => [idOf(o), o] as const));
+      const staleIds = [...b.dirty].filter((id) => !given.has(id));
+      for (const o of staleIds.length ? await source.stale(staleIds) : []) if (!given.has(idOf(o))) given.set(idOf(o), o);
+      const keys = new Map([...given].map(([id, o]) => [id, objectKey(o)] as const));
+      // (a stale object the source does not have is no longer wanted: the source is the whole state)
+      const removed = new Set([...change.remove, ...staleIds].filter((id) => !given.has(id)));
+      const manifest: Manifest = { objects: [...given.values()], notices: [] };
+      const planned = () => {
+        const base = this.baselines.get(owner);
+        if (!base || base.all) return this.planOf(manifest, { ...opts, full: true }, () => keys); // (cannot happen: the queue is ours)
+        // what changed: a document that differs, an object gone, a stale one we have the document of
+        const changed = new Set<string>();
+        for (const [id, k] of keys) if (base.objects.get(id) !== k || base.dirty.has(id)) changed.add(id);
+        for (const id of removed) if (base.objects.has(id) || base.dirty.has(id)) changed.add(id);
+        if (changed.size === 0) return { changes: [], specs: [], ops: [], warnings: [], scope: [] } as Plan;
+        const reads = new ReadLog();
+        const req = this.changedRequest(manifest, changed, base, opts, reads);
+        const plan = this.planRequest(req, opts, manifest);
+        if (plan.ops.length === 0) base.settle(changed, req.built, keys, reads, req.desired.deps);
+        return plan;
+      };
+      return this.commit(planned, manifest.objects, opts, this.sbClient !== undefined && manifest.objects.some((o) => GATEWAY_KINDS.has(o.kind)), () => planned().ops.length);
+    });
   }
 }
+
+/** Kinds whose plans place gateways by the SB chassis (see placesGateways). */
+const GATEWAY_KINDS: ReadonlySet<string> = new Set(['Vpc', 'Subnet', 'ConfigMap', 'ProviderNetwork', 'Vlan']);
 
 export interface ApplyResult {
   plan: Plan;
@@ -566,13 +668,19 @@ function objectKeys(manifest: Manifest): Map<string, string> {
   return out;
 }
 
-function objectKey(o: ManifestObject): string {
-  const s = JSON.stringify(o);
-  if (!o.origin) return s;
-  // the reader puts origin last: cut it off the end (else take it out where it is)
-  const tail = `"origin":${JSON.stringify(o.origin)}}`;
-  if (s.endsWith(tail)) return s.slice(0, s.length - tail.length) + '}';
-  return JSON.stringify({ ...o, origin: undefined });
+/**
+ * An object's key: a digest of its JSON without where it came from (a
+ * document that moved in its file is the same object). A digest, not the
+ * JSON: a resident manager keeps one per object.
+ */
+export function objectKey(o: ManifestObject): string {
+  let s = JSON.stringify(o);
+  if (o.origin) {
+    // the reader puts origin last: cut it off the end (else take it out where it is)
+    const tail = `"origin":${JSON.stringify(o.origin)}}`;
+    s = s.endsWith(tail) ? s.slice(0, s.length - tail.length) + '}' : JSON.stringify({ ...o, origin: undefined });
+  }
+  return createHash('sha1').update(s).digest('base64');
 }
 
 /** The options a whole-state plan is made with. */

@@ -69,7 +69,7 @@ export class Baseline {
   all = false;
 
   /** per object: the objects its plan read (Desired.deps), and the reverse */
-  private readonly deps = new Map<string, ReadonlySet<string>>();
+  private readonly deps = new Map<string, readonly string[]>();
   private readonly users = new Map<string, Set<string>>();
 
   constructor(
@@ -87,8 +87,9 @@ export class Baseline {
 
   private setDeps(id: string, ds: ReadonlySet<string>): void {
     for (const d of this.deps.get(id) ?? []) this.users.get(d)?.delete(id);
+    // (an array, not a Set: one per object, most with a few elements)
     if (ds.size === 0) this.deps.delete(id);
-    else this.deps.set(id, new Set(ds));
+    else this.deps.set(id, [...ds]);
     for (const d of ds) {
       let u = this.users.get(d);
       if (!u) this.users.set(d, (u = new Set()));

@@ -294,9 +294,9 @@ class Builder {
     return (part) => key(kind, name, part);
   }
 
-  private problem(o: { kind: string; name: string; origin?: ManifestObject['origin'] }, field: string, reason: string): void {
+  private problem(o: { kind: string; name: string; origin?: ManifestObject['origin'] }, field: string, reason: string, waiting = false): void {
     this.failed.add(objectId(o.kind, o.name));
-    this.problems.push({ kind: o.kind, name: o.name, field, reason, ...(o.origin ? { origin: o.origin } : {}) });
+    this.problems.push({ kind: o.kind, name: o.name, field, reason, ...(o.origin ? { origin: o.origin } : {}), ...(waiting ? { waiting: true as const } : {}) });
   }
 
   build() {
@@ -917,17 +917,17 @@ class Builder {
       }
       const lsp = this.findByName('Logical_Switch_Port', o.ipName);
       if (!lsp) {
-        this.problem(o, 'spec.ipName', `no Logical_Switch_Port "${o.ipName}" in NB (workload ports are made by the CNI; is the pod running?)`);
+        this.problem(o, 'spec.ipName', `no Logical_Switch_Port "${o.ipName}" in NB (workload ports are made by the CNI; is the pod running?)`, true);
         return undefined;
       }
       const ips = lspIps(lsp);
       if (ips.length === 0) {
-        this.problem(o, 'spec.ipName', `Logical_Switch_Port "${o.ipName}" has no IP address in addresses or dynamic_addresses`);
+        this.problem(o, 'spec.ipName', `Logical_Switch_Port "${o.ipName}" has no IP address in addresses or dynamic_addresses`, true);
         return undefined;
       }
       const router = this.routerOfPort(lsp);
       if (!router) {
-        this.problem(o, 'spec.ipName', `the switch of port "${o.ipName}" is connected to no router`);
+        this.problem(o, 'spec.ipName', `the switch of port "${o.ipName}" is connected to no router`, true);
         return undefined;
       }
       const v4 = ips.find((i) => i.family === 4)?.text;

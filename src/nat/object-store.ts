@@ -17,6 +17,7 @@
  * among them), and "lsp:<name>", a workload port a FIP or SNAT names (its
  * router is found through NB when planned).
  */
+import { LRUCache } from 'lru-cache';
 import type { ManifestObject } from './objects.js';
 import { parseStored } from './manifest.js';
 import { NbFacts, type NbView } from './nb-view.js';
@@ -66,6 +67,14 @@ export function refFields(doc: unknown): RefFields | undefined {
   if (d.kind === 'Vpc') f.addExternalSubnets = [...new Set([...list('addExternalSubnets'), ...list('extraExternalSubnets')])];
   if (d.kind === 'OvnEip') f.type = str('type') ?? str('usageType') ?? 'nat';
   return f;
+}
+
+/** The RefFields of an object (a copy: not the object). */
+function pickRefs(o: ManifestObject): RefFields {
+  const src = o as unknown as Record<string, unknown>;
+  const f: Record<string, unknown> = { kind: o.kind, name: o.name };
+  for (const k of ['provider', 'vlan', 'vpc', 'externalSubnet', 'subnet', 'ovnEip', 'vpcSubnet', 'ipName', 'ipType', 'type', 'addExternalSubnets'] as const) if (src[k] !== undefined) f[k] = src[k];
+  return f as unknown as RefFields;
 }
 
 /** What an object names: the objects (and groups) its plan reads. */
@@ -119,8 +128,6 @@ interface Parsed {
   json: string;
   /** what it names, read from the document without the full reader */
   fields?: RefFields;
-  /** the object, read by the full reader when first asked for */
-  object?: ManifestObject;
   problem?: string;
   refs: string[];
 }
@@ -258,7 +265,12 @@ export class ObjectStore {
       // an object this process has just applied is the object it holds; the others are read in full when asked for
       const mine = this.expected.get(json);
       let p: Parsed;
-      if (mine && idOf(mine) === id) p = { json, fields: mine, object: mine, refs: refsOf(mine) };
+      // (only what it names is kept: the object is read again from its document when asked for, so
+      // that a store of 200k objects does not hold 200k objects; recent ones stay in a cache)
+      if (mine && idOf(mine) === id) {
+        p = { json, fields: pickRefs(mine), refs: refsOf(mine) };
+        this.cache.set(json, mine);
+      }
       else {
         let doc: unknown;
         try {
@@ -282,12 +294,18 @@ export class ObjectStore {
 
   /** The object of a document, by the full reader (once); its problem when it cannot be read. */
   private objectOf(p: Parsed, id: string): ManifestObject | undefined {
-    if (p.object || p.problem) return p.object;
+    if (p.problem) return undefined;
+    const hit = this.cache.get(p.json);
+    if (hit) return hit;
     const { manifest, problems } = parseStored([{ id, json: p.json }]);
-    p.object = manifest.objects[0];
-    if (!p.object) p.problem = problems[0] ?? `${id}: its stored spec cannot be read`;
-    return p.object;
+    const o = manifest.objects[0];
+    if (!o) p.problem = problems[0] ?? `${id}: its stored spec cannot be read`;
+    else this.cache.set(p.json, o);
+    return o;
   }
+
+  /** objects read from their documents lately, by document */
+  private readonly cache = new LRUCache<string, ManifestObject>({ max: 1024 });
 
   private unlink(oo: OwnerObjects, id: string, p: Parsed): void {
     for (const r of p.refs) {
@@ -362,6 +380,14 @@ export class ObjectStore {
     const p = this.owners.get(owner)?.parsed.get(id);
     if (p) this.objectOf(p, id);
     return p?.problem;
+  }
+
+  /** Every object of the owner NB holds anything of (rows, a document, reservations). */
+  ids(owner: string): Set<string> {
+    const oo = this.owners.get(owner);
+    const out = new Set<string>([...(oo?.entries.keys() ?? []), ...(oo?.parsed.keys() ?? [])]);
+    for (const h of this.facts.holders(`${owner}/`)) out.add(h.slice(owner.length + 1));
+    return out;
   }
 
   /** Objects with rows or reservations of the owner but no document (applied by an older ovn-natgw). */

@@ -67,6 +67,12 @@ export interface Plan {
   warnings: string[];
   /** the objects ("Kind/name") the plan could write; absent: the owner's whole state */
   scope?: readonly string[];
+  /**
+   * With ApplyOptions.wait: the problems of the objects left as NB has them
+   * because they wait for what other writers make (a workload port), and of
+   * what uses them; the plan is made without them.
+   */
+  waiting?: readonly Problem[];
 }
 
 /** Map columns whose whole value ovn-natgw sets, per table (others: only its own keys). */

@@ -76,6 +76,13 @@ export interface Problem {
   field: string;
   reason: string;
   origin?: Origin;
+  /**
+   * The object waits for something other writers make in NB (a workload port
+   * the CNI adds, its address): with ApplyOptions.wait (the daemon) it is
+   * left as NB has it and planned again when that appears, instead of
+   * refusing the whole manifest.
+   */
+  waiting?: true;
 }
 
 export function formatProblem(p: Problem): string {

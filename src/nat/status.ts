@@ -7,7 +7,7 @@ import { sourceOf } from './manifest.js';
 import { OWNED_TABLES } from './topology.js';
 import { IP_LEDGER_PREFIX, KIND_KEY, NAME_KEY, OWNER_KEY, PART_KEY } from './rows.js';
 import type { StoredObjects } from './store.js';
-import type { NbView } from './nb-view.js';
+import { OBJECT_INDEX, byName, type NbView } from './nb-view.js';
 
 type AnyRow = { _uuid: string; external_ids: ReadonlyMap<string, string> } & Record<string, unknown>;
 
@@ -50,13 +50,20 @@ export interface RouteStatus {
 export interface StatusOptions {
   /** the SB chassis by name: a gateway chassis counts only if it is one (undefined: NB alone decides) */
   chassis?: ReadonlySet<string>;
+  /** only these objects of the kind (by index lookups, not a scan) */
+  names?: readonly string[];
+  /** the reservations by holder (NbFacts), so that those of named objects are not read from every ledger */
+  reservations?: { reservationsOf(holder: string): ReadonlyMap<string, ReadonlySet<string>> };
 }
+
+/** The columns of a router that hold rows of its own. */
+const ROUTER_CHILDREN = ['nat', 'load_balancer', 'ports', 'static_routes', 'policies'] as const;
 
 const NAT_KINDS: ReadonlySet<string> = new Set(['OvnFip', 'OvnSnatRule', 'OvnDnatRule']);
 
 /** A router's gateway ports (not BFD-only ones) with their gateway chassis names, from Gateway_Chassis or an HA_Chassis_Group. */
 function gatewayPorts(nb: NbView, router: string): { port: string; chassis: string[] }[] {
-  const lr = [...nb.table('Logical_Router').values()].find((r) => r.name === router);
+  const lr = byName(nb, 'Logical_Router', router);
   if (!lr) return [];
   const out: { port: string; chassis: string[] }[] = [];
   for (const u of lr.ports) {
@@ -87,11 +94,28 @@ function noWayOut(router: string, ports: readonly { port: string; chassis: strin
   return p.chassis.length === 0 ? `gateway port ${p.port} has no gateway chassis` : `none of the gateway chassis of ${p.port} (${p.chassis.join(', ')}) is an SB chassis`;
 }
 
-/** The objects of a kind (or one) that ovn-natgw owns in NB, with what they map to. */
+/**
+ * The objects of a kind (or one) that ovn-natgw owns in NB, with what they
+ * map to. With `name` (or `opts.names`) by the object index and the parents'
+ * element indexes, in O(their rows), reservations from `opts.reservations`
+ * when given; a whole kind by a scan.
+ */
 export function objectStatus(nb: NbView, owner: string, kind: string, name?: string, opts: StatusOptions = {}): ObjectStatus[] {
-  const routerOf = new Map<string, string>();
-  for (const lr of nb.table('Logical_Router').values()) {
-    for (const col of ['nat', 'load_balancer', 'ports', 'static_routes', 'policies'] as const) for (const u of lr[col]) routerOf.set(u, lr.name);
+  const names = name !== undefined ? [name] : opts.names;
+  const wanted = names ? new Set(names) : undefined;
+  let routerOf: (uuid: string) => string | undefined;
+  if (wanted) {
+    routerOf = (u) => {
+      for (const col of ROUTER_CHILDREN) {
+        const lr = nb.table('Logical_Router').lookup(col, u)[0];
+        if (lr) return lr.name;
+      }
+      return undefined;
+    };
+  } else {
+    const m = new Map<string, string>();
+    for (const lr of nb.table('Logical_Router').values()) for (const col of ROUTER_CHILDREN) for (const u of lr[col]) m.set(u, lr.name);
+    routerOf = (u) => m.get(u);
   }
   const byName = new Map<string, ObjectStatus>();
   const get = (n: string) => {
@@ -99,14 +123,19 @@ export function objectStatus(nb: NbView, owner: string, kind: string, name?: str
     if (!s) byName.set(n, (s = { kind, name: n, vpc: '', v4Eip: '', v4Ip: '', v6Eip: '', v6Ip: '', ready: false, reason: '', rows: [] }));
     return s;
   };
+  const candidates = function* (t: (typeof OWNED_TABLES)[number]): Iterable<AnyRow> {
+    if (!wanted) yield* nb.table(t).values() as Iterable<AnyRow>;
+    else for (const n of wanted) yield* nb.table(t).lookup(OBJECT_INDEX, n) as unknown as readonly AnyRow[];
+  };
   for (const t of OWNED_TABLES) {
-    for (const r of nb.table(t).values() as Iterable<AnyRow>) {
+    for (const r of candidates(t)) {
       if (r.external_ids.get(OWNER_KEY) !== owner || r.external_ids.get(KIND_KEY) !== kind) continue;
       const n = r.external_ids.get(NAME_KEY)!;
-      if (name !== undefined && n !== name) continue;
+      if (wanted && !wanted.has(n)) continue;
       const s = get(n);
       s.rows.push({ table: t, uuid: r._uuid, part: r.external_ids.get(PART_KEY) ?? '' });
-      if (routerOf.has(r._uuid)) s.vpc = routerOf.get(r._uuid)!;
+      const router = routerOf(r._uuid);
+      if (router !== undefined) s.vpc = router;
       if (t === 'Logical_Router') s.vpc = String(r.name);
       if (t === 'NAT') {
         const v6 = String(r.external_ip).includes(':');
@@ -149,19 +178,30 @@ export function objectStatus(nb: NbView, owner: string, kind: string, name?: str
     }
   }
   // reservations (EIPs, VIPs: no rows of their own)
-  for (const ls of nb.table('Logical_Switch').values()) {
-    for (const [k, v] of ls.external_ids) {
-      const prefix = `${owner}/${kind}/`;
-      if (!k.startsWith(IP_LEDGER_PREFIX) || !v.startsWith(prefix)) continue;
-      const n = v.slice(prefix.length);
-      if (name !== undefined && n !== name) continue;
-      const ip = k.slice(IP_LEDGER_PREFIX.length);
-      const s = get(n);
-      if (kind === 'OvnEip' || kind === 'Vip' || kind === 'Vpc') {
-        if (ip.includes(':')) s.v6Ip = s.v6Ip || ip;
-        else s.v4Ip = s.v4Ip || ip;
+  const reserved = (n: string, ip: string, ls: { _uuid: string; name: string }) => {
+    const s = get(n);
+    if (kind === 'OvnEip' || kind === 'Vip' || kind === 'Vpc') {
+      if (ip.includes(':')) s.v6Ip = s.v6Ip || ip;
+      else s.v4Ip = s.v4Ip || ip;
+    }
+    s.rows.push({ table: 'Logical_Switch', uuid: ls._uuid, part: `reservation ${ip} on ${ls.name}` });
+  };
+  if (wanted && opts.reservations) {
+    for (const n of wanted) {
+      for (const [sw, ips] of opts.reservations.reservationsOf(`${owner}/${kind}/${n}`)) {
+        const ls = nb.table('Logical_Switch').get(sw);
+        if (ls) for (const ip of [...ips].sort()) reserved(n, ip, ls);
       }
-      s.rows.push({ table: 'Logical_Switch', uuid: ls._uuid, part: `reservation ${ip} on ${ls.name}` });
+    }
+  } else {
+    const prefix = `${owner}/${kind}/`;
+    for (const ls of nb.table('Logical_Switch').values()) {
+      for (const [k, v] of ls.external_ids) {
+        if (!k.startsWith(IP_LEDGER_PREFIX) || !v.startsWith(prefix)) continue;
+        const n = v.slice(prefix.length);
+        if (wanted && !wanted.has(n)) continue;
+        reserved(n, k.slice(IP_LEDGER_PREFIX.length), ls);
+      }
     }
   }
   /** gateway ports per router, found once for all the objects on it */
@@ -208,13 +248,7 @@ export function listObjects(nb: NbView, owner: string, kind: string, stored: Sto
   for (const o of stored.manifest.objects) {
     if (o.kind !== kind) continue;
     let v = byName.get(o.name);
-    if (!v) {
-      v = { status: { kind, name: o.name, vpc: '', v4Eip: '', v4Ip: '', v6Eip: '', v6Ip: '', ready: false, reason: '', rows: [] } };
-      if (SETTINGS.has(kind)) v.status.ready = true;
-      else if (o.kind === 'OvnEip' && o.type === 'lrp') lrpEip(nb, o.name, v.status);
-      else v.status.reason = 'none of its rows is in NB (deleted by another writer?): apply it again';
-      byName.set(o.name, v);
-    }
+    if (!v) byName.set(o.name, (v = { status: rowless(nb, o) }));
     v.object = o;
     const src = sourceOf(o);
     if (src) v.source = src;
@@ -222,9 +256,45 @@ export function listObjects(nb: NbView, owner: string, kind: string, stored: Sto
   return [...byName.values()].sort((a, b) => (a.status.name < b.status.name ? -1 : 1));
 }
 
+/** The status of an object of which NB has no rows: a setting, an lrp EIP, or one whose rows are gone. */
+/** An object as far as its status needs it: its kind and name (and an EIP's type). */
+export interface ObjectRef {
+  kind: string;
+  name: string;
+  type?: string;
+}
+
+function rowless(nb: NbView, o: ObjectRef): ObjectStatus {
+  const st: ObjectStatus = { kind: o.kind, name: o.name, vpc: '', v4Eip: '', v4Ip: '', v6Eip: '', v6Ip: '', ready: false, reason: '', rows: [] };
+  if (SETTINGS.has(o.kind)) st.ready = true;
+  else if (o.kind === 'OvnEip' && o.type === 'lrp') lrpEip(nb, o.name, st);
+  else st.reason = 'none of its rows is in NB (deleted by another writer?): apply it again';
+  return st;
+}
+
+/**
+ * The status of these objects (as a manifest gives them): by index lookups
+ * per kind, or with `scan` by one pass over the owned tables per kind (many
+ * objects). An object NB has no rows of is said so (rowless).
+ */
+export function objectsStatus(nb: NbView, owner: string, objects: Iterable<ObjectRef>, opts: StatusOptions = {}, scan = false): Map<string, ObjectStatus> {
+  const byKind = new Map<string, ObjectRef[]>();
+  for (const o of objects) {
+    let l = byKind.get(o.kind);
+    if (!l) byKind.set(o.kind, (l = []));
+    l.push(o);
+  }
+  const out = new Map<string, ObjectStatus>();
+  for (const [kind, list] of byKind) {
+    const found = new Map(objectStatus(nb, owner, kind, undefined, scan ? opts : { ...opts, names: list.map((o) => o.name) }).map((st) => [st.name, st]));
+    for (const o of list) out.set(`${kind}/${o.name}`, found.get(o.name) ?? rowless(nb, o));
+  }
+  return out;
+}
+
 /** An lrp EIP is the address of the router port of its name (its Vpc's). */
 function lrpEip(nb: NbView, name: string, st: ObjectStatus): void {
-  const lrp = [...nb.table('Logical_Router_Port').values()].find((p) => p.name === name);
+  const lrp = byName(nb, 'Logical_Router_Port', name);
   if (!lrp) {
     st.reason = `router port ${name} is not in NB`;
     return;
