@@ -31,11 +31,18 @@ export interface DaemonConfig {
   clusterRouter?: string;
   /** an HTTP listener for GET /metrics: PORT (on 127.0.0.1) or HOST:PORT; none by default */
   metrics?: string;
+  /**
+   * The NB lock that makes one daemon of several (one per gateway node) the
+   * one that writes; the others stand by with warm replicas and take over
+   * when it goes (default ovn_natgw_leader: OVSDB lock names are <id>s, no "-"; "" writes without a lock).
+   */
+  leaderLock: string;
 }
 
 export const DEFAULT_CONFIG_FILE = '/etc/ovn-natgw/ovn-natgwd.yaml';
 export const DEFAULT_MANIFESTS = '/etc/ovn-natgw/manifests.d';
 export const DEFAULT_SOCKET = '/run/ovn-natgw/ovn-natgwd.ctl';
+export const DEFAULT_LEADER_LOCK = 'ovn_natgw_leader';
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
 
 export class ConfigError extends Error {
@@ -67,6 +74,11 @@ const KEYS: Record<string, Check> = {
     return v;
   },
   clusterRouter: str,
+  leaderLock: (v, key) => {
+    // (RFC 7047: a lock name is an <id>; ovsdb-server refuses "ovn-natgw-leader" with a syntax error)
+    if (typeof v !== 'string' || !/^(?:[A-Za-z_][A-Za-z0-9_]*)?$/.test(v)) throw new ConfigError(`${key}: must be a lock name (an OVSDB <id>: letters, digits and "_", not starting with a digit), or "" for none, got ${JSON.stringify(v)}`);
+    return v;
+  },
   metrics: (v, key) => {
     const s = typeof v === 'number' ? String(v) : v;
     if (typeof s !== 'string' || !/^(?:[^:]*:|\[[0-9a-fA-F:]+\]:)?\d{1,5}$/.test(s) || Number(s.split(':').pop()) > 65535) throw new ConfigError(`${key}: must be PORT or HOST:PORT, got ${JSON.stringify(v)}`);
@@ -126,6 +138,7 @@ export async function loadConfig(flags: Partial<DaemonConfig> & { config?: strin
     manifests: c.manifests ?? DEFAULT_MANIFESTS,
     socket: c.socket ?? DEFAULT_SOCKET,
     logLevel: c.logLevel ?? 'info',
+    leaderLock: c.leaderLock ?? DEFAULT_LEADER_LOCK,
   };
 }
 

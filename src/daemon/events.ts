@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 
 export interface NatgwEvent {
   time: string;
-  type: 'applied' | 'drift-repaired' | 'refused' | 'gateway' | 'bfd' | 'ready';
+  type: 'applied' | 'drift-repaired' | 'refused' | 'gateway' | 'bfd' | 'ready' | 'role';
   [k: string]: unknown;
 }
 
@@ -49,6 +49,8 @@ export function formatEvent(e: NatgwEvent): string {
       return `${e.time} bfd ${String(e.logical_port)} -> ${String(e.dst_ip)}: ${String(e.status)}${e.previous ? ` (was ${String(e.previous)})` : ''}`;
     case 'ready':
       return `${e.time} ${String(e.object)}: ${e.ready ? 'ready' : `not ready: ${String(e.reason)}`}${e.was === 'new' ? ' (new)' : ''}`;
+    case 'role':
+      return `${e.time} role: ${String(e.role)}${e.role === 'leader' ? ` (holds lock ${String(e.lock)})` : ` (lock ${String(e.lock)} held by another)`}`;
     case 'refused':
       return `${e.time} refused: ${String(e.problem)}`;
     default:

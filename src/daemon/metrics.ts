@@ -30,6 +30,7 @@ export class Metrics {
     labelNames: ['db'],
     registers: [this.registry],
   });
+  readonly leader = new Gauge({ name: 'ovn_natgw_leader', help: '1 while this daemon holds the leader lock (or none is configured) and writes; 0 while it stands by', registers: [this.registry] });
   readonly ready = new Gauge({ name: 'ovn_natgw_ready', help: '1 once the replicas are complete and the first reconcile is done', registers: [this.registry] });
   readonly connected = new Gauge({ name: 'ovn_natgw_connected', help: '1 while the database session is up', labelNames: ['db'], registers: [this.registry] });
   readonly rows = new Gauge({ name: 'ovn_natgw_replica_rows', help: 'rows in the NB replica, by table', labelNames: ['table'], registers: [this.registry] });

@@ -27,7 +27,7 @@ import { rename } from 'node:fs/promises';
 import { listObjects } from '../nat/status.js';
 import { AdminServer, INVALID_PARAMS, RpcError } from './admin.js';
 import { ConfigError, DEFAULT_CONFIG_FILE, DEFAULT_MANIFESTS, DEFAULT_SOCKET, LOG_LEVELS, loadConfig, type DaemonConfig } from './config.js';
-import { Reconciler } from './reconciler.js';
+import { Reconciler, StandbyError } from './reconciler.js';
 import { Notifier } from './notify.js';
 import { Metrics } from './metrics.js';
 import { Events } from './events.js';
@@ -67,6 +67,7 @@ function parseArgs(argv: string[]): Flags {
     .option('-p, --private-key <file>', 'TLS private key (for ssl: remotes)')
     .option('-C, --certificate <file>', 'TLS certificate')
     .option('--ca-cert <file>', 'TLS CA certificate')
+    .option('--leader-lock <name>', 'the NB lock of the daemon that writes; the others stand by (default ovn_natgw_leader; "" for none)')
     .option('--metrics <[host:]port>', 'serve GET /metrics over HTTP here (host default 127.0.0.1; none by default)')
     .option('--pidfile <file>', 'write the pid to this file (removed on exit)')
     .option('--detach', 'run in the background, as the OVS daemons: the command returns once the daemon is ready (or has failed)')
@@ -88,6 +89,7 @@ function parseArgs(argv: string[]): Flags {
     ...(tls ? { tls } : {}),
     ...(o.pidfile ? { pidfile: o.pidfile } : {}),
     ...(o.metrics ? { metrics: o.metrics } : {}),
+    ...(o.leaderLock !== undefined ? { leaderLock: o.leaderLock } : {}),
     ...(o.detach ? { detach: true } : {}),
     ...(o.logFile ? { logFile: o.logFile } : {}),
   };
@@ -162,7 +164,16 @@ class Daemon {
     private readonly flags: Flags,
     private readonly logger: Logger,
   ) {
-    this.gw = new NatGateway({ nb: config.nb, ...(config.sb ? { sb: config.sb } : {}), ...(config.tls ? { tls: config.tls } : {}), logger, timeoutMs: 2_000_000_000, gatewayBindings: true });
+    this.gw = new NatGateway({
+      nb: config.nb,
+      ...(config.sb ? { sb: config.sb } : {}),
+      ...(config.tls ? { tls: config.tls } : {}),
+      logger,
+      timeoutMs: 2_000_000_000,
+      gatewayBindings: true,
+      // every write asserts the leader lock: a daemon that lost it (and does not know yet) cannot write
+      ...(config.leaderLock ? { lock: config.leaderLock } : {}),
+    });
     this.notify = new Notifier(logger);
     this.events = new Events(logger);
     this.readiness = new Readiness(
@@ -203,14 +214,52 @@ class Daemon {
     this.watchEvents();
     this.watchSessions();
     this.reconciler = new Reconciler(this.gw, this.reconcileOptions());
-    const first = await this.reconciler.start();
+    // one daemon of several writes: the holder of the leader lock; the others stand by, replicas warm
+    const lock = this.config.leaderLock;
+    const leader = lock ? await this.gw.nbClient.lock(lock) : true;
+    this.setRole(leader ? 'leader' : 'standby');
+    const first = await this.reconciler.start(!leader);
+    if (lock) {
+      this.gw.nbClient.on('locked', (name: string) => name === lock && void this.lead());
+      this.gw.nbClient.on('stolen', (name: string) => name === lock && this.standBy());
+    }
     // the first reconcile read and planned everything: its garbage collected before READY, so that
     // the resident set is what the daemon holds, not the peak of a start
     fullGc();
     this.ready = true;
-    this.notify.send('READY=1', `STATUS=${first.ok ? 'reconciled' : `reconcile failed: ${(first.error ?? '').slice(0, 200)}`}`);
+    const what = !first ? `standby: another ovn-natgwd holds lock ${lock}` : first.ok ? 'reconciled' : `reconcile failed: ${(first.error ?? '').slice(0, 200)}`;
+    this.notify.send('READY=1', `STATUS=${what}`);
     this.notify.startWatchdog(() => this.gw.nbClient.connected && (!this.gw.sbClient || this.gw.sbClient.connected));
-    this.logger.info({ transacted: first.transacted, ok: first.ok, ...(first.error ? { error: first.error } : {}) }, 'ready');
+    this.logger.info({ role: this.role, ...(first ? { transacted: first.transacted, ok: first.ok, ...(first.error ? { error: first.error } : {}) } : {}) }, 'ready');
+  }
+
+  /** leader: holds the leader lock (or none is configured) and writes; standby: reads only */
+  private role: 'leader' | 'standby' = 'standby';
+
+  private setRole(role: 'leader' | 'standby'): void {
+    const before = this.role;
+    this.role = role;
+    this.metrics.leader.set(role === 'leader' ? 1 : 0);
+    if (before !== role && this.ready) this.events.emit({ type: 'role', role, lock: this.config.leaderLock });
+  }
+
+  /** The leader lock granted (the leader went, or our session came back): the whole directory planned, against NB as it is. */
+  private async lead(): Promise<void> {
+    if (this.role === 'leader' || this.stopping) return;
+    this.setRole('leader');
+    this.logger.warn({ lock: this.config.leaderLock }, 'leader lock granted: this daemon writes now; planning the whole directory');
+    this.notify.send('STATUS=leader: reconciling');
+    await this.reconciler?.resume('leader');
+    this.notify.send(`STATUS=leader: ${this.reconciler?.last?.ok ? 'reconciled' : `reconcile failed: ${(this.reconciler?.last?.error ?? '').slice(0, 200)}`}`);
+  }
+
+  /** The leader lock lost (stolen, or our NB session went): nothing more is written until it is granted again. */
+  private standBy(): void {
+    if (this.role === 'standby') return;
+    this.setRole('standby');
+    this.reconciler?.pause();
+    this.logger.warn({ lock: this.config.leaderLock }, 'leader lock lost: standing by (nothing is written until it is granted again)');
+    this.notify.send(`STATUS=standby: lock ${this.config.leaderLock} lost`);
   }
 
   private reconcileOptions() {
@@ -322,6 +371,8 @@ class Daemon {
       uptime_s: Math.round((Date.now() - this.started) / 1000),
       ready: this.ready,
       owner: this.config.owner,
+      role: this.role,
+      lock: this.config.leaderLock || null,
       nb: { remote: this.config.nb, connected: this.gw.nbClient.connected, rows: this.ready ? countRows(this.gw) : undefined },
       sb: this.config.sb ? { remote: this.config.sb, connected: this.gw.sbClient?.connected ?? false } : null,
       manifests: { dir: this.config.manifests, objects: r?.appliedObjects()?.size ?? 0, not_ready: this.readiness.notReadyCount, refused: r?.refused ?? null },
@@ -455,6 +506,7 @@ class Daemon {
   /** The directory's objects by id: as last applied, else read now (refused: the directory's problem, as an RpcError). */
   private directory(): ReadonlyMap<string, DirObject> {
     if (!this.ready || !this.reconciler) throw new RpcError(-32000, 'not ready: the replicas are still being read');
+    if (this.role === 'standby') throw new RpcError(-32000, `nothing was written: ${new StandbyError().message}`);
     const objects = this.reconciler.appliedObjects();
     if (!objects || this.reconciler.refused) throw new RpcError(-32000, `the manifest directory is refused (${this.reconciler.refused ?? 'nothing applied yet'}); fix it first`);
     return objects;
@@ -535,6 +587,7 @@ class Daemon {
       return { plan: { changes: plan.changes, specs: plan.specs, warnings: plan.warnings }, reconcile: last };
     } catch (e) {
       if (e instanceof PlanError) throw new RpcError(INVALID_PARAMS, `nothing was written:\n${e.message}`);
+      if (e instanceof StandbyError) throw new RpcError(-32000, `nothing was written: ${e.message}`);
       throw e;
     }
   }

@@ -57,6 +57,14 @@ export interface ReconcileResult {
   error?: string;
 }
 
+/** A change refused: this daemon stands by (another holds the leader lock). */
+export class StandbyError extends Error {
+  override name = 'StandbyError';
+  constructor() {
+    super('this ovn-natgwd stands by: another holds the leader lock and writes; send the change to it (or to every node\'s directory)');
+  }
+}
+
 export class Reconciler {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
@@ -90,11 +98,39 @@ export class Reconciler {
     this.directory = new ManifestDirectory(o.dir);
   }
 
-  /** The first reconcile (after the replicas are complete), then the directory watched. */
-  async start(): Promise<ReconcileResult> {
+  /**
+   * The first reconcile (after the replicas are complete), then the
+   * directory watched; `standby`: watched only, nothing planned or written
+   * until resume() (another daemon holds the leader lock).
+   */
+  async start(standby = false): Promise<ReconcileResult | undefined> {
+    if (standby) {
+      this.paused = true;
+      this.watchDir();
+      return undefined;
+    }
     await this.run('start');
     this.watchDir();
     return this.last!;
+  }
+
+  /** whether this daemon stands by: nothing is planned or written */
+  private paused = false;
+
+  /** Stops planning and writing (the leader lock is lost); a reconcile running finishes (its transaction fails "not owner"). */
+  pause(): void {
+    this.paused = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.pending = undefined;
+  }
+
+  /** Plans and writes again (the leader lock is held): the whole directory, against NB as it is now. */
+  resume(reason: string): Promise<void> {
+    this.paused = false;
+    this.applied = false;
+    this.names = 'all';
+    return this.run(reason);
   }
 
   /** Takes new options (a reload): the directory is watched again and planned. */
@@ -110,7 +146,7 @@ export class Reconciler {
 
   /** Plans again soon (coalesced: changes within 100 ms make one plan). */
   trigger(reason: string, delayMs = 100): void {
-    if (this.stopped) return;
+    if (this.stopped || this.paused) return;
     if (this.timer) {
       // a drift waits out its rate limit; anything else is planned soon, and covers the drift too
       if (reason === 'drift' || this.pending !== 'drift') return;
@@ -140,7 +176,9 @@ export class Reconciler {
    * written, no file touched).
    */
   async applyGiven(reason: string, change: { objects: ManifestObject[]; mode: 'merge' | 'delete'; files: () => Promise<string[]> }): Promise<{ last: ReconcileResult; plan: Plan }> {
+    if (this.paused) throw new StandbyError();
     while (this.running) await this.running.catch(() => undefined);
+    if (this.paused) throw new StandbyError();
     let done!: () => void;
     this.running = new Promise<void>((r) => (done = r));
     try {
@@ -212,6 +250,7 @@ export class Reconciler {
 
   /** One reconcile now (or after the one running). */
   async run(reason: string): Promise<void> {
+    if (this.paused) return;
     if (this.running) {
       // (a reason other than drift is kept: a drift alone may find nothing stale and skip)
       if (this.again === undefined || this.again === 'drift') this.again = reason;

@@ -4,6 +4,8 @@
 export interface StatusParts {
   ready: boolean;
   owner: string;
+  role?: 'leader' | 'standby';
+  lock?: string | null;
   nb: { remote: string; connected: boolean };
   manifests: { dir: string; objects: number; not_ready?: number; refused: string | null };
   last_reconcile: { at: string; reason: string; ok: boolean; transacted: boolean; error?: string } | null;
@@ -15,6 +17,7 @@ export function formatStatus(s: StatusParts): string {
   return [
     `ready: ${s.ready}`,
     `owner: ${s.owner}`,
+    ...(s.role ? [`role: ${s.role}${s.lock ? ` (lock ${s.lock}${s.role === 'standby' ? ' held by another ovn-natgwd' : ''})` : ''}`] : []),
     `nb: ${s.nb.remote} (${s.nb.connected ? 'connected' : 'not connected'})`,
     `manifests: ${m.dir} (${m.objects} objects${m.not_ready ? `, ${m.not_ready} not ready` : ''})${m.refused ? `, refused: ${m.refused}` : ''}`,
     `last reconcile: ${last ? `${last.at} (${last.reason}) ${last.ok ? (last.transacted ? 'applied' : 'nothing to change') : `failed: ${last.error}`}` : 'none yet'}`,

@@ -62,6 +62,8 @@ export interface ConnectOptions {
   handshakeTimeoutMs?: number;
   /** also follow SB Port_Binding of chassisredirect ports: which chassis carries each gateway port */
   gatewayBindings?: boolean;
+  /** every transaction asserts this NB lock (held by the caller: the daemon's leader lock); it fails "not owner" otherwise */
+  lock?: string;
 }
 
 export type ApplyMode = 'replace' | 'merge' | 'delete';
@@ -567,7 +569,7 @@ export class NatGateway {
           if (attempts++ > 0) p = plan();
           return p.ops;
         },
-        { attempts: opts.attempts ?? 10, comment: `ovn-natgw ${opts.mode === 'delete' ? 'delete' : 'apply'} (${opts.owner ?? DEFAULT_OWNER})` },
+        { attempts: opts.attempts ?? 10, comment: `ovn-natgw ${opts.mode === 'delete' ? 'delete' : 'apply'} (${opts.owner ?? DEFAULT_OWNER})`, ...(this.o.lock ? { assertLock: this.o.lock } : {}) },
       );
     } finally {
       this.store.settled();
