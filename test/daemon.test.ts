@@ -223,8 +223,9 @@ t.test('events: on the socket as they happen (follow) and kept for ovn-natgwctl 
   await exec('ovn-sbctl', [`--db=${sb.sbRemote}`, 'set', 'Port_Binding', 'cr-vpc1-external204', `chassis=${ch}`]);
   await until('a gateway event', () => events().some((e) => e.type === 'gateway' && e.port === 'vpc1-external204' && e.chassis === 'pc-node-2'));
   t.pass('a gateway port bound to a chassis (SB Port_Binding of cr-vpc1-external204): its chassis named');
+  // (ovn-northd sets a new session's status, and puts it back when another writer changes it; the
+  // server may send those writes to the daemon as one update: the status it then sees is an event)
   const bfd = (await nbctl(sb, 'create', 'BFD', 'logical_port=vpc1-external204', 'dst_ip=10.5.204.99')).trim();
-  // (ovn-northd writes NB BFD.status from SB too: whichever write comes, a change of status is an event)
   await nbctl(sb, 'set', 'BFD', bfd, 'status=up');
   await until('a bfd event', () => events().some((e) => e.type === 'bfd' && e.dst_ip === '10.5.204.99' && typeof e.status === 'string'));
   t.pass('a BFD session status change');

@@ -301,11 +301,13 @@ class Daemon {
       this.events.emit({ type: 'gateway', port: row.logical_port.replace(/^cr-/, ''), chassis: chassisName(now), previous: chassisName(before) });
     });
     this.gw.nb.onChange((e) => {
-      if (e.table !== 'BFD' || e.kind !== 'update') return;
+      // a session's first status (a new row with one: the server may send a row's insert and its first
+      // status as one update) and every change of it
+      if (e.table !== 'BFD' || e.kind === 'delete') return;
       const row = e.row as unknown as { logical_port: string; dst_ip: string; status: string | null };
-      const old = e.old as unknown as { status: string | null };
-      if (row.status === old.status) return;
-      this.events.emit({ type: 'bfd', logical_port: row.logical_port, dst_ip: row.dst_ip, status: row.status ?? 'unknown', previous: old.status ?? null });
+      const before = e.kind === 'insert' ? null : (e.old as unknown as { status: string | null }).status;
+      if (row.status === before || (e.kind === 'insert' && !row.status)) return;
+      this.events.emit({ type: 'bfd', logical_port: row.logical_port, dst_ip: row.dst_ip, status: row.status ?? 'unknown', previous: before ?? null });
     });
   }
 
