@@ -18,6 +18,8 @@
  *    the order allows, so a change of the list rewrites only the rows of the
  *    chassis that come or go (gatewayPriorities).
  */
+import { schedule } from './scheduler.js';
+
 export const MAX_GATEWAY_CHASSIS = 5;
 export const DEFAULT_GATEWAY_CHASSIS = 3;
 
@@ -87,34 +89,12 @@ export function placeGateways(
   /** the active ports per chassis among ports not given here (a plan of some routers only): new ports avoid them too */
   load: ReadonlyMap<string, number> = new Map(),
 ): Map<string, string[]> {
-  const out = new Map<string, string[]>();
-  const active = new Map<string, number>(candidates.map((c) => [c, load.get(c) ?? 0]));
-  const fresh: string[] = [];
-  // ports that keep their active chassis count first, so new ports avoid them
-  for (const p of [...ports].sort()) {
-    const kept = (current.get(p) ?? []).filter((c) => candidates.includes(c)).slice(0, k);
-    out.set(p, kept);
-    if (kept.length > 0) active.set(kept[0], (active.get(kept[0]) ?? 0) + 1);
-    else fresh.push(p);
-  }
-  for (const p of fresh) {
-    const order = rendezvousOrder(p, candidates);
-    if (order.length === 0) continue;
-    // least-loaded top, ties broken by rendezvous order
-    let top = order[0];
-    for (const c of order) if ((active.get(c) ?? 0) < (active.get(top) ?? 0)) top = c;
-    active.set(top, (active.get(top) ?? 0) + 1);
-    out.set(p, [top]);
-  }
-  for (const p of ports) {
-    const list = out.get(p)!;
-    if (list.length === 0) continue;
-    for (const c of rendezvousOrder(p, candidates)) {
-      if (list.length >= k) break;
-      if (!list.includes(c)) list.push(c);
-    }
-  }
-  return out;
+  // (the one scheduler, every candidate alive: what a failover computes for the same live set)
+  return schedule(
+    ports.map((port) => ({ port, current: current.get(port) ?? [] })),
+    candidates.map((name) => ({ name, state: 'alive' as const })),
+    { k, load },
+  );
 }
 
 /**
