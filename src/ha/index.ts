@@ -1,0 +1,181 @@
+/**
+ * The hot index of gateway HA (issue 16 §3), kept from the replicas' commit
+ * events in O(change): per chassis, the gateway ports it carries (with its
+ * priority, active or standby) and the HA chassis groups it is in; per
+ * gateway port, its chassis in priority order (what NB asks for) and the
+ * chassis SB has bound its chassisredirect port to (where it runs now); per
+ * next-hop IP, the reroute policies that send traffic to it (centralized
+ * egress). A failover reads it instead of scanning NB.
+ *
+ * Feed it every NB and SB commit (`noteNb`, `noteSb`): a Gateway_Chassis or
+ * HA_Chassis row, a router port's gateway_chassis set, a group's ha_chassis
+ * set or a policy changing re-derives only the port, group or policy it
+ * belongs to.
+ */
+import type { ChangeEvent } from '../ovsdb/replica.js';
+
+type Row = { _uuid: string } & Record<string, unknown>;
+
+export interface PortChassis {
+  chassis: string;
+  priority: number;
+}
+
+export interface ChassisEntry {
+  /** gateway ports (router ports; HA chassis groups as "group:NAME") -> this chassis's priority there */
+  ports: Map<string, number>;
+}
+
+export class GatewayIndex {
+  /** Gateway_Chassis / HA_Chassis rows */
+  private readonly member = new Map<string, PortChassis>();
+  /** member row -> the port (or group:NAME) holding it */
+  private readonly holder = new Map<string, string>();
+  /** port (or group:NAME) -> its member rows */
+  private readonly members = new Map<string, Set<string>>();
+  /** port -> chassis in priority order (highest first, ties by name) */
+  private readonly order = new Map<string, PortChassis[]>();
+  private readonly byChassis = new Map<string, ChassisEntry>();
+  /** router port name -> the chassis SB bound its cr- port to (absent: none) */
+  private readonly bound = new Map<string, string>();
+  /** SB Chassis uuid -> name (Port_Binding.chassis is a reference) */
+  private readonly chassisName = new Map<string, string>();
+  /** next hop IP -> reroute policies (uuid) that name it */
+  private readonly nexthop = new Map<string, Set<string>>();
+  private readonly policyHops = new Map<string, readonly string[]>();
+
+  noteNb(changes: readonly ChangeEvent[]): void {
+    const touched = new Set<string>();
+    for (const e of changes) {
+      const row = e.row as Row;
+      switch (e.table) {
+        case 'Gateway_Chassis':
+        case 'HA_Chassis': {
+          if (e.kind === 'delete') this.member.delete(row._uuid);
+          else this.member.set(row._uuid, { chassis: String(row.chassis_name), priority: Number(row.priority) });
+          const h = this.holder.get(row._uuid);
+          if (h) touched.add(h);
+          break;
+        }
+        case 'Logical_Router_Port':
+          this.hold(`${row.name}`, e.kind === 'delete' ? [] : (row.gateway_chassis as readonly string[]), e.kind === 'update' ? `${(e.old as Row).name}` : undefined, touched);
+          break;
+        case 'HA_Chassis_Group':
+          this.hold(`group:${row.name}`, e.kind === 'delete' ? [] : (row.ha_chassis as readonly string[]), e.kind === 'update' ? `group:${(e.old as Row).name}` : undefined, touched);
+          break;
+        case 'Logical_Router_Policy':
+          this.policy(row, e.kind === 'delete' || row.action !== 'reroute' ? [] : (row.nexthops as readonly string[]));
+          break;
+      }
+    }
+    for (const p of touched) this.derive(p);
+  }
+
+  noteSb(changes: readonly ChangeEvent[]): void {
+    for (const e of changes) {
+      const row = e.row as Row;
+      if (e.table === 'Chassis') {
+        if (e.kind === 'delete') this.chassisName.delete(row._uuid);
+        else this.chassisName.set(row._uuid, String(row.name));
+      } else if (e.table === 'Port_Binding' && String(row.logical_port).startsWith('cr-')) {
+        const port = String(row.logical_port).slice(3);
+        const ch = e.kind === 'delete' ? undefined : (row.chassis as string | null);
+        const name = ch ? (this.chassisName.get(ch) ?? ch) : undefined;
+        if (name) this.bound.set(port, name);
+        else this.bound.delete(port);
+      }
+    }
+  }
+
+  /** A port's (or group's) member rows are now `uuids` (it was named `was` before an update). */
+  private hold(port: string, uuids: readonly string[], was: string | undefined, touched: Set<string>): void {
+    if (was !== undefined && was !== port) {
+      this.hold(was, [], undefined, touched);
+    }
+    const before = this.members.get(port) ?? new Set<string>();
+    const now = new Set(uuids);
+    if (before.size === now.size && [...now].every((u) => before.has(u))) return;
+    for (const u of before) if (!now.has(u) && this.holder.get(u) === port) this.holder.delete(u);
+    for (const u of now) this.holder.set(u, port);
+    if (now.size) this.members.set(port, now);
+    else this.members.delete(port);
+    touched.add(port);
+  }
+
+  /** Re-derives one port's order and its entries per chassis. */
+  private derive(port: string): void {
+    for (const pc of this.order.get(port) ?? []) {
+      const e = this.byChassis.get(pc.chassis);
+      e?.ports.delete(port);
+      if (e && e.ports.size === 0) this.byChassis.delete(pc.chassis);
+    }
+    const list = [...(this.members.get(port) ?? [])].map((u) => this.member.get(u)).filter((m): m is PortChassis => m !== undefined);
+    list.sort((a, b) => b.priority - a.priority || (a.chassis < b.chassis ? -1 : a.chassis > b.chassis ? 1 : 0));
+    if (list.length === 0) {
+      this.order.delete(port);
+      return;
+    }
+    this.order.set(port, list);
+    for (const pc of list) {
+      let e = this.byChassis.get(pc.chassis);
+      if (!e) this.byChassis.set(pc.chassis, (e = { ports: new Map() }));
+      e.ports.set(port, pc.priority);
+    }
+  }
+
+  private policy(row: Row, hops: readonly string[]): void {
+    for (const ip of this.policyHops.get(row._uuid) ?? []) {
+      const s = this.nexthop.get(ip);
+      s?.delete(row._uuid);
+      if (s?.size === 0) this.nexthop.delete(ip);
+    }
+    if (hops.length === 0) {
+      this.policyHops.delete(row._uuid);
+      return;
+    }
+    this.policyHops.set(row._uuid, [...hops]);
+    for (const ip of hops) {
+      let s = this.nexthop.get(ip);
+      if (!s) this.nexthop.set(ip, (s = new Set()));
+      s.add(row._uuid);
+    }
+  }
+
+  /** A port's chassis in priority order (highest first). */
+  chassisOf(port: string): readonly PortChassis[] {
+    return this.order.get(port) ?? [];
+  }
+
+  /** The chassis NB makes active for a port (its highest priority). */
+  activeOf(port: string): string | undefined {
+    return this.order.get(port)?.[0]?.chassis;
+  }
+
+  /** The chassis SB has bound the port's chassisredirect port to, now. */
+  boundOf(port: string): string | undefined {
+    return this.bound.get(port);
+  }
+
+  /** The ports (and group:NAME) a chassis is in, each with whether it is the active one there. */
+  portsOf(chassis: string): { port: string; priority: number; active: boolean }[] {
+    const e = this.byChassis.get(chassis);
+    if (!e) return [];
+    return [...e.ports].map(([port, priority]) => ({ port, priority, active: this.order.get(port)?.[0]?.chassis === chassis })).sort((a, b) => (a.port < b.port ? -1 : 1));
+  }
+
+  /** The reroute policies (uuids) that send traffic to this next hop. */
+  policiesTo(ip: string): readonly string[] {
+    return [...(this.nexthop.get(ip) ?? [])];
+  }
+
+  /** Per chassis: how many ports it is active and standby for. */
+  load(): Map<string, { active: number; standby: number }> {
+    const out = new Map<string, { active: number; standby: number }>();
+    for (const [chassis, e] of this.byChassis) {
+      const c = { active: 0, standby: 0 };
+      for (const port of e.ports.keys()) this.order.get(port)?.[0]?.chassis === chassis ? c.active++ : c.standby++;
+      out.set(chassis, c);
+    }
+    return out;
+  }
+}
