@@ -685,14 +685,15 @@ export function isAutoDir(sb: Sandbox): boolean {
 
 /**
  * Detached `sh` that waits for this process to die, then SIGKILLs every pid
- * named in <dir>/*.pid whose command line still mentions <dir>.
+ * named in <dir>/*.pid (and a simulated chassis's <dir>/<name>/*.pid) whose
+ * command line still mentions <dir>.
  */
 function startWatchdog(dir: string, removeDir: boolean): number | undefined {
   const script = [
     'P=$1; D=$2',
     'alive() { [ -r /proc/$P/stat ] || return 1; s=$(sed -e "s/^.*) //" /proc/$P/stat 2>/dev/null | cut -c1); [ "$s" != Z ] && [ -n "$s" ]; }',
     'while alive; do sleep 1; done',
-    'for f in "$D"/*.pid; do',
+    'for f in "$D"/*.pid "$D"/*/*.pid; do',
     '  [ -f "$f" ] || continue',
     '  p=$(cat "$f" 2>/dev/null)',
     '  case "$p" in ""|*[!0-9]*) continue;; esac',

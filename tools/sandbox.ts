@@ -1,7 +1,7 @@
 /**
  * Local OVN control-plane sandbox.
  *
- *   npm run sandbox -- up [--dir D] [--cluster 3] [--no-northd] [--chassis-rows N]
+ *   npm run sandbox -- up [--dir D] [--cluster 3] [--no-northd] [--chassis-rows N] [--chassis N [--gateways K]]
  *   npm run sandbox -- status [--dir D]
  *   npm run sandbox -- down [--dir D] [--keep]
  *
@@ -10,6 +10,7 @@
  * Without --dir, `status`/`down` use the last dir `up` recorded in
  * $TMPDIR/ovn-natgw-sandbox-last.
  */
+import { addChassis, stopChassisIn } from './chassis-lib.js';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -30,8 +31,11 @@ import {
 export const LAST_FILE = path.join(os.tmpdir(), 'ovn-natgw-sandbox-last');
 
 const USAGE = `usage:
-  sandbox up [--dir D] [--cluster 1|3] [--no-northd] [--chassis-rows N]
+  sandbox up [--dir D] [--cluster 1|3] [--no-northd] [--chassis-rows N] [--chassis N [--gateways K]]
       --chassis-rows N: N gateway-capable SB Chassis rows pc-node-1..N (no ovn-controller behind them)
+      --chassis N [--gateways K]: N simulated hypervisors (own ovsdb-server, ovs-vswitchd
+        --enable-dummy=system, real ovn-controller, tunnels and BFD), the first K (default 2)
+        gateways gw1..gwK with ovn-bridge-mappings=physnet1:br-phys, the others hv1..
   sandbox status [--dir D]
   sandbox down [--dir D] [--keep]`;
 
@@ -84,6 +88,8 @@ async function main(argv: string[]): Promise<number> {
       'no-northd': { type: 'boolean', default: false },
       keep: { type: 'boolean', default: false },
       'chassis-rows': { type: 'string' },
+      chassis: { type: 'string' },
+      gateways: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -98,8 +104,13 @@ async function main(argv: string[]): Promise<number> {
       if (cluster !== 1 && cluster !== 3) throw new Error(`--cluster must be 1 or 3`);
       const rows = values['chassis-rows'] === undefined ? 0 : Number(values['chassis-rows']);
       if (!Number.isInteger(rows) || rows < 0 || rows > 250) throw new Error(`--chassis-rows must be an integer from 0 to 250, got "${values['chassis-rows']}"`);
+      const sims = values.chassis === undefined ? 0 : Number(values.chassis);
+      if (!Number.isInteger(sims) || sims < 0 || sims > 20) throw new Error(`--chassis must be an integer from 0 to 20, got "${values.chassis}"`);
+      const gws = values.gateways === undefined ? Math.min(sims, 2) : Number(values.gateways);
+      if (!Number.isInteger(gws) || gws < 0 || gws > sims) throw new Error(`--gateways must be an integer from 0 to --chassis (${sims}), got "${values.gateways}"`);
       const sb = await startSandbox({ dir: values.dir, cluster, northd: !values['no-northd'] });
       const chassis = rows > 0 ? await addChassisRows(sb, rows).catch(async (e: Error) => (await sb.stop(), Promise.reject(e))) : [];
+      const simulated = sims > 0 ? (await addChassis(sb, sims, gws).catch(async (e: Error) => (await stopChassisIn(sb.dir), await sb.stop(), Promise.reject(e)))).chassis : [];
       await writeFile(LAST_FILE, sb.dir + '\n');
       const what = `${cluster === 3 ? '3-member clusters' : 'standalone'}${values['no-northd'] ? ', no northd' : ', northd'}`;
       console.log(`# ovn-natgw sandbox up (${what}) in ${sb.dir}`);
@@ -107,6 +118,10 @@ async function main(argv: string[]): Promise<number> {
       console.log(`export OVN_NB_DB=${sb.nbRemote}`);
       console.log(`export OVN_SB_DB=${sb.sbRemote}`);
       if (chassis.length) console.log(`# SB Chassis (gateway-capable, ovn-cms-options=enable-chassis-as-gw): ${chassis.join(' ')}`);
+      for (const c of simulated) {
+        const pids = await c.pids();
+        console.log(`# chassis ${c.name}${c.o.gateway ? ' (gateway, physnet1:br-phys)' : ''} ${c.o.ip}: ${Object.entries(pids).map(([p, pid]) => `${p} ${pid}`).join(', ')}; ovs-vsctl --db=unix:${c.dir}/db.sock`);
+      }
       console.log(`# stop with: npm run sandbox -- down --dir ${sb.dir}`);
       return 0;
     }
@@ -118,6 +133,8 @@ async function main(argv: string[]): Promise<number> {
       const dir = path.resolve(values.dir ?? (await lastDir()));
       const sb = await loadSandbox(dir);
       const pids = sb.pids();
+      const sims = await stopChassisIn(dir);
+      if (sims.length) console.log(`stopped simulated chassis: ${sims.join(' ')}`);
       await sb.stop();
       console.log(`stopped sandbox in ${dir} (pids ${pids.join(' ')})`);
       if (isAutoDir(sb) && !values.keep) {
