@@ -87,6 +87,20 @@ t.test('the leader killed: the standby takes the lock and writes its whole direc
   t.match(await status(b), { role: 'leader' }, 'the new one stays leader');
 });
 
+t.test('failover through the socket: ovs-appctl natgw/failover on the leader; refused on the standby', async (t) => {
+  const gcs = async () => (await nbctl(sb, 'lrp-get-gateway-chassis', 'vpc1-external204')).trim().split('\n').map((l) => l.trim().split(/\s+/)[0].replace('vpc1-external204-', ''));
+  const before = await gcs();
+  t.equal(before.length, 3, 'three gateway chassis');
+  await t.rejects(callDaemon(a.sock, 'failover', { chassis: [before[0]] }), /stands by/, 'the standby refuses');
+  const out = (await exec('ovs-appctl', ['-t', b.sock, 'natgw/failover', before[0]])).stdout;
+  t.match(out, /^moved: Vpc\/vpc1 \([\d.]+ ms\)$/m, 'ovs-appctl natgw/failover: what moved, and the time');
+  t.same(await gcs(), before.slice(1), 'ovn-nbctl lrp-get-gateway-chassis: the dead one gone, the next leads');
+  const history = (await callDaemon(b.sock, 'failovers')) as { cause: string; chassis: string[]; objects: string[] }[];
+  t.match(history.at(-1), { cause: 'requested', chassis: [before[0]], objects: ['Vpc/vpc1'] }, 'failovers: its history');
+  const events = (await callDaemon(b.sock, 'events')) as { recent: { type: string }[] };
+  t.ok(events.recent.some((e) => e.type === 'failover'), 'a failover event');
+});
+
 t.test('a lock name that is no OVSDB <id> is refused at start, naming the key', async (t) => {
   const r = await exec(process.execPath, [BIN, '--db', sb.nbRemote, '--config', '/dev/null', '--leader-lock', 'ovn-natgw-leader', '--socket', path.join(tmp, 'x.ctl'), '--manifests', a.dir]).then(
     () => ({ code: 0, stderr: '' }),

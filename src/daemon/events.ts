@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 
 export interface NatgwEvent {
   time: string;
-  type: 'applied' | 'drift-repaired' | 'refused' | 'gateway' | 'bfd' | 'ready' | 'role';
+  type: 'applied' | 'drift-repaired' | 'refused' | 'gateway' | 'bfd' | 'ready' | 'role' | 'failover';
   [k: string]: unknown;
 }
 
@@ -51,6 +51,8 @@ export function formatEvent(e: NatgwEvent): string {
       return `${e.time} ${String(e.object)}: ${e.ready ? 'ready' : `not ready: ${String(e.reason)}`}${e.was === 'new' ? ' (new)' : ''}`;
     case 'role':
       return `${e.time} role: ${String(e.role)}${e.role === 'leader' ? ` (holds lock ${String(e.lock)})` : ` (lock ${String(e.lock)} held by another)`}`;
+    case 'failover':
+      return `${e.time} failover (${String(e.cause)}) of ${(e.chassis as string[]).join(', ')}: ${(e.objects as string[]).join(' ') || 'nothing to move'} in ${String(e.ms)} ms`;
     case 'refused':
       return `${e.time} refused: ${String(e.problem)}`;
     default:

@@ -415,6 +415,23 @@ class Daemon {
       },
     });
     a.register('put', { rpc: (p) => this.put(p) });
+    a.register('failover', {
+      rpc: async (p) => {
+        const list = p.chassis;
+        if (!Array.isArray(list) || list.length === 0 || !list.every((c) => typeof c === 'string' && c !== '')) throw new RpcError(INVALID_PARAMS, 'chassis: must be a non-empty array of chassis names');
+        return this.failover(list as string[], 'requested');
+      },
+    });
+    a.register('natgw/failover', {
+      usage: 'CHASSIS...',
+      unixctl: async (args) => {
+        if (args.length === 0) throw new Error('usage: natgw/failover CHASSIS...');
+        const r = await this.failover(args, 'requested');
+        return `${r.transacted ? `moved: ${r.objects.join(' ')}` : 'nothing to move'} (${r.ms} ms)\n`;
+      },
+    });
+    a.register('failovers', { rpc: () => this.failovers });
+    a.register('natgw/failovers', { unixctl: () => this.failovers.map((f) => `${f.at} ${f.cause} ${f.chassis.join(',')}: ${f.objects.join(' ') || '(nothing)'} ${f.ms} ms\n`).join('') });
     a.register('chassis', {
       rpc: () => {
         if (!this.ready) throw new RpcError(-32000, 'not ready: the replicas are still being read');
@@ -498,6 +515,34 @@ class Daemon {
         return 'exiting';
       },
     });
+  }
+
+  /** the last failovers (at most 100), newest last */
+  private readonly failovers: { at: string; cause: string; chassis: string[]; objects: string[]; transacted: boolean; ms: number }[] = [];
+
+  /**
+   * A failover of `chassis` (taken as dead): their gateway slots and egress
+   * next hops moved to the chassis left, in one transaction (NatGateway.failover),
+   * an event and a log line with the cause, the objects moved and the time.
+   * Until liveness decides it (issue 16), it is asked for (`failover`,
+   * `ovs-appctl natgw/failover`); a later reconcile over every SB chassis keeps
+   * the new actives and fills a free slot at the lowest priority.
+   */
+  private async failover(chassis: string[], cause: string): Promise<{ transacted: boolean; objects: string[]; ms: number }> {
+    if (!this.ready) throw new RpcError(-32000, 'not ready: the replicas are still being read');
+    if (this.role === 'standby') throw new RpcError(-32000, `nothing was written: ${new StandbyError().message}`);
+    const t0 = performance.now();
+    const r = await this.gw.failover(chassis, {
+      owner: this.config.owner,
+      ...(this.config.gatewayChassis !== undefined ? { gatewayChassis: this.config.gatewayChassis } : {}),
+      ...(this.config.clusterRouter ? { clusterRouter: this.config.clusterRouter } : {}),
+    });
+    const ms = Math.round((performance.now() - t0) * 10) / 10;
+    const f = { at: new Date().toISOString(), cause, chassis, objects: r.objects, transacted: r.transacted, ms };
+    this.failovers.push(f);
+    if (this.failovers.length > 100) this.failovers.shift();
+    this.events.emit({ type: 'failover', ...f, changes: r.plan.changes.map((c) => `${c.action} ${c.label}`).slice(0, 200) });
+    return { transacted: r.transacted, objects: r.objects, ms };
   }
 
   /** The file of an object put through the socket, in the manifest directory. */

@@ -32,7 +32,7 @@ import { buildDesired, type Desired, type DesiredOptions } from './desired.js';
 import type { Manifest, ManifestObject } from './objects.js';
 import { buildPlan, type Plan } from './plan.js';
 import { OWNED_TABLES } from './topology.js';
-import { DEFAULT_OWNER, PlanError, idOf, objectId, type Problem } from './rows.js';
+import { DEFAULT_OWNER, KIND_KEY, NAME_KEY, OWNER_KEY, PlanError, idOf, objectId, type Problem } from './rows.js';
 import type { StoredObjects } from './store.js';
 import { ObjectStore } from './object-store.js';
 import { NB_INDEXES, NbFacts, gatewayPortChassis, type NbView } from './nb-view.js';
@@ -592,6 +592,47 @@ export class NatGateway {
   }
 
   /**
+   * Failover: `dead` chassis are taken as down, and the owner's objects that
+   * use them are planned again with the one scheduler over the chassis left
+   * (src/gateway/scheduler.ts: the active kept on top or the next promoted, the
+   * gap filled at the lowest priority), writing only their gateway chassis
+   * rows (Gateway_Chassis, HA_Chassis) and their centralized egress policies
+   * (a dead node's next hop replaced or dropped): one transaction, in the one
+   * write queue, asserting the lock when one is set. The objects are found
+   * from the dead chassis's rows (the chassis_name indexes) and the owner's
+   * egress policies: O(affected), no plan of the whole state. A later
+   * apply over the same chassis keeps what this wrote (placement keeps the
+   * chassis a port has).
+   */
+  async failover(dead: readonly string[], opts: Omit<ApplyOptions, 'mode' | 'rows' | 'live'> = {}): Promise<ApplyResult & { objects: string[] }> {
+    if (!this.sb) throw new Error('failover needs SB (the chassis that are left)');
+    const owner = opts.owner ?? DEFAULT_OWNER;
+    const gone = new Set(dead);
+    const nb = this.view();
+    const ids = new Set<string>();
+    const tagged = (r: { external_ids: ReadonlyMap<string, string> }) => {
+      if (r.external_ids.get(OWNER_KEY) === owner) ids.add(objectId(r.external_ids.get(KIND_KEY) ?? '', r.external_ids.get(NAME_KEY) ?? ''));
+    };
+    for (const c of gone) {
+      for (const g of nb.table('Gateway_Chassis').lookup('chassis_name', c)) tagged(g);
+      for (const h of nb.table('HA_Chassis').lookup('chassis_name', c)) tagged(h);
+    }
+    // centralized egress: the owner's reroute policies, whose subnets name a dead node
+    const hostOf = new Map(this.chassis().map((c) => [c.name, c.hostname]));
+    for (const r of nb.table('Logical_Router_Policy').values()) {
+      if (r.external_ids.get(OWNER_KEY) !== owner || r.external_ids.get(KIND_KEY) !== 'Subnet') continue;
+      const id = objectId('Subnet', r.external_ids.get(NAME_KEY) ?? '');
+      const s = this.store.get(owner, id);
+      if (s?.kind === 'Subnet' && s.gatewayNode?.some((g) => [...gone].some((c) => g.node === c || g.node === hostOf.get(c)))) ids.add(id);
+    }
+    const objects = [...ids].sort().map((id) => this.store.get(owner, id)).filter((o): o is ManifestObject => o !== undefined);
+    if (objects.length === 0) return { plan: { changes: [], specs: [], ops: [], warnings: [], scope: [] }, transacted: false, attempts: 0, converged: true, objects: [] };
+    const live = new Set(this.chassis().map((c) => c.name).filter((n) => !gone.has(n)));
+    const r = await this.apply({ objects, notices: [] }, { ...opts, mode: 'merge', live, rows: failoverRow });
+    return { ...r, objects: objects.map(idOf) };
+  }
+
+  /**
    * A change of the owner's whole state, as a resident manager keeps it (the
    * daemon's directory): `put` the objects new or changed, `remove` those
    * gone; every other object stays as the last whole plan left it (the
@@ -637,6 +678,12 @@ export class NatGateway {
       return this.commit(planned, manifest.objects, opts, this.sbClient !== undefined && manifest.objects.some((o) => GATEWAY_KINDS.has(o.kind)), () => planned().ops.length);
     });
   }
+}
+
+/** The rows a failover writes: gateway chassis slots (Gateway_Chassis, HA_Chassis) and egress policies, by their part. */
+function failoverRow(key: string): boolean {
+  const part = key.split('/').slice(2).join('/');
+  return part.includes(':chassis:') || part.startsWith('egress:');
 }
 
 /** Kinds whose plans place gateways by the SB chassis (see placesGateways). */
