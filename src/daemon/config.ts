@@ -37,6 +37,12 @@ export interface DaemonConfig {
    * when it goes (default ovn_natgw_leader: OVSDB lock names are <id>s, no "-"; "" writes without a lock).
    */
   leaderLock: string;
+  /**
+   * This node's SB chassis name: the daemon then holds that chassis's node
+   * lock while it runs (src/ha/liveness.ts), so that the leader learns at
+   * once when this node dies; none: the node is not watched this way.
+   */
+  chassis?: string;
 }
 
 export const DEFAULT_CONFIG_FILE = '/etc/ovn-natgw/ovn-natgwd.yaml';
@@ -74,6 +80,7 @@ const KEYS: Record<string, Check> = {
     return v;
   },
   clusterRouter: str,
+  chassis: str,
   leaderLock: (v, key) => {
     // (RFC 7047: a lock name is an <id>; ovsdb-server refuses "ovn-natgw-leader" with a syntax error)
     if (typeof v !== 'string' || !/^(?:[A-Za-z_][A-Za-z0-9_]*)?$/.test(v)) throw new ConfigError(`${key}: must be a lock name (an OVSDB <id>: letters, digits and "_", not starting with a digit), or "" for none, got ${JSON.stringify(v)}`);

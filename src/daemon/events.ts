@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 
 export interface NatgwEvent {
   time: string;
-  type: 'applied' | 'drift-repaired' | 'refused' | 'gateway' | 'bfd' | 'ready' | 'role' | 'failover';
+  type: 'applied' | 'drift-repaired' | 'refused' | 'gateway' | 'bfd' | 'ready' | 'role' | 'failover' | 'liveness';
   [k: string]: unknown;
 }
 
@@ -53,6 +53,8 @@ export function formatEvent(e: NatgwEvent): string {
       return `${e.time} role: ${String(e.role)}${e.role === 'leader' ? ` (holds lock ${String(e.lock)})` : ` (lock ${String(e.lock)} held by another)`}`;
     case 'failover':
       return `${e.time} failover (${String(e.cause)}) of ${(e.chassis as string[]).join(', ')}: ${(e.objects as string[]).join(' ') || 'nothing to move'} in ${String(e.ms)} ms`;
+    case 'liveness':
+      return `${e.time} liveness ${String(e.chassis)}: ${String(e.state)}`;
     case 'refused':
       return `${e.time} refused: ${String(e.problem)}`;
     default:

@@ -32,6 +32,8 @@ import { Notifier } from './notify.js';
 import { Metrics } from './metrics.js';
 import { Events } from './events.js';
 import { Readiness } from './readiness.js';
+import { NodeLiveness, nodeLock } from '../ha/liveness.js';
+import { isGatewayCapable } from '../gateway/chassis.js';
 import type { DirObject } from './directory.js';
 import type { Plan } from '../nat/plan.js';
 import { formatStatus, type StatusParts } from './status-text.js';
@@ -67,6 +69,7 @@ function parseArgs(argv: string[]): Flags {
     .option('-p, --private-key <file>', 'TLS private key (for ssl: remotes)')
     .option('-C, --certificate <file>', 'TLS certificate')
     .option('--ca-cert <file>', 'TLS CA certificate')
+    .option('--chassis <name>', "this node's SB chassis: its daemon holds the chassis's node lock while it runs, so the leader learns at once when the node dies")
     .option('--leader-lock <name>', 'the NB lock of the daemon that writes; the others stand by (default ovn_natgw_leader; "" for none)')
     .option('--metrics <[host:]port>', 'serve GET /metrics over HTTP here (host default 127.0.0.1; none by default)')
     .option('--pidfile <file>', 'write the pid to this file (removed on exit)')
@@ -90,6 +93,7 @@ function parseArgs(argv: string[]): Flags {
     ...(o.pidfile ? { pidfile: o.pidfile } : {}),
     ...(o.metrics ? { metrics: o.metrics } : {}),
     ...(o.leaderLock !== undefined ? { leaderLock: o.leaderLock } : {}),
+    ...(o.chassis ? { chassis: o.chassis } : {}),
     ...(o.detach ? { detach: true } : {}),
     ...(o.logFile ? { logFile: o.logFile } : {}),
   };
@@ -215,6 +219,8 @@ class Daemon {
     this.watchSessions();
     this.reconciler = new Reconciler(this.gw, this.reconcileOptions());
     // one daemon of several writes: the holder of the leader lock; the others stand by, replicas warm
+    // this node's own health: its chassis's node lock, held while the daemon runs (taken from a leader that holds it as dead)
+    if (this.config.chassis) await this.gw.nbClient.steal(nodeLock(this.config.chassis));
     const lock = this.config.leaderLock;
     const leader = lock ? await this.gw.nbClient.lock(lock) : true;
     this.setRole(leader ? 'leader' : 'standby');
@@ -230,6 +236,10 @@ class Daemon {
     const what = !first ? `standby: another ovn-natgwd holds lock ${lock}` : first.ok ? 'reconciled' : `reconcile failed: ${(first.error ?? '').slice(0, 200)}`;
     this.notify.send('READY=1', `STATUS=${what}`);
     this.notify.startWatchdog(() => this.gw.nbClient.connected && (!this.gw.sbClient || this.gw.sbClient.connected));
+    if (this.role === 'leader') void this.watchNodes();
+    this.gw.sb?.onChange((e) => {
+      if (e.table === 'Chassis' && this.role === 'leader') this.watchNodesSoon();
+    });
     this.logger.info({ role: this.role, ...(first ? { transacted: first.transacted, ok: first.ok, ...(first.error ? { error: first.error } : {}) } : {}) }, 'ready');
   }
 
@@ -243,12 +253,46 @@ class Daemon {
     if (before !== role && this.ready) this.events.emit({ type: 'role', role, lock: this.config.leaderLock });
   }
 
+  /** the leader's watch of the other gateway nodes (their node locks) */
+  private liveness: NodeLiveness | undefined;
+  private watchTimer: NodeJS.Timeout | undefined;
+
+  /** The gateway chassis of SB but this node's: their node locks asked for (the leader only). */
+  private async watchNodes(): Promise<void> {
+    if (this.role !== 'leader' || this.stopping) return;
+    this.liveness ??= new NodeLiveness(this.gw.nbClient, {
+      onWatched: (c) => this.logger.info({ chassis: c }, 'liveness: the node holds its lock: watched'),
+      onDead: (c) => {
+        this.logger.warn({ chassis: c }, 'liveness: the node released its lock (its NB session ended): dead; failing over');
+        this.events.emit({ type: 'liveness', chassis: c, state: 'dead' });
+        void this.failover([c], 'node-lock-released').catch((e: Error) => this.logger.error({ chassis: c, err: e.message }, 'failover failed'));
+      },
+      onReturned: (c) => {
+        this.logger.warn({ chassis: c }, 'liveness: the node took its lock back: returning; it gets free slots at the lowest priority');
+        this.events.emit({ type: 'liveness', chassis: c, state: 'returning' });
+        this.reconciler?.trigger('liveness');
+      },
+    });
+    const gateways = this.gw.chassis().filter(isGatewayCapable).map((c) => c.name).filter((n) => n !== this.config.chassis);
+    await this.liveness.watch(gateways).catch((e: Error) => this.logger.warn({ err: e.message }, 'liveness: cannot ask for the node locks'));
+  }
+
+  private watchNodesSoon(): void {
+    if (this.watchTimer) return;
+    this.watchTimer = setTimeout(() => {
+      this.watchTimer = undefined;
+      void this.watchNodes();
+    }, 200);
+    this.watchTimer.unref();
+  }
+
   /** The leader lock granted (the leader went, or our session came back): the whole directory planned, against NB as it is. */
   private async lead(): Promise<void> {
     if (this.role === 'leader' || this.stopping) return;
     this.setRole('leader');
     this.logger.warn({ lock: this.config.leaderLock }, 'leader lock granted: this daemon writes now; planning the whole directory');
     this.notify.send('STATUS=leader: reconciling');
+    void this.watchNodes();
     await this.reconciler?.resume('leader');
     this.notify.send(`STATUS=leader: ${this.reconciler?.last?.ok ? 'reconciled' : `reconcile failed: ${(this.reconciler?.last?.error ?? '').slice(0, 200)}`}`);
   }
@@ -258,6 +302,9 @@ class Daemon {
     if (this.role === 'standby') return;
     this.setRole('standby');
     this.reconciler?.pause();
+    const l = this.liveness;
+    this.liveness = undefined;
+    void l?.stop();
     this.logger.warn({ lock: this.config.leaderLock }, 'leader lock lost: standing by (nothing is written until it is granted again)');
     this.notify.send(`STATUS=standby: lock ${this.config.leaderLock} lost`);
   }
@@ -271,6 +318,10 @@ class Daemon {
       logger: this.logger,
       metrics: this.metrics,
       onEvent: (e: { type: 'applied' | 'drift-repaired' | 'refused'; [k: string]: unknown }) => this.events.emit(e),
+      live: () => {
+        const dead = this.liveness?.dead() ?? [];
+        return dead.length ? new Set(this.gw.chassis().map((c) => c.name).filter((n) => !dead.includes(n))) : undefined;
+      },
       onPlanned: (plan: Plan, objects: ReadonlyMap<string, DirObject>, first: boolean) => {
         // a plan of the whole state looks at every object (one scan per kind); a change, at what it planned
         this.readiness.update(objects, plan.scope, plan.waiting, first);
@@ -375,6 +426,9 @@ class Daemon {
       owner: this.config.owner,
       role: this.role,
       lock: this.config.leaderLock || null,
+      chassis: this.config.chassis ?? null,
+      watched: this.liveness?.watched() ?? [],
+      dead: this.liveness?.dead() ?? [],
       nb: { remote: this.config.nb, connected: this.gw.nbClient.connected, rows: this.ready ? countRows(this.gw) : undefined },
       sb: this.config.sb ? { remote: this.config.sb, connected: this.gw.sbClient?.connected ?? false } : null,
       manifests: { dir: this.config.manifests, objects: r?.appliedObjects()?.size ?? 0, not_ready: this.readiness.notReadyCount, refused: r?.refused ?? null },

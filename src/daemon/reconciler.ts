@@ -39,6 +39,8 @@ export interface ReconcileOptions {
   metrics?: Metrics;
   /** an applied change, a drift repaired, the directory refused */
   onEvent?: (e: { type: 'applied' | 'drift-repaired' | 'refused'; [k: string]: unknown }) => void;
+  /** the chassis taken as up (liveness: every SB chassis but the dead ones); undefined: every SB chassis */
+  live?: () => ReadonlySet<string> | undefined;
   /** after each plan, with the directory as now applied (objects by id): readiness follows it */
   onPlanned?: (plan: Plan, objects: ReadonlyMap<string, DirObject>, first: boolean) => void;
 }
@@ -243,6 +245,8 @@ export class Reconciler {
       owner: this.o.owner,
       // one pod not running yet holds back nothing else: its FIP waits, and is planned when its port appears
       wait: true,
+      // the same live set as failover: an apply never undoes one
+      ...(this.o.live?.() ? { live: this.o.live()! } : {}),
       ...(this.o.gatewayChassis !== undefined ? { gatewayChassis: this.o.gatewayChassis } : {}),
       ...(this.o.clusterRouter ? { clusterRouter: this.o.clusterRouter } : {}),
     };

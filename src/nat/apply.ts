@@ -402,7 +402,8 @@ export class NatGateway {
   /** plan(), with the objects' keys when the caller has them (an apply plans one manifest several times). */
   private planOf(manifest: Manifest, opts: ApplyOptions, known: () => ReadonlyMap<string, string> = () => objectKeys(manifest)): Plan {
     // (a plan of some rows, or with chassis taken as down, is no whole state to keep)
-    if (opts.rows || opts.live) return this.planRequest(this.request(manifest, opts), opts, manifest);
+    // (a whole state planned with some chassis taken as down is kept like any other: the live set is in its options)
+    if (opts.rows || (opts.live && (opts.mode ?? 'replace') !== 'replace')) return this.planRequest(this.request(manifest, opts), opts, manifest);
     if ((opts.mode ?? 'replace') !== 'replace') {
       // a merge or delete on a whole state kept (the daemon's put): once it finds nothing left, the
       // baseline takes its objects as they are now, so the next whole plan need not plan them again
@@ -653,7 +654,7 @@ export class NatGateway {
     return this.writes.add(async () => {
       const owner = opts.owner ?? DEFAULT_OWNER;
       const b = this.baselines.get(owner);
-      if (!b || b.all || b.options !== optionsKey(opts) || opts.mode || opts.rows || opts.live) return this.applyNow(await source.whole(), { ...opts, mode: 'replace' });
+      if (!b || b.all || b.options !== optionsKey(opts) || opts.mode || opts.rows) return this.applyNow(await source.whole(), { ...opts, mode: 'replace' });
       const given = new Map(change.put.map((o) => [idOf(o), o] as const));
       const staleIds = [...b.dirty].filter((id) => !given.has(id));
       for (const o of staleIds.length ? await source.stale(staleIds) : []) if (!given.has(idOf(o))) given.set(idOf(o), o);
@@ -734,5 +735,5 @@ export function objectKey(o: ManifestObject): string {
 
 /** The options a whole-state plan is made with. */
 function optionsKey(opts: ApplyOptions): string {
-  return JSON.stringify([opts.owner ?? DEFAULT_OWNER, opts.gatewayChassis ?? null, opts.clusterRouter ?? null]);
+  return JSON.stringify([opts.owner ?? DEFAULT_OWNER, opts.gatewayChassis ?? null, opts.clusterRouter ?? null, opts.live ? [...opts.live].sort() : null]);
 }
