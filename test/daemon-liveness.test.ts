@@ -19,6 +19,7 @@ import { callDaemon } from '../src/cli/daemon-client.js';
 import { dualStackNetwork } from './helpers/nat-fixture.js';
 import { nbctl, withSandbox } from './helpers/sandbox.js';
 import { tempDir, until } from './helpers/util.js';
+import { runBin } from './helpers/bin.js';
 
 const BIN = fileURLToPath(new URL('../bin/ovn-natgwd.js', import.meta.url));
 const sb = await withSandbox(t);
@@ -87,4 +88,23 @@ t.test('the node back: it takes its lock back, the chassis returns at the lowest
   const now = await gcs();
   t.equal(now[0], after[0], 'the active stays (no move back)');
   t.same(now, after, 'the set was full: nothing to give it');
+});
+
+t.test('ovn-natgwctl drain / undrain / failovers through the daemon', async (t) => {
+  const before = await gcs();
+  const d = await runBin(['-t', leader.sock, 'drain', before[0]]);
+  t.equal(d.code, 0, d.stderr);
+  t.match(d.stdout, new RegExp(`^moved off ${before[0]}: Vpc/vpc1$`, 'm'), 'says what moved off');
+  t.match(d.stdout, new RegExp(`^draining: ${before[0]}$`, 'm'), 'and what is draining');
+  const after = await gcs();
+  t.same([after[0], after.at(-1)], [before[1], before[0]], 'ovn-nbctl: the next one leads, the drained chassis is the lowest standby');
+  await callDaemon(leader.sock, 'reconcile');
+  t.same(await gcs(), after, 'a reconcile keeps the drain');
+  const u = await runBin(['-t', leader.sock, 'undrain', before[0]]);
+  t.match(u.stdout, /^draining: \(none\)$/m, 'undrained');
+  const f = await runBin(['-t', leader.sock, 'failovers']);
+  t.match(f.stdout, /node-lock-released .*Vpc\/vpc1 [\d.]+ ms$/m, 'ovn-natgwctl failovers: the one liveness made');
+  const none = await runBin(['drain', 'x'], { OVN_NB_DB: sb.nbRemote });
+  t.equal(none.code, 2, 'without the daemon: a usage error');
+  t.match(none.stderr, /drain: no ovn-natgwd: give -t SOCKET/);
 });

@@ -96,3 +96,20 @@ t.test('a chassis that carries nothing: no transaction', async (t) => {
   t.equal(r.transacted, false);
   t.same(r.objects, []);
 });
+
+t.test('drain: the active moves off in one transaction, the chassis stays as the lowest standby', async (t) => {
+  const port = [...gw.nb.table('Logical_Router_Port').values()].find((p) => p.gateway_chassis.length > 0)!.name;
+  const before = await gatewayChassis(port);
+  const active = before[0][0];
+  const r = await gw.drain(new Set(), active);
+  t.ok(r.transacted && r.attempts === 1, 'one transaction');
+  t.same([...new Set(r.plan.changes.map((c) => c.table))], ['Gateway_Chassis'], 'only Gateway_Chassis rows');
+  const after = await gatewayChassis(port);
+  t.equal(after[0][0], before[1][0], 'ovn-nbctl lrp-get-gateway-chassis: the next one leads');
+  t.equal(after[after.length - 1][0], active, `${active} is the lowest standby`);
+  t.equal(after.length, before.length, 'the set keeps its size');
+  const again = await gw.apply(await manifest(), { draining: new Set([active]) });
+  t.equal(again.transacted, false, 'an apply with the same draining set writes nothing');
+  const undrained = await gw.apply(await manifest());
+  t.equal(undrained.transacted, false, 'undrained: nothing moves back by itself (rebalance does that)');
+});

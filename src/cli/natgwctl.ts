@@ -375,8 +375,41 @@ function program(run: Run): Command {
       await followDaemon(target, 'events', { follow: true }, (r) => (r as { recent: NatgwEvent[] }).recent.forEach(show), (m, params) => m === 'event' && show(params as NatgwEvent));
     });
 
+  /** The daemon's socket, for a command only the daemon carries out (it needs the leader's state). */
+  const target = (cmd: Command, name: string): string => {
+    const t = daemonTarget(run, globals(cmd));
+    if (!t) throw new UsageError(`${name}: no ovn-natgwd: give -t SOCKET (${DEFAULT_DAEMON_SOCKET} does not exist)`);
+    return t;
+  };
+  for (const [name, on] of [['drain', true], ['undrain', false]] as const) {
+    p.command(name)
+      .argument('<chassis>', 'the SB chassis')
+      .description(on ? 'move the gateway ports a chassis leads to others in one transaction; it stays as their lowest standby (needs the daemon)' : 'let a drained chassis lead again (nothing moves back by itself; needs the daemon)')
+      .action(async (chassis: string, _o: unknown, cmd: Command) => {
+        const r = (await callDaemon(target(cmd, name), name, { chassis })) as { transacted: boolean; objects: string[]; draining: string[] };
+        run.out.write(on ? `${r.transacted ? `moved off ${chassis}: ${r.objects.join(' ')}` : `${chassis} leads no gateway port`}\n` : `${chassis} undrained\n`);
+        run.out.write(`draining: ${r.draining.join(' ') || '(none)'}\n`);
+      });
+  }
+  p.command('failover')
+    .argument('<chassis...>', 'the SB chassis to take as dead')
+    .description('fail the gateways of these chassis over now, as if they had died: one transaction (needs the daemon)')
+    .action(async (chassis: string[], _o: unknown, cmd: Command) => {
+      const r = (await callDaemon(target(cmd, 'failover'), 'failover', { chassis })) as { transacted: boolean; objects: string[]; ms: number };
+      run.out.write(`${r.transacted ? `moved: ${r.objects.join(' ')}` : 'nothing to move'} (${r.ms} ms)\n`);
+    });
+  p.command('failovers')
+    .description('the failovers of the daemon, newest last (needs the daemon)')
+    .addOption(new Option('-o, --output <FORMAT>', 'text (default) or json').choices(['text', 'json']).default('text'))
+    .action(async (o: { output: string }, cmd: Command) => {
+      const list = (await callDaemon(target(cmd, 'failovers'), 'failovers')) as { at: string; cause: string; chassis: string[]; objects: string[]; ms: number }[];
+      if (o.output === 'json') return void run.out.write(`${JSON.stringify(list, null, 2)}\n`);
+      if (list.length === 0) return void run.err.write('No failovers yet.\n');
+      for (const f of list) run.out.write(`${f.at} ${f.cause} ${f.chassis.join(',')}: ${f.objects.join(' ') || '(nothing)'} ${f.ms} ms\n`);
+    });
+
   p.on('command:*', (ops: string[]) => {
-    throw new UsageError(`unknown command "${ops[0]}" (commands: plan, apply, get, delete, status, events, chassis; see --help)`);
+    throw new UsageError(`unknown command "${ops[0]}" (commands: plan, apply, get, delete, status, events, chassis, drain, undrain, failover, failovers; see --help)`);
   });
   return p;
 }

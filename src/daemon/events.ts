@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 
 export interface NatgwEvent {
   time: string;
-  type: 'applied' | 'drift-repaired' | 'refused' | 'gateway' | 'bfd' | 'ready' | 'role' | 'failover' | 'liveness';
+  type: 'applied' | 'drift-repaired' | 'refused' | 'gateway' | 'bfd' | 'ready' | 'role' | 'failover' | 'liveness' | 'drain';
   [k: string]: unknown;
 }
 
@@ -55,6 +55,8 @@ export function formatEvent(e: NatgwEvent): string {
       return `${e.time} failover (${String(e.cause)}) of ${(e.chassis as string[]).join(', ')}: ${(e.objects as string[]).join(' ') || 'nothing to move'} in ${String(e.ms)} ms`;
     case 'liveness':
       return `${e.time} liveness ${String(e.chassis)}: ${String(e.state)}`;
+    case 'drain':
+      return `${e.time} ${e.draining ? 'drain' : 'undrain'} ${String(e.chassis)}${e.draining ? `: ${((e.objects as string[] | undefined) ?? []).join(' ') || 'nothing led by it'}` : ''}`;
     case 'refused':
       return `${e.time} refused: ${String(e.problem)}`;
     default:

@@ -318,6 +318,7 @@ class Daemon {
       logger: this.logger,
       metrics: this.metrics,
       onEvent: (e: { type: 'applied' | 'drift-repaired' | 'refused'; [k: string]: unknown }) => this.events.emit(e),
+      draining: () => this.draining,
       live: () => {
         const dead = this.liveness?.dead() ?? [];
         return dead.length ? new Set(this.gw.chassis().map((c) => c.name).filter((n) => !dead.includes(n))) : undefined;
@@ -428,6 +429,7 @@ class Daemon {
       lock: this.config.leaderLock || null,
       chassis: this.config.chassis ?? null,
       watched: this.liveness?.watched() ?? [],
+      draining: [...this.draining],
       dead: this.liveness?.dead() ?? [],
       nb: { remote: this.config.nb, connected: this.gw.nbClient.connected, rows: this.ready ? countRows(this.gw) : undefined },
       sb: this.config.sb ? { remote: this.config.sb, connected: this.gw.sbClient?.connected ?? false } : null,
@@ -485,6 +487,22 @@ class Daemon {
       },
     });
     a.register('failovers', { rpc: () => this.failovers });
+    for (const [name, on] of [['drain', true], ['undrain', false]] as const) {
+      a.register(name, {
+        rpc: (p) => {
+          if (typeof p.chassis !== 'string' || p.chassis === '') throw new RpcError(INVALID_PARAMS, 'chassis: must be a chassis name');
+          return this.drain(p.chassis, on);
+        },
+      });
+      a.register(`natgw/${name}`, {
+        usage: 'CHASSIS',
+        unixctl: async (args) => {
+          if (args.length !== 1) throw new Error(`usage: natgw/${name} CHASSIS`);
+          const r = await this.drain(args[0], on);
+          return on ? `${r.transacted ? `moved off: ${r.objects.join(' ')}` : 'nothing led by it'}; draining: ${r.draining.join(' ')}\n` : `draining: ${r.draining.join(' ') || '(none)'}\n`;
+        },
+      });
+    }
     a.register('natgw/failovers', { unixctl: () => this.failovers.map((f) => `${f.at} ${f.cause} ${f.chassis.join(',')}: ${f.objects.join(' ') || '(nothing)'} ${f.ms} ms\n`).join('') });
     a.register('chassis', {
       rpc: () => {
@@ -571,6 +589,28 @@ class Daemon {
     });
   }
 
+  /** chassis being drained (asked for; kept until undrained or the daemon restarts) */
+  private readonly draining = new Set<string>();
+
+  /** Drain: actives off `chassis` in one transaction (it stays as the lowest standby); undrain: it may lead again (nothing moves by itself). */
+  private async drain(chassis: string, on: boolean): Promise<{ transacted: boolean; objects: string[]; draining: string[] }> {
+    if (!this.ready) throw new RpcError(-32000, 'not ready: the replicas are still being read');
+    if (this.role === 'standby') throw new RpcError(-32000, `nothing was written: ${new StandbyError().message}`);
+    if (!on) {
+      this.draining.delete(chassis);
+      this.events.emit({ type: 'drain', chassis, draining: false });
+      return { transacted: false, objects: [], draining: [...this.draining] };
+    }
+    const r = await this.gw.drain(this.draining, chassis, {
+      owner: this.config.owner,
+      ...(this.config.gatewayChassis !== undefined ? { gatewayChassis: this.config.gatewayChassis } : {}),
+      ...(this.config.clusterRouter ? { clusterRouter: this.config.clusterRouter } : {}),
+    });
+    this.draining.add(chassis);
+    this.events.emit({ type: 'drain', chassis, draining: true, objects: r.objects });
+    return { transacted: r.transacted, objects: r.objects, draining: [...this.draining] };
+  }
+
   /** the last failovers (at most 100), newest last */
   private readonly failovers: { at: string; cause: string; chassis: string[]; objects: string[]; transacted: boolean; ms: number }[] = [];
 
@@ -588,6 +628,7 @@ class Daemon {
     const t0 = performance.now();
     const r = await this.gw.failover(chassis, {
       owner: this.config.owner,
+      ...(this.draining.size ? { draining: this.draining } : {}),
       ...(this.config.gatewayChassis !== undefined ? { gatewayChassis: this.config.gatewayChassis } : {}),
       ...(this.config.clusterRouter ? { clusterRouter: this.config.clusterRouter } : {}),
     });

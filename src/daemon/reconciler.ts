@@ -41,6 +41,8 @@ export interface ReconcileOptions {
   onEvent?: (e: { type: 'applied' | 'drift-repaired' | 'refused'; [k: string]: unknown }) => void;
   /** the chassis taken as up (liveness: every SB chassis but the dead ones); undefined: every SB chassis */
   live?: () => ReadonlySet<string> | undefined;
+  /** the chassis being drained */
+  draining?: () => ReadonlySet<string>;
   /** after each plan, with the directory as now applied (objects by id): readiness follows it */
   onPlanned?: (plan: Plan, objects: ReadonlyMap<string, DirObject>, first: boolean) => void;
 }
@@ -247,6 +249,7 @@ export class Reconciler {
       wait: true,
       // the same live set as failover: an apply never undoes one
       ...(this.o.live?.() ? { live: this.o.live()! } : {}),
+      ...(this.o.draining?.().size ? { draining: this.o.draining!() } : {}),
       ...(this.o.gatewayChassis !== undefined ? { gatewayChassis: this.o.gatewayChassis } : {}),
       ...(this.o.clusterRouter ? { clusterRouter: this.o.clusterRouter } : {}),
     };

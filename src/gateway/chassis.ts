@@ -88,11 +88,13 @@ export function placeGateways(
   current: ReadonlyMap<string, readonly string[]>,
   /** the active ports per chassis among ports not given here (a plan of some routers only): new ports avoid them too */
   load: ReadonlyMap<string, number> = new Map(),
+  /** chassis being drained: they keep a port only as its lowest standby */
+  draining: ReadonlySet<string> = new Set(),
 ): Map<string, string[]> {
-  // (the one scheduler, every candidate alive: what a failover computes for the same live set)
+  // (the one scheduler: what a failover computes for the same live set)
   return schedule(
     ports.map((port) => ({ port, current: current.get(port) ?? [] })),
-    candidates.map((name) => ({ name, state: 'alive' as const })),
+    candidates.map((name) => ({ name, state: draining.has(name) ? ('draining' as const) : ('alive' as const) })),
     { k, load },
   );
 }

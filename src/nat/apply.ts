@@ -96,6 +96,8 @@ export interface ApplyOptions {
   rows?: (key: string) => boolean;
   /** The chassis that are up (DesiredOptions.live; default every SB chassis). */
   live?: ReadonlySet<string>;
+  /** Chassis being drained (DesiredOptions.draining). */
+  draining?: ReadonlySet<string>;
   /**
    * Objects whose only problems are that they wait for what other writers
    * make in NB (Problem.waiting: a workload port not there yet) are left as
@@ -278,6 +280,7 @@ export class NatGateway {
       ...(opts.gatewayChassis !== undefined ? { gatewayChassis: opts.gatewayChassis } : {}),
       ...(opts.clusterRouter ? { clusterRouter: opts.clusterRouter } : {}),
       ...(opts.live ? { live: opts.live } : {}),
+      ...(opts.draining?.size ? { draining: opts.draining } : {}),
       ...(incoming ? { incoming } : {}),
     };
   }
@@ -592,6 +595,35 @@ export class NatGateway {
     return { plan: p, transacted: true, attempts, converged: n === 0 };
   }
 
+  /** The owner's objects with gateway chassis slots (Gateway_Chassis, HA_Chassis) on these chassis, by the chassis_name indexes. */
+  private objectsOn(owner: string, chassis: ReadonlySet<string>): Set<string> {
+    const nb = this.view();
+    const ids = new Set<string>();
+    const tagged = (r: { external_ids: ReadonlyMap<string, string> }) => {
+      if (r.external_ids.get(OWNER_KEY) === owner) ids.add(objectId(r.external_ids.get(KIND_KEY) ?? '', r.external_ids.get(NAME_KEY) ?? ''));
+    };
+    for (const c of chassis) {
+      for (const g of nb.table('Gateway_Chassis').lookup('chassis_name', c)) tagged(g);
+      for (const h of nb.table('HA_Chassis').lookup('chassis_name', c)) tagged(h);
+    }
+    return ids;
+  }
+
+  /**
+   * Drain: the gateway ports `chassis` leads are led by another chassis, in
+   * one transaction; it stays in their sets as the lowest standby
+   * (`draining` holds every chassis being drained, this one included: a
+   * later apply must be given the same set). Only gateway chassis rows are
+   * written.
+   */
+  async drain(draining: ReadonlySet<string>, chassis: string, opts: Omit<ApplyOptions, 'mode' | 'rows' | 'draining'> = {}): Promise<ApplyResult & { objects: string[] }> {
+    const owner = opts.owner ?? DEFAULT_OWNER;
+    const objects = [...this.objectsOn(owner, new Set([chassis]))].sort().map((id) => this.store.get(owner, id)).filter((o): o is ManifestObject => o !== undefined);
+    if (objects.length === 0) return { plan: { changes: [], specs: [], ops: [], warnings: [], scope: [] }, transacted: false, attempts: 0, converged: true, objects: [] };
+    const r = await this.apply({ objects, notices: [] }, { ...opts, mode: 'merge', rows: (k) => k.includes(':chassis:'), draining: new Set([...draining, chassis]) });
+    return { ...r, objects: objects.map(idOf) };
+  }
+
   /**
    * Failover: `dead` chassis are taken as down, and the owner's objects that
    * use them are planned again with the one scheduler over the chassis left
@@ -609,16 +641,9 @@ export class NatGateway {
     if (!this.sb) throw new Error('failover needs SB (the chassis that are left)');
     const owner = opts.owner ?? DEFAULT_OWNER;
     const gone = new Set(dead);
-    const nb = this.view();
-    const ids = new Set<string>();
-    const tagged = (r: { external_ids: ReadonlyMap<string, string> }) => {
-      if (r.external_ids.get(OWNER_KEY) === owner) ids.add(objectId(r.external_ids.get(KIND_KEY) ?? '', r.external_ids.get(NAME_KEY) ?? ''));
-    };
-    for (const c of gone) {
-      for (const g of nb.table('Gateway_Chassis').lookup('chassis_name', c)) tagged(g);
-      for (const h of nb.table('HA_Chassis').lookup('chassis_name', c)) tagged(h);
-    }
+    const ids = this.objectsOn(owner, gone);
     // centralized egress: the owner's reroute policies, whose subnets name a dead node
+    const nb = this.view();
     const hostOf = new Map(this.chassis().map((c) => [c.name, c.hostname]));
     for (const r of nb.table('Logical_Router_Policy').values()) {
       if (r.external_ids.get(OWNER_KEY) !== owner || r.external_ids.get(KIND_KEY) !== 'Subnet') continue;
@@ -735,5 +760,5 @@ export function objectKey(o: ManifestObject): string {
 
 /** The options a whole-state plan is made with. */
 function optionsKey(opts: ApplyOptions): string {
-  return JSON.stringify([opts.owner ?? DEFAULT_OWNER, opts.gatewayChassis ?? null, opts.clusterRouter ?? null, opts.live ? [...opts.live].sort() : null]);
+  return JSON.stringify([opts.owner ?? DEFAULT_OWNER, opts.gatewayChassis ?? null, opts.clusterRouter ?? null, opts.live ? [...opts.live].sort() : null, opts.draining?.size ? [...opts.draining].sort() : null]);
 }

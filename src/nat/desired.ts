@@ -95,6 +95,8 @@ export interface DesiredOptions {
    * that is down moves to a live one; egress skips a node that is down.
    */
   live?: ReadonlySet<string>;
+  /** Chassis being drained: they keep gateway ports only as the lowest standby, and lead none (the scheduler's draining). */
+  draining?: ReadonlySet<string>;
 }
 
 /** kube-ovn-controller's default BFD timers (--bfd-min-tx, --bfd-min-rx, --detect-mult) for Vpc enableBfd. */
@@ -605,7 +607,7 @@ class Builder {
       }
     });
     // without SB the gateway nodes cannot be checked: every port keeps what it has, a new one cannot be placed
-    const placed = this.sbChassis ? placeGateways(ports, names, k, current, this.otherLoad(ports, current)) : new Map(ports.map((p) => [p, (current.get(p) ?? []).slice(0, k)]));
+    const placed = this.sbChassis ? placeGateways(ports, names, k, current, this.otherLoad(ports, current), this.opts.draining) : new Map(ports.map((p) => [p, (current.get(p) ?? []).slice(0, k)]));
     /** why a port gets no gateway chassis at all */
     const noChassis = !this.sbChassis
       ? 'SB was not given (--sb or OVN_SB_DB), so the gateway nodes cannot be checked and no gateway chassis placed'
