@@ -16,7 +16,9 @@
  *           ovsdb-client-dump, python-idl, ovn-natgw.
  *
  * Options (flags win over env):
- *  --only apply|replica|change|socket  run one scenario (default: all)
+ *  --only apply|replica|change|socket|failover  run one scenario (default: all)
+ *  --failover-routers a,b  the failover scenario's router counts (default 1000,10000)
+ *  --failover-rounds N     failovers measured (default 20)
  *  --change-fips a,b   the change scenario's FIP counts (default 10000,100000)
  *  --change-rounds N   changes of each kind (default 50)
  *  --routers N   (BENCH_ROUTERS, 1000)   --chassis N (BENCH_CHASSIS, 20)
@@ -45,6 +47,7 @@ import { natgwApply } from './contenders/natgw.js';
 import { declarativeApply } from './contenders/declarative.js';
 import { cliBench } from './contenders/cli.js';
 import { socketBench } from './contenders/socket.js';
+import { failoverBench } from './contenders/failover.js';
 import { run as runTool } from '../tools/sandbox-lib.js';
 import { DEFAULT_NBCTL_CHUNK, nbctlApply } from './contenders/nbctl.js';
 import { connectUnix, countRows, rawApply, rpc } from './raw.js';
@@ -70,6 +73,8 @@ const { values: flags } = parseArgs({
   options: {
     only: { type: 'string' },
     'change-fips': { type: 'string' },
+    'failover-routers': { type: 'string' },
+    'failover-rounds': { type: 'string' },
     'change-rounds': { type: 'string' },
     routers: { type: 'string' },
     chassis: { type: 'string' },
@@ -86,7 +91,7 @@ const { values: flags } = parseArgs({
   allowPositionals: false,
 });
 if (flags.help) {
-  process.stderr.write('usage: npm run bench -- [--only apply|replica|change|socket] [--routers N] [--chassis N] [--fips N] [--replica-nat N] [--replica-routers N] [--nbctl-chunk N] [--ovsdbapp-routers N] [--raw-runs N] [--replica-lean] [--skip a,b]\n');
+  process.stderr.write('usage: npm run bench -- [--only apply|replica|change|socket|failover] [--failover-routers a,b] [--failover-rounds N] [--routers N] [--chassis N] [--fips N] [--replica-nat N] [--replica-routers N] [--nbctl-chunk N] [--ovsdbapp-routers N] [--raw-runs N] [--replica-lean] [--skip a,b]\n');
   process.exit(0);
 }
 
@@ -113,8 +118,10 @@ const replicaLean = flags['replica-lean'] ?? ['1', 'true'].includes(process.env.
 const rawRuns = intOpt('raw-runs', flags['raw-runs'], process.env.BENCH_RAW_RUNS, 3, 1);
 const skip = new Set((flags.skip ?? process.env.BENCH_SKIP ?? '').split(',').map((s) => s.trim()).filter(Boolean));
 const only = flags.only ?? process.env.BENCH_ONLY;
-if (only !== undefined && only !== 'apply' && only !== 'replica' && only !== 'change' && only !== 'socket') throw new Error(`--only must be apply, replica, change or socket (got ${only})`);
+if (only !== undefined && !['apply', 'replica', 'change', 'socket', 'failover'].includes(only)) throw new Error(`--only must be apply, replica, change, socket or failover (got ${only})`);
 const changeFips = (flags['change-fips'] ?? process.env.BENCH_CHANGE_FIPS ?? '10000,100000').split(',').map((x) => intOpt('change-fips', x.trim(), undefined, 0, 2000));
+const failoverRouters = (flags['failover-routers'] ?? process.env.BENCH_FAILOVER_ROUTERS ?? '1000,10000').split(',').map((x) => intOpt('failover-routers', x.trim(), undefined, 0, 20));
+const failoverRounds = intOpt('failover-rounds', flags['failover-rounds'], process.env.BENCH_FAILOVER_ROUNDS, 20, 1);
 const changeRounds = intOpt('change-rounds', flags['change-rounds'], process.env.BENCH_CHANGE_ROUNDS, 50, 1);
 if (replicaNat < replicaRouters) throw new Error('--replica-nat must be >= --replica-routers (each router has one SNAT)');
 
@@ -611,6 +618,22 @@ async function changeScenario(): Promise<void> {
   }
 }
 
+async function failoverScenario(): Promise<void> {
+  for (const routers of failoverRouters) {
+    await contender('failover', 'ovn-natgw', async () => {
+      const r = await failoverBench({ routers, rounds: failoverRounds }, async () => {
+        const sb = await startSandbox({ watchdog: true });
+        live.add(sb);
+        return { ...sb, stop: async () => (await sb.stop(), live.delete(sb), undefined) } as Sandbox;
+      }, progress);
+      const p50 = percentile(r.ours, 50);
+      const rawP50 = percentile(r.raw, 50);
+      figure('failover', 'ovn-natgw', { routers, n: r.ours.length, p50_ms: p50, p99_ms: percentile(r.ours, 99), slots: percentile(r.ports, 50), bytes: percentile(r.bytes, 50), ratio_to_raw: ratio(p50, rawP50) });
+      figure('failover', 'raw', { routers, n: r.raw.length, p50_ms: rawP50, p99_ms: percentile(r.raw, 99) });
+    });
+  }
+}
+
 async function socketScenario(): Promise<void> {
   await contender('socket', 'ovn-natgwd', async () => {
     const r = await socketBench({ routers: opts.routers, fips: opts.fips, rounds: changeRounds }, async () => {
@@ -637,6 +660,7 @@ try {
   if (only === undefined || only === 'replica') await replicaScenario();
   if (only === undefined || only === 'change') await changeScenario();
   if (only === undefined || only === 'socket') await socketScenario();
+  if (only === undefined || only === 'failover') await failoverScenario();
   progress(`sandbox provider: ${sandboxProvider}; total ${((performance.now() - tStart) / 1000).toFixed(1)} s`);
 } catch (e) {
   progress(`fatal: ${(e as Error)?.stack ?? String(e)}`);

@@ -140,7 +140,7 @@ export async function changeBench(
 }
 
 /** Sends a pre-encoded request on a raw socket; resolves with the ms to its reply (which must not carry an error). */
-function rawSender(sock: import('node:net').Socket): (request: string) => Promise<number> {
+export function rawSender(sock: import('node:net').Socket): (request: string) => Promise<number> {
   let waiting: ((msg: Buffer) => void) | undefined;
   const scanner = new JsonStreamScanner((msg) => {
     if (msg && waiting) waiting(msg);

@@ -312,7 +312,8 @@ export class NatGateway {
     }
     // in scope: the objects given and what reads them; rendered too: what those read, and what they may conflict with
     const overrides = new Map(mode === 'merge' ? manifest.objects.map((o) => [idOf(o), o] as const) : []);
-    const scope = store.dependents(owner, given);
+    // (a plan of some rows writes only rows of the objects given, which the row filter names: what depends on them is not planned)
+    const scope = opts.rows ? new Set(given) : store.dependents(owner, given);
     const build = store.closure(owner, scope, overrides);
     const storedOf = (ids: Iterable<string>) => [...ids].map((id) => store.get(owner, id)).filter((o): o is ManifestObject => o !== undefined);
     const objects: ManifestObject[] = [...build].filter((id) => !(mode === 'delete' && given.has(id))).map((id) => overrides.get(id) ?? store.get(owner, id)).filter((o): o is ManifestObject => o !== undefined);
@@ -638,6 +639,20 @@ export class NatGateway {
    * chassis a port has).
    */
   async failover(dead: readonly string[], opts: Omit<ApplyOptions, 'mode' | 'rows' | 'live'> = {}): Promise<ApplyResult & { objects: string[] }> {
+    const req = this.failoverRequest(dead, opts);
+    if (req.manifest.objects.length === 0) return { plan: { changes: [], specs: [], ops: [], warnings: [], scope: [] }, transacted: false, attempts: 0, converged: true, objects: [] };
+    const r = await this.apply(req.manifest, req.opts);
+    return { ...r, objects: req.manifest.objects.map(idOf) };
+  }
+
+  /** What failover(dead) would write, planned now; writes nothing (the benchmark's raw limit sends it itself). */
+  failoverPlan(dead: readonly string[], opts: Omit<ApplyOptions, 'mode' | 'rows' | 'live'> = {}): Plan {
+    const req = this.failoverRequest(dead, opts);
+    return this.plan(req.manifest, req.opts);
+  }
+
+  /** The objects a failover of `dead` plans, and the options it plans them with. */
+  private failoverRequest(dead: readonly string[], opts: Omit<ApplyOptions, 'mode' | 'rows' | 'live'>): { manifest: Manifest; opts: ApplyOptions } {
     if (!this.sb) throw new Error('failover needs SB (the chassis that are left)');
     const owner = opts.owner ?? DEFAULT_OWNER;
     const gone = new Set(dead);
@@ -652,10 +667,8 @@ export class NatGateway {
       if (s?.kind === 'Subnet' && s.gatewayNode?.some((g) => [...gone].some((c) => g.node === c || g.node === hostOf.get(c)))) ids.add(id);
     }
     const objects = [...ids].sort().map((id) => this.store.get(owner, id)).filter((o): o is ManifestObject => o !== undefined);
-    if (objects.length === 0) return { plan: { changes: [], specs: [], ops: [], warnings: [], scope: [] }, transacted: false, attempts: 0, converged: true, objects: [] };
     const live = new Set(this.chassis().map((c) => c.name).filter((n) => !gone.has(n)));
-    const r = await this.apply({ objects, notices: [] }, { ...opts, mode: 'merge', live, rows: failoverRow });
-    return { ...r, objects: objects.map(idOf) };
+    return { manifest: { objects, notices: [] }, opts: { ...opts, mode: 'merge', live, rows: failoverRow } };
   }
 
   /**
