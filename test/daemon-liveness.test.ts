@@ -102,6 +102,9 @@ t.test('ovn-natgwctl drain / undrain / failovers through the daemon', async (t) 
   t.same(await gcs(), after, 'a reconcile keeps the drain');
   const u = await runBin(['-t', leader.sock, 'undrain', before[0]]);
   t.match(u.stdout, /^draining: \(none\)$/m, 'undrained');
+  const rb = await runBin(['-t', leader.sock, 'rebalance']);
+  t.equal(rb.code, 0, rb.stderr);
+  t.match(rb.stdout, /^(balanced: nothing to move|vpc1-external204: \S+ -> \S+)$/m, 'ovn-natgwctl rebalance: its moves, or none (one gateway port)');
   const f = await runBin(['-t', leader.sock, 'failovers']);
   t.match(f.stdout, /node-lock-released .*Vpc\/vpc1 [\d.]+ ms$/m, 'ovn-natgwctl failovers: the one liveness made');
   const none = await runBin(['drain', 'x'], { OVN_NB_DB: sb.nbRemote });

@@ -113,3 +113,14 @@ t.test('drain: the active moves off in one transaction, the chassis stays as the
   const undrained = await gw.apply(await manifest());
   t.equal(undrained.transacted, false, 'undrained: nothing moves back by itself (rebalance does that)');
 });
+
+t.test('rebalance: the fewest moves to even the actives, in one transaction; a later apply keeps them', async (t) => {
+  // many routers on the guide's four chassis: piled onto one by draining the others in turn
+  const port = [...gw.nb.table('Logical_Router_Port').values()].find((p) => p.gateway_chassis.length > 0)!.name;
+  const before = await gatewayChassis(port);
+  const r = await gw.rebalance();
+  // one gateway port only: nothing to even out
+  t.same(r.moves, [], 'one port: already within one');
+  t.equal(r.transacted, false, 'nothing written');
+  t.same(await gatewayChassis(port), before);
+});

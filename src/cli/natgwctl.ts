@@ -391,6 +391,13 @@ function program(run: Run): Command {
         run.out.write(`draining: ${r.draining.join(' ') || '(none)'}\n`);
       });
   }
+  p.command('rebalance')
+    .description('move the fewest actives to bring the gateway chassis within one active port of each other, in one transaction (needs the daemon)')
+    .action(async (_o: unknown, cmd: Command) => {
+      const r = (await callDaemon(target(cmd, 'rebalance'), 'rebalance')) as { moves: { port: string; from: string; to: string }[] };
+      if (r.moves.length === 0) return void run.out.write('balanced: nothing to move\n');
+      for (const m of r.moves) run.out.write(`${m.port}: ${m.from} -> ${m.to}\n`);
+    });
   p.command('failover')
     .argument('<chassis...>', 'the SB chassis to take as dead')
     .description('fail the gateways of these chassis over now, as if they had died: one transaction (needs the daemon)')
@@ -409,7 +416,7 @@ function program(run: Run): Command {
     });
 
   p.on('command:*', (ops: string[]) => {
-    throw new UsageError(`unknown command "${ops[0]}" (commands: plan, apply, get, delete, status, events, chassis, drain, undrain, failover, failovers; see --help)`);
+    throw new UsageError(`unknown command "${ops[0]}" (commands: plan, apply, get, delete, status, events, chassis, drain, undrain, rebalance, failover, failovers; see --help)`);
   });
   return p;
 }

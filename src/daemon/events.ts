@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 
 export interface NatgwEvent {
   time: string;
-  type: 'applied' | 'drift-repaired' | 'refused' | 'gateway' | 'bfd' | 'ready' | 'role' | 'failover' | 'liveness' | 'drain';
+  type: 'applied' | 'drift-repaired' | 'refused' | 'gateway' | 'bfd' | 'ready' | 'role' | 'failover' | 'liveness' | 'drain' | 'rebalance';
   [k: string]: unknown;
 }
 
@@ -57,6 +57,8 @@ export function formatEvent(e: NatgwEvent): string {
       return `${e.time} liveness ${String(e.chassis)}: ${String(e.state)}`;
     case 'drain':
       return `${e.time} ${e.draining ? 'drain' : 'undrain'} ${String(e.chassis)}${e.draining ? `: ${((e.objects as string[] | undefined) ?? []).join(' ') || 'nothing led by it'}` : ''}`;
+    case 'rebalance':
+      return `${e.time} rebalance: ${(e.moves as { port: string; from: string; to: string }[]).map((m) => `${m.port} ${m.from}->${m.to}`).join(', ')}`;
     case 'refused':
       return `${e.time} refused: ${String(e.problem)}`;
     default:

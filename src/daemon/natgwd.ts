@@ -487,6 +487,13 @@ class Daemon {
       },
     });
     a.register('failovers', { rpc: () => this.failovers });
+    a.register('rebalance', { rpc: () => this.rebalance() });
+    a.register('natgw/rebalance', {
+      unixctl: async () => {
+        const r = await this.rebalance();
+        return r.moves.length ? r.moves.map((m) => `${m.port}: ${m.from} -> ${m.to}\n`).join('') : 'balanced: nothing to move\n';
+      },
+    });
     for (const [name, on] of [['drain', true], ['undrain', false]] as const) {
       a.register(name, {
         rpc: (p) => {
@@ -609,6 +616,20 @@ class Daemon {
     this.draining.add(chassis);
     this.events.emit({ type: 'drain', chassis, draining: true, objects: r.objects });
     return { transacted: r.transacted, objects: r.objects, draining: [...this.draining] };
+  }
+
+  /** Rebalance: the fewest moves of actives to bring the gateway chassis within one of each other, one transaction. */
+  private async rebalance(): Promise<{ transacted: boolean; moves: { port: string; from: string; to: string }[] }> {
+    if (!this.ready) throw new RpcError(-32000, 'not ready: the replicas are still being read');
+    if (this.role === 'standby') throw new RpcError(-32000, `nothing was written: ${new StandbyError().message}`);
+    const dead = this.liveness?.dead() ?? [];
+    const r = await this.gw.rebalance({
+      owner: this.config.owner,
+      ...(this.draining.size ? { draining: this.draining } : {}),
+      ...(dead.length ? { live: new Set(this.gw.chassis().map((c) => c.name).filter((n) => !dead.includes(n))) } : {}),
+    });
+    if (r.moves.length) this.events.emit({ type: 'rebalance', moves: r.moves });
+    return { transacted: r.transacted, moves: r.moves };
   }
 
   /** the last failovers (at most 100), newest last */

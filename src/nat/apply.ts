@@ -35,7 +35,9 @@ import { OWNED_TABLES } from './topology.js';
 import { DEFAULT_OWNER, KIND_KEY, NAME_KEY, OWNER_KEY, PlanError, idOf, objectId, type Problem } from './rows.js';
 import type { StoredObjects } from './store.js';
 import { ObjectStore } from './object-store.js';
-import { NB_INDEXES, NbFacts, gatewayPortChassis, type NbView } from './nb-view.js';
+import { NB_INDEXES, NbFacts, byName, gatewayPortChassis, type NbView } from './nb-view.js';
+import { rebalance, type Move } from '../gateway/scheduler.js';
+import { isGatewayCapable } from '../gateway/chassis.js';
 import { Baseline, OTHERS_WRITE, changedOutside } from './baseline.js';
 import { ReadLog } from './reads.js';
 import { walk } from './graph.js';
@@ -98,6 +100,8 @@ export interface ApplyOptions {
   live?: ReadonlySet<string>;
   /** Chassis being drained (DesiredOptions.draining). */
   draining?: ReadonlySet<string>;
+  /** Gateway ports to order so (DesiredOptions.placement: a rebalance). */
+  placement?: ReadonlyMap<string, readonly string[]>;
   /**
    * Objects whose only problems are that they wait for what other writers
    * make in NB (Problem.waiting: a workload port not there yet) are left as
@@ -281,6 +285,7 @@ export class NatGateway {
       ...(opts.clusterRouter ? { clusterRouter: opts.clusterRouter } : {}),
       ...(opts.live ? { live: opts.live } : {}),
       ...(opts.draining?.size ? { draining: opts.draining } : {}),
+      ...(opts.placement ? { placement: opts.placement } : {}),
       ...(incoming ? { incoming } : {}),
     };
   }
@@ -623,6 +628,39 @@ export class NatGateway {
     if (objects.length === 0) return { plan: { changes: [], specs: [], ops: [], warnings: [], scope: [] }, transacted: false, attempts: 0, converged: true, objects: [] };
     const r = await this.apply({ objects, notices: [] }, { ...opts, mode: 'merge', rows: (k) => k.includes(':chassis:'), draining: new Set([...draining, chassis]) });
     return { ...r, objects: objects.map(idOf) };
+  }
+
+  /**
+   * Rebalance: the fewest moves of actives that bring every alive gateway
+   * chassis within one active port of the others (scheduler.ts rebalance;
+   * draining chassis lead none), written as the moved ports' Gateway_Chassis
+   * priorities, in one transaction. A later apply keeps the new order.
+   */
+  async rebalance(opts: Omit<ApplyOptions, 'mode' | 'rows' | 'placement'> = {}): Promise<ApplyResult & { moves: Move[] }> {
+    const owner = opts.owner ?? DEFAULT_OWNER;
+    const nb = this.view();
+    const placements = new Map<string, string[]>();
+    const objectOf = new Map<string, string>();
+    for (const p of gatewayPortChassis(nb)) {
+      if (p.group) continue;
+      const lrp = byName(nb, 'Logical_Router_Port', p.port);
+      if (lrp?.external_ids.get(OWNER_KEY) !== owner) continue;
+      placements.set(p.port, [...p.chassis].sort((a, b) => b.priority - a.priority || (a.chassis_name < b.chassis_name ? -1 : 1)).map((g) => g.chassis_name));
+      objectOf.set(p.port, objectId(lrp.external_ids.get(KIND_KEY) ?? '', lrp.external_ids.get(NAME_KEY) ?? ''));
+    }
+    // among the chassis the ports have now (apply's candidates, whatever chose them) that are up
+    const up = opts.live ?? new Set(this.chassis().filter(isGatewayCapable).map((c) => c.name));
+    const inUse = new Set([...placements.values()].flat());
+    const candidates = [...inUse].filter((c) => up.has(c)).sort().map((name) => ({ name, state: opts.draining?.has(name) ? ('draining' as const) : ('alive' as const) }));
+    const k = Math.max(0, ...[...placements.values()].map((l) => l.length));
+    const r = rebalance(placements, candidates, k);
+    const none = { plan: { changes: [], specs: [], ops: [], warnings: [], scope: [] }, transacted: false, attempts: 0, converged: true, moves: [] };
+    if (r.moves.length === 0) return none;
+    const moved = new Map(r.moves.map((m) => [m.port, r.placements.get(m.port)!] as const));
+    const ids = new Set([...moved.keys()].map((p) => objectOf.get(p)!));
+    const objects = [...ids].sort().map((id) => this.store.get(owner, id)).filter((o): o is ManifestObject => o !== undefined);
+    const res = await this.apply({ objects, notices: [] }, { ...opts, mode: 'merge', rows: (key) => key.includes(':chassis:'), placement: moved });
+    return { ...res, moves: r.moves };
   }
 
   /**

@@ -97,6 +97,8 @@ export interface DesiredOptions {
   live?: ReadonlySet<string>;
   /** Chassis being drained: they keep gateway ports only as the lowest standby, and lead none (the scheduler's draining). */
   draining?: ReadonlySet<string>;
+  /** Gateway ports to order so, highest priority first, instead of as NB has them (a rebalance's moves). */
+  placement?: ReadonlyMap<string, readonly string[]>;
 }
 
 /** kube-ovn-controller's default BFD timers (--bfd-min-tx, --bfd-min-rx, --detect-mult) for Vpc enableBfd. */
@@ -606,6 +608,8 @@ class Builder {
         if (group) seen(port, group.ha_chassis, 'HA_Chassis');
       }
     });
+    // a rebalance's moves: those ports ordered as it says (the scheduler then keeps that order)
+    for (const [p, order] of this.opts.placement ?? []) if (current.has(p)) current.set(p, [...order]);
     // without SB the gateway nodes cannot be checked: every port keeps what it has, a new one cannot be placed
     const placed = this.sbChassis ? placeGateways(ports, names, k, current, this.otherLoad(ports, current), this.opts.draining) : new Map(ports.map((p) => [p, (current.get(p) ?? []).slice(0, k)]));
     /** why a port gets no gateway chassis at all */
