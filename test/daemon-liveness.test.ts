@@ -71,6 +71,9 @@ t.test("the active gateway node's daemon killed: the leader fails over at once",
   t.equal(after[0], before[1], 'ovn-nbctl lrp-get-gateway-chassis: the next one leads');
   t.equal(after.length, 3, 'a spare fills the lowest priority');
   t.same((await status(leader)).dead, [victim.chassis], 'status: the chassis is dead');
+  const wide = await runBin(['-t', leader.sock, 'chassis', '-o', 'wide']);
+  t.match(wide.stdout, /^CHASSIS\s+HOSTNAME\s+ACTIVE\s+STANDBY\s+BOUND\s+STATE\s+ACTIVE-PORTS\s+BOUND-PORTS$/m, 'ovn-natgwctl chassis -o wide: a STATE column');
+  t.match(wide.stdout, new RegExp(`^${victim.chassis}\\s+\\S+\\s+0\\s+\\d+\\s+\\d+\\s+dead\\s`, 'm'), `${victim.chassis}: dead, leading nothing`);
   const events = ((await callDaemon(leader.sock, 'events')) as { recent: { type: string; cause?: string; state?: string; chassis?: unknown }[] }).recent;
   t.ok(events.some((e) => e.type === 'liveness' && e.state === 'dead'), 'a liveness event');
   t.ok(events.some((e) => e.type === 'failover' && e.cause === 'node-lock-released'), 'a failover event with its cause');

@@ -351,8 +351,10 @@ function program(run: Run): Command {
         run.progress.done();
       }
       if (o.output === 'json') return void run.out.write(`${JSON.stringify(load, null, 2)}\n`);
-      const rows = load.map((c) => [c.chassis, c.hostname || '-', String(c.active.length), String(c.standby.length), String(c.bound.length), ...(o.output === 'wide' ? [c.active.join(',') || '-', c.bound.join(',') || '-'] : [])]);
-      const head = ['CHASSIS', 'HOSTNAME', 'ACTIVE', 'STANDBY', 'BOUND', ...(o.output === 'wide' ? ['ACTIVE-PORTS', 'BOUND-PORTS'] : [])];
+      // (-o wide through the daemon: the liveness state too: dead, draining, watched, unknown)
+      const state = (c: ChassisLoad) => (c as ChassisLoad & { state?: string }).state ?? '-';
+      const rows = load.map((c) => [c.chassis, c.hostname || '-', String(c.active.length), String(c.standby.length), String(c.bound.length), ...(o.output === 'wide' ? [state(c), c.active.join(',') || '-', c.bound.join(',') || '-'] : [])]);
+      const head = ['CHASSIS', 'HOSTNAME', 'ACTIVE', 'STANDBY', 'BOUND', ...(o.output === 'wide' ? ['STATE', 'ACTIVE-PORTS', 'BOUND-PORTS'] : [])];
       const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
       for (const r of [head, ...rows]) run.out.write(`${r.map((x, i) => (i === r.length - 1 ? x : x.padEnd(w[i]))).join('   ')}\n`);
     });

@@ -514,7 +514,13 @@ class Daemon {
     a.register('chassis', {
       rpc: () => {
         if (!this.ready) throw new RpcError(-32000, 'not ready: the replicas are still being read');
-        return this.gw.gatewayLoad();
+        // with what liveness and the operator say of each: dead, draining, watched (its node holds its lock), or unknown
+        const dead = new Set(this.liveness?.dead() ?? []);
+        const watched = new Set(this.liveness?.watched() ?? []);
+        return this.gw.gatewayLoad().map((c) => ({
+          ...c,
+          state: dead.has(c.chassis) ? 'dead' : this.draining.has(c.chassis) ? 'draining' : watched.has(c.chassis) || c.chassis === this.config.chassis ? 'watched' : 'unknown',
+        }));
       },
     });
     a.register('events', {
