@@ -101,7 +101,7 @@ t.test('drain: the active moves off in one transaction, the chassis stays as the
   const port = [...gw.nb.table('Logical_Router_Port').values()].find((p) => p.gateway_chassis.length > 0)!.name;
   const before = await gatewayChassis(port);
   const active = before[0][0];
-  const r = await gw.drain(new Set(), active);
+  const r = await gw.drain(active);
   t.ok(r.transacted && r.attempts === 1, 'one transaction');
   t.same([...new Set(r.plan.changes.map((c) => c.table))], ['Gateway_Chassis'], 'only Gateway_Chassis rows');
   const after = await gatewayChassis(port);

@@ -35,7 +35,7 @@ t.test('piled onto one chassis, rebalanced with the fewest moves', async (t) => 
   t.same(await leads(), [3, 3, 3, 3], 'applied: the actives spread');
   const draining = new Set<string>();
   for (const c of nodes.slice(0, 3)) {
-    await gw.drain(draining, c);
+    await gw.drain(c, { draining });
     draining.add(c);
   }
   t.same(await leads(), [0, 0, 0, 12], 'three drained: every port led by the fourth');

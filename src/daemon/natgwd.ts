@@ -319,10 +319,7 @@ class Daemon {
       metrics: this.metrics,
       onEvent: (e: { type: 'applied' | 'drift-repaired' | 'refused'; [k: string]: unknown }) => this.events.emit(e),
       draining: () => this.draining,
-      live: () => {
-        const dead = this.liveness?.dead() ?? [];
-        return dead.length ? new Set(this.gw.chassis().map((c) => c.name).filter((n) => !dead.includes(n))) : undefined;
-      },
+      live: () => this.liveSet(),
       onPlanned: (plan: Plan, objects: ReadonlyMap<string, DirObject>, first: boolean) => {
         // a plan of the whole state looks at every object (one scan per kind); a change, at what it planned
         this.readiness.update(objects, plan.scope, plan.waiting, first);
@@ -602,23 +599,40 @@ class Daemon {
     });
   }
 
+  /** Throws (an RpcError saying why) unless this daemon may write now: ready, and the leader. */
+  private mayWrite(): void {
+    if (!this.ready) throw new RpcError(-32000, 'not ready: the replicas are still being read');
+    if (this.role === 'standby') throw new RpcError(-32000, `nothing was written: ${new StandbyError().message}`);
+  }
+
+  /** The options a failover, drain or rebalance plans with, as the reconciles do (the same placement inputs). */
+  private writeOptions(): { owner: string; gatewayChassis?: number; clusterRouter?: string; draining?: ReadonlySet<string> } {
+    return {
+      owner: this.config.owner,
+      ...(this.config.gatewayChassis !== undefined ? { gatewayChassis: this.config.gatewayChassis } : {}),
+      ...(this.config.clusterRouter ? { clusterRouter: this.config.clusterRouter } : {}),
+      ...(this.draining.size ? { draining: this.draining } : {}),
+    };
+  }
+
+  /** The chassis taken as up: every SB chassis but those liveness found dead; undefined while none is. */
+  private liveSet(): ReadonlySet<string> | undefined {
+    const dead = new Set(this.liveness?.dead() ?? []);
+    return dead.size ? new Set(this.gw.chassis().map((c) => c.name).filter((n) => !dead.has(n))) : undefined;
+  }
+
   /** chassis being drained (asked for; kept until undrained or the daemon restarts) */
   private readonly draining = new Set<string>();
 
   /** Drain: actives off `chassis` in one transaction (it stays as the lowest standby); undrain: it may lead again (nothing moves by itself). */
   private async drain(chassis: string, on: boolean): Promise<{ transacted: boolean; objects: string[]; draining: string[] }> {
-    if (!this.ready) throw new RpcError(-32000, 'not ready: the replicas are still being read');
-    if (this.role === 'standby') throw new RpcError(-32000, `nothing was written: ${new StandbyError().message}`);
+    this.mayWrite();
     if (!on) {
       this.draining.delete(chassis);
       this.events.emit({ type: 'drain', chassis, draining: false });
       return { transacted: false, objects: [], draining: [...this.draining] };
     }
-    const r = await this.gw.drain(this.draining, chassis, {
-      owner: this.config.owner,
-      ...(this.config.gatewayChassis !== undefined ? { gatewayChassis: this.config.gatewayChassis } : {}),
-      ...(this.config.clusterRouter ? { clusterRouter: this.config.clusterRouter } : {}),
-    });
+    const r = await this.gw.drain(chassis, this.writeOptions());
     this.draining.add(chassis);
     this.events.emit({ type: 'drain', chassis, draining: true, objects: r.objects });
     return { transacted: r.transacted, objects: r.objects, draining: [...this.draining] };
@@ -626,14 +640,9 @@ class Daemon {
 
   /** Rebalance: the fewest moves of actives to bring the gateway chassis within one of each other, one transaction. */
   private async rebalance(): Promise<{ transacted: boolean; moves: { port: string; from: string; to: string }[] }> {
-    if (!this.ready) throw new RpcError(-32000, 'not ready: the replicas are still being read');
-    if (this.role === 'standby') throw new RpcError(-32000, `nothing was written: ${new StandbyError().message}`);
-    const dead = this.liveness?.dead() ?? [];
-    const r = await this.gw.rebalance({
-      owner: this.config.owner,
-      ...(this.draining.size ? { draining: this.draining } : {}),
-      ...(dead.length ? { live: new Set(this.gw.chassis().map((c) => c.name).filter((n) => !dead.includes(n))) } : {}),
-    });
+    this.mayWrite();
+    const live = this.liveSet();
+    const r = await this.gw.rebalance({ ...this.writeOptions(), ...(live ? { live } : {}) });
     if (r.moves.length) this.events.emit({ type: 'rebalance', moves: r.moves });
     return { transacted: r.transacted, moves: r.moves };
   }
@@ -650,15 +659,10 @@ class Daemon {
    * the new actives and fills a free slot at the lowest priority.
    */
   private async failover(chassis: string[], cause: string): Promise<{ transacted: boolean; objects: string[]; ms: number }> {
-    if (!this.ready) throw new RpcError(-32000, 'not ready: the replicas are still being read');
-    if (this.role === 'standby') throw new RpcError(-32000, `nothing was written: ${new StandbyError().message}`);
+    this.mayWrite();
     const t0 = performance.now();
-    const r = await this.gw.failover(chassis, {
-      owner: this.config.owner,
-      ...(this.draining.size ? { draining: this.draining } : {}),
-      ...(this.config.gatewayChassis !== undefined ? { gatewayChassis: this.config.gatewayChassis } : {}),
-      ...(this.config.clusterRouter ? { clusterRouter: this.config.clusterRouter } : {}),
-    });
+    // (with the chassis found dead before: none of them may fill a slot)
+    const r = await this.gw.failover([...new Set([...(this.liveness?.dead() ?? []), ...chassis])], this.writeOptions());
     const ms = Math.round((performance.now() - t0) * 10) / 10;
     const f = { at: new Date().toISOString(), cause, chassis, objects: r.objects, transacted: r.transacted, ms };
     this.failovers.push(f);
@@ -674,8 +678,8 @@ class Daemon {
 
   /** The directory's objects by id: as last applied, else read now (refused: the directory's problem, as an RpcError). */
   private directory(): ReadonlyMap<string, DirObject> {
-    if (!this.ready || !this.reconciler) throw new RpcError(-32000, 'not ready: the replicas are still being read');
-    if (this.role === 'standby') throw new RpcError(-32000, `nothing was written: ${new StandbyError().message}`);
+    this.mayWrite();
+    if (!this.reconciler) throw new RpcError(-32000, 'not ready: the replicas are still being read');
     const objects = this.reconciler.appliedObjects();
     if (!objects || this.reconciler.refused) throw new RpcError(-32000, `the manifest directory is refused (${this.reconciler.refused ?? 'nothing applied yet'}); fix it first`);
     return objects;

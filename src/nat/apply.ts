@@ -388,7 +388,7 @@ export class NatGateway {
     const mode = opts.mode ?? 'replace';
     if (mode === 'replace') return true;
     if (mode === 'delete') return false;
-    return manifest.objects.some((o) => o.kind === 'Vpc' || o.kind === 'Subnet' || o.kind === 'ConfigMap' || o.kind === 'ProviderNetwork' || o.kind === 'Vlan');
+    return manifest.objects.some((o) => GATEWAY_KINDS.has(o.kind));
   }
 
   /** Resolves once both replicas hold every change committed before the call (OvsdbClient.caughtUp). */
@@ -433,7 +433,7 @@ export class NatGateway {
     if (!opts.full && b && !b.all && b.options === options && manifest.objects.length > 0) {
       const keys = known();
       const changed = b.changed(keys);
-      if (changed.size === 0) return { changes: [], specs: [], ops: [], warnings: [], scope: [] };
+      if (changed.size === 0) return nothingPlanned();
       const reads = new ReadLog();
       const req = this.changedRequest(manifest, changed, b, opts, reads);
       const plan = this.planRequest(req, opts, manifest);
@@ -482,7 +482,13 @@ export class NatGateway {
     const waiting = desired.problems.filter((p) => p.waiting).map(of);
     if (waiting.length === 0) return undefined;
     const users = new Map<string, string[]>();
-    for (const [id, ds] of desired.deps) for (const d of ds) users.set(d, [...(users.get(d) ?? []), id]);
+    for (const [id, ds] of desired.deps) {
+      for (const d of ds) {
+        const u = users.get(d);
+        if (u) u.push(id);
+        else users.set(d, [id]);
+      }
+    }
     const held = walk(waiting, (id) => users.get(id));
     return desired.problems.every((p) => held.has(of(p))) ? held : undefined;
   }
@@ -601,6 +607,11 @@ export class NatGateway {
     return { plan: p, transacted: true, attempts, converged: n === 0 };
   }
 
+  /** The owner's objects of these ids as NB holds them (their stored documents), in id order. */
+  private storedObjects(owner: string, ids: Iterable<string>): ManifestObject[] {
+    return [...ids].sort().map((id) => this.store.get(owner, id)).filter((o): o is ManifestObject => o !== undefined);
+  }
+
   /** The owner's objects with gateway chassis slots (Gateway_Chassis, HA_Chassis) on these chassis, by the chassis_name indexes. */
   private objectsOn(owner: string, chassis: ReadonlySet<string>): Set<string> {
     const nb = this.view();
@@ -618,15 +629,14 @@ export class NatGateway {
   /**
    * Drain: the gateway ports `chassis` leads are led by another chassis, in
    * one transaction; it stays in their sets as the lowest standby
-   * (`draining` holds every chassis being drained, this one included: a
-   * later apply must be given the same set). Only gateway chassis rows are
-   * written.
+   * (`opts.draining`: the chassis drained before, kept so; a later apply must
+   * be given them and this one). Only gateway chassis rows are written.
    */
-  async drain(draining: ReadonlySet<string>, chassis: string, opts: Omit<ApplyOptions, 'mode' | 'rows' | 'draining'> = {}): Promise<ApplyResult & { objects: string[] }> {
+  async drain(chassis: string, opts: Omit<ApplyOptions, 'mode' | 'rows'> = {}): Promise<ApplyResult & { objects: string[] }> {
     const owner = opts.owner ?? DEFAULT_OWNER;
-    const objects = [...this.objectsOn(owner, new Set([chassis]))].sort().map((id) => this.store.get(owner, id)).filter((o): o is ManifestObject => o !== undefined);
-    if (objects.length === 0) return { plan: { changes: [], specs: [], ops: [], warnings: [], scope: [] }, transacted: false, attempts: 0, converged: true, objects: [] };
-    const r = await this.apply({ objects, notices: [] }, { ...opts, mode: 'merge', rows: (k) => k.includes(':chassis:'), draining: new Set([...draining, chassis]) });
+    const objects = this.storedObjects(owner, this.objectsOn(owner, new Set([chassis])));
+    if (objects.length === 0) return { ...nothingApplied(), objects: [] };
+    const r = await this.apply({ objects, notices: [] }, { ...opts, mode: 'merge', rows: chassisRow, draining: new Set([...(opts.draining ?? []), chassis]) });
     return { ...r, objects: objects.map(idOf) };
   }
 
@@ -654,12 +664,11 @@ export class NatGateway {
     const candidates = [...inUse].filter((c) => up.has(c)).sort().map((name) => ({ name, state: opts.draining?.has(name) ? ('draining' as const) : ('alive' as const) }));
     const k = Math.max(0, ...[...placements.values()].map((l) => l.length));
     const r = rebalance(placements, candidates, k);
-    const none = { plan: { changes: [], specs: [], ops: [], warnings: [], scope: [] }, transacted: false, attempts: 0, converged: true, moves: [] };
-    if (r.moves.length === 0) return none;
+    if (r.moves.length === 0) return { ...nothingApplied(), moves: [] };
     const moved = new Map(r.moves.map((m) => [m.port, r.placements.get(m.port)!] as const));
     const ids = new Set([...moved.keys()].map((p) => objectOf.get(p)!));
-    const objects = [...ids].sort().map((id) => this.store.get(owner, id)).filter((o): o is ManifestObject => o !== undefined);
-    const res = await this.apply({ objects, notices: [] }, { ...opts, mode: 'merge', rows: (key) => key.includes(':chassis:'), placement: moved });
+    const objects = this.storedObjects(owner, ids);
+    const res = await this.apply({ objects, notices: [] }, { ...opts, mode: 'merge', rows: chassisRow, placement: moved });
     return { ...res, moves: r.moves };
   }
 
@@ -671,14 +680,15 @@ export class NatGateway {
    * rows (Gateway_Chassis, HA_Chassis) and their centralized egress policies
    * (a dead node's next hop replaced or dropped): one transaction, in the one
    * write queue, asserting the lock when one is set. The objects are found
-   * from the dead chassis's rows (the chassis_name indexes) and the owner's
-   * egress policies: O(affected), no plan of the whole state. A later
+   * from the dead chassis's rows (the chassis_name indexes: O(affected)) and
+   * the owner's egress policies (a scan of NB's router policies, for now);
+   * no plan of the whole state. A later
    * apply over the same chassis keeps what this wrote (placement keeps the
    * chassis a port has).
    */
   async failover(dead: readonly string[], opts: Omit<ApplyOptions, 'mode' | 'rows' | 'live'> = {}): Promise<ApplyResult & { objects: string[] }> {
     const req = this.failoverRequest(dead, opts);
-    if (req.manifest.objects.length === 0) return { plan: { changes: [], specs: [], ops: [], warnings: [], scope: [] }, transacted: false, attempts: 0, converged: true, objects: [] };
+    if (req.manifest.objects.length === 0) return { ...nothingApplied(), objects: [] };
     const r = await this.apply(req.manifest, req.opts);
     return { ...r, objects: req.manifest.objects.map(idOf) };
   }
@@ -704,7 +714,7 @@ export class NatGateway {
       const s = this.store.get(owner, id);
       if (s?.kind === 'Subnet' && s.gatewayNode?.some((g) => [...gone].some((c) => g.node === c || g.node === hostOf.get(c)))) ids.add(id);
     }
-    const objects = [...ids].sort().map((id) => this.store.get(owner, id)).filter((o): o is ManifestObject => o !== undefined);
+    const objects = this.storedObjects(owner, ids);
     const live = new Set(this.chassis().map((c) => c.name).filter((n) => !gone.has(n)));
     return { manifest: { objects, notices: [] }, opts: { ...opts, mode: 'merge', live, rows: failoverRow } };
   }
@@ -738,14 +748,15 @@ export class NatGateway {
       // (a stale object the source does not have is no longer wanted: the source is the whole state)
       const removed = new Set([...change.remove, ...staleIds].filter((id) => !given.has(id)));
       const manifest: Manifest = { objects: [...given.values()], notices: [] };
+      // (against the baseline found at the start: an SB change meanwhile marks it all stale, which the
+      // next reconcile plans in full; this change is still planned as a change, never as a whole state)
+      const base = b;
       const planned = () => {
-        const base = this.baselines.get(owner);
-        if (!base || base.all) return this.planOf(manifest, { ...opts, full: true }, () => keys); // (cannot happen: the queue is ours)
         // what changed: a document that differs, an object gone, a stale one we have the document of
         const changed = new Set<string>();
         for (const [id, k] of keys) if (base.objects.get(id) !== k || base.dirty.has(id)) changed.add(id);
         for (const id of removed) if (base.objects.has(id) || base.dirty.has(id)) changed.add(id);
-        if (changed.size === 0) return { changes: [], specs: [], ops: [], warnings: [], scope: [] } as Plan;
+        if (changed.size === 0) return nothingPlanned();
         const reads = new ReadLog();
         const req = this.changedRequest(manifest, changed, base, opts, reads);
         const plan = this.planRequest(req, opts, manifest);
@@ -757,11 +768,21 @@ export class NatGateway {
   }
 }
 
-/** The rows a failover writes: gateway chassis slots (Gateway_Chassis, HA_Chassis) and egress policies, by their part. */
-function failoverRow(key: string): boolean {
-  const part = key.split('/').slice(2).join('/');
-  return part.includes(':chassis:') || part.startsWith('egress:');
+/** A row key's part ("<kind>/<name>/<part>": rows.ts rowKey). */
+const partOf = (key: string): string => key.split('/').slice(2).join('/');
+
+/** The gateway chassis slots (Gateway_Chassis, HA_Chassis rows), by their part: what a drain or rebalance writes. */
+function chassisRow(key: string): boolean {
+  return partOf(key).includes(':chassis:');
 }
+
+/** What a failover writes: the gateway chassis slots and the egress policies. */
+function failoverRow(key: string): boolean {
+  return chassisRow(key) || partOf(key).startsWith('egress:');
+}
+
+const nothingPlanned = (): Plan => ({ changes: [], specs: [], ops: [], warnings: [], scope: [] });
+const nothingApplied = (): ApplyResult => ({ plan: nothingPlanned(), transacted: false, attempts: 0, converged: true });
 
 /** Kinds whose plans place gateways by the SB chassis (see placesGateways). */
 const GATEWAY_KINDS: ReadonlySet<string> = new Set(['Vpc', 'Subnet', 'ConfigMap', 'ProviderNetwork', 'Vlan']);
