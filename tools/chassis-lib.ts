@@ -16,7 +16,7 @@
  * directory under the sandbox's (the sandbox's watchdog kills them if the
  * test process dies), and stopped by pid.
  */
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { findBinary, isAlive, run, type Sandbox } from './sandbox-lib.js';
 
@@ -257,7 +257,6 @@ export async function addChassis(sb: Pick<Sandbox, 'dir' | 'sbRemote'>, n: numbe
  * names the directory (`sandbox down`).
  */
 export async function stopChassisIn(dir: string): Promise<string[]> {
-  const { readdir } = await import('node:fs/promises');
   const stopped: string[] = [];
   for (const e of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
     if (!e.isDirectory()) continue;

@@ -73,16 +73,8 @@ export async function changeBench(
     const bulkSeconds = (performance.now() - t) / 1000;
     raw = await connectUnix(a.nbRemote);
     const sendRaw = rawSender(raw);
-    const encode = (ops: readonly Operation[], comment: string) =>
-      JSON.stringify({ method: 'transact', params: ['OVN_Northbound', ...[...ops, { op: 'comment', comment } as Operation].map((op) => encodeOperation(gw.nbClient.schema!, op))], id: 0 });
-
-    // every transaction the gateway sends, as the client encodes it
-    let sent: string | undefined;
-    const transact = gw.nbClient.transact.bind(gw.nbClient);
-    gw.nbClient.transact = (ops: readonly Operation[], o: TransactOptions = {}) => {
-      sent = encode(ops, o.comment ?? '');
-      return transact(ops, o);
-    };
+    const tx = recordTransactions(gw);
+    const encode = tx.encode;
 
     const runs: ChangeRun[] = [];
     const R = w.routers.length;
@@ -105,10 +97,11 @@ export async function changeBench(
       for (let i = 0; i < opts.rounds + warm; i++) {
         // ours, on router r
         const r = (i * 7) % R;
-        sent = undefined;
+        tx.sent = undefined;
         t = performance.now();
         const res = await gw.apply(change(kind, i, r, 'chg-'), { mode, verify: false });
         const ms = performance.now() - t;
+        const sent = tx.sent as string | undefined;
         if (!res.transacted || !sent) throw new Error(`change ${kind} ${i}: no transaction (${res.plan.changes.map((c) => c.label).join('; ')})`);
         // the raw limit: the same kind of change on another router, planned and encoded before the clock starts
         const rr = (i * 7 + 500) % R;
@@ -137,6 +130,22 @@ export async function changeBench(
     await gw.close();
     await a.stop();
   }
+}
+
+/**
+ * The transactions a gateway sends, as its client encodes them (`sent`: the
+ * last one), and `encode` for the raw limit's own: the same JSON-RPC request.
+ */
+export function recordTransactions(gw: NatGateway): { encode(ops: readonly Operation[], comment: string): string; sent: string | undefined } {
+  const encode = (ops: readonly Operation[], comment: string) =>
+    JSON.stringify({ method: 'transact', params: ['OVN_Northbound', ...[...ops, { op: 'comment', comment } as Operation].map((op) => encodeOperation(gw.nbClient.schema!, op))], id: 0 });
+  const out = { encode, sent: undefined as string | undefined };
+  const transact = gw.nbClient.transact.bind(gw.nbClient);
+  gw.nbClient.transact = (ops: readonly Operation[], o: TransactOptions = {}) => {
+    out.sent = encode(ops, o.comment ?? '');
+    return transact(ops, o);
+  };
+  return out;
 }
 
 /** Sends a pre-encoded request on a raw socket; resolves with the ms to its reply (which must not carry an error). */

@@ -14,14 +14,12 @@
 import { performance } from 'node:perf_hooks';
 import { NatGateway } from '../../src/nat/apply.js';
 import { parseManifest } from '../../src/nat/manifest.js';
-import { encodeOperation, type Operation } from '../../src/ovsdb/operations.js';
-import type { TransactOptions } from '../../src/ovsdb/client.js';
 import { addChassisRows } from '../../tools/sandbox-lib.js';
 import { connectUnix } from '../raw.js';
 import type { Sandbox } from '../sandbox.js';
 import { buildWorkload } from '../workload.js';
 import { workloadDocuments } from '../workload-yaml.js';
-import { rawSender } from './change.js';
+import { rawSender, recordTransactions } from './change.js';
 
 export interface FailoverResult {
   routers: number;
@@ -45,14 +43,7 @@ export async function failoverBench(opts: { routers: number; rounds: number }, s
     await gw.apply(manifest);
     raw = await connectUnix(a.nbRemote);
     const sendRaw = rawSender(raw);
-    const encode = (ops: readonly Operation[], comment: string) =>
-      JSON.stringify({ method: 'transact', params: ['OVN_Northbound', ...[...ops, { op: 'comment', comment } as Operation].map((op) => encodeOperation(gw.nbClient.schema!, op))], id: 0 });
-    let sent: string | undefined;
-    const transact = gw.nbClient.transact.bind(gw.nbClient);
-    gw.nbClient.transact = (ops: readonly Operation[], o: TransactOptions = {}) => {
-      sent = encode(ops, o.comment ?? '');
-      return transact(ops, o);
-    };
+    const tx = recordTransactions(gw);
     const out: FailoverResult = { routers: opts.routers, ours: [], raw: [], ports: [], bytes: [] };
     const warm = 2;
     progress(`failover: ${opts.rounds} failovers, each beside a raw one`);
@@ -60,16 +51,17 @@ export async function failoverBench(opts: { routers: number; rounds: number }, s
       // ours: the chassis with the most active ports now (a failover moves what it leads, and refills what it stands by for)
       const load = gw.gatewayLoad().filter((c) => chassis.includes(c.chassis)).sort((x, y) => y.active.length - x.active.length || (x.chassis < y.chassis ? -1 : 1));
       const dead = load[0].chassis;
-      sent = undefined;
+      tx.sent = undefined;
       const t = performance.now();
       const r = await gw.failover([dead], { verify: false });
       const ms = performance.now() - t;
+      const sent = tx.sent as string | undefined;
       if (!r.transacted || !sent) throw new Error(`failover of ${dead}: no transaction`);
       // the raw limit: the next busiest chassis's failover, planned and encoded before the clock starts
       await gw.caughtUp();
       const next = gw.gatewayLoad().filter((c) => chassis.includes(c.chassis) && c.chassis !== dead).sort((x, y) => y.active.length - x.active.length || (x.chassis < y.chassis ? -1 : 1))[0].chassis;
       const p = gw.failoverPlan([next]);
-      const rawMs = await sendRaw(encode(p.ops, 'ovn-natgw apply (ovn-natgw)'));
+      const rawMs = await sendRaw(tx.encode(p.ops, 'ovn-natgw apply (ovn-natgw)'));
       await gw.caughtUp();
       if (i < warm) continue;
       out.ours.push(ms);

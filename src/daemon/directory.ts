@@ -36,6 +36,18 @@ export interface DirChange {
 
 type Stamps = Map<string, string>;
 
+/** What says a file changed: its inode, size, and modification and change times (ns). */
+const stampOf = (st: { ino: bigint; size: bigint; mtimeNs: bigint; ctimeNs: bigint }): string => `${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+
+/** A path's inode (undefined when it is not there). */
+export async function inodeOf(p: string): Promise<bigint | undefined> {
+  try {
+    return (await stat(p, { bigint: true })).ino;
+  } catch {
+    return undefined;
+  }
+}
+
 export class ManifestDirectory {
   private stamps: Stamps = new Map();
   /** file -> ids it defines */
@@ -50,20 +62,9 @@ export class ManifestDirectory {
 
   /** Whether the path now names another directory than the one last read (moved away, made anew). */
   async replaced(): Promise<boolean> {
-    try {
-      return this.ino !== undefined && (await stat(this.dir, { bigint: true })).ino !== this.ino;
-    } catch {
-      return true;
-    }
+    return this.ino !== undefined && (await inodeOf(this.dir)) !== this.ino;
   }
 
-  private async dirIno(): Promise<bigint | undefined> {
-    try {
-      return (await stat(this.dir, { bigint: true })).ino;
-    } catch {
-      return undefined;
-    }
-  }
 
   /** The directory's files with their stamps (throws when it cannot be listed); `names`: only those. */
   private async scan(names?: ReadonlySet<string>): Promise<Stamps> {
@@ -78,7 +79,7 @@ export class ManifestDirectory {
         if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue; // gone since the listing: not there
         throw e;
       }
-      if (st.isFile()) out.set(f, `${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`);
+      if (st.isFile()) out.set(f, stampOf(st));
     }
     return out;
   }
@@ -89,7 +90,7 @@ export class ManifestDirectory {
    * loadManifests throws; a directory without files or objects is an error.
    */
   async readAll(): Promise<{ manifest: Manifest; commit(): void }> {
-    const ino = await this.dirIno();
+    const ino = await inodeOf(this.dir);
     const stamps = await this.scan();
     const manifest = await loadManifests([this.dir]);
     if (manifest.objects.length === 0) throw new Error(`${this.dir}: no objects in the directory`);
@@ -112,7 +113,7 @@ export class ManifestDirectory {
    */
   async changes(names?: ReadonlySet<string>): Promise<DirChange> {
     // (only the files named, when the watcher named them: O(change), not O(files))
-    const ino = await this.dirIno();
+    const ino = await inodeOf(this.dir);
     const seen = await this.scan(names);
     const changed = [...seen].filter(([f, s]) => this.stamps.get(f) !== s).map(([f]) => f);
     const looked = names ? [...names].filter((x) => MANIFEST_FILE.test(x)).map((n) => join(this.dir, n)) : [...this.stamps.keys()];
@@ -207,7 +208,7 @@ export class ManifestDirectory {
   private async restamp(file: string): Promise<void> {
     try {
       const st = await stat(file, { bigint: true });
-      this.stamps.set(file, `${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`);
+      this.stamps.set(file, stampOf(st));
     } catch {
       this.stamps.delete(file);
     }

@@ -18,7 +18,6 @@
  * changed.
  */
 import { statSync, watch, type FSWatcher } from 'node:fs';
-import { stat } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { ApplyOptions, ApplyResult, NatGateway } from '../nat/apply.js';
@@ -26,7 +25,7 @@ import { formatProblem, idOf } from '../nat/rows.js';
 import type { Manifest, ManifestObject } from '../nat/objects.js';
 import type { Change, Plan } from '../nat/plan.js';
 import type { Metrics } from './metrics.js';
-import { ManifestDirectory, type DirChange, type DirObject } from './directory.js';
+import { ManifestDirectory, inodeOf, type DirChange, type DirObject } from './directory.js';
 
 export interface ReconcileOptions {
   dir: string;
@@ -282,7 +281,7 @@ export class Reconciler {
     const whole = !this.applied || this.refused !== undefined || reason === 'start' || reason === 'reload';
     let names = this.names;
     this.names = new Set();
-    if ((await inoOf(this.o.dir)) !== this.watchedIno || (await this.directory.replaced())) {
+    if ((await inodeOf(this.o.dir)) !== this.watchedIno || (await this.directory.replaced())) {
       // another directory in its place (a mount, a rename): watched anew, every file looked at
       this.watchDir();
       names = 'all';
@@ -388,14 +387,6 @@ export class Reconciler {
     if (this.timer) clearTimeout(this.timer);
     this.watcher?.close();
     await this.running;
-  }
-}
-
-async function inoOf(dir: string): Promise<bigint | undefined> {
-  try {
-    return (await stat(dir, { bigint: true })).ino;
-  } catch {
-    return undefined;
   }
 }
 
