@@ -8,6 +8,7 @@
 import { readFile } from 'node:fs/promises';
 import yaml from 'js-yaml';
 import { DEFAULT_OWNER } from '../nat/rows.js';
+import { HEALTH_CHECKS, type HealthConfig } from '../ha/node-health.js';
 
 export interface DaemonConfig {
   /** NB remote(s), as OVN_NB_DB */
@@ -43,6 +44,18 @@ export interface DaemonConfig {
    * once when this node dies; none: the node is not watched this way.
    */
   chassis?: string;
+  /**
+   * This node's own health checks (src/ha/node-health.ts), with `chassis`:
+   * the node lock is held only while they pass. None: the lock is held while
+   * the daemon runs.
+   */
+  health?: HealthConfig;
+  /** ms between the leader's pings of each node lock (silent nodes: src/ha/liveness.ts); 0: none. Default 250 */
+  pingMs?: number;
+  /** ms a chassis back after a failure waits before it counts as live (hold-down against flapping). Default 10000 */
+  holdDownMs?: number;
+  /** what a chassis back after a failure gets: preempt (the ports it led move back to it, as OVN does) or no-preempt (free slots at the lowest priority, the default) */
+  failback?: 'preempt' | 'no-preempt';
 }
 
 export const DEFAULT_CONFIG_FILE = '/etc/ovn-natgw/ovn-natgwd.yaml';
@@ -60,6 +73,36 @@ const str: Check = (v, key) => {
   if (typeof v !== 'string' || v === '') throw new ConfigError(`${key}: must be a non-empty string, got ${JSON.stringify(v)}`);
   return v;
 };
+const int =
+  (min: number, max: number): Check =>
+  (v, key) => {
+    if (typeof v === 'string' && /^\d+$/.test(v)) v = Number(v);
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) throw new ConfigError(`${key}: must be an integer from ${min} to ${max}, got ${JSON.stringify(v)}`);
+    return v;
+  };
+const strList: Check = (v, key) => {
+  if (typeof v === 'string') v = v.split(',').filter(Boolean);
+  if (!Array.isArray(v) || v.some((x) => typeof x !== 'string' || x === '')) throw new ConfigError(`${key}: must be a list of names, got ${JSON.stringify(v)}`);
+  return v;
+};
+const HEALTH_KEYS: Record<string, Check> = {
+  checks: (v, key) => {
+    const l = strList(v, key) as string[];
+    for (const c of l) if (!(HEALTH_CHECKS as readonly string[]).includes(c)) throw new ConfigError(`${key}: ${JSON.stringify(c)}: unknown check (known: ${HEALTH_CHECKS.join(', ')})`);
+    return l;
+  },
+  ovnRundir: str,
+  ovsDb: (v, key) => {
+    const s = str(v, key) as string;
+    if (!s.startsWith('unix:')) throw new ConfigError(`${key}: must be unix:PATH (the node's local Open_vSwitch), got ${JSON.stringify(s)}`);
+    return s;
+  },
+  providerNetworks: strList,
+  uplinks: strList,
+  intervalMs: int(50, 60_000),
+  controllerGraceMs: int(0, 3_600_000),
+};
+
 const KEYS: Record<string, Check> = {
   nb: str,
   sb: str,
@@ -84,6 +127,24 @@ const KEYS: Record<string, Check> = {
   leaderLock: (v, key) => {
     // (RFC 7047: a lock name is an <id>; ovsdb-server refuses "ovn-natgw-leader" with a syntax error)
     if (typeof v !== 'string' || !/^(?:[A-Za-z_][A-Za-z0-9_]*)?$/.test(v)) throw new ConfigError(`${key}: must be a lock name (an OVSDB <id>: letters, digits and "_", not starting with a digit), or "" for none, got ${JSON.stringify(v)}`);
+    return v;
+  },
+  health: (v, key) => {
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new ConfigError(`${key}: must be a map (${Object.keys(HEALTH_KEYS).join(', ')})`);
+    const out: Record<string, unknown> = {};
+    for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
+      const check = HEALTH_KEYS[k];
+      if (!check) throw new ConfigError(`${key}.${k}: unknown key (known: ${Object.keys(HEALTH_KEYS).join(', ')})`);
+      out[k] = check(x, `${key}.${k}`);
+    }
+    const checks = (out.checks as string[] | undefined) ?? [];
+    if (checks.includes('uplink') && !(out.uplinks as string[] | undefined)?.length) throw new ConfigError(`${key}.uplinks: the uplink check needs the uplink interfaces`);
+    return out;
+  },
+  pingMs: int(0, 60_000),
+  holdDownMs: int(0, 3_600_000),
+  failback: (v, key) => {
+    if (v !== 'preempt' && v !== 'no-preempt') throw new ConfigError(`${key}: must be preempt or no-preempt, got ${JSON.stringify(v)}`);
     return v;
   },
   metrics: (v, key) => {

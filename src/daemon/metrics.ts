@@ -34,6 +34,14 @@ export class Metrics {
   readonly ready = new Gauge({ name: 'ovn_natgw_ready', help: '1 once the replicas are complete and the first reconcile is done', registers: [this.registry] });
   readonly connected = new Gauge({ name: 'ovn_natgw_connected', help: '1 while the database session is up', labelNames: ['db'], registers: [this.registry] });
   readonly rows = new Gauge({ name: 'ovn_natgw_replica_rows', help: 'rows in the NB replica, by table', labelNames: ['table'], registers: [this.registry] });
+  readonly livenessRtt = new Histogram({
+    name: 'ovn_natgw_liveness_ping_seconds',
+    help: "the leader's pings of the node locks: time until the node's daemon stole its lock back",
+    buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5],
+    registers: [this.registry],
+  });
+  readonly failovers = new Counter({ name: 'ovn_natgw_failovers_total', help: 'failovers written, by cause', labelNames: ['cause'], registers: [this.registry] });
+  readonly nodeHealthy = new Gauge({ name: 'ovn_natgw_node_healthy', help: "1 while this node's own health checks pass (its node lock held); 0 while one fails", registers: [this.registry] });
   private server: Server | undefined;
 
   text(): Promise<string> {

@@ -32,7 +32,10 @@ import { Notifier } from './notify.js';
 import { Metrics } from './metrics.js';
 import { Events } from './events.js';
 import { Readiness } from './readiness.js';
-import { NodeLiveness, nodeLock } from '../ha/liveness.js';
+import { NodeLiveness, NodeLock, type DeathCause } from '../ha/liveness.js';
+import { NodeHealth, type HealthState } from '../ha/node-health.js';
+import { GatewayIndex } from '../ha/index.js';
+import type { ChangeEvent } from '../ovsdb/replica.js';
 import { isGatewayCapable } from '../gateway/chassis.js';
 import type { DirObject } from './directory.js';
 import type { Plan } from '../nat/plan.js';
@@ -70,6 +73,9 @@ function parseArgs(argv: string[]): Flags {
     .option('-C, --certificate <file>', 'TLS certificate')
     .option('--ca-cert <file>', 'TLS CA certificate')
     .option('--chassis <name>', "this node's SB chassis: its daemon holds the chassis's node lock while it runs, so the leader learns at once when the node dies")
+    .addOption(new Option('--failback <mode>', 'what a chassis back after a failure gets: preempt (the ports it led move back, as OVN does) or no-preempt (default)').choices(['preempt', 'no-preempt']))
+    .option('--ping-ms <ms>', "ms between the leader's pings of each node's lock (a silent node is dead after 3 unanswered; 0: none; default 250)")
+    .option('--hold-down-ms <ms>', 'ms a chassis back after a failure waits before it counts as live (default 10000)')
     .option('--leader-lock <name>', 'the NB lock of the daemon that writes; the others stand by (default ovn_natgw_leader; "" for none)')
     .option('--metrics <[host:]port>', 'serve GET /metrics over HTTP here (host default 127.0.0.1; none by default)')
     .option('--pidfile <file>', 'write the pid to this file (removed on exit)')
@@ -94,6 +100,9 @@ function parseArgs(argv: string[]): Flags {
     ...(o.metrics ? { metrics: o.metrics } : {}),
     ...(o.leaderLock !== undefined ? { leaderLock: o.leaderLock } : {}),
     ...(o.chassis ? { chassis: o.chassis } : {}),
+    ...(o.failback ? { failback: o.failback as 'preempt' | 'no-preempt' } : {}),
+    ...(o.pingMs !== undefined ? { pingMs: o.pingMs as unknown as number } : {}),
+    ...(o.holdDownMs !== undefined ? { holdDownMs: o.holdDownMs as unknown as number } : {}),
     ...(o.detach ? { detach: true } : {}),
     ...(o.logFile ? { logFile: o.logFile } : {}),
   };
@@ -217,10 +226,11 @@ class Daemon {
     if (this.stopping) return;
     this.watchEvents();
     this.watchSessions();
+    this.indexGateways();
     this.reconciler = new Reconciler(this.gw, this.reconcileOptions());
     // one daemon of several writes: the holder of the leader lock; the others stand by, replicas warm
     // this node's own health: its chassis's node lock, held while the daemon runs (taken from a leader that holds it as dead)
-    if (this.config.chassis) await this.gw.nbClient.steal(nodeLock(this.config.chassis));
+    if (this.config.chassis) await this.holdNodeLock(this.config.chassis);
     const lock = this.config.leaderLock;
     const leader = lock ? await this.gw.nbClient.lock(lock) : true;
     this.setRole(leader ? 'leader' : 'standby');
@@ -243,6 +253,74 @@ class Daemon {
     this.logger.info({ role: this.role, ...(first ? { transacted: first.transacted, ok: first.ok, ...(first.error ? { error: first.error } : {}) } : {}) }, 'ready');
   }
 
+  /** the hot index (src/ha/index.ts): per chassis the gateway ports it is in, active or standby; kept from every commit */
+  readonly index = new GatewayIndex();
+
+  /** Feeds the index what the replicas hold now, then each commit (O(change)). */
+  private indexGateways(): void {
+    const rows = (rep: { table(n: string): { values(): Iterable<unknown> } }, tables: readonly string[]): ChangeEvent[] =>
+      tables.flatMap((table) => [...rep.table(table).values()].map((row) => ({ table, kind: 'insert' as const, row: row as ChangeEvent['row'] })));
+    const nb = this.gw.nb as never;
+    this.index.noteNb(rows(nb, ['Gateway_Chassis', 'HA_Chassis', 'Logical_Router_Port', 'HA_Chassis_Group', 'Logical_Router_Policy']));
+    this.gw.nb.onCommit((c) => this.index.noteNb(c));
+    if (this.gw.sb) {
+      this.index.noteSb(rows(this.gw.sb as never, ['Chassis', 'Port_Binding']));
+      this.gw.sb.onCommit((c) => this.index.noteSb(c));
+    }
+  }
+
+  /** per chassis failed over: the gateway ports it led then (a failback with preempt gives them back) */
+  private readonly ledBefore = new Map<string, string[]>();
+
+  /**
+   * A chassis past its hold-down: with failback preempt, the ports it led
+   * before it failed move back to it (one transaction); with no-preempt (the
+   * default) a reconcile gives it free slots at the lowest priority only.
+   */
+  private async failback(chassis: string): Promise<void> {
+    const ports = this.ledBefore.get(chassis);
+    this.ledBefore.delete(chassis);
+    if (this.config.failback !== 'preempt' || !ports?.length || this.role !== 'leader') {
+      this.reconciler?.trigger('liveness');
+      return;
+    }
+    const live = this.liveSet();
+    const t0 = performance.now();
+    const r = await this.gw.failback(chassis, ports, { ...this.writeOptions(), ...(live ? { live } : {}) });
+    const ms = Math.round((performance.now() - t0) * 10) / 10;
+    this.logger.warn({ chassis, moves: r.moves, ms }, 'failback (preempt): the ports it led move back to it');
+    this.events.emit({ type: 'failback', chassis, moves: r.moves, ms });
+  }
+
+  /** this node's lock (with --chassis) and its health checks (with health:) */
+  private nodeLock: NodeLock | undefined;
+  private health: NodeHealth | undefined;
+
+  /** Holds this node's lock while the node is healthy (its checks, when configured, first run now). */
+  private async holdNodeLock(chassis: string): Promise<void> {
+    const lock = new NodeLock(this.gw.nbClient, chassis);
+    this.nodeLock = lock;
+    if (this.config.health) {
+      this.health = new NodeHealth(this.config.health, (s) => void this.healthChanged(s));
+      const s = await this.health.start();
+      this.metrics.nodeHealthy.set(s.healthy ? 1 : 0);
+      if (!s.healthy) {
+        this.logger.warn({ chassis, reason: s.reason }, 'node health: unhealthy: the node lock is not taken (the leader fails this chassis over)');
+        await lock.setHealthy(false);
+      }
+    }
+    await lock.start();
+  }
+
+  private async healthChanged(s: HealthState): Promise<void> {
+    const chassis = this.config.chassis;
+    if (s.healthy) this.logger.warn({ chassis, checks: s.checks }, 'node health: healthy again: taking the node lock back');
+    else this.logger.warn({ chassis, reason: s.reason }, 'node health: unhealthy: letting the node lock go (the leader fails this chassis over)');
+    this.events.emit({ type: 'health', chassis, healthy: s.healthy, ...(s.healthy ? {} : { reason: s.reason }) });
+    this.metrics.nodeHealthy.set(s.healthy ? 1 : 0);
+    await this.nodeLock?.setHealthy(s.healthy);
+  }
+
   /** leader: holds the leader lock (or none is configured) and writes; standby: reads only */
   private role: 'leader' | 'standby' = 'standby';
 
@@ -260,19 +338,33 @@ class Daemon {
   /** The gateway chassis of SB but this node's: their node locks asked for (the leader only). */
   private async watchNodes(): Promise<void> {
     if (this.role !== 'leader' || this.stopping) return;
-    this.liveness ??= new NodeLiveness(this.gw.nbClient, {
-      onWatched: (c) => this.logger.info({ chassis: c }, 'liveness: the node holds its lock: watched'),
-      onDead: (c) => {
-        this.logger.warn({ chassis: c }, 'liveness: the node released its lock (its NB session ended): dead; failing over');
-        this.events.emit({ type: 'liveness', chassis: c, state: 'dead' });
-        void this.failover([c], 'node-lock-released').catch((e: Error) => this.logger.error({ chassis: c, err: e.message }, 'failover failed'));
+    this.liveness ??= new NodeLiveness(
+      this.gw.nbClient,
+      {
+        onWatched: (c) => this.logger.info({ chassis: c }, 'liveness: the node holds its lock: watched'),
+        onSuspect: (c, silentMs) => {
+          this.logger.warn({ chassis: c, silent_ms: silentMs }, 'liveness: the node did not answer a ping of its lock: suspect (it keeps its slots)');
+          this.events.emit({ type: 'liveness', chassis: c, state: 'suspect', silent_ms: silentMs });
+        },
+        onDead: (c, cause: DeathCause, silentMs) => {
+          const why = cause === 'released' ? 'the node released its lock (its NB session ended, or it is unhealthy)' : `the node has not answered its lock's pings for ${silentMs} ms (stopped, or cut off)`;
+          this.logger.warn({ chassis: c, cause, ...(silentMs !== undefined ? { silent_ms: silentMs } : {}) }, `liveness: ${why}: dead; failing over`);
+          this.events.emit({ type: 'liveness', chassis: c, state: 'dead', cause, ...(silentMs !== undefined ? { silent_ms: silentMs } : {}) });
+          void this.failover([c], cause === 'released' ? 'node-lock-released' : 'node-silent').catch((e: Error) => this.logger.error({ chassis: c, err: e.message }, 'failover failed'));
+        },
+        onReturned: (c) => {
+          this.logger.warn({ chassis: c, hold_down_ms: this.config.holdDownMs ?? 10_000 }, 'liveness: the node took its lock back: returning (in hold-down: no slot until it stays)');
+          this.events.emit({ type: 'liveness', chassis: c, state: 'returning' });
+        },
+        onAlive: (c, from) => {
+          this.logger.info({ chassis: c, from }, from === 'returning' ? 'liveness: the node stayed through its hold-down: alive (free slots at the lowest priority)' : 'liveness: the node answered again: alive');
+          this.events.emit({ type: 'liveness', chassis: c, state: 'alive', from });
+          if (from === 'returning') void this.failback(c).catch((e: Error) => this.logger.error({ chassis: c, err: e.message }, 'failback failed'));
+        },
+        onPong: (_c, rtt) => this.metrics.livenessRtt.observe(rtt / 1000),
       },
-      onReturned: (c) => {
-        this.logger.warn({ chassis: c }, 'liveness: the node took its lock back: returning; it gets free slots at the lowest priority');
-        this.events.emit({ type: 'liveness', chassis: c, state: 'returning' });
-        this.reconciler?.trigger('liveness');
-      },
-    });
+      { ...(this.config.pingMs !== undefined ? { pingMs: this.config.pingMs } : {}), ...(this.config.holdDownMs !== undefined ? { holdDownMs: this.config.holdDownMs } : {}) },
+    );
     const gateways = this.gw.chassis().filter(isGatewayCapable).map((c) => c.name).filter((n) => n !== this.config.chassis);
     await this.liveness.watch(gateways).catch((e: Error) => this.logger.warn({ err: e.message }, 'liveness: cannot ask for the node locks'));
   }
@@ -414,6 +506,15 @@ class Daemon {
     return 'reloaded';
   }
 
+  /** A chassis as liveness and the operator see it: dead, returning, suspect, draining, alive (watched: its node answers), this node, or unknown. */
+  private chassisState(c: string): string {
+    const l = this.liveness?.stateOf(c) ?? 'unknown';
+    if (l === 'dead' || l === 'returning' || l === 'suspect') return l;
+    if (this.draining.has(c)) return 'draining';
+    if (c === this.config.chassis) return this.health && !this.health.current.healthy ? 'unhealthy' : 'this-node';
+    return l === 'alive' ? 'alive' : 'unknown';
+  }
+
   private status(): Record<string, unknown> {
     const r = this.reconciler;
     return {
@@ -428,6 +529,8 @@ class Daemon {
       watched: this.liveness?.watched() ?? [],
       draining: [...this.draining],
       dead: this.liveness?.dead() ?? [],
+      liveness: Object.fromEntries(this.liveness?.states() ?? []),
+      health: this.health ? { healthy: this.health.current.healthy, since: new Date(this.health.current.since).toISOString(), reason: this.health.current.reason || null, checks: this.health.current.checks } : null,
       nb: { remote: this.config.nb, connected: this.gw.nbClient.connected, rows: this.ready ? countRows(this.gw) : undefined },
       sb: this.config.sb ? { remote: this.config.sb, connected: this.gw.sbClient?.connected ?? false } : null,
       manifests: { dir: this.config.manifests, objects: r?.appliedObjects()?.size ?? 0, not_ready: this.readiness.notReadyCount, refused: r?.refused ?? null },
@@ -512,12 +615,7 @@ class Daemon {
       rpc: () => {
         if (!this.ready) throw new RpcError(-32000, 'not ready: the replicas are still being read');
         // with what liveness and the operator say of each: dead, draining, watched (its node holds its lock), or unknown
-        const dead = new Set(this.liveness?.dead() ?? []);
-        const watched = new Set(this.liveness?.watched() ?? []);
-        return this.gw.gatewayLoad().map((c) => ({
-          ...c,
-          state: dead.has(c.chassis) ? 'dead' : this.draining.has(c.chassis) ? 'draining' : watched.has(c.chassis) || c.chassis === this.config.chassis ? 'watched' : 'unknown',
-        }));
+        return this.gw.gatewayLoad().map((c) => ({ ...c, state: this.chassisState(c.chassis) }));
       },
     });
     a.register('events', {
@@ -615,9 +713,9 @@ class Daemon {
     };
   }
 
-  /** The chassis taken as up: every SB chassis but those liveness found dead; undefined while none is. */
+  /** The chassis taken as up: every SB chassis but those liveness found dead or holds down (returning); undefined while none is. */
   private liveSet(): ReadonlySet<string> | undefined {
-    const dead = new Set(this.liveness?.dead() ?? []);
+    const dead = new Set(this.liveness?.down() ?? []);
     return dead.size ? new Set(this.gw.chassis().map((c) => c.name).filter((n) => !dead.has(n))) : undefined;
   }
 
@@ -661,12 +759,18 @@ class Daemon {
   private async failover(chassis: string[], cause: string): Promise<{ transacted: boolean; objects: string[]; ms: number }> {
     this.mayWrite();
     const t0 = performance.now();
+    for (const c of chassis) {
+      const led = this.index.portsOf(c).filter((p) => p.active && !p.port.startsWith('group:')).map((p) => p.port);
+      if (led.length) this.ledBefore.set(c, led);
+    }
     // (with the chassis found dead before: none of them may fill a slot)
     const r = await this.gw.failover([...new Set([...(this.liveness?.dead() ?? []), ...chassis])], this.writeOptions());
     const ms = Math.round((performance.now() - t0) * 10) / 10;
     const f = { at: new Date().toISOString(), cause, chassis, objects: r.objects, transacted: r.transacted, ms };
     this.failovers.push(f);
     if (this.failovers.length > 100) this.failovers.shift();
+    this.metrics.failovers.inc({ cause });
+    this.logger.warn({ cause, chassis, objects: r.objects, transacted: r.transacted, ms }, 'failover written');
     this.events.emit({ type: 'failover', ...f, changes: r.plan.changes.map((c) => `${c.action} ${c.label}`).slice(0, 200) });
     return { transacted: r.transacted, objects: r.objects, ms };
   }
@@ -787,6 +891,7 @@ class Daemon {
       hard.unref();
       await this.admin.close().catch(() => undefined);
       await this.metrics.close().catch(() => undefined);
+      this.health?.stop();
       await this.reconciler?.stop();
       await Promise.race([this.gw.idle(), new Promise((r) => setTimeout(r, 4000).unref())]);
       await this.gw.close().catch(() => undefined);

@@ -1,19 +1,34 @@
 /**
- * Node liveness by OVSDB locks (issue 16 §2, the node daemons' signal):
- * the ovn-natgwd on each gateway node holds the NB lock named for its
- * chassis (nodeLock) while it runs, taking it with `steal` when it starts;
- * the leader asks for every other gateway chassis's lock and waits in the
- * queue behind the holder. When a node dies (its processes killed, the host
- * gone: its NB session ends) ovsdb-server grants the lock to the leader, in
- * one round trip: that chassis is dead. When the node's daemon starts again
- * it steals its lock back: the leader is told (stolen), and the chassis
- * returns.
+ * Node liveness by OVSDB locks (issue 16 §2, the node daemons' signal).
+ *
+ * The ovn-natgwd on each gateway node holds the NB lock named for its
+ * chassis (nodeLock) while it runs and its node is healthy (NodeLock, below).
+ * The leader asks for every other gateway chassis's lock and waits in the
+ * queue behind the holder:
+ *
+ * - **released**: when a node dies (its processes killed, the host gone: its
+ *   NB session ends) or its daemon lets the lock go (its node unhealthy),
+ *   ovsdb-server grants the lock to the leader, in one round trip: dead.
+ * - **silent**: a stopped node (SIGSTOP, a hung kernel, a cut link with no
+ *   TCP close) keeps its session, and its lock, for as long as the server's
+ *   inactivity probe allows (none on unix sockets). So the leader pings: every
+ *   `pingMs` it steals the lock (unlock of its wait, then steal: ovsdb-server
+ *   refuses a second request of one session for one lock), and a live node's
+ *   daemon steals it straight back, which the leader hears as "stolen"; it
+ *   then queues again with "lock" (ovsdb-server keeps a waiter that asked with
+ *   "lock" queued when the lock is stolen from it, but drops one that stole
+ *   it). No pong by the next ping: suspect; none
+ *   for `deadAfterMisses` pings: dead. The pings touch no table: nothing is
+ *   written, nobody else is told.
+ * - **returning**: a dead node's daemon taking its lock back (its pong, late,
+ *   or a restart) makes it returning; it is counted live again only after
+ *   `holdDownMs` without a loss (the hold-down against flapping), then alive.
  *
  * A lock granted at once, with no holder ever seen, says nothing (a node
  * without ovn-natgwd, or one dead before the leader started): only a
  * transition from held-by-the-node to granted counts. The lock changes that
  * come from the leader's own session dropping (every lock is lost then) are
- * not a node's.
+ * not a node's: after a reconnection every lock is asked for anew.
  */
 import type { OvsdbClient } from '../ovsdb/client.js';
 
@@ -22,101 +37,324 @@ export function nodeLock(chassis: string): string {
   return `ovn_natgw_node_${chassis.replace(/[^A-Za-z0-9_]/g, '_')}`;
 }
 
+/** What the leader knows of a watched chassis. */
+export type NodeState = 'alive' | 'suspect' | 'dead' | 'returning' | 'unknown';
+export type DeathCause = 'released' | 'silent';
+
 export interface LivenessEvents {
   /** the node's daemon holds its lock: watched from now on */
   onWatched?(chassis: string): void;
-  /** its lock was released to us: the node is gone */
-  onDead(chassis: string): void;
-  /** its daemon took its lock back */
+  /** a ping not answered in time (the node may be stopped) */
+  onSuspect?(chassis: string, silentMs: number): void;
+  /** released: its lock came to us (its session ended, or it let go); silent: no pong for deadAfterMisses pings */
+  onDead(chassis: string, cause: DeathCause, silentMs?: number): void;
+  /** its daemon took its lock back: in hold-down, not yet live */
   onReturned(chassis: string): void;
+  /** live again: a suspect that answered, or a returning one past its hold-down */
+  onAlive?(chassis: string, from: 'suspect' | 'returning'): void;
+  /** every answered ping, with its round trip (for metrics) */
+  onPong?(chassis: string, rttMs: number): void;
 }
 
-type State = 'asked' | 'held-by-node' | 'granted-at-once' | 'dead';
+export interface LivenessOptions {
+  /** ms between pings of each watched node (0: no pings, released locks only); default 250 */
+  pingMs?: number;
+  /** unanswered pings before a suspect node is dead; default 3 (with 250 ms: dead 0.5 to 0.75 s after it went silent) */
+  deadAfterMisses?: number;
+  /** ms a returning node must stay before it counts as live; default 10000 */
+  holdDownMs?: number;
+  now?: () => number;
+}
+
+interface Watch {
+  lock: string;
+  /** asked: lock requested, answer pending; unknown: granted at once (no holder seen) */
+  state: NodeState | 'asked';
+  /** a ping out (we steal, waiting for the node to steal back): since when */
+  pingAt?: number;
+  /** the last pong or the first sight of the holder */
+  heardAt: number;
+  /** returning since */
+  returningAt?: number;
+}
 
 export class NodeLiveness {
-  private readonly state = new Map<string, State>();
+  private readonly w = new Map<string, Watch>();
   private readonly byLock = new Map<string, string>();
   private connected = true;
   private readonly off: (() => void)[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private readonly pingMs: number;
+  private readonly deadAfter: number;
+  private readonly holdDownMs: number;
+  private readonly now: () => number;
+  private stopped = false;
 
   constructor(
     private readonly client: OvsdbClient,
     private readonly ev: LivenessEvents,
+    opts: LivenessOptions = {},
   ) {
+    this.pingMs = opts.pingMs ?? 250;
+    this.deadAfter = Math.max(1, opts.deadAfterMisses ?? 3);
+    this.holdDownMs = opts.holdDownMs ?? 10_000;
+    this.now = opts.now ?? Date.now;
     const locked = (name: string) => this.granted(name);
     const stolen = (name: string) => this.stolen(name);
-    const down = () => (this.connected = false);
-    const up = () => (this.connected = true);
+    const down = () => {
+      this.connected = false;
+      for (const x of this.w.values()) {
+        x.state = 'asked';
+        delete x.pingAt;
+      }
+    };
+    const up = () => {
+      this.connected = true;
+      void this.reask();
+    };
     client.on('locked', locked);
     client.on('stolen', stolen);
     client.on('disconnected', down);
     client.on('connected', up);
     this.off.push(() => client.off('locked', locked), () => client.off('stolen', stolen), () => client.off('disconnected', down), () => client.off('connected', up));
+    const tick = Math.max(20, Math.min(this.pingMs || 1000, this.holdDownMs || 1000));
+    this.timer = setInterval(() => this.tick(), tick);
+    this.timer.unref();
   }
 
   /** Watches these chassis (asks for their locks); those no longer named are let go. */
   async watch(chassis: readonly string[]): Promise<void> {
     const want = new Set(chassis);
-    for (const c of [...this.state.keys()]) if (!want.has(c)) await this.forget(c);
-    for (const c of want) {
-      if (this.state.has(c)) continue;
-      const lock = nodeLock(c);
-      this.byLock.set(lock, c);
-      this.state.set(c, 'asked');
-      const now = await this.client.lock(lock);
-      // (a grant that came as a notification meanwhile was handled by granted())
-      if (this.state.get(c) === 'asked') {
-        this.state.set(c, now ? 'granted-at-once' : 'held-by-node');
-        if (!now) this.ev.onWatched?.(c);
-      }
+    for (const c of [...this.w.keys()]) if (!want.has(c)) await this.forget(c);
+    for (const c of want) if (!this.w.has(c)) await this.ask(c, { lock: nodeLock(c), state: 'asked', heardAt: this.now() });
+  }
+
+  private async ask(c: string, x: Watch): Promise<void> {
+    this.byLock.set(x.lock, c);
+    this.w.set(c, x);
+    const now = await this.client.lock(x.lock);
+    // (a grant that came as a notification meanwhile was handled by granted())
+    if (x.state !== 'asked' || this.w.get(c) !== x) return;
+    if (now) x.state = 'unknown';
+    else {
+      x.state = 'alive';
+      x.heardAt = this.now();
+      this.ev.onWatched?.(c);
     }
   }
 
-  /** What is known of a chassis: dead (its lock came to us), watched (its node holds it), or unknown. */
-  stateOf(chassis: string): 'dead' | 'watched' | 'unknown' {
-    const s = this.state.get(chassis);
-    return s === 'dead' ? 'dead' : s === 'held-by-node' ? 'watched' : 'unknown';
+  /** After our own session came back: every lock asked for anew (what was known is void). */
+  private async reask(): Promise<void> {
+    for (const [c, x] of [...this.w]) {
+      if (this.stopped || !this.connected) return;
+      await this.client.unlock(x.lock).catch(() => undefined);
+      await this.ask(c, { lock: x.lock, state: 'asked', heardAt: this.now() }).catch(() => undefined);
+    }
   }
 
-  /** The chassis whose node holds its lock (watched). */
+  /** What is known of a chassis (a chassis not watched: unknown). */
+  stateOf(chassis: string): NodeState {
+    const s = this.w.get(chassis)?.state;
+    return s === undefined || s === 'asked' ? 'unknown' : s;
+  }
+
+  /** Every watched chassis with its state. */
+  states(): [string, NodeState][] {
+    return [...this.w.keys()].sort().map((c) => [c, this.stateOf(c)]);
+  }
+
+  /** The chassis whose node holds its lock and answers (alive or suspect). */
   watched(): string[] {
-    return [...this.state].filter(([, s]) => s === 'held-by-node').map(([c]) => c).sort();
+    return this.inState('alive', 'suspect');
   }
 
   /** The chassis taken as dead now. */
   dead(): string[] {
-    return [...this.state].filter(([, s]) => s === 'dead').map(([c]) => c);
+    return this.inState('dead');
+  }
+
+  /** The chassis not to place on: dead, or returning and still in hold-down. */
+  down(): string[] {
+    return this.inState('dead', 'returning');
+  }
+
+  private inState(...s: NodeState[]): string[] {
+    return [...this.w].filter(([, x]) => (s as string[]).includes(x.state)).map(([c]) => c).sort();
+  }
+
+  private tick(): void {
+    if (!this.connected || this.stopped) return;
+    const now = this.now();
+    for (const [c, x] of this.w) {
+      if (x.state === 'returning' && now - (x.returningAt ?? now) >= this.holdDownMs) {
+        x.state = 'alive';
+        this.ev.onAlive?.(c, 'returning');
+      }
+      if (!this.pingMs || (x.state !== 'alive' && x.state !== 'suspect' && x.state !== 'returning')) continue;
+      if (x.pingAt === undefined) {
+        if (now - x.heardAt >= this.pingMs) this.ping(c, x);
+        continue;
+      }
+      const silent = now - x.heardAt;
+      const misses = Math.floor((now - x.pingAt) / this.pingMs);
+      if (misses < 1) continue;
+      if (misses >= this.deadAfter) {
+        x.state = 'dead';
+        delete x.returningAt;
+        this.ev.onDead(c, 'silent', silent);
+        // (we hold its lock now: the node's steal, when it wakes, is its return)
+      } else if (x.state === 'alive') {
+        x.state = 'suspect';
+        this.ev.onSuspect?.(c, silent);
+      }
+    }
+  }
+
+  /** One ping: our wait let go, and the lock stolen; a live node steals it straight back. */
+  private ping(c: string, x: Watch): void {
+    x.pingAt = this.now();
+    void this.client.unlock(x.lock).catch(() => undefined);
+    // (from here the lock is ours: the 'locked' it brings is our steal, not the node's death)
+    this.client.steal(x.lock).catch(() => {
+      if (this.w.get(c) === x) delete x.pingAt;
+    });
   }
 
   private granted(lock: string): void {
     const c = this.byLock.get(lock);
     if (!c) return;
-    const s = this.state.get(c);
-    if (s === 'held-by-node') {
-      this.state.set(c, 'dead');
-      this.ev.onDead(c);
-    } else if (s === 'asked') this.state.set(c, 'granted-at-once');
+    const x = this.w.get(c)!;
+    if (x.pingAt !== undefined) return; // our own steal
+    if (x.state === 'alive' || x.state === 'suspect' || x.state === 'returning') {
+      x.state = 'dead';
+      delete x.returningAt;
+      this.ev.onDead(c, 'released');
+    } else if (x.state === 'asked') x.state = 'unknown';
   }
 
   private stolen(lock: string): void {
     const c = this.byLock.get(lock);
-    if (!c || !this.connected) return; // (our session went: every lock is lost, no node did anything)
-    const s = this.state.get(c);
-    this.state.set(c, 'held-by-node');
-    if (s === 'dead') this.ev.onReturned(c);
-    else this.ev.onWatched?.(c);
+    if (!c || !this.client.connected) return; // (our session went: every lock is lost, no node did anything)
+    const x = this.w.get(c)!;
+    const now = this.now();
+    if (x.pingAt !== undefined) this.ev.onPong?.(c, now - x.pingAt);
+    delete x.pingAt;
+    x.heardAt = now;
+    // back in the queue behind the node: ovsdb-server drops a waiter that stole the lock when it is
+    // stolen from in turn (one that asked with "lock" stays queued: hence unlock, then lock). A lock
+    // granted at once then means the node let go meanwhile: granted() below.
+    void this.client.unlock(x.lock).catch(() => undefined);
+    void this.client.lock(x.lock).catch(() => undefined);
+    if (x.state === 'dead') {
+      x.state = 'returning';
+      x.returningAt = now;
+      this.ev.onReturned(c);
+    } else if (x.state === 'suspect') {
+      x.state = 'alive';
+      this.ev.onAlive?.(c, 'suspect');
+    } else if (x.state === 'unknown' || x.state === 'asked') {
+      x.state = 'alive';
+      this.ev.onWatched?.(c);
+    }
   }
 
   private async forget(c: string): Promise<void> {
-    const lock = nodeLock(c);
-    this.state.delete(c);
-    this.byLock.delete(lock);
-    await this.client.unlock(lock).catch(() => undefined);
+    const x = this.w.get(c);
+    this.w.delete(c);
+    if (!x) return;
+    this.byLock.delete(x.lock);
+    await this.client.unlock(x.lock).catch(() => undefined);
   }
 
   /** Lets every lock go (this daemon no longer leads). */
   async stop(): Promise<void> {
-    for (const c of [...this.state.keys()]) await this.forget(c);
+    this.stopped = true;
+    clearInterval(this.timer);
+    for (const c of [...this.w.keys()]) await this.forget(c);
     for (const f of this.off.splice(0)) f();
+  }
+}
+
+/**
+ * The node's side: holds this chassis's lock while the node is healthy, and
+ * answers the leader's pings (a steal) by stealing it straight back. Let go
+ * when the node is unhealthy (the leader is granted it: dead), taken again
+ * when it is healthy, and after every reconnection (the client's own
+ * re-request would queue behind a leader that holds it).
+ */
+export class NodeLock {
+  private healthy = true;
+  private readonly off: (() => void)[] = [];
+  private busy: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly client: OvsdbClient,
+    readonly chassis: string,
+  ) {
+    const lock = nodeLock(chassis);
+    const stolen = (name: string) => {
+      if (name !== lock || !client.connected) return;
+      // (unhealthy, a ping is answered and the lock let go at once: the leader is told "released", not left to find it silent)
+      if (this.healthy) this.take();
+      else this.release();
+    };
+    const up = () => {
+      if (this.healthy) this.take();
+    };
+    client.on('stolen', stolen);
+    client.on('connected', up);
+    this.off.push(() => client.off('stolen', stolen), () => client.off('connected', up));
+  }
+
+  get lock(): string {
+    return nodeLock(this.chassis);
+  }
+
+  /** Takes the lock (from whoever holds it). */
+  async start(): Promise<void> {
+    this.take();
+    await this.busy;
+  }
+
+  get held(): boolean {
+    return this.client.hasLock(this.lock);
+  }
+
+  /** Healthy: hold the lock; unhealthy: let it go (the leader is granted it). */
+  async setHealthy(healthy: boolean): Promise<void> {
+    if (healthy === this.healthy) return;
+    this.healthy = healthy;
+    if (healthy) this.take();
+    else this.chain(() => this.client.unlock(this.lock));
+    await this.busy;
+  }
+
+  private release(): void {
+    this.chain(async () => {
+      void this.client.unlock(this.lock).catch(() => undefined);
+      await this.client.steal(this.lock);
+      await this.client.unlock(this.lock);
+    });
+  }
+
+  private take(): void {
+    // (our earlier request, a holder's or a waiter's, is let go first: ovsdb-server refuses a second one)
+    this.chain(async () => {
+      if (!this.healthy) return;
+      void this.client.unlock(this.lock).catch(() => undefined);
+      await this.client.steal(this.lock);
+    });
+  }
+
+  private chain(f: () => Promise<unknown>): void {
+    this.busy = this.busy.then(f).then(
+      () => undefined,
+      () => undefined,
+    );
+  }
+
+  async stop(): Promise<void> {
+    for (const f of this.off.splice(0)) f();
+    await this.busy;
   }
 }

@@ -648,16 +648,7 @@ export class NatGateway {
    */
   async rebalance(opts: Omit<ApplyOptions, 'mode' | 'rows' | 'placement'> = {}): Promise<ApplyResult & { moves: Move[] }> {
     const owner = opts.owner ?? DEFAULT_OWNER;
-    const nb = this.view();
-    const placements = new Map<string, string[]>();
-    const objectOf = new Map<string, string>();
-    for (const p of gatewayPortChassis(nb)) {
-      if (p.group) continue;
-      const lrp = byName(nb, 'Logical_Router_Port', p.port);
-      if (lrp?.external_ids.get(OWNER_KEY) !== owner) continue;
-      placements.set(p.port, [...p.chassis].sort((a, b) => b.priority - a.priority || (a.chassis_name < b.chassis_name ? -1 : 1)).map((g) => g.chassis_name));
-      objectOf.set(p.port, objectId(lrp.external_ids.get(KIND_KEY) ?? '', lrp.external_ids.get(NAME_KEY) ?? ''));
-    }
+    const { placements, objectOf } = this.ownedPlacements(owner);
     // among the chassis the ports have now (apply's candidates, whatever chose them) that are up
     const up = opts.live ?? new Set(this.chassis().filter(isGatewayCapable).map((c) => c.name));
     const inUse = new Set([...placements.values()].flat());
@@ -670,6 +661,44 @@ export class NatGateway {
     const objects = this.storedObjects(owner, ids);
     const res = await this.apply({ objects, notices: [] }, { ...opts, mode: 'merge', rows: chassisRow, placement: moved });
     return { ...res, moves: r.moves };
+  }
+
+  /** The owner's gateway router ports (not HA groups), each with its chassis in priority order and its object. */
+  private ownedPlacements(owner: string, only?: ReadonlySet<string>): { placements: Map<string, string[]>; objectOf: Map<string, string> } {
+    const nb = this.view();
+    const placements = new Map<string, string[]>();
+    const objectOf = new Map<string, string>();
+    for (const p of gatewayPortChassis(nb)) {
+      if (p.group || (only && !only.has(p.port))) continue;
+      const lrp = byName(nb, 'Logical_Router_Port', p.port);
+      if (lrp?.external_ids.get(OWNER_KEY) !== owner) continue;
+      placements.set(p.port, [...p.chassis].sort((a, b) => b.priority - a.priority || (a.chassis_name < b.chassis_name ? -1 : 1)).map((g) => g.chassis_name));
+      objectOf.set(p.port, objectId(lrp.external_ids.get(KIND_KEY) ?? '', lrp.external_ids.get(NAME_KEY) ?? ''));
+    }
+    return { placements, objectOf };
+  }
+
+  /**
+   * Failback with preempt (OVN's own behaviour, made a choice): the gateway
+   * ports `chassis` led before it failed, still the owner's, are led by it
+   * again, the others kept in their order below it (the lowest dropped when
+   * the set was full), written as those ports' Gateway_Chassis priorities in
+   * one transaction. `chassis` must be in `opts.live`.
+   */
+  async failback(chassis: string, ports: readonly string[], opts: Omit<ApplyOptions, 'mode' | 'rows' | 'placement'> = {}): Promise<ApplyResult & { moves: Move[] }> {
+    const owner = opts.owner ?? DEFAULT_OWNER;
+    const { placements, objectOf } = this.ownedPlacements(owner, new Set(ports));
+    const moved = new Map<string, string[]>();
+    const moves: Move[] = [];
+    for (const [port, list] of placements) {
+      if (list[0] === chassis || list.length === 0) continue;
+      moved.set(port, [chassis, ...list.filter((c) => c !== chassis)].slice(0, list.length));
+      moves.push({ port, from: list[0], to: chassis });
+    }
+    if (moves.length === 0) return { ...nothingApplied(), moves: [] };
+    const objects = this.storedObjects(owner, new Set([...moved.keys()].map((p) => objectOf.get(p)!)));
+    const res = await this.apply({ objects, notices: [] }, { ...opts, mode: 'merge', rows: chassisRow, placement: moved });
+    return { ...res, moves };
   }
 
   /**

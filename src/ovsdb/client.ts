@@ -139,7 +139,8 @@ export class OvsdbClient extends EventEmitter {
   private serverReplica: Replica | undefined;
   private serverSchema: DatabaseSchema | undefined;
   private minIndex = 0;
-  private readonly locks = new Map<string, { held: boolean }>();
+  /** held: granted to us; pending: a lock/steal request out; lost: a "stolen" came while it was (its reply not yet seen) */
+  private readonly locks = new Map<string, { held: boolean; pending?: boolean; lost?: boolean }>();
   private backoffMs: number;
   /** Pauses/resumes the socket of the current session (replicas' back-pressure). */
   private flow: Flow | undefined;
@@ -367,9 +368,21 @@ export class OvsdbClient extends EventEmitter {
 
   /** Take a lock from its holder (who is told "stolen"). */
   async steal(name: string): Promise<boolean> {
-    this.locks.set(name, { held: false });
-    const r = (await this.request('steal', [name])) as { locked?: boolean };
+    const l: { held: boolean; pending?: boolean; lost?: boolean } = { held: false, pending: true };
+    this.locks.set(name, l);
+    let r: { locked?: boolean };
+    try {
+      r = (await this.request('steal', [name])) as { locked?: boolean };
+    } finally {
+      l.pending = false;
+    }
+    if (this.locks.get(name) !== l) return !!r?.locked;
     if (r?.locked) this.setLock(name, true);
+    // (a "stolen" read in the same chunk as the reply is handled before this continuation runs: the steal, then its loss)
+    if (l.lost) {
+      l.lost = false;
+      this.setLock(name, false);
+    }
     return !!r?.locked;
   }
 
@@ -687,9 +700,12 @@ export class OvsdbClient extends EventEmitter {
       case 'locked':
         this.setLock(p[0] as string, true);
         break;
-      case 'stolen':
+      case 'stolen': {
+        const l = this.locks.get(p[0] as string);
+        if (l?.pending) l.lost = true;
         this.setLock(p[0] as string, false);
         break;
+      }
       case 'monitor_canceled': {
         // the database changed (e.g. schema conversion): fetch the schema again and re-monitor
         this.log.info({ monitor: p[0] }, 'monitor canceled by the server, re-establishing');
