@@ -23,9 +23,9 @@ t.test('accepted', async (t) => {
 
 t.test('refused, naming the key and the reason', async (t) => {
   const refused = (text: string, msg: RegExp, what: string) => t.throws(() => parseConfigText(text, 'f.yaml'), { name: 'ConfigError', message: msg }, what);
-  refused('health:\n  checks: [ovn-controler]\n', /f\.yaml: health\.checks: "ovn-controler": unknown check \(known: ovn-controller, bridge-mappings, uplink, ip-forward\)/, 'a misspelt check');
+  refused('health:\n  checks: [ovn-controler]\n', /f\.yaml: health\.checks: "ovn-controler": unknown check \(known: ovn-controller, ovs-vswitchd, bridge-mappings, uplink, ip-forward\)/, 'a misspelt check');
   refused('health:\n  checks: [uplink]\n', /health\.uplinks: the uplink check needs the uplink interfaces/, 'uplink without interfaces');
-  refused('health:\n  interval: 5\n', /health\.interval: unknown key \(known: checks, ovnRundir/, 'an unknown health key');
+  refused('health:\n  interval: 5\n', /health\.interval: unknown key \(known: checks, ovnRundir, ovsRundir/, 'an unknown health key');
   refused('health:\n  ovsDb: tcp:1.2.3.4:6640\n', /health\.ovsDb: must be unix:PATH/, 'a remote Open_vSwitch');
   refused('health:\n  intervalMs: 10\n', /health\.intervalMs: must be an integer from 50 to 60000, got 10/, 'too often');
   refused('health: [ip-forward]\n', /health: must be a map/, 'a list');

@@ -83,6 +83,13 @@ t.test('npm pack + npm install -g: the installed ovn-natgwctl runs against a san
   t.match(st, /last reconcile: .*\(start\) nothing to change/, 'NB already as the manifests say: nothing written');
   child.kill('SIGTERM');
   t.equal(await exited, 0, 'SIGTERM: exit 0');
+
+  // the installed drill: its own OVN and simulated chassis from the package alone (dist/sandbox)
+  t.ok(files.includes('bin/ovn-natgw-drill.js') && files.includes('dist/cli/drill.js') && files.includes('dist/sandbox/chassis-lib.js'), 'the drill, its bin and the sandbox it starts');
+  const drill = path.join(prefix, 'bin', 'ovn-natgw-drill');
+  const dr = await runBin(['--routers', '2', '--gateways', '3', '--kinds', 'kill-node', '-o', 'json'], {}, { bin: drill, timeoutMs: 300_000 });
+  t.equal(dr.code, 0, dr.stderr.slice(-2000));
+  t.match(JSON.parse(dr.stdout), { verdict: 'pass', drills: [{ kind: 'kill-node', detection: Number, egress_rewritten: Number }] }, 'installed: ovn-natgw-drill kill-node passes');
 });
 
 t.test('in a checkout, the bin runs src/: a stale dist/ does not take over', async (t) => {

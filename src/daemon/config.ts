@@ -56,6 +56,12 @@ export interface DaemonConfig {
   holdDownMs?: number;
   /** what a chassis back after a failure gets: preempt (the ports it led move back to it, as OVN does) or no-preempt (free slots at the lowest priority, the default) */
   failback?: 'preempt' | 'no-preempt';
+  /**
+   * Every gateway chassis runs ovn-natgwd (true): a chassis whose node lock
+   * nobody takes within 3 s is dead (so a leader that died with its node is
+   * failed over by the next one). Default false: such a chassis is unknown.
+   */
+  requireNodeDaemons?: boolean;
 }
 
 export const DEFAULT_CONFIG_FILE = '/etc/ovn-natgw/ovn-natgwd.yaml';
@@ -92,6 +98,7 @@ const HEALTH_KEYS: Record<string, Check> = {
     return l;
   },
   ovnRundir: str,
+  ovsRundir: str,
   ovsDb: (v, key) => {
     const s = str(v, key) as string;
     if (!s.startsWith('unix:')) throw new ConfigError(`${key}: must be unix:PATH (the node's local Open_vSwitch), got ${JSON.stringify(s)}`);
@@ -142,6 +149,10 @@ const KEYS: Record<string, Check> = {
     return out;
   },
   pingMs: int(0, 60_000),
+  requireNodeDaemons: (v, key) => {
+    if (typeof v !== 'boolean') throw new ConfigError(`${key}: must be true or false, got ${JSON.stringify(v)}`);
+    return v;
+  },
   holdDownMs: int(0, 3_600_000),
   failback: (v, key) => {
     if (v !== 'preempt' && v !== 'no-preempt') throw new ConfigError(`${key}: must be preempt or no-preempt, got ${JSON.stringify(v)}`);

@@ -347,10 +347,15 @@ class Daemon {
           this.events.emit({ type: 'liveness', chassis: c, state: 'suspect', silent_ms: silentMs });
         },
         onDead: (c, cause: DeathCause, silentMs) => {
-          const why = cause === 'released' ? 'the node released its lock (its NB session ended, or it is unhealthy)' : `the node has not answered its lock's pings for ${silentMs} ms (stopped, or cut off)`;
+          const why =
+            cause === 'released'
+              ? 'the node released its lock (its NB session ended, or it is unhealthy)'
+              : cause === 'silent'
+                ? `the node has not answered its lock's pings for ${silentMs} ms (stopped, or cut off)`
+                : `no ovn-natgwd has taken the node's lock for ${silentMs} ms (requireNodeDaemons)`;
           this.logger.warn({ chassis: c, cause, ...(silentMs !== undefined ? { silent_ms: silentMs } : {}) }, `liveness: ${why}: dead; failing over`);
           this.events.emit({ type: 'liveness', chassis: c, state: 'dead', cause, ...(silentMs !== undefined ? { silent_ms: silentMs } : {}) });
-          void this.failover([c], cause === 'released' ? 'node-lock-released' : 'node-silent').catch((e: Error) => this.logger.error({ chassis: c, err: e.message }, 'failover failed'));
+          void this.failover([c], cause === 'released' ? 'node-lock-released' : cause === 'silent' ? 'node-silent' : 'node-absent').catch((e: Error) => this.logger.error({ chassis: c, err: e.message }, 'failover failed'));
         },
         onReturned: (c) => {
           this.logger.warn({ chassis: c, hold_down_ms: this.config.holdDownMs ?? 10_000 }, 'liveness: the node took its lock back: returning (in hold-down: no slot until it stays)');
@@ -363,7 +368,11 @@ class Daemon {
         },
         onPong: (_c, rtt) => this.metrics.livenessRtt.observe(rtt / 1000),
       },
-      { ...(this.config.pingMs !== undefined ? { pingMs: this.config.pingMs } : {}), ...(this.config.holdDownMs !== undefined ? { holdDownMs: this.config.holdDownMs } : {}) },
+      {
+        ...(this.config.pingMs !== undefined ? { pingMs: this.config.pingMs } : {}),
+        ...(this.config.holdDownMs !== undefined ? { holdDownMs: this.config.holdDownMs } : {}),
+        ...(this.config.requireNodeDaemons ? { requireNodes: true } : {}),
+      },
     );
     const gateways = this.gw.chassis().filter(isGatewayCapable).map((c) => c.name).filter((n) => n !== this.config.chassis);
     await this.liveness.watch(gateways).catch((e: Error) => this.logger.warn({ err: e.message }, 'liveness: cannot ask for the node locks'));

@@ -39,14 +39,14 @@ export function nodeLock(chassis: string): string {
 
 /** What the leader knows of a watched chassis. */
 export type NodeState = 'alive' | 'suspect' | 'dead' | 'returning' | 'unknown';
-export type DeathCause = 'released' | 'silent';
+export type DeathCause = 'released' | 'silent' | 'absent';
 
 export interface LivenessEvents {
   /** the node's daemon holds its lock: watched from now on */
   onWatched?(chassis: string): void;
   /** a ping not answered in time (the node may be stopped) */
   onSuspect?(chassis: string, silentMs: number): void;
-  /** released: its lock came to us (its session ended, or it let go); silent: no pong for deadAfterMisses pings */
+  /** released: its lock came to us (its session ended, or it let go); silent: no pong for deadAfterMisses pings; absent: no daemon took it within absentMs (requireNodes) */
   onDead(chassis: string, cause: DeathCause, silentMs?: number): void;
   /** its daemon took its lock back: in hold-down, not yet live */
   onReturned(chassis: string): void;
@@ -63,6 +63,14 @@ export interface LivenessOptions {
   deadAfterMisses?: number;
   /** ms a returning node must stay before it counts as live; default 10000 */
   holdDownMs?: number;
+  /**
+   * Every gateway node runs ovn-natgwd: a lock nobody holds for absentMs
+   * (granted to us at once, say when we took over from a leader that died with
+   * its node) is a dead node. Default false: such a chassis is unknown.
+   */
+  requireNodes?: boolean;
+  /** ms an unheld lock is waited for before its chassis is dead (requireNodes); default 3000 */
+  absentMs?: number;
   now?: () => number;
 }
 
@@ -76,6 +84,8 @@ interface Watch {
   heardAt: number;
   /** returning since */
   returningAt?: number;
+  /** unknown (its lock granted to us at once) since */
+  unheldAt?: number;
 }
 
 export class NodeLiveness {
@@ -88,6 +98,7 @@ export class NodeLiveness {
   private readonly deadAfter: number;
   private readonly holdDownMs: number;
   private readonly now: () => number;
+  private readonly absentMs: number | undefined;
   private stopped = false;
 
   constructor(
@@ -99,7 +110,8 @@ export class NodeLiveness {
     this.deadAfter = Math.max(1, opts.deadAfterMisses ?? 3);
     this.holdDownMs = opts.holdDownMs ?? 10_000;
     this.now = opts.now ?? Date.now;
-    const locked = (name: string) => this.granted(name);
+    this.absentMs = opts.requireNodes ? (opts.absentMs ?? 3000) : undefined;
+    const locked = (name: string, how?: string) => this.granted(name, how);
     const stolen = (name: string) => this.stolen(name);
     const down = () => {
       this.connected = false;
@@ -135,8 +147,10 @@ export class NodeLiveness {
     const now = await this.client.lock(x.lock);
     // (a grant that came as a notification meanwhile was handled by granted())
     if (x.state !== 'asked' || this.w.get(c) !== x) return;
-    if (now) x.state = 'unknown';
-    else {
+    if (now) {
+      x.state = 'unknown';
+      x.unheldAt = this.now();
+    } else {
       x.state = 'alive';
       x.heardAt = this.now();
       this.ev.onWatched?.(c);
@@ -186,6 +200,11 @@ export class NodeLiveness {
     if (!this.connected || this.stopped) return;
     const now = this.now();
     for (const [c, x] of this.w) {
+      if (x.state === 'unknown' && this.absentMs !== undefined && now - (x.unheldAt ?? now) >= this.absentMs) {
+        x.state = 'dead';
+        this.ev.onDead(c, 'absent', now - x.unheldAt!);
+        continue;
+      }
       if (x.state === 'returning' && now - (x.returningAt ?? now) >= this.holdDownMs) {
         x.state = 'alive';
         this.ev.onAlive?.(c, 'returning');
@@ -220,16 +239,21 @@ export class NodeLiveness {
     });
   }
 
-  private granted(lock: string): void {
+  private granted(lock: string, how?: string): void {
     const c = this.byLock.get(lock);
     if (!c) return;
     const x = this.w.get(c)!;
-    if (x.pingAt !== undefined) return; // our own steal
+    // during a ping the grant of our own steal is no news; one the server notified is the queue's
+    // grant, sent before our ping's unlock was read: the node's session had ended
+    if (x.pingAt !== undefined && how !== 'notified') return;
     if (x.state === 'alive' || x.state === 'suspect' || x.state === 'returning') {
       x.state = 'dead';
       delete x.returningAt;
       this.ev.onDead(c, 'released');
-    } else if (x.state === 'asked') x.state = 'unknown';
+    } else if (x.state === 'asked') {
+      x.state = 'unknown';
+      x.unheldAt = this.now();
+    }
   }
 
   private stolen(lock: string): void {

@@ -11,6 +11,10 @@
  *   flows, BFD keeps running: OVN moves nothing), but the node no longer
  *   follows changes; it counts as unhealthy only after `controllerGraceMs`,
  *   so that a restart of ovn-controller (an upgrade) moves nothing.
+ * - `ovs-vswitchd`: its pidfile in OVS_RUNDIR names a live process that
+ *   answers its unixctl `version` (a dead or hung ovs-vswitchd is a dead data
+ *   plane: OVN's BFD moves the active port in ~3 s, and the node must leave
+ *   every gateway set).
  * - `bridge-mappings`: the local Open_vSwitch's `ovn-bridge-mappings` maps
  *   each provider network served (`providerNetworks`, default every mapped
  *   one) to a bridge that exists.
@@ -25,14 +29,16 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { JsonRpcSession } from '../ovsdb/jsonrpc.js';
 
-export const HEALTH_CHECKS = ['ovn-controller', 'bridge-mappings', 'uplink', 'ip-forward'] as const;
+export const HEALTH_CHECKS = ['ovn-controller', 'ovs-vswitchd', 'bridge-mappings', 'uplink', 'ip-forward'] as const;
 export type HealthCheckName = (typeof HEALTH_CHECKS)[number];
 
 export interface HealthConfig {
-  /** the checks run (default ovn-controller and bridge-mappings, with uplink when uplinks are given) */
+  /** the checks run (default ovn-controller, ovs-vswitchd and bridge-mappings, with uplink when uplinks are given) */
   checks?: HealthCheckName[];
   /** ovn-controller's run directory (default $OVN_RUNDIR or /var/run/ovn) */
   ovnRundir?: string;
+  /** ovs-vswitchd's run directory (default $OVS_RUNDIR or /var/run/openvswitch) */
+  ovsRundir?: string;
   /** the local Open_vSwitch database (default unix:$OVS_RUNDIR/db.sock or unix:/var/run/openvswitch/db.sock) */
   ovsDb?: string;
   /** the provider networks this node serves (default: every one in ovn-bridge-mappings) */
@@ -72,21 +78,39 @@ export async function unixRequest(sockPath: string, method: string, params: unkn
 
 const short = (e: unknown) => ((e as Error).message ?? String(e)).split('\n')[0];
 
-/** ovn-controller running (pidfile) and connected to SB (unixctl connection-status). */
-export async function checkController(rundir: string): Promise<CheckResult> {
-  const pidText = await readFile(path.join(rundir, 'ovn-controller.pid'), 'utf8').catch(() => '');
-  const pid = Number(pidText.trim());
-  if (!Number.isInteger(pid) || pid <= 0) return { check: 'ovn-controller', ok: false, detail: `not running (no pidfile in ${rundir})` };
+/** An OVS/OVN daemon's pid from its pidfile, if that process runs; else why not. */
+async function daemonPid(rundir: string, name: string): Promise<number | string> {
+  const pid = Number((await readFile(path.join(rundir, `${name}.pid`), 'utf8').catch(() => '')).trim());
+  if (!Number.isInteger(pid) || pid <= 0) return `not running (no pidfile in ${rundir})`;
   try {
     process.kill(pid, 0);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ESRCH') return { check: 'ovn-controller', ok: false, detail: `not running (pid ${pid} gone)` };
+    if ((e as NodeJS.ErrnoException).code === 'ESRCH') return `not running (pid ${pid} gone)`;
   }
+  return pid;
+}
+
+/** ovn-controller running (pidfile) and connected to SB (unixctl connection-status). */
+export async function checkController(rundir: string): Promise<CheckResult> {
+  const pid = await daemonPid(rundir, 'ovn-controller');
+  if (typeof pid === 'string') return { check: 'ovn-controller', ok: false, detail: pid };
   try {
     const r = String(await unixRequest(path.join(rundir, `ovn-controller.${pid}.ctl`), 'connection-status', [])).trim();
     return { check: 'ovn-controller', ok: r === 'connected', detail: r === 'connected' ? `pid ${pid}, connected to SB` : `pid ${pid}, ${r || 'no status'}` };
   } catch (e) {
     return { check: 'ovn-controller', ok: false, detail: `pid ${pid}, not answering: ${short(e)}` };
+  }
+}
+
+/** ovs-vswitchd running (pidfile) and answering (unixctl version). */
+export async function checkVswitchd(rundir: string): Promise<CheckResult> {
+  const pid = await daemonPid(rundir, 'ovs-vswitchd');
+  if (typeof pid === 'string') return { check: 'ovs-vswitchd', ok: false, detail: pid };
+  try {
+    await unixRequest(path.join(rundir, `ovs-vswitchd.${pid}.ctl`), 'version', []);
+    return { check: 'ovs-vswitchd', ok: true, detail: `pid ${pid}, answering` };
+  } catch (e) {
+    return { check: 'ovs-vswitchd', ok: false, detail: `pid ${pid}, not answering: ${short(e)}` };
   }
 }
 
@@ -167,7 +191,7 @@ export class NodeHealth {
     private readonly onChange: (s: HealthState) => void,
     private readonly env: NodeJS.ProcessEnv = process.env,
   ) {
-    this.checks = cfg.checks ?? (['ovn-controller', 'bridge-mappings', ...(cfg.uplinks?.length ? (['uplink'] as const) : [])] as HealthCheckName[]);
+    this.checks = cfg.checks ?? (['ovn-controller', 'ovs-vswitchd', 'bridge-mappings', ...(cfg.uplinks?.length ? (['uplink'] as const) : [])] as HealthCheckName[]);
   }
 
   get current(): HealthState {
@@ -196,6 +220,7 @@ export class NodeHealth {
       const results: CheckResult[] = [];
       for (const c of this.checks) {
         if (c === 'ovn-controller') results.push(await checkController(rundir));
+        else if (c === 'ovs-vswitchd') results.push(await checkVswitchd(this.cfg.ovsRundir ?? this.env.OVS_RUNDIR ?? '/var/run/openvswitch'));
         else if (c === 'bridge-mappings') results.push(await checkBridgeMappings(ovsDb, this.cfg.providerNetworks));
         else if (c === 'uplink') for (const u of this.cfg.uplinks ?? []) results.push(await checkUplink(u));
         else if (c === 'ip-forward') results.push(await checkIpForward());

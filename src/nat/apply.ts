@@ -37,7 +37,7 @@ import type { StoredObjects } from './store.js';
 import { ObjectStore } from './object-store.js';
 import { NB_INDEXES, NbFacts, byName, gatewayPortChassis, type NbView } from './nb-view.js';
 import { rebalance, type Move } from '../gateway/scheduler.js';
-import { isGatewayCapable } from '../gateway/chassis.js';
+import { gatewayCandidates, isGatewayCapable } from '../gateway/chassis.js';
 import { Baseline, OTHERS_WRITE, changedOutside } from './baseline.js';
 import { ReadLog } from './reads.js';
 import { walk } from './graph.js';
@@ -649,9 +649,13 @@ export class NatGateway {
   async rebalance(opts: Omit<ApplyOptions, 'mode' | 'rows' | 'placement'> = {}): Promise<ApplyResult & { moves: Move[] }> {
     const owner = opts.owner ?? DEFAULT_OWNER;
     const { placements, objectOf } = this.ownedPlacements(owner);
-    // among the chassis the ports have now (apply's candidates, whatever chose them) that are up
+    // among the chassis the ports have now and the gateway nodes an apply places on (the ConfigMap's
+    // external-gw-nodes, else every gateway-capable chassis: a chassis back after a failure is one), that are up
     const up = opts.live ?? new Set(this.chassis().filter(isGatewayCapable).map((c) => c.name));
+    const cm = [...this.store.ids(owner)].filter((id) => id.startsWith('ConfigMap/')).map((id) => this.store.get(owner, id));
+    const nodes = cm.flatMap((o) => (o?.kind === 'ConfigMap' ? o.externalGwNodes : []));
     const inUse = new Set([...placements.values()].flat());
+    for (const n of gatewayCandidates(this.chassis(), nodes).names) inUse.add(n);
     const candidates = [...inUse].filter((c) => up.has(c)).sort().map((name) => ({ name, state: opts.draining?.has(name) ? ('draining' as const) : ('alive' as const) }));
     const k = Math.max(0, ...[...placements.values()].map((l) => l.length));
     const r = rebalance(placements, candidates, k);

@@ -395,11 +395,12 @@ export class OvsdbClient extends EventEmitter {
     return this.locks.get(name)?.held ?? false;
   }
 
-  private setLock(name: string, held: boolean): void {
+  /** how: "notified" when the server told us (a queue's grant, a steal by another), "reply" when our own request's answer did, "session" when our session went */
+  private setLock(name: string, held: boolean, how: 'notified' | 'reply' | 'session' = 'reply'): void {
     const l = this.locks.get(name);
     if (!l || l.held === held) return;
     l.held = held;
-    this.emit(held ? 'locked' : 'stolen', name);
+    this.emit(held ? 'locked' : 'stolen', name, how);
   }
 
   // ---------------------------------------------------------------- connection loop
@@ -456,7 +457,7 @@ export class OvsdbClient extends EventEmitter {
         const reason = await new Promise<Error>((res) => session!.onClose(res));
         this.sessionReady = false;
         // ovsdb-server releases a session's locks when it closes: none is held until granted again
-        for (const name of this.locks.keys()) this.setLock(name, false);
+        for (const name of this.locks.keys()) this.setLock(name, false, 'session');
         if (this.closing) break;
         this.emit('disconnected', reason);
         this.log.info({ remote: remote.text, reason: reason.message }, 'disconnected');
@@ -698,12 +699,12 @@ export class OvsdbClient extends EventEmitter {
         break;
       }
       case 'locked':
-        this.setLock(p[0] as string, true);
+        this.setLock(p[0] as string, true, 'notified');
         break;
       case 'stolen': {
         const l = this.locks.get(p[0] as string);
         if (l?.pending) l.lost = true;
-        this.setLock(p[0] as string, false);
+        this.setLock(p[0] as string, false, 'notified');
         break;
       }
       case 'monitor_canceled': {

@@ -1,0 +1,564 @@
+/**
+ * ovn-natgw-drill: a failover drill on real ovn-controllers (issue 16 §7).
+ *
+ * Starts a local OVN (NB, SB, ovn-northd) with G simulated gateway chassis
+ * and a hypervisor (src/sandbox/chassis-lib.ts: each its own Open_vSwitch
+ * ovsdb-server, ovs-vswitchd and ovn-controller), an ovn-natgwd on every
+ * gateway node (--chassis, its own health checks, one of them the leader),
+ * builds R routers with SNAT, a FIP and centralized egress through them,
+ * then runs each kind of drill N times and measures, per drill, from the
+ * fault: detection (the leader's liveness event), the failover's NB commit,
+ * NB showing no port led by the victim, the chassisredirect bindings moved
+ * off it in SB (by OVN), the egress reroutes rewritten, and redundancy
+ * restored (every port with K live chassis). After each drill the victim is
+ * brought back, and the gateways rebalanced, before the next.
+ *
+ * Kinds:
+ * - kill-node: every process of a gateway node at once (SIGKILL), its ovn-natgwd with them;
+ * - stop-node: every process of a node stopped (SIGSTOP): no TCP close, found by the leader's pings;
+ * - kill-vswitchd: its ovs-vswitchd only (the data plane): OVN's BFD moves the binding,
+ *   the node's health check lets its lock go, ovn-natgw takes it out of every set;
+ * - kill-controller: its ovn-controller only: its flows keep forwarding and BFD stays up, so OVN
+ *   moves nothing; ovn-natgw waits controllerGraceMs (a restart, an upgrade) and then fails it over;
+ * - kill-leader: the leader's ovn-natgwd: the next one takes the leader lock; measured to its first write;
+ * - drain: the operator's drain of a node (the actives move off, it stays as the lowest standby).
+ *
+ * Prints progress on stderr, a table of p50/p95/p99 per measure and kind,
+ * and a verdict: no port on a dead active, every port with K live chassis,
+ * the spread within one of even after the rebalance. `-o json`: every
+ * measurement and a top-level `verdict` of pass or fail. Exit status 1 on
+ * any violation.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { existsSync, openSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { performance } from 'node:perf_hooks';
+import { Command, CommanderError } from 'commander';
+import { OvsdbClient } from '../ovsdb/client.js';
+import type { NbTables } from '../models/ovn-nb.js';
+import type { SbTables } from '../models/ovn-sb.js';
+import type { ChangeEvent, Replica } from '../ovsdb/replica.js';
+import { GatewayIndex } from '../ha/index.js';
+import { callDaemon } from './daemon-client.js';
+import { startSandbox, type Sandbox } from '../sandbox/sandbox-lib.js';
+import { addChassis, type SimChassis, type SimNetwork } from '../sandbox/chassis-lib.js';
+
+export const DRILL_KINDS = ['kill-node', 'stop-node', 'kill-vswitchd', 'kill-controller', 'kill-leader', 'drain'] as const;
+export type DrillKind = (typeof DRILL_KINDS)[number];
+
+interface Options {
+  routers: number;
+  gateways: number;
+  k: number;
+  drills: number;
+  kinds: DrillKind[];
+  output: 'table' | 'json';
+  holdDownMs: number;
+  pingMs: number;
+  controllerGraceMs: number;
+  keep: boolean;
+}
+
+const NATGWD = fileURLToPath(new URL('../../bin/ovn-natgwd.js', import.meta.url));
+const say = (msg: string) => process.stderr.write(`drill: ${msg}\n`);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const nodeIp = (i: number) => `100.64.0.${i}`;
+
+/** The drill's desired state: R routers on G gateway nodes, each with SNAT, one FIP and centralized egress. */
+export function drillManifest(routers: number, gateways: readonly string[]): string {
+  const K = 'apiVersion: kubeovn.io/v1\n';
+  const docs = [
+    `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ovn-external-gw-config, namespace: kube-system}\ndata:\n  enable-external-gw: "true"\n  external-gw-nodes: "${gateways.join(',')}"\n  type: centralized\n  external-gw-addr: "10.5.0.1/16"\n`,
+    `${K}kind: ProviderNetwork\nmetadata: {name: physnet1}\nspec: {defaultInterface: eth1}\n`,
+    `${K}kind: Vlan\nmetadata: {name: vlan0}\nspec: {id: 0, provider: physnet1}\n`,
+    `${K}kind: Subnet\nmetadata: {name: physnet1}\nspec: {protocol: IPv4, cidrBlock: 10.5.0.0/16, gateway: 10.5.0.1, vlan: vlan0, excludeIps: [10.5.0.1..10.5.0.10]}\n`,
+  ];
+  const hops = gateways.map((g, i) => `${g}:${nodeIp(i + 1)}`).join(',');
+  for (let i = 0; i < routers; i++) {
+    const net = `10.${100 + Math.floor(i / 256)}.${i % 256}`;
+    const v = `drill-${i}`;
+    docs.push(
+      `${K}kind: Vpc\nmetadata: {name: ${v}}\nspec: {enableExternal: true}\n`,
+      `${K}kind: Subnet\nmetadata: {name: ${v}-net}\nspec: {cidrBlock: ${net}.0/24, vpc: ${v}, gatewayType: centralized, gatewayNode: "${hops}"}\n`,
+      `${K}kind: OvnEip\nmetadata: {name: ${v}-snat}\nspec: {externalSubnet: physnet1, type: nat}\n`,
+      `${K}kind: OvnSnatRule\nmetadata: {name: ${v}-snat}\nspec: {ovnEip: ${v}-snat, vpcSubnet: ${v}-net}\n`,
+      `${K}kind: OvnEip\nmetadata: {name: ${v}-fip}\nspec: {externalSubnet: physnet1, type: nat}\n`,
+      `${K}kind: OvnFip\nmetadata: {name: ${v}-fip}\nspec: {ovnEip: ${v}-fip, vpc: ${v}, v4Ip: ${net}.10}\n`,
+    );
+  }
+  return docs.join('---\n');
+}
+
+interface NodeDaemon {
+  chassis: string;
+  dir: string;
+  sock: string;
+  config: string;
+  log: string;
+  child?: ChildProcess;
+}
+
+/** What the drill sees of NB and SB: the hot index over its own replicas, and waits for a condition, timed at the commit that made it true. */
+class Observer {
+  readonly index = new GatewayIndex();
+  private waits: { pred: () => boolean; resolve: (t: number) => void }[] = [];
+  nb!: Replica<NbTables>;
+  sb!: Replica<SbTables>;
+  private readonly nbc: OvsdbClient;
+  private readonly sbc: OvsdbClient;
+
+  constructor(sb: Sandbox) {
+    this.nbc = new OvsdbClient({ remote: sb.nbRemote, database: 'OVN_Northbound' });
+    this.sbc = new OvsdbClient({ remote: sb.sbRemote, database: 'OVN_Southbound' });
+  }
+
+  async start(): Promise<void> {
+    const NB = ['Logical_Router_Port', 'Gateway_Chassis', 'HA_Chassis_Group', 'HA_Chassis', 'Logical_Router_Policy'] as const;
+    this.nb = this.nbc.replica<NbTables>({ tables: Object.fromEntries(NB.map((x) => [x, true])) });
+    this.sb = this.sbc.replica<SbTables>({ tables: { Chassis: { columns: ['name'] }, Port_Binding: { columns: ['logical_port', 'chassis', 'type'], where: [['type', '==', 'chassisredirect']] } } });
+    await Promise.all([this.nbc.connect(20_000), this.sbc.connect(20_000), this.nb.ready, this.sb.ready]);
+    const rows = (rep: { table(n: string): { values(): Iterable<unknown> } }, tables: readonly string[]): ChangeEvent[] =>
+      tables.flatMap((table) => [...rep.table(table).values()].map((row) => ({ table, kind: 'insert' as const, row: row as ChangeEvent['row'] })));
+    this.index.noteNb(rows(this.nb as never, NB));
+    this.index.noteSb(rows(this.sb as never, ['Chassis', 'Port_Binding']));
+    this.nb.onCommit((c) => {
+      this.index.noteNb(c);
+      this.check();
+    });
+    this.sb.onCommit((c) => {
+      this.index.noteSb(c);
+      this.check();
+    });
+  }
+
+  private check(): void {
+    const now = performance.now();
+    this.waits = this.waits.filter((w) => {
+      if (!w.pred()) return true;
+      w.resolve(now);
+      return false;
+    });
+  }
+
+  /** Resolves with the time (performance.now) of the commit that made `pred` true (now, if it is), or undefined after ms. */
+  when(pred: () => boolean, ms = 60_000): Promise<number | undefined> {
+    if (pred()) return Promise.resolve(performance.now());
+    return new Promise((resolve) => {
+      const w = { pred, resolve: (t: number) => resolve(t) };
+      this.waits.push(w);
+      setTimeout(() => {
+        this.waits = this.waits.filter((x) => x !== w);
+        resolve(undefined);
+      }, ms).unref();
+    });
+  }
+
+  /** The gateway ports (router ports with Gateway_Chassis). */
+  ports(): string[] {
+    return [...this.nb.table('Logical_Router_Port').values()].filter((p) => p.gateway_chassis.length > 0).map((p) => p.name);
+  }
+
+  /** The next hops of every reroute policy. */
+  nexthops(): string[][] {
+    return [...this.nb.table('Logical_Router_Policy').values()].filter((p) => p.action === 'reroute').map((p) => [...p.nexthops]);
+  }
+
+  async close(): Promise<void> {
+    await this.nbc.close();
+    await this.sbc.close();
+  }
+}
+
+interface Measure {
+  kind: DrillKind;
+  round: number;
+  victim: string;
+  /** ms from the fault; absent: not reached within the drill's wait */
+  detection?: number;
+  nb_commit?: number;
+  nb_visible?: number;
+  sb_moved?: number;
+  egress_rewritten?: number;
+  redundancy_restored?: number;
+  leader_takeover?: number;
+  first_write?: number;
+  violations: string[];
+  note?: string;
+}
+
+const MEASURES = ['detection', 'nb_commit', 'nb_visible', 'sb_moved', 'egress_rewritten', 'redundancy_restored', 'leader_takeover', 'first_write'] as const;
+
+export function percentile(xs: readonly number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))];
+}
+
+class Drill {
+  sb!: Sandbox;
+  net!: SimNetwork;
+  chassis: SimChassis[] = [];
+  gateways: SimChassis[] = [];
+  daemons = new Map<string, NodeDaemon>();
+  obs!: Observer;
+  tmp!: string;
+  readonly results: Measure[] = [];
+  readonly violations: string[] = [];
+
+  constructor(private readonly o: Options) {}
+
+  async setUp(): Promise<void> {
+    this.tmp = await mkdtemp(path.join(os.tmpdir(), 'natgw-drill-'));
+    say(`starting OVN (NB, SB, ovn-northd) in ${this.tmp}`);
+    this.sb = await startSandbox({ dir: path.join(this.tmp, 'ovn') });
+    say(`starting ${this.o.gateways} gateway chassis and a hypervisor (ovsdb-server, ovs-vswitchd, ovn-controller each)`);
+    const { net, chassis } = await addChassis(this.sb, this.o.gateways + 1, this.o.gateways);
+    this.net = net;
+    this.chassis = chassis;
+    this.gateways = chassis.slice(0, this.o.gateways);
+    this.obs = new Observer(this.sb);
+    await this.obs.start();
+    const manifest = drillManifest(this.o.routers, this.gateways.map((g) => g.name));
+    for (const g of this.gateways) {
+      const dir = path.join(this.tmp, `natgwd-${g.name}`);
+      await mkdir(path.join(dir, 'manifests.d'), { recursive: true });
+      await writeFile(path.join(dir, 'manifests.d', 'drill.yaml'), manifest);
+      const config = path.join(dir, 'ovn-natgwd.yaml');
+      await writeFile(
+        config,
+        [
+          `nb: ${this.sb.nbRemote}`,
+          `sb: ${this.sb.sbRemote}`,
+          `manifests: ${path.join(dir, 'manifests.d')}`,
+          `socket: ${path.join(dir, 'natgwd.ctl')}`,
+          `chassis: ${g.name}`,
+          `gatewayChassis: ${this.o.k}`,
+          `pingMs: ${this.o.pingMs}`,
+          `holdDownMs: ${this.o.holdDownMs}`,
+          'requireNodeDaemons: true',
+          'failback: no-preempt',
+          'logLevel: info',
+          'health:',
+          '  checks: [ovn-controller, ovs-vswitchd, bridge-mappings]',
+          `  ovnRundir: ${g.dir}`,
+          `  ovsRundir: ${g.dir}`,
+          `  ovsDb: unix:${g.dir}/db.sock`,
+          '  intervalMs: 100',
+          `  controllerGraceMs: ${this.o.controllerGraceMs}`,
+          '',
+        ].join('\n'),
+      );
+      this.daemons.set(g.name, { chassis: g.name, dir, sock: path.join(dir, 'natgwd.ctl'), config, log: path.join(dir, 'ovn-natgwd.log') });
+    }
+    say(`starting ovn-natgwd on each gateway node; ${this.o.routers} routers with SNAT, a FIP and centralized egress`);
+    // (the last gateway's daemon first: it takes the leader lock, and gw1, where centralized egress
+    // goes first, is a node the drills can take down without taking the leader with it)
+    const order = [...this.daemons.values()].reverse();
+    this.startDaemon(order[0]);
+    await this.ready(order[0]);
+    for (const d of order.slice(1)) this.startDaemon(d);
+    for (const d of order.slice(1)) await this.ready(d);
+    await this.steady('the routers placed');
+    say('waiting for the chassisredirect bindings (ovn-controller claims)');
+    const bound = await this.obs.when(() => this.obs.ports().every((p) => this.obs.index.boundOf(p) === this.obs.index.activeOf(p)), 120_000);
+    if (bound === undefined) throw new Error('the chassisredirect ports were not all bound to their active chassis within 120 s');
+  }
+
+  startDaemon(d: NodeDaemon): void {
+    const fd = openSync(d.log, 'a');
+    d.child = spawn(process.execPath, [NATGWD, '--config', d.config], { stdio: ['ignore', fd, fd], env: { ...process.env, OVN_NB_DB: '', OVN_SB_DB: '' } });
+  }
+
+  async status(d: NodeDaemon): Promise<{ ready?: boolean; role?: string; liveness?: Record<string, string> } | undefined> {
+    if (!existsSync(d.sock)) return undefined;
+    return (await callDaemon(d.sock, 'status').catch(() => undefined)) as never;
+  }
+
+  async ready(d: NodeDaemon, ms = 60_000): Promise<void> {
+    const t0 = Date.now();
+    while (Date.now() - t0 < ms) {
+      if ((await this.status(d))?.ready) return;
+      await sleep(100);
+    }
+    throw new Error(`ovn-natgwd of ${d.chassis} not ready within ${ms / 1000} s (its log: ${d.log})`);
+  }
+
+  async leader(): Promise<NodeDaemon | undefined> {
+    for (const d of this.daemons.values()) if (d.child && d.child.exitCode === null && (await this.status(d))?.role === 'leader') return d;
+    return undefined;
+  }
+
+  /** Every port with K live chassis, and every node alive in the leader's eyes. */
+  async steady(what: string, ms = 120_000): Promise<void> {
+    const t0 = Date.now();
+    while (Date.now() - t0 < ms) {
+      const l = await this.leader();
+      const st = l ? await this.status(l) : undefined;
+      const alive = st?.liveness && this.gateways.every((g) => g.name === l!.chassis || st.liveness![g.name] === 'alive');
+      const ports = this.obs.ports();
+      // (and SB has each chassisredirect port where NB says: ovn-controller claimed it)
+      if (alive && ports.length === this.o.routers && ports.every((p) => this.obs.index.chassisOf(p).length === this.o.k && this.obs.index.boundOf(p) === this.obs.index.activeOf(p))) return;
+      await sleep(200);
+    }
+    throw new Error(`not steady within ${ms / 1000} s: ${what}`);
+  }
+
+  /** The victim: a gateway node other than `not` that egress reroutes go to, if any, then the one leading the most ports. */
+  busiest(not?: string): string {
+    const load = this.obs.index.load();
+    const hops = new Set(this.obs.nexthops().flat());
+    const score = (n: string) => (hops.has(nodeIp(this.gateways.findIndex((g) => g.name === n) + 1)) ? 1_000_000 : 0) + (load.get(n)?.active ?? 0);
+    return this.gateways
+      .map((g) => g.name)
+      .filter((n) => n !== not)
+      .sort((a, b) => score(b) - score(a) || (a < b ? -1 : 1))[0];
+  }
+
+  /** The leader's first event of this type for the victim after t0 (epoch ms), as ms from t0. */
+  async eventAfter(l: NodeDaemon, t0: number, pred: (e: Record<string, unknown>) => boolean): Promise<{ ms: number; e: Record<string, unknown> } | undefined> {
+    const r = (await callDaemon(l.sock, 'events').catch(() => ({ recent: [] }))) as { recent: Record<string, unknown>[] };
+    for (const e of r.recent) {
+      const at = Date.parse(String(e.time));
+      if (at >= t0 - 1 && pred(e)) return { ms: at - t0, e };
+    }
+    return undefined;
+  }
+
+  async run(kind: DrillKind, round: number): Promise<Measure> {
+    await this.steady('before the drill');
+    const l = await this.leader();
+    if (!l) throw new Error('no leader');
+    const victim = kind === 'kill-leader' ? l.chassis : this.busiest(l.chassis);
+    const g = this.gateways.find((x) => x.name === victim)!;
+    const d = this.daemons.get(victim)!;
+    const m: Measure = { kind, round, victim, violations: [] };
+    const ip = nodeIp(this.gateways.indexOf(g) + 1);
+    const ports = this.obs.ports();
+    const led = ports.filter((p) => this.obs.index.activeOf(p) === victim);
+    say(`${kind} #${round + 1}: ${victim} (leads ${led.length} of ${ports.length} ports)`);
+    const noneLed = () => !this.obs.ports().some((p) => this.obs.index.activeOf(p) === victim);
+    const noneBound = () => !led.some((p) => this.obs.index.boundOf(p) === victim);
+    const noHop = () => !this.obs.nexthops().some((h) => h.includes(ip));
+    // (measured only where there is something to measure: a reroute to the victim, a binding on it)
+    const hadHop = !noHop();
+    const hadBinding = !noneBound();
+    const restored = () => this.obs.ports().every((p) => this.obs.index.chassisOf(p).length === Math.min(this.o.k, this.o.gateways - 1) && !this.obs.index.chassisOf(p).some((c) => c.chassis === victim));
+    const wall = Date.now();
+    const t0 = performance.now();
+    const at = (t: number | undefined) => (t === undefined ? undefined : Math.round((t - t0) * 10) / 10);
+    const waitMs = kind === 'kill-controller' ? this.o.controllerGraceMs + 20_000 : 20_000;
+    if (kind === 'kill-leader') {
+      d.child!.kill('SIGKILL');
+      // the first write the new leader makes: a FIP put through its socket, retried until one takes it
+      const others = [...this.daemons.values()].filter((x) => x !== d);
+      let took: number | undefined;
+      const fip = `apiVersion: kubeovn.io/v1\nkind: OvnEip\nmetadata: {name: drill-extra-${round}}\nspec: {externalSubnet: physnet1, type: nat}\n---\napiVersion: kubeovn.io/v1\nkind: OvnFip\nmetadata: {name: drill-extra-${round}}\nspec: {ovnEip: drill-extra-${round}, vpc: drill-0, v4Ip: 10.100.0.${20 + round}}\n`;
+      while (took === undefined && performance.now() - t0 < waitMs) {
+        for (const o of others) {
+          const st = await this.status(o);
+          if (st?.role === 'leader') {
+            m.leader_takeover ??= at(performance.now());
+            const r = await callDaemon(o.sock, 'put', { manifest: fip }).catch(() => undefined);
+            if (r !== undefined) {
+              took = performance.now();
+              break;
+            }
+          }
+        }
+        if (took === undefined) await sleep(10);
+      }
+      m.first_write = at(took);
+      if (took === undefined) m.violations.push(`no daemon took the leader lock and wrote within ${waitMs / 1000} s`);
+      m.note = 'the gateway sets stay as they are: only the leader daemon died, its node is alive';
+      this.startDaemon(d);
+      await this.ready(d);
+      return m;
+    }
+    if (kind === 'drain') {
+      await callDaemon(l.sock, 'drain', { chassis: victim });
+      m.nb_commit = at(performance.now());
+      m.nb_visible = at(await this.obs.when(noneLed, waitMs));
+      m.sb_moved = at(await this.obs.when(noneBound, waitMs));
+      if (m.nb_visible === undefined) m.violations.push(`${victim} still leads ports after the drain`);
+      if (!this.obs.ports().every((p) => this.obs.index.chassisOf(p).length === this.o.k)) m.violations.push('a port lost a chassis in the drain');
+      await callDaemon(l.sock, 'undrain', { chassis: victim });
+      await callDaemon(l.sock, 'rebalance');
+      return m;
+    }
+    // (watched from before the fault: each time is the commit that made it so)
+    const watches = Promise.all([this.obs.when(noneLed, waitMs), this.obs.when(noneBound, waitMs), this.obs.when(noHop, waitMs), this.obs.when(restored, waitMs)]);
+    if (kind === 'kill-node') {
+      d.child!.kill('SIGKILL');
+      await g.kill('all');
+    } else if (kind === 'stop-node') {
+      d.child!.kill('SIGSTOP');
+      await g.signal('all', 'SIGSTOP');
+    } else if (kind === 'kill-vswitchd') await g.kill('ovs-vswitchd');
+    else if (kind === 'kill-controller') await g.kill('ovn-controller');
+    const [nbVisible, sbMoved, egress, full] = await watches;
+    m.nb_visible = at(nbVisible);
+    if (hadBinding) m.sb_moved = at(sbMoved);
+    if (hadHop) m.egress_rewritten = at(egress);
+    else m.note = `${victim} was no reroute's next hop (centralized egress uses the first ready node)`;
+    if (hadHop && egress === undefined) m.violations.push(`a reroute still sends to ${victim} (${ip}) after ${waitMs / 1000} s`);
+    m.redundancy_restored = at(full);
+    const dead = await this.eventAfter(l, wall, (e) => e.type === 'liveness' && e.chassis === victim && e.state === 'dead');
+    m.detection = dead?.ms;
+    const fo = await this.eventAfter(l, wall, (e) => e.type === 'failover' && Array.isArray(e.chassis) && (e.chassis as string[]).includes(victim));
+    if (fo) m.nb_commit = Math.round((Date.parse(String(fo.e.at)) - wall) * 10) / 10;
+    if (nbVisible === undefined) m.violations.push(`a port is still led by ${victim} (dead) after ${waitMs / 1000} s`);
+    if (full === undefined) m.violations.push(`not every port has ${Math.min(this.o.k, this.o.gateways - 1)} live chassis after ${waitMs / 1000} s`);
+    if (kind === 'kill-controller') m.note = `${m.note ? `${m.note}; ` : ''}its flows kept forwarding (OVN moved nothing); ovn-natgw waited controllerGraceMs=${this.o.controllerGraceMs} before failing it over`;
+    // back: the node's processes, its daemon; then alive through its hold-down, and rebalanced
+    if (kind === 'stop-node') {
+      await g.signal('all', 'SIGCONT');
+      d.child!.kill('SIGCONT');
+    } else await g.restart();
+    if (kind === 'kill-node') this.startDaemon(d);
+    await this.ready(d);
+    await this.steadyAlive(victim);
+    await callDaemon(l.sock, 'rebalance');
+    return m;
+  }
+
+  /** The victim alive again in the leader's eyes (past its hold-down) and every set full again. */
+  async steadyAlive(victim: string): Promise<void> {
+    const t0 = Date.now();
+    while (Date.now() - t0 < this.o.holdDownMs + 60_000) {
+      const l = await this.leader();
+      const st = l ? await this.status(l) : undefined;
+      if (st?.liveness?.[victim] === 'alive') break;
+      await sleep(200);
+    }
+    await this.steady(`${victim} back`);
+  }
+
+  /** The verdict after every drill: nobody dead leads, every set full, the spread within one. */
+  async verdict(): Promise<void> {
+    await this.steady('the end');
+    const l = await this.leader();
+    if (l) await callDaemon(l.sock, 'rebalance').catch(() => undefined);
+    await sleep(500);
+    const load = this.obs.index.load();
+    const actives = this.gateways.map((g) => load.get(g.name)?.active ?? 0);
+    if (Math.max(...actives) - Math.min(...actives) > 1) this.violations.push(`the spread of actives is not within one of even: ${this.gateways.map((g, i) => `${g.name}=${actives[i]}`).join(' ')}`);
+    for (const p of this.obs.ports()) {
+      if (this.obs.index.chassisOf(p).length !== this.o.k) this.violations.push(`${p} has ${this.obs.index.chassisOf(p).length} chassis, not ${this.o.k}`);
+    }
+  }
+
+  async tearDown(): Promise<void> {
+    for (const d of this.daemons.values()) {
+      try {
+        d.child?.kill('SIGCONT');
+        d.child?.kill('SIGTERM');
+      } catch {
+        // gone
+      }
+    }
+    await sleep(300);
+    for (const d of this.daemons.values()) if (d.child?.exitCode === null) d.child.kill('SIGKILL');
+    await this.obs?.close().catch(() => undefined);
+    for (const c of this.chassis) await c.stop().catch(() => undefined);
+    await this.net?.stop().catch(() => undefined);
+    await this.sb?.stop().catch(() => undefined);
+    if (!this.o.keep) await rm(this.tmp, { recursive: true, force: true });
+    else say(`kept ${this.tmp}`);
+  }
+}
+
+function table(results: readonly Measure[]): string {
+  const lines = ['KIND             MEASURE               N     P50_MS     P95_MS     P99_MS'];
+  for (const kind of DRILL_KINDS) {
+    const rs = results.filter((r) => r.kind === kind);
+    if (!rs.length) continue;
+    for (const key of MEASURES) {
+      const xs = rs.map((r) => r[key]).filter((x): x is number => typeof x === 'number');
+      if (!xs.length) continue;
+      lines.push(`${kind.padEnd(16)} ${key.padEnd(20)} ${String(xs.length).padStart(2)} ${percentile(xs, 50).toFixed(1).padStart(10)} ${percentile(xs, 95).toFixed(1).padStart(10)} ${percentile(xs, 99).toFixed(1).padStart(10)}`);
+    }
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+function parseArgs(argv: string[]): Options {
+  const num = (name: string, min: number, max: number) => (v: string) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min || n > max) throw new CommanderError(2, 'drill.usage', `${name}: must be an integer from ${min} to ${max}, got ${JSON.stringify(v)}`);
+    return n;
+  };
+  const p = new Command('ovn-natgw-drill')
+    .description('a failover drill on simulated gateway chassis with real ovn-controllers and an ovn-natgwd per gateway node')
+    .option('--routers <n>', 'routers (each with SNAT, a FIP and centralized egress)', num('--routers', 1, 10_000), 20)
+    .option('--gateways <n>', 'gateway chassis', num('--gateways', 2, 10), 3)
+    .option('--gateway-chassis <k>', 'chassis per gateway port (default: gateways - 1, at most 3)', num('--gateway-chassis', 1, 5))
+    .option('--drills <n>', 'drills of each kind', num('--drills', 1, 100), 1)
+    .option('--kinds <list>', `the kinds (${DRILL_KINDS.join(',')})`, DRILL_KINDS.join(','))
+    .option('-o, --output <format>', 'table or json', 'table')
+    .option('--hold-down-ms <ms>', 'the hold-down of a returning chassis', num('--hold-down-ms', 0, 600_000), 3000)
+    .option('--ping-ms <ms>', "the leader's pings of the node locks", num('--ping-ms', 10, 10_000), 100)
+    .option('--controller-grace-ms <ms>', 'how long ovn-controller may be down before its node is failed over', num('--controller-grace-ms', 0, 600_000), 5000)
+    .option('--keep', 'keep the sandbox directory (logs of every daemon)')
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  p.parse(argv, { from: 'user' });
+  const o = p.opts<Record<string, unknown>>();
+  const kinds = String(o.kinds)
+    .split(',')
+    .filter(Boolean);
+  for (const k of kinds) if (!(DRILL_KINDS as readonly string[]).includes(k)) throw new CommanderError(2, 'drill.usage', `--kinds: ${JSON.stringify(k)}: unknown kind (known: ${DRILL_KINDS.join(', ')})`);
+  if (o.output !== 'table' && o.output !== 'json') throw new CommanderError(2, 'drill.usage', `--output: must be table or json, got ${JSON.stringify(o.output)}`);
+  const gateways = o.gateways as number;
+  const k = (o.gatewayChassis as number | undefined) ?? Math.min(3, gateways - 1);
+  if (k > gateways - 1) throw new CommanderError(2, 'drill.usage', `--gateway-chassis: ${k} needs at least ${k + 1} gateways (a spare to restore redundancy with), got --gateways ${gateways}`);
+  return { routers: o.routers as number, gateways, k, drills: o.drills as number, kinds: kinds as DrillKind[], output: o.output, holdDownMs: o.holdDownMs as number, pingMs: o.pingMs as number, controllerGraceMs: o.controllerGraceMs as number, keep: !!o.keep };
+}
+
+export async function main(argv: string[]): Promise<void> {
+  let o: Options;
+  try {
+    o = parseArgs(argv);
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version') process.exit(0);
+      if (e.code === 'drill.usage') process.stderr.write(`ovn-natgw-drill: ${e.message}\n`);
+      process.exit(2);
+    }
+    throw e;
+  }
+  const d = new Drill(o);
+  const stop = () => void d.tearDown().finally(() => process.exit(130));
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  const started = Date.now();
+  let error: string | undefined;
+  try {
+    await d.setUp();
+    for (const kind of o.kinds) {
+      for (let i = 0; i < o.drills; i++) {
+        const m = await d.run(kind, i);
+        d.results.push(m);
+        const shown = MEASURES.filter((k) => m[k] !== undefined).map((k) => `${k}=${m[k]}ms`);
+        say(`${kind} #${i + 1} on ${m.victim}: ${shown.join(' ') || '(nothing measured)'}${m.violations.length ? `; VIOLATION: ${m.violations.join('; ')}` : ''}`);
+      }
+    }
+    await d.verdict();
+  } catch (e) {
+    error = (e as Error).message;
+    say(`failed: ${error}`);
+  }
+  const violations = [...d.results.flatMap((r) => r.violations.map((v) => `${r.kind} #${r.round + 1}: ${v}`)), ...d.violations, ...(error ? [`the drill could not finish: ${error}`] : [])];
+  const verdict = violations.length ? 'fail' : 'pass';
+  if (o.output === 'json') {
+    process.stdout.write(`${JSON.stringify({ verdict, violations, options: o, seconds: Math.round((Date.now() - started) / 100) / 10, drills: d.results }, null, 2)}\n`);
+  } else {
+    process.stdout.write(table(d.results));
+    for (const r of d.results) if (r.note) process.stdout.write(`note: ${r.kind}: ${r.note}\n`);
+    for (const v of violations) process.stdout.write(`violation: ${v}\n`);
+    process.stdout.write(`verdict: ${verdict} (${d.results.length} drills, ${o.routers} routers on ${o.gateways} gateways, K=${o.k})\n`);
+  }
+  await d.tearDown();
+  process.exit(verdict === 'pass' ? 0 : 1);
+}
