@@ -48,6 +48,7 @@ import { declarativeApply } from './contenders/declarative.js';
 import { cliBench } from './contenders/cli.js';
 import { socketBench } from './contenders/socket.js';
 import { failoverBench } from './contenders/failover.js';
+import { indexMemory, runDrill } from './contenders/drill.js';
 import { run as runTool } from '../tools/sandbox-lib.js';
 import { DEFAULT_NBCTL_CHUNK, nbctlApply } from './contenders/nbctl.js';
 import { connectUnix, countRows, rawApply, rpc } from './raw.js';
@@ -75,6 +76,8 @@ const { values: flags } = parseArgs({
     'change-fips': { type: 'string' },
     'failover-routers': { type: 'string' },
     'failover-rounds': { type: 'string' },
+    'drill-routers': { type: 'string' },
+    'drill-rounds': { type: 'string' },
     'change-rounds': { type: 'string' },
     routers: { type: 'string' },
     chassis: { type: 'string' },
@@ -91,7 +94,7 @@ const { values: flags } = parseArgs({
   allowPositionals: false,
 });
 if (flags.help) {
-  process.stderr.write('usage: npm run bench -- [--only apply|replica|change|socket|failover] [--failover-routers a,b] [--failover-rounds N] [--routers N] [--chassis N] [--fips N] [--replica-nat N] [--replica-routers N] [--nbctl-chunk N] [--ovsdbapp-routers N] [--raw-runs N] [--replica-lean] [--skip a,b]\n');
+  process.stderr.write('usage: npm run bench -- [--only apply|replica|change|socket|failover|drill] [--failover-routers a,b] [--failover-rounds N] [--drill-routers N] [--drill-rounds N] [--routers N] [--chassis N] [--fips N] [--replica-nat N] [--replica-routers N] [--nbctl-chunk N] [--ovsdbapp-routers N] [--raw-runs N] [--replica-lean] [--skip a,b]\n');
   process.exit(0);
 }
 
@@ -118,7 +121,9 @@ const replicaLean = flags['replica-lean'] ?? ['1', 'true'].includes(process.env.
 const rawRuns = intOpt('raw-runs', flags['raw-runs'], process.env.BENCH_RAW_RUNS, 3, 1);
 const skip = new Set((flags.skip ?? process.env.BENCH_SKIP ?? '').split(',').map((s) => s.trim()).filter(Boolean));
 const only = flags.only ?? process.env.BENCH_ONLY;
-if (only !== undefined && !['apply', 'replica', 'change', 'socket', 'failover'].includes(only)) throw new Error(`--only must be apply, replica, change, socket or failover (got ${only})`);
+if (only !== undefined && !['apply', 'replica', 'change', 'socket', 'failover', 'drill'].includes(only)) throw new Error(`--only must be apply, replica, change, socket, failover or drill (got ${only})`);
+const drillRouters = intOpt('drill-routers', flags['drill-routers'], process.env.BENCH_DRILL_ROUTERS, 100, 1);
+const drillRounds = intOpt('drill-rounds', flags['drill-rounds'], process.env.BENCH_DRILL_ROUNDS, 5, 1);
 const changeFips = (flags['change-fips'] ?? process.env.BENCH_CHANGE_FIPS ?? '10000,100000').split(',').map((x) => intOpt('change-fips', x.trim(), undefined, 0, 2000));
 const failoverRouters = (flags['failover-routers'] ?? process.env.BENCH_FAILOVER_ROUTERS ?? '1000,10000').split(',').map((x) => intOpt('failover-routers', x.trim(), undefined, 0, 20));
 const failoverRounds = intOpt('failover-rounds', flags['failover-rounds'], process.env.BENCH_FAILOVER_ROUNDS, 20, 1);
@@ -634,6 +639,31 @@ async function failoverScenario(): Promise<void> {
   }
 }
 
+/** The failover drill on simulated chassis: a node killed or stopped to its egress reroute rewritten, the leader killed to the new leader's first write; and the hot index's memory. */
+async function drillScenario(): Promise<void> {
+  await contender('drill', 'ovn-natgw', async () => {
+    const r = await runDrill(['--routers', String(drillRouters), '--gateways', '3', '--drills', String(drillRounds), '--kinds', 'kill-node,stop-node,kill-vswitchd,kill-leader'], progress);
+    const of = (kind: string, key: string) => r.drills.filter((d) => d.kind === kind).map((d) => d[key]).filter((x): x is number => typeof x === 'number');
+    const line = (kind: string, what: string, key: string) => {
+      const xs = of(what, key);
+      if (xs.length) figure('drill', kind, { routers: drillRouters, n: xs.length, p50_ms: percentile(xs, 50), p99_ms: percentile(xs, 99) });
+    };
+    line('egress-reroute', 'kill-node', 'egress_rewritten');
+    line('detection', 'kill-node', 'detection');
+    line('silent-node-egress-reroute', 'stop-node', 'egress_rewritten');
+    line('silent-node-detection', 'stop-node', 'detection');
+    line('vswitchd-egress-reroute', 'kill-vswitchd', 'egress_rewritten');
+    line('redundancy-restored', 'kill-node', 'redundancy_restored');
+    line('leader-first-write', 'kill-leader', 'first_write');
+    figure('drill', 'verdict', { value: r.verdict, violations: r.violations.length });
+    for (const v of r.violations) progress(`drill violation: ${v}`);
+    for (const routers of [1000, 10000]) {
+      const m = indexMemory(routers);
+      figure('drill', 'index-memory', { routers, mb: mb(m.bytes), bytes_per_router: Math.round(m.perRouter) });
+    }
+  });
+}
+
 async function socketScenario(): Promise<void> {
   await contender('socket', 'ovn-natgwd', async () => {
     const r = await socketBench({ routers: opts.routers, fips: opts.fips, rounds: changeRounds }, async () => {
@@ -661,6 +691,7 @@ try {
   if (only === undefined || only === 'change') await changeScenario();
   if (only === undefined || only === 'socket') await socketScenario();
   if (only === undefined || only === 'failover') await failoverScenario();
+  if (only === undefined || only === 'drill') await drillScenario();
   progress(`sandbox provider: ${sandboxProvider}; total ${((performance.now() - tStart) / 1000).toFixed(1)} s`);
 } catch (e) {
   progress(`fatal: ${(e as Error)?.stack ?? String(e)}`);
