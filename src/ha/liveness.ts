@@ -328,7 +328,19 @@ export class NodeLock {
     client.on('stolen', stolen);
     client.on('connected', up);
     this.off.push(() => client.off('stolen', stolen), () => client.off('connected', up));
+    // (a check that it holds the lock while healthy, in case a hand-over was missed: taken again)
+    const timer = setInterval(() => {
+      if (this.healthy && client.connected && !client.hasLock(lock)) {
+        this.missed++;
+        this.take();
+      }
+    }, 500);
+    timer.unref();
+    this.off.push(() => clearInterval(timer));
   }
+
+  /** times the lock was found not held while healthy, and taken again */
+  missed = 0;
 
   get lock(): string {
     return nodeLock(this.chassis);
