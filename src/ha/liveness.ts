@@ -376,7 +376,8 @@ export class NodeLock {
   private take(): void {
     // (our earlier request, a holder's or a waiter's, is let go first: ovsdb-server refuses a second one)
     this.chain(async () => {
-      if (!this.healthy) return;
+      // (held already, by a take queued before this one: an unlock now would hand it to the leader, a false death)
+      if (!this.healthy || this.client.hasLock(this.lock)) return;
       void this.client.unlock(this.lock).catch(() => undefined);
       await this.client.steal(this.lock);
     });
