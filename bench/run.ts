@@ -626,7 +626,8 @@ async function changeScenario(): Promise<void> {
 async function failoverScenario(): Promise<void> {
   for (const routers of failoverRouters) {
     await contender('failover', 'ovn-natgw', async () => {
-      const r = await failoverBench({ routers, rounds: failoverRounds }, async () => {
+      const peer = skip.has('ovsdbapp') ? 'skipped by option' : await missingPeer('ovsdbapp', PYTHON);
+      const r = await failoverBench({ routers, rounds: failoverRounds, ...(peer ? {} : { python: PYTHON }) }, async () => {
         const sb = await startSandbox({ watchdog: true });
         live.add(sb);
         return { ...sb, stop: async () => (await sb.stop(), live.delete(sb), undefined) } as Sandbox;
@@ -635,6 +636,12 @@ async function failoverScenario(): Promise<void> {
       const rawP50 = percentile(r.raw, 50);
       figure('failover', 'ovn-natgw', { routers, n: r.ours.length, p50_ms: p50, p99_ms: percentile(r.ours, 99), slots: percentile(r.ports, 50), bytes: percentile(r.bytes, 50), ratio_to_raw: ratio(p50, rawP50) });
       figure('failover', 'raw', { routers, n: r.raw.length, p50_ms: rawP50, p99_ms: percentile(r.raw, 99) });
+      if (peer) figure('failover', 'ovsdbapp', { routers, skipped: peer.replace(/\s+/g, '-') });
+      else if (r.ovsdbapp && 'error' in r.ovsdbapp) figure('failover', 'ovsdbapp', { routers, error: r.ovsdbapp.error.replace(/\s+/g, '-').slice(0, 120) });
+      else if (r.ovsdbapp) {
+        const o = percentile(r.ovsdbapp.ms, 50);
+        figure('failover', 'ovsdbapp', { routers, n: r.ovsdbapp.ms.length, p50_ms: o, p99_ms: percentile(r.ovsdbapp.ms, 99), slots: percentile(r.ovsdbapp.ports, 50), ratio_to_raw: ratio(o, rawP50) });
+      }
     });
   }
 }

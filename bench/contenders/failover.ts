@@ -9,8 +9,12 @@
  *
  * Beside it, in the same run, the raw limit: the failover of another
  * chassis, planned beforehand (failoverPlan), its transaction pre-encoded
- * and written on a raw socket, timed from the write to the reply.
+ * and written on a raw socket, timed from the write to the reply. And,
+ * afterwards on the same NB, python ovsdbapp's failovers planned from its
+ * IDL (bench/peers/ovsdbapp_failover.py).
  */
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { NatGateway } from '../../src/nat/apply.js';
 import { parseManifest } from '../../src/nat/manifest.js';
@@ -23,6 +27,8 @@ import { rawSender, recordTransactions } from './change.js';
 
 export interface FailoverResult {
   routers: number;
+  /** python ovsdbapp's failovers on the same NB afterwards (ms each, ports each), or why not */
+  ovsdbapp?: { ms: number[]; ports: number[] } | { error: string };
   /** ms per failover (ours), the raw limit's, the gateway slots each rewrote, the bytes sent */
   ours: number[];
   raw: number[];
@@ -30,7 +36,26 @@ export interface FailoverResult {
   bytes: number[];
 }
 
-export async function failoverBench(opts: { routers: number; rounds: number }, start: () => Promise<Sandbox>, progress: (s: string) => void): Promise<FailoverResult> {
+/** ovsdbapp's failovers (bench/peers/ovsdbapp_failover.py) on this NB. */
+function ovsdbappFailovers(python: string, nb: string, chassis: readonly string[], rounds: number): Promise<{ ms: number[]; ports: number[] } | { error: string }> {
+  return new Promise((resolve) => {
+    const c = spawn(python, [fileURLToPath(new URL('../peers/ovsdbapp_failover.py', import.meta.url)), nb, chassis.join(','), String(rounds)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    c.stdout.on('data', (b: Buffer) => (out += b.toString()));
+    c.stderr.on('data', (b: Buffer) => (err += b.toString()));
+    c.on('error', (e) => resolve({ error: e.message }));
+    c.on('exit', (code) => {
+      try {
+        resolve(JSON.parse(out) as { ms: number[]; ports: number[] });
+      } catch {
+        resolve({ error: `exit ${code}: ${err.trim().split('\n').pop() ?? ''}` });
+      }
+    });
+  });
+}
+
+export async function failoverBench(opts: { routers: number; rounds: number; python?: string }, start: () => Promise<Sandbox>, progress: (s: string) => void): Promise<FailoverResult> {
   const w = buildWorkload({ routers: opts.routers, fips: opts.routers * 2 });
   const manifest = parseManifest(workloadDocuments(w).join('---\n'), 'workload.yaml');
   const a = await start();
@@ -68,6 +93,10 @@ export async function failoverBench(opts: { routers: number; rounds: number }, s
       out.raw.push(rawMs);
       out.ports.push(r.plan.changes.filter((c) => c.table === 'Gateway_Chassis').length);
       out.bytes.push(Buffer.byteLength(sent));
+    }
+    if (opts.python) {
+      progress(`failover: ${opts.rounds} failovers through python ovsdbapp (plan from its IDL), on the same NB`);
+      out.ovsdbapp = await ovsdbappFailovers(opts.python, a.nbRemote, chassis, opts.rounds);
     }
     return out;
   } finally {
