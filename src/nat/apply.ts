@@ -32,6 +32,7 @@ import { buildDesired, type Desired, type DesiredOptions } from './desired.js';
 import type { Manifest, ManifestObject } from './objects.js';
 import { buildPlan, type Plan } from './plan.js';
 import { OWNED_TABLES } from './topology.js';
+import { EgressIndex } from './egress-index.js';
 import { DEFAULT_OWNER, KIND_KEY, NAME_KEY, OWNER_KEY, PlanError, idOf, objectId, type Problem } from './rows.js';
 import type { StoredObjects } from './store.js';
 import { ObjectStore } from './object-store.js';
@@ -125,6 +126,8 @@ export class NatGateway {
   readonly nbClient: OvsdbClient;
   readonly sbClient: OvsdbClient | undefined;
   nb!: Replica<NbTables>;
+  /** owned Subnets by the gateway nodes of their centralized egress (failover's lookup) */
+  private egress!: EgressIndex;
   sb: Replica<SbTables> | undefined;
   /** changes the replicas applied that a plan may depend on (see OTHERS_WRITE) */
   private nbChanges = 0;
@@ -175,9 +178,14 @@ export class NatGateway {
     await Promise.all(waits);
     this.facts = new NbFacts(this.view());
     this.store = new ObjectStore(this.view(), this.facts);
+    this.egress = new EgressIndex((owner, id) => this.store.get(owner, id));
+    for (const r of this.nb.table('Logical_Router_Policy').values()) this.egress.note(r);
+    for (const r of this.nb.table('Logical_Switch').values()) this.egress.note(r);
     this.nb.onCommit((changes) => {
       const moved = this.facts.apply(changes);
       this.store.apply(changes, moved);
+      // (a Subnet's policies, or its anchor row holding its last-applied document)
+      for (const e of changes) if ((e.row as { external_ids?: ReadonlyMap<string, string> }).external_ids?.get(KIND_KEY) === 'Subnet') this.egress.note(e.row as never);
       for (const b of this.baselines.values()) b.noteCommit(changes, moved);
       this.tellStale();
     });
@@ -714,8 +722,8 @@ export class NatGateway {
    * (a dead node's next hop replaced or dropped): one transaction, in the one
    * write queue, asserting the lock when one is set. The objects are found
    * from the dead chassis's rows (the chassis_name indexes: O(affected)) and
-   * the owner's egress policies (a scan of NB's router policies, for now);
-   * no plan of the whole state. A later
+   * the owner's egress subnets naming a dead node (the egress index): no
+   * scan, no plan of the whole state. A later
    * apply over the same chassis keeps what this wrote (placement keeps the
    * chassis a port has).
    */
@@ -738,15 +746,9 @@ export class NatGateway {
     const owner = opts.owner ?? DEFAULT_OWNER;
     const gone = new Set(dead);
     const ids = this.objectsOn(owner, gone);
-    // centralized egress: the owner's reroute policies, whose subnets name a dead node
-    const nb = this.view();
+    // centralized egress: the owner's subnets whose gatewayNode names a dead node (by name or hostname), by the egress index
     const hostOf = new Map(this.chassis().map((c) => [c.name, c.hostname]));
-    for (const r of nb.table('Logical_Router_Policy').values()) {
-      if (r.external_ids.get(OWNER_KEY) !== owner || r.external_ids.get(KIND_KEY) !== 'Subnet') continue;
-      const id = objectId('Subnet', r.external_ids.get(NAME_KEY) ?? '');
-      const s = this.store.get(owner, id);
-      if (s?.kind === 'Subnet' && s.gatewayNode?.some((g) => [...gone].some((c) => g.node === c || g.node === hostOf.get(c)))) ids.add(id);
-    }
+    for (const id of this.egress.subnetsOf(owner, [...gone].flatMap((c) => [c, hostOf.get(c) ?? c]))) ids.add(id);
     const objects = this.storedObjects(owner, ids);
     const live = new Set(this.chassis().map((c) => c.name).filter((n) => !gone.has(n)));
     return { manifest: { objects, notices: [] }, opts: { ...opts, mode: 'merge', live, rows: failoverRow } };
