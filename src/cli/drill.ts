@@ -31,7 +31,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { existsSync, openSync } from 'node:fs';
+import { closeSync, existsSync, openSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -269,6 +269,7 @@ class Drill {
   startDaemon(d: NodeDaemon): void {
     const fd = openSync(d.log, 'a');
     d.child = spawn(process.execPath, [NATGWD, '--config', d.config], { stdio: ['ignore', fd, fd], env: { ...process.env, OVN_NB_DB: '', OVN_SB_DB: '' } });
+    closeSync(fd); // (the daemon has its own copy)
   }
 
   async status(d: NodeDaemon): Promise<{ ready?: boolean; role?: string; liveness?: Record<string, string> } | undefined> {
