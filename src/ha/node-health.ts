@@ -217,14 +217,18 @@ export class NodeHealth {
     try {
       const rundir = this.cfg.ovnRundir ?? this.env.OVN_RUNDIR ?? '/var/run/ovn';
       const ovsDb = this.cfg.ovsDb ?? `unix:${path.join(this.env.OVS_RUNDIR ?? '/var/run/openvswitch', 'db.sock')}`;
-      const results: CheckResult[] = [];
-      for (const c of this.checks) {
-        if (c === 'ovn-controller') results.push(await checkController(rundir));
-        else if (c === 'ovs-vswitchd') results.push(await checkVswitchd(this.cfg.ovsRundir ?? this.env.OVS_RUNDIR ?? '/var/run/openvswitch'));
-        else if (c === 'bridge-mappings') results.push(await checkBridgeMappings(ovsDb, this.cfg.providerNetworks));
-        else if (c === 'uplink') for (const u of this.cfg.uplinks ?? []) results.push(await checkUplink(u));
-        else if (c === 'ip-forward') results.push(await checkIpForward());
-      }
+      // (at once: one that waits on a stuck daemon, up to its timeout, must not delay the others)
+      const results = (
+        await Promise.all(
+          this.checks.map((c): Promise<CheckResult | CheckResult[]> => {
+            if (c === 'ovn-controller') return checkController(rundir);
+            if (c === 'ovs-vswitchd') return checkVswitchd(this.cfg.ovsRundir ?? this.env.OVS_RUNDIR ?? '/var/run/openvswitch');
+            if (c === 'bridge-mappings') return checkBridgeMappings(ovsDb, this.cfg.providerNetworks);
+            if (c === 'uplink') return Promise.all((this.cfg.uplinks ?? []).map((u) => checkUplink(u)));
+            return checkIpForward();
+          }),
+        )
+      ).flat();
       const now = Date.now();
       const ctl = results.find((r) => r.check === 'ovn-controller');
       if (ctl && !ctl.ok) this.controllerDownSince ??= now;
