@@ -183,7 +183,6 @@ export class NodeHealth {
   private timer: NodeJS.Timeout | undefined;
   private state: HealthState = { healthy: true, since: Date.now(), checks: [], reason: '' };
   private controllerDownSince: number | undefined;
-  private running = false;
   readonly checks: HealthCheckName[];
 
   constructor(
@@ -201,7 +200,10 @@ export class NodeHealth {
   /** Checks once (the first state), then every intervalMs. */
   async start(): Promise<HealthState> {
     await this.run();
-    this.timer = setInterval(() => void this.run(), this.cfg.intervalMs ?? 500);
+    this.timer = setInterval(() => {
+      // each check on its own: one waiting on a stuck daemon (up to its timeout) delays no other
+      for (const c of this.checks) void this.runOne(c);
+    }, this.cfg.intervalMs ?? 500);
     this.timer.unref();
     return this.state;
   }
@@ -210,39 +212,51 @@ export class NodeHealth {
     clearInterval(this.timer);
   }
 
-  /** One round of every check. */
-  async run(): Promise<HealthState> {
-    if (this.running) return this.state;
-    this.running = true;
+  /** the last result of each check, and the checks in flight */
+  private readonly last = new Map<HealthCheckName, CheckResult[]>();
+  private readonly inFlight = new Set<HealthCheckName>();
+
+  private check(c: HealthCheckName): Promise<CheckResult[]> {
+    const rundir = this.cfg.ovnRundir ?? this.env.OVN_RUNDIR ?? '/var/run/ovn';
+    const ovsRundir = this.cfg.ovsRundir ?? this.env.OVS_RUNDIR ?? '/var/run/openvswitch';
+    const ovsDb = this.cfg.ovsDb ?? `unix:${path.join(ovsRundir, 'db.sock')}`;
+    if (c === 'ovn-controller') return checkController(rundir).then((r) => [r]);
+    if (c === 'ovs-vswitchd') return checkVswitchd(ovsRundir).then((r) => [r]);
+    if (c === 'bridge-mappings') return checkBridgeMappings(ovsDb, this.cfg.providerNetworks).then((r) => [r]);
+    if (c === 'uplink') return Promise.all((this.cfg.uplinks ?? []).map((u) => checkUplink(u)));
+    return checkIpForward().then((r) => [r]);
+  }
+
+  private async runOne(c: HealthCheckName): Promise<void> {
+    if (this.inFlight.has(c)) return;
+    this.inFlight.add(c);
     try {
-      const rundir = this.cfg.ovnRundir ?? this.env.OVN_RUNDIR ?? '/var/run/ovn';
-      const ovsDb = this.cfg.ovsDb ?? `unix:${path.join(this.env.OVS_RUNDIR ?? '/var/run/openvswitch', 'db.sock')}`;
-      // (at once: one that waits on a stuck daemon, up to its timeout, must not delay the others)
-      const results = (
-        await Promise.all(
-          this.checks.map((c): Promise<CheckResult | CheckResult[]> => {
-            if (c === 'ovn-controller') return checkController(rundir);
-            if (c === 'ovs-vswitchd') return checkVswitchd(this.cfg.ovsRundir ?? this.env.OVS_RUNDIR ?? '/var/run/openvswitch');
-            if (c === 'bridge-mappings') return checkBridgeMappings(ovsDb, this.cfg.providerNetworks);
-            if (c === 'uplink') return Promise.all((this.cfg.uplinks ?? []).map((u) => checkUplink(u)));
-            return checkIpForward();
-          }),
-        )
-      ).flat();
-      const now = Date.now();
-      const ctl = results.find((r) => r.check === 'ovn-controller');
-      if (ctl && !ctl.ok) this.controllerDownSince ??= now;
-      else this.controllerDownSince = undefined;
-      const grace = this.cfg.controllerGraceMs ?? 10_000;
-      const failing = results.filter((r) => !r.ok && !(r.check === 'ovn-controller' && now - this.controllerDownSince! < grace));
-      const healthy = failing.length === 0;
-      const reason = failing.map((r) => `${r.check}: ${r.detail}`).join('; ');
-      const changed = healthy !== this.state.healthy;
-      this.state = { healthy, since: changed ? now : this.state.since, checks: results, reason };
-      if (changed) this.onChange(this.state);
-      return this.state;
+      this.last.set(c, await this.check(c));
     } finally {
-      this.running = false;
+      this.inFlight.delete(c);
     }
+    this.decide();
+  }
+
+  /** Every check once, at once; the state decided from them. */
+  async run(): Promise<HealthState> {
+    await Promise.all(this.checks.map((c) => this.runOne(c)));
+    return this.state;
+  }
+
+  /** The node's state from the last result of each check. */
+  private decide(): void {
+    const results = this.checks.flatMap((c) => this.last.get(c) ?? []);
+    const now = Date.now();
+    const ctl = results.find((r) => r.check === 'ovn-controller');
+    if (ctl && !ctl.ok) this.controllerDownSince ??= now;
+    else this.controllerDownSince = undefined;
+    const grace = this.cfg.controllerGraceMs ?? 10_000;
+    const failing = results.filter((r) => !r.ok && !(r.check === 'ovn-controller' && now - this.controllerDownSince! < grace));
+    const healthy = failing.length === 0;
+    const reason = failing.map((r) => `${r.check}: ${r.detail}`).join('; ');
+    const changed = healthy !== this.state.healthy;
+    this.state = { healthy, since: changed ? now : this.state.since, checks: results, reason };
+    if (changed) this.onChange(this.state);
   }
 }
