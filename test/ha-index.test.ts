@@ -6,10 +6,9 @@
  */
 import t from 'tap';
 import { OvsdbClient } from '../src/ovsdb/client.js';
-import type { ChangeEvent } from '../src/ovsdb/replica.js';
 import type { NbTables } from '../src/models/ovn-nb.js';
 import type { SbTables } from '../src/models/ovn-sb.js';
-import { GatewayIndex } from '../src/ha/index.js';
+import { GatewayIndex, INDEX_NB_TABLES } from '../src/ha/index.js';
 import { addChassisRows } from '../tools/sandbox-lib.js';
 import { nbctl, withSandbox } from './helpers/sandbox.js';
 import { until } from './helpers/util.js';
@@ -27,18 +26,12 @@ t.teardown(async () => {
   await nbc.close();
   await sbc.close();
 });
-const TABLES = ['Logical_Router_Port', 'Gateway_Chassis', 'HA_Chassis_Group', 'HA_Chassis', 'Logical_Router_Policy'] as const;
-const nb = nbc.replica<NbTables>({ tables: Object.fromEntries(TABLES.map((x) => [x, true])) });
+const nb = nbc.replica<NbTables>({ tables: Object.fromEntries(INDEX_NB_TABLES.map((x) => [x, true])) });
 const sbr = sbc.replica<SbTables>({ tables: { Chassis: { columns: ['name'] }, Port_Binding: { columns: ['logical_port', 'chassis'] } } });
 await Promise.all([nbc.connect(20_000), sbc.connect(20_000), nb.ready, sbr.ready]);
 const index = new GatewayIndex();
 // what the replicas hold at the start, as inserts; then every commit
-const rows = (rep: { table(n: string): { values(): Iterable<unknown> } }, tables: readonly string[]): ChangeEvent[] =>
-  tables.flatMap((table) => [...rep.table(table).values()].map((row) => ({ table, kind: 'insert' as const, row: row as ChangeEvent['row'] })));
-index.noteNb(rows(nb as never, TABLES));
-index.noteSb(rows(sbr as never, ['Chassis', 'Port_Binding']));
-nb.onCommit((c) => index.noteNb(c));
-sbr.onCommit((c) => index.noteSb(c));
+index.follow(nb, sbr);
 
 t.test('gateway ports by chassis, followed change by change', async (t) => {
   await nbctl(sb, 'lr-add', 'r1', '--', 'lrp-add', 'r1', 'r1-ext', '00:00:00:00:01:01', '10.0.0.1/24', '--', 'lr-add', 'r2', '--', 'lrp-add', 'r2', 'r2-ext', '00:00:00:00:02:01', '10.0.1.1/24');

@@ -70,7 +70,6 @@ t.test('a silent node: suspect, dead, failed over; back: returning, held down, t
   await until(`${c} gone from the gateway port`, async () => !(await gcs()).includes(c), 10_000);
   const ms = Date.now() - t0;
   t.comment(`SIGSTOP of the node's daemon to the failover in NB: ${ms} ms (pings every 100 ms, dead after 3 unanswered; ovn-nbctl polled)`);
-  t.ok(ms < 3000, `failed over before OVN's own BFD would (${ms} ms)`);
   const after = await gcs();
   t.equal(after[0], before[1], 'ovn-nbctl: the next one leads');
   t.equal(after.length, 3, 'and a spare fills the lowest priority');

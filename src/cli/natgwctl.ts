@@ -27,7 +27,7 @@ import { formatObjects, formatPlan, formatTable, type OutputFormat } from './out
 import { Progress } from './progress.js';
 import { callDaemon, DaemonError, DEFAULT_DAEMON_SOCKET, followDaemon } from './daemon-client.js';
 import { formatEvent, type NatgwEvent } from '../daemon/events.js';
-import { formatStatus, type StatusParts } from '../daemon/status-text.js';
+import { formatFailover, formatStatus, type FailoverRecord, type StatusParts } from '../daemon/status-text.js';
 import { existsSync } from 'node:fs';
 import { sourceOf } from '../nat/manifest.js';
 import yaml from 'js-yaml';
@@ -351,7 +351,7 @@ function program(run: Run): Command {
         run.progress.done();
       }
       if (o.output === 'json') return void run.out.write(`${JSON.stringify(load, null, 2)}\n`);
-      // (-o wide through the daemon: the liveness state too: dead, draining, watched, unknown)
+      // (-o wide through the daemon: the liveness state too: alive, suspect, dead, returning, draining, this-node, unhealthy, unknown)
       const state = (c: ChassisLoad) => (c as ChassisLoad & { state?: string }).state ?? '-';
       const rows = load.map((c) => [c.chassis, c.hostname || '-', String(c.active.length), String(c.standby.length), String(c.bound.length), ...(o.output === 'wide' ? [state(c), c.active.join(',') || '-', c.bound.join(',') || '-'] : [])]);
       const head = ['CHASSIS', 'HOSTNAME', 'ACTIVE', 'STANDBY', 'BOUND', ...(o.output === 'wide' ? ['STATE', 'ACTIVE-PORTS', 'BOUND-PORTS'] : [])];
@@ -411,10 +411,10 @@ function program(run: Run): Command {
     .description('the failovers of the daemon, newest last (needs the daemon)')
     .addOption(new Option('-o, --output <FORMAT>', 'text (default) or json').choices(['text', 'json']).default('text'))
     .action(async (o: { output: string }, cmd: Command) => {
-      const list = (await callDaemon(target(cmd, 'failovers'), 'failovers')) as { at: string; cause: string; chassis: string[]; objects: string[]; ms: number }[];
+      const list = (await callDaemon(target(cmd, 'failovers'), 'failovers')) as FailoverRecord[];
       if (o.output === 'json') return void run.out.write(`${JSON.stringify(list, null, 2)}\n`);
       if (list.length === 0) return void run.err.write('No failovers yet.\n');
-      for (const f of list) run.out.write(`${f.at} ${f.cause} ${f.chassis.join(',')}: ${f.objects.join(' ') || '(nothing)'} ${f.ms} ms\n`);
+      for (const f of list) run.out.write(formatFailover(f));
     });
 
   p.on('command:*', (ops: string[]) => {

@@ -40,8 +40,8 @@ export interface DaemonConfig {
   leaderLock: string;
   /**
    * This node's SB chassis name: the daemon then holds that chassis's node
-   * lock while it runs (src/ha/liveness.ts), so that the leader learns at
-   * once when this node dies; none: the node is not watched this way.
+   * lock while the node is healthy (src/ha/liveness.ts), so that the leader
+   * learns at once when this node dies; none: the node is not watched this way.
    */
   chassis?: string;
   /**
@@ -82,10 +82,19 @@ const str: Check = (v, key) => {
 const int =
   (min: number, max: number): Check =>
   (v, key) => {
-    if (typeof v === 'string' && /^\d+$/.test(v)) v = Number(v);
     if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) throw new ConfigError(`${key}: must be an integer from ${min} to ${max}, got ${JSON.stringify(v)}`);
     return v;
   };
+/** Every key of a map checked by its own check (`name(k)` names it in errors); an unknown key refused, listing the known. */
+function checkKeys(m: Record<string, unknown>, keys: Record<string, Check>, name: (k: string) => string): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(m)) {
+    const check = keys[k];
+    if (!check) throw new ConfigError(`${name(k)}: unknown key (known: ${Object.keys(keys).join(', ')})`);
+    out[k] = check(v, name(k));
+  }
+  return out;
+}
 const strList: Check = (v, key) => {
   if (typeof v === 'string') v = v.split(',').filter(Boolean);
   if (!Array.isArray(v) || v.some((x) => typeof x !== 'string' || x === '')) throw new ConfigError(`${key}: must be a list of names, got ${JSON.stringify(v)}`);
@@ -125,10 +134,7 @@ const KEYS: Record<string, Check> = {
     if (typeof v !== 'string' || !(LOG_LEVELS as readonly string[]).includes(v)) throw new ConfigError(`${key}: must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(v)}`);
     return v;
   },
-  gatewayChassis: (v, key) => {
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > 5) throw new ConfigError(`${key}: must be an integer from 1 to 5, got ${JSON.stringify(v)}`);
-    return v;
-  },
+  gatewayChassis: int(1, 5),
   clusterRouter: str,
   chassis: str,
   leaderLock: (v, key) => {
@@ -138,12 +144,7 @@ const KEYS: Record<string, Check> = {
   },
   health: (v, key) => {
     if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new ConfigError(`${key}: must be a map (${Object.keys(HEALTH_KEYS).join(', ')})`);
-    const out: Record<string, unknown> = {};
-    for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
-      const check = HEALTH_KEYS[k];
-      if (!check) throw new ConfigError(`${key}.${k}: unknown key (known: ${Object.keys(HEALTH_KEYS).join(', ')})`);
-      out[k] = check(x, `${key}.${k}`);
-    }
+    const out = checkKeys(v as Record<string, unknown>, HEALTH_KEYS, (k) => `${key}.${k}`);
     const checks = (out.checks as string[] | undefined) ?? [];
     if (checks.includes('uplink') && !(out.uplinks as string[] | undefined)?.length) throw new ConfigError(`${key}.uplinks: the uplink check needs the uplink interfaces`);
     return out;
@@ -182,13 +183,7 @@ export function parseConfigText(text: string, file: string): Partial<DaemonConfi
   }
   if (doc === undefined || doc === null) return {};
   if (typeof doc !== 'object' || Array.isArray(doc)) throw new ConfigError(`${file}: must be a map of keys (${Object.keys(KEYS).join(', ')})`);
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(doc as Record<string, unknown>)) {
-    const check = KEYS[k];
-    if (!check) throw new ConfigError(`${file}: ${k}: unknown key (known: ${Object.keys(KEYS).join(', ')})`);
-    out[k] = check(v, `${file}: ${k}`);
-  }
-  return out as Partial<DaemonConfig>;
+  return checkKeys(doc as Record<string, unknown>, KEYS, (k) => `${file}: ${k}`) as Partial<DaemonConfig>;
 }
 
 /** The whole configuration: flags over the file over the environment over the defaults. */

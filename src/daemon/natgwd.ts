@@ -35,11 +35,10 @@ import { Readiness } from './readiness.js';
 import { NodeLiveness, NodeLock, type DeathCause } from '../ha/liveness.js';
 import { NodeHealth, type HealthState } from '../ha/node-health.js';
 import { GatewayIndex } from '../ha/index.js';
-import type { ChangeEvent } from '../ovsdb/replica.js';
 import { isGatewayCapable } from '../gateway/chassis.js';
 import type { DirObject } from './directory.js';
 import type { Plan } from '../nat/plan.js';
-import { formatStatus, type StatusParts } from './status-text.js';
+import { formatFailover, formatStatus, type FailoverRecord, type StatusParts } from './status-text.js';
 
 /** The kinds `get` lists. */
 const KINDS = ['OvnEip', 'OvnFip', 'OvnSnatRule', 'OvnDnatRule', 'Vip', 'Vpc', 'Subnet', 'Vlan', 'ProviderNetwork', 'ConfigMap'];
@@ -56,6 +55,9 @@ function version(): string {
 
 /** OVS vlog levels as ovs-appctl vlog/set takes them, to pino's. */
 const VLOG: Record<string, DaemonConfig['logLevel']> = { emer: 'fatal', err: 'error', warn: 'warn', info: 'info', dbg: 'debug', off: 'fatal' };
+
+/** A flag's ms, a number when it is digits (else kept, for the config's check to refuse, naming the flag). */
+const msFlag = (v: string): number => (/^\d+$/.test(v) ? Number(v) : (v as unknown as number));
 
 function parseArgs(argv: string[]): Flags {
   const p = new Command('ovn-natgwd')
@@ -101,8 +103,8 @@ function parseArgs(argv: string[]): Flags {
     ...(o.leaderLock !== undefined ? { leaderLock: o.leaderLock } : {}),
     ...(o.chassis ? { chassis: o.chassis } : {}),
     ...(o.failback ? { failback: o.failback as 'preempt' | 'no-preempt' } : {}),
-    ...(o.pingMs !== undefined ? { pingMs: o.pingMs as unknown as number } : {}),
-    ...(o.holdDownMs !== undefined ? { holdDownMs: o.holdDownMs as unknown as number } : {}),
+    ...(o.pingMs !== undefined ? { pingMs: msFlag(o.pingMs) } : {}),
+    ...(o.holdDownMs !== undefined ? { holdDownMs: msFlag(o.holdDownMs) } : {}),
     ...(o.detach ? { detach: true } : {}),
     ...(o.logFile ? { logFile: o.logFile } : {}),
   };
@@ -229,7 +231,7 @@ class Daemon {
     this.indexGateways();
     this.reconciler = new Reconciler(this.gw, this.reconcileOptions());
     // one daemon of several writes: the holder of the leader lock; the others stand by, replicas warm
-    // this node's own health: its chassis's node lock, held while the daemon runs (taken from a leader that holds it as dead)
+    // this node's own lock: its chassis's node lock, held while the node is healthy (taken from a leader that holds it as dead)
     if (this.config.chassis) await this.holdNodeLock(this.config.chassis);
     const lock = this.config.leaderLock;
     const leader = lock ? await this.gw.nbClient.lock(lock) : true;
@@ -258,15 +260,7 @@ class Daemon {
 
   /** Feeds the index what the replicas hold now, then each commit (O(change)). */
   private indexGateways(): void {
-    const rows = (rep: { table(n: string): { values(): Iterable<unknown> } }, tables: readonly string[]): ChangeEvent[] =>
-      tables.flatMap((table) => [...rep.table(table).values()].map((row) => ({ table, kind: 'insert' as const, row: row as ChangeEvent['row'] })));
-    const nb = this.gw.nb as never;
-    this.index.noteNb(rows(nb, ['Gateway_Chassis', 'HA_Chassis', 'Logical_Router_Port', 'HA_Chassis_Group', 'Logical_Router_Policy']));
-    this.gw.nb.onCommit((c) => this.index.noteNb(c));
-    if (this.gw.sb) {
-      this.index.noteSb(rows(this.gw.sb as never, ['Chassis', 'Port_Binding']));
-      this.gw.sb.onCommit((c) => this.index.noteSb(c));
-    }
+    this.index.follow(this.gw.nb, this.gw.sb);
   }
 
   /** per chassis failed over: the gateway ports it led then (a failback with preempt gives them back) */
@@ -619,11 +613,11 @@ class Daemon {
         },
       });
     }
-    a.register('natgw/failovers', { unixctl: () => this.failovers.map((f) => `${f.at} ${f.cause} ${f.chassis.join(',')}: ${f.objects.join(' ') || '(nothing)'} ${f.ms} ms\n`).join('') });
+    a.register('natgw/failovers', { unixctl: () => this.failovers.map(formatFailover).join('') });
     a.register('chassis', {
       rpc: () => {
         if (!this.ready) throw new RpcError(-32000, 'not ready: the replicas are still being read');
-        // with what liveness and the operator say of each: dead, draining, watched (its node holds its lock), or unknown
+        // with what liveness and the operator say of each (chassisState)
         return this.gw.gatewayLoad().map((c) => ({ ...c, state: this.chassisState(c.chassis) }));
       },
     });
@@ -755,15 +749,15 @@ class Daemon {
   }
 
   /** the last failovers (at most 100), newest last */
-  private readonly failovers: { at: string; cause: string; chassis: string[]; objects: string[]; transacted: boolean; ms: number }[] = [];
+  private readonly failovers: (FailoverRecord & { transacted: boolean })[] = [];
 
   /**
    * A failover of `chassis` (taken as dead): their gateway slots and egress
    * next hops moved to the chassis left, in one transaction (NatGateway.failover),
    * an event and a log line with the cause, the objects moved and the time.
-   * Until liveness decides it (issue 16), it is asked for (`failover`,
-   * `ovs-appctl natgw/failover`); a later reconcile over every SB chassis keeps
-   * the new actives and fills a free slot at the lowest priority.
+   * Liveness asks for it (a node lock released, a node silent or absent), and
+   * so may an operator (`failover`, `ovs-appctl natgw/failover`); a later
+   * reconcile over the same live set keeps the new actives.
    */
   private async failover(chassis: string[], cause: string): Promise<{ transacted: boolean; objects: string[]; ms: number }> {
     this.mayWrite();
@@ -772,8 +766,9 @@ class Daemon {
       const led = this.index.portsOf(c).filter((p) => p.active && !p.port.startsWith('group:')).map((p) => p.port);
       if (led.length) this.ledBefore.set(c, led);
     }
-    // (with the chassis found dead before: none of them may fill a slot)
-    const r = await this.gw.failover([...new Set([...(this.liveness?.dead() ?? []), ...chassis])], this.writeOptions());
+    // (with the chassis liveness takes as down, dead or returning in hold-down: none of them may fill
+    // a slot, as in the reconciles' live set, so that a reconcile does not undo what this writes)
+    const r = await this.gw.failover([...new Set([...(this.liveness?.down() ?? []), ...chassis])], this.writeOptions());
     const ms = Math.round((performance.now() - t0) * 10) / 10;
     const f = { at: new Date().toISOString(), cause, chassis, objects: r.objects, transacted: r.transacted, ms };
     this.failovers.push(f);

@@ -24,3 +24,16 @@ export function formatStatus(s: StatusParts): string {
     '',
   ].join('\n');
 }
+
+/** One failover of the daemon's history (its `failovers` method), for `ovs-appctl natgw/failovers` and `ovn-natgwctl failovers` alike. */
+export interface FailoverRecord {
+  at: string;
+  cause: string;
+  chassis: string[];
+  objects: string[];
+  ms: number;
+}
+
+export function formatFailover(f: FailoverRecord): string {
+  return `${f.at} ${f.cause} ${f.chassis.join(',')}: ${f.objects.join(' ') || '(nothing)'} ${f.ms} ms\n`;
+}

@@ -12,7 +12,16 @@
  * set or a policy changing re-derives only the port, group or policy it
  * belongs to.
  */
-import type { ChangeEvent } from '../ovsdb/replica.js';
+import type { ChangeEvent, Replica } from '../ovsdb/replica.js';
+
+/** The NB and SB tables the index reads (a replica that feeds it must hold them). */
+export const INDEX_NB_TABLES = ['Logical_Router_Port', 'Gateway_Chassis', 'HA_Chassis_Group', 'HA_Chassis', 'Logical_Router_Policy'] as const;
+export const INDEX_SB_TABLES = ['Chassis', 'Port_Binding'] as const;
+
+/** What a replica holds now, as inserts (the index's first feed). */
+function asInserts(rep: Replica<any>, tables: readonly string[]): ChangeEvent[] {
+  return tables.flatMap((table) => [...rep.table(table).values()].map((row) => ({ table, kind: 'insert' as const, row: row as ChangeEvent['row'] })));
+}
 
 type Row = { _uuid: string } & Record<string, unknown>;
 
@@ -27,6 +36,21 @@ export interface ChassisEntry {
 }
 
 export class GatewayIndex {
+  /** Fed what the replicas hold now, then every commit of theirs (then: after `extra`, a commit's other readers). */
+  follow(nb: Replica<any>, sb?: Replica<any>, extra?: () => void): void {
+    this.noteNb(asInserts(nb, INDEX_NB_TABLES));
+    nb.onCommit((c) => {
+      this.noteNb(c);
+      extra?.();
+    });
+    if (!sb) return;
+    this.noteSb(asInserts(sb, INDEX_SB_TABLES));
+    sb.onCommit((c) => {
+      this.noteSb(c);
+      extra?.();
+    });
+  }
+
   /** Gateway_Chassis / HA_Chassis rows */
   private readonly member = new Map<string, PortChassis>();
   /** member row -> the port (or group:NAME) holding it */

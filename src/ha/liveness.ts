@@ -91,7 +91,6 @@ interface Watch {
 export class NodeLiveness {
   private readonly w = new Map<string, Watch>();
   private readonly byLock = new Map<string, string>();
-  private connected = true;
   private readonly off: (() => void)[] = [];
   private timer: NodeJS.Timeout | undefined;
   private readonly pingMs: number;
@@ -114,16 +113,12 @@ export class NodeLiveness {
     const locked = (name: string, how?: string) => this.granted(name, how);
     const stolen = (name: string) => this.stolen(name);
     const down = () => {
-      this.connected = false;
       for (const x of this.w.values()) {
         x.state = 'asked';
         delete x.pingAt;
       }
     };
-    const up = () => {
-      this.connected = true;
-      void this.reask();
-    };
+    const up = () => void this.reask();
     client.on('locked', locked);
     client.on('stolen', stolen);
     client.on('disconnected', down);
@@ -160,7 +155,7 @@ export class NodeLiveness {
   /** After our own session came back: every lock asked for anew (what was known is void). */
   private async reask(): Promise<void> {
     for (const [c, x] of [...this.w]) {
-      if (this.stopped || !this.connected) return;
+      if (this.stopped || !this.client.connected) return;
       await this.client.unlock(x.lock).catch(() => undefined);
       await this.ask(c, { lock: x.lock, state: 'asked', heardAt: this.now() }).catch(() => undefined);
     }
@@ -197,7 +192,7 @@ export class NodeLiveness {
   }
 
   private tick(): void {
-    if (!this.connected || this.stopped) return;
+    if (!this.client.connected || this.stopped) return;
     const now = this.now();
     for (const [c, x] of this.w) {
       if (x.state === 'unknown' && this.absentMs !== undefined && now - (x.unheldAt ?? now) >= this.absentMs) {
@@ -330,17 +325,11 @@ export class NodeLock {
     this.off.push(() => client.off('stolen', stolen), () => client.off('connected', up));
     // (a check that it holds the lock while healthy, in case a hand-over was missed: taken again)
     const timer = setInterval(() => {
-      if (this.healthy && client.connected && !client.hasLock(lock)) {
-        this.missed++;
-        this.take();
-      }
+      if (this.healthy && client.connected && !client.hasLock(lock)) this.take();
     }, 500);
     timer.unref();
     this.off.push(() => clearInterval(timer));
   }
-
-  /** times the lock was found not held while healthy, and taken again */
-  missed = 0;
 
   get lock(): string {
     return nodeLock(this.chassis);
@@ -350,10 +339,6 @@ export class NodeLock {
   async start(): Promise<void> {
     this.take();
     await this.busy;
-  }
-
-  get held(): boolean {
-    return this.client.hasLock(this.lock);
   }
 
   /** Healthy: hold the lock; unhealthy: let it go (the leader is granted it). */
