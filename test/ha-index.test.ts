@@ -8,7 +8,7 @@ import t from 'tap';
 import { OvsdbClient } from '../src/ovsdb/client.js';
 import type { NbTables } from '../src/models/ovn-nb.js';
 import type { SbTables } from '../src/models/ovn-sb.js';
-import { GatewayIndex, INDEX_NB_TABLES } from '../src/ha/index.js';
+import { GatewayIndex, INDEX_BFD_COLUMNS, INDEX_NB_TABLES } from '../src/ha/index.js';
 import { addChassisRows } from '../tools/sandbox-lib.js';
 import { nbctl, withSandbox } from './helpers/sandbox.js';
 import { until } from './helpers/util.js';
@@ -27,7 +27,7 @@ t.teardown(async () => {
   await sbc.close();
 });
 const nb = nbc.replica<NbTables>({ tables: Object.fromEntries(INDEX_NB_TABLES.map((x) => [x, true])) });
-const sbr = sbc.replica<SbTables>({ tables: { Chassis: { columns: ['name'] }, Port_Binding: { columns: ['logical_port', 'chassis'] } } });
+const sbr = sbc.replica<SbTables>({ tables: { Chassis: { columns: ['name'] }, Port_Binding: { columns: ['logical_port', 'chassis'] }, BFD: { columns: INDEX_BFD_COLUMNS } } });
 await Promise.all([nbc.connect(20_000), sbc.connect(20_000), nb.ready, sbr.ready]);
 const index = new GatewayIndex();
 // what the replicas hold at the start, as inserts; then every commit
@@ -76,7 +76,13 @@ t.test("SB: the chassis a gateway port's chassisredirect port is bound to", asyn
   await sbctl('set', 'Port_Binding', 'cr-r1-ext', `chassis=${ch}`);
   await until('the binding', () => index.boundOf('r1-ext') === 'pc-node-2');
   t.pass('bound to pc-node-2, as SB says');
+  t.same(index.boundPortsOf('pc-node-2'), ['r1-ext'], 'pc-node-2 has r1-ext bound to it');
+  t.match(index.bindingOf('r1-ext'), { chassis: ch }, 'the binding row and its chassis (the write guard of a stale BFD session)');
+  await nbctl(sb, 'create', 'BFD', 'logical_port=r1-ext', 'dst_ip=10.0.0.254', 'min_rx=200', 'detect_mult=4');
+  await until("northd's SB session", () => index.sessionsOf('r1-ext').length === 1);
+  t.match(index.sessionsOf('r1-ext'), [{ logical_port: 'r1-ext', dst_ip: '10.0.0.254', detectMs: 800 }], 'the SB BFD session of r1-ext, with its detection time');
   await sbctl('clear', 'Port_Binding', 'cr-r1-ext', 'chassis');
   await until('unbound', () => index.boundOf('r1-ext') === undefined);
-  t.pass('unbound');
+  t.same(index.boundPortsOf('pc-node-2'), [], 'unbound: pc-node-2 has none');
+  t.match(index.bindingOf('r1-ext'), { chassis: null }, 'the binding row, with no chassis');
 });

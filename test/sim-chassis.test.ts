@@ -10,20 +10,11 @@
  * ovs-vswitchd keeps answering BFD, so OVN sees the chassis alive).
  */
 import t from 'tap';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
-import { addChassis } from '../tools/chassis-lib.js';
-import { nbctl, withSandbox } from './helpers/sandbox.js';
+import { nbctl, sbctl as sbctlOn, withChassis } from './helpers/sandbox.js';
 import { until } from './helpers/util.js';
 
-const exec = promisify(execFile);
-const sb = await withSandbox(t);
-const sbctl = async (...args: string[]) => (await exec('ovn-sbctl', [`--db=${sb.sbRemote}`, '--timeout=10', ...args])).stdout.trim();
-const { net, chassis } = await addChassis(sb, 3, 2);
-t.teardown(async () => {
-  for (const c of chassis) await c.stop();
-  await net.stop();
-});
+const { sb, chassis } = await withChassis(t, 3, 2);
+const sbctl = (...args: string[]) => sbctlOn(sb, ...args);
 const [gw1, gw2, hv1] = chassis;
 
 await nbctl(

@@ -41,7 +41,7 @@ import { OvsdbClient } from '../ovsdb/client.js';
 import type { NbTables } from '../models/ovn-nb.js';
 import type { SbTables } from '../models/ovn-sb.js';
 import type { Replica } from '../ovsdb/replica.js';
-import { GatewayIndex, INDEX_NB_TABLES } from '../ha/index.js';
+import { GatewayIndex, INDEX_BFD_COLUMNS, INDEX_NB_TABLES } from '../ha/index.js';
 import { callDaemon } from './daemon-client.js';
 import { startSandbox, type Sandbox } from '../sandbox/sandbox-lib.js';
 import { addChassis, type SimChassis, type SimNetwork } from '../sandbox/chassis-lib.js';
@@ -117,7 +117,7 @@ class Observer {
 
   async start(): Promise<void> {
     this.nb = this.nbc.replica<NbTables>({ tables: Object.fromEntries(INDEX_NB_TABLES.map((x) => [x, true])) });
-    this.sb = this.sbc.replica<SbTables>({ tables: { Chassis: { columns: ['name'] }, Port_Binding: { columns: ['logical_port', 'chassis', 'type'], where: [['type', '==', 'chassisredirect']] } } });
+    this.sb = this.sbc.replica<SbTables>({ tables: { Chassis: { columns: ['name'] }, Port_Binding: { columns: ['logical_port', 'chassis', 'type'], where: [['type', '==', 'chassisredirect']] }, BFD: { columns: INDEX_BFD_COLUMNS } } });
     await Promise.all([this.nbc.connect(20_000), this.sbc.connect(20_000), this.nb.ready, this.sb.ready]);
     this.index.follow(this.nb, this.sb, () => this.check());
   }

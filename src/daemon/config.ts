@@ -62,6 +62,13 @@ export interface DaemonConfig {
    * failed over by the next one). Default false: such a chassis is unknown.
    */
   requireNodeDaemons?: boolean;
+  /**
+   * A BFD session whose status says up while its port is bound to no chassis,
+   * or to a dead one (ovn-org/ovn#320: src/ha/bfd-check.ts): withdraw (its SB
+   * status set down, so that ovn-northd drops its routes; the default) or
+   * report (an event and a log line only).
+   */
+  staleBfd?: 'withdraw' | 'report';
 }
 
 export const DEFAULT_CONFIG_FILE = '/etc/ovn-natgw/ovn-natgwd.yaml';
@@ -157,6 +164,10 @@ const KEYS: Record<string, Check> = {
   holdDownMs: int(0, 3_600_000),
   failback: (v, key) => {
     if (v !== 'preempt' && v !== 'no-preempt') throw new ConfigError(`${key}: must be preempt or no-preempt, got ${JSON.stringify(v)}`);
+    return v;
+  },
+  staleBfd: (v, key) => {
+    if (v !== 'withdraw' && v !== 'report') throw new ConfigError(`${key}: must be withdraw or report, got ${JSON.stringify(v)}`);
     return v;
   },
   metrics: (v, key) => {

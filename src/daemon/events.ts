@@ -2,7 +2,8 @@
  * The daemon's events: what an operator watches for, in the log and on the
  * socket (`events`, `ovn-natgwctl events -f`): a change applied, a drift
  * repaired, the directory refused, a gateway port moving to another chassis
- * (SB Port_Binding of its chassisredirect port), a BFD session's status, an
+ * (SB Port_Binding of its chassisredirect port), a BFD session's status, a
+ * BFD session nobody runs but still up (bfd-stale: ovn-org/ovn#320), an
  * object becoming ready or not (readiness.ts).
  * The last ones are kept for `events` without -f.
  */
@@ -10,7 +11,7 @@ import type { Logger } from 'pino';
 
 export interface NatgwEvent {
   time: string;
-  type: 'applied' | 'drift-repaired' | 'refused' | 'gateway' | 'bfd' | 'ready' | 'role' | 'failover' | 'liveness' | 'drain' | 'rebalance';
+  type: 'applied' | 'drift-repaired' | 'refused' | 'gateway' | 'bfd' | 'bfd-stale' | 'ready' | 'role' | 'failover' | 'liveness' | 'drain' | 'rebalance';
   [k: string]: unknown;
 }
 
@@ -47,6 +48,8 @@ export function formatEvent(e: NatgwEvent): string {
       return `${e.time} gateway ${String(e.port)}: now on ${e.chassis ?? '(no chassis)'}${e.previous ? ` (was ${String(e.previous)})` : ''}`;
     case 'bfd':
       return `${e.time} bfd ${String(e.logical_port)} -> ${String(e.dst_ip)}: ${String(e.status)}${e.previous ? ` (was ${String(e.previous)})` : ''}`;
+    case 'bfd-stale':
+      return `${e.time} bfd ${String(e.logical_port)} -> ${String(e.dst_ip)}: says ${String(e.status)} but ${e.reason === 'owner-dead' ? `its chassis ${String(e.owner)} is dead` : 'no chassis runs it'}: ${e.action === 'withdrawn' ? 'set down (its routes withdrawn)' : 'reported'}`;
     case 'ready':
       return `${e.time} ${String(e.object)}: ${e.ready ? 'ready' : `not ready: ${String(e.reason)}`}${e.was === 'new' ? ' (new)' : ''}`;
     case 'role':

@@ -41,6 +41,7 @@ export class Metrics {
     registers: [this.registry],
   });
   readonly failovers = new Counter({ name: 'ovn_natgw_failovers_total', help: 'failovers written, by cause', labelNames: ['cause'], registers: [this.registry] });
+  readonly staleBfd = new Counter({ name: 'ovn_natgw_bfd_stale_total', help: 'BFD sessions found up while their port is bound to no chassis or a dead one (ovn-org/ovn#320), by what was done: withdrawn (SB status set down) or reported', labelNames: ['action'], registers: [this.registry] });
   readonly nodeHealthy = new Gauge({ name: 'ovn_natgw_node_healthy', help: "1 while this node's own health checks pass (its node lock held); 0 while one fails", registers: [this.registry] });
   private server: Server | undefined;
 

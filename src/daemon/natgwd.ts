@@ -35,6 +35,8 @@ import { Readiness } from './readiness.js';
 import { NodeLiveness, NodeLock, type DeathCause } from '../ha/liveness.js';
 import { NodeHealth, type HealthState } from '../ha/node-health.js';
 import { GatewayIndex } from '../ha/index.js';
+import { BfdCrossCheck, type StaleSession } from '../ha/bfd-check.js';
+import { withdrawSessionOps } from '../gateway/bfd-status.js';
 import { isGatewayCapable } from '../gateway/chassis.js';
 import type { DirObject } from './directory.js';
 import type { Plan } from '../nat/plan.js';
@@ -228,6 +230,7 @@ class Daemon {
     if (this.stopping) return;
     this.watchEvents();
     this.watchSessions();
+    this.crossCheckBfd();
     this.indexGateways();
     this.reconciler = new Reconciler(this.gw, this.reconcileOptions());
     // one daemon of several writes: the holder of the leader lock; the others stand by, replicas warm
@@ -250,7 +253,16 @@ class Daemon {
     this.notify.startWatchdog(() => this.gw.nbClient.connected && (!this.gw.sbClient || this.gw.sbClient.connected));
     if (this.role === 'leader') void this.watchNodes();
     this.gw.sb?.onChange((e) => {
-      if (e.table === 'Chassis' && this.role === 'leader') this.watchNodesSoon();
+      if (e.table !== 'Chassis' || this.role !== 'leader') return;
+      this.watchNodesSoon();
+      // a gateway chassis's row deleted: its ovn-controller exited for good (ovn-appctl exit, not
+      // --restart), and OVN unbinds its ports; failed over at once, as a dead node
+      const name = String((e.row as { name?: unknown }).name);
+      if (e.kind === 'delete' && isGatewayCapable(e.row as never)) {
+        this.logger.warn({ chassis: name }, 'liveness: the SB Chassis row of a gateway chassis was deleted (its ovn-controller exited): failing over');
+        this.events.emit({ type: 'liveness', chassis: name, state: 'dead', cause: 'sb-chassis-deleted' });
+        void this.failover([name], 'sb-chassis-deleted').catch((err: Error) => this.logger.error({ chassis: name, err: err.message }, 'failover failed'));
+      }
     });
     this.logger.info({ role: this.role, ...(first ? { transacted: first.transacted, ok: first.ok, ...(first.error ? { error: first.error } : {}) } : {}) }, 'ready');
   }
@@ -261,6 +273,53 @@ class Daemon {
   /** Feeds the index what the replicas hold now, then each commit (O(change)). */
   private indexGateways(): void {
     this.index.follow(this.gw.nb, this.gw.sb);
+  }
+
+  /** stale BFD sessions (ovn-org/ovn#320), found from the index's SB side; the leader withdraws them */
+  private bfdCheck: BfdCrossCheck | undefined;
+  /** the stale sessions told already (uuid -> reason and owner): one event each, not one per commit */
+  private readonly staleTold = new Map<string, string>();
+
+  private crossCheckBfd(): void {
+    if (!this.gw.sbClient) return;
+    this.bfdCheck = new BfdCrossCheck({
+      index: this.index,
+      isDead: (c) => this.liveness?.stateOf(c) === 'dead',
+      onStale: (stale) => this.staleBfd(stale).catch((e: Error) => this.logger.error({ err: e.message }, 'stale BFD sessions: the withdrawal failed')),
+    });
+    this.index.onPortsChanged((ports) => this.bfdCheck?.portsChanged(ports));
+  }
+
+  /**
+   * BFD sessions up while nobody can run them: with staleBfd withdraw (the
+   * default) their SB status is set down in one guarded transaction, which
+   * ovn-northd copies to NB and so drops their routes from ECMP; with report,
+   * an event and a log line. Only the leader acts.
+   */
+  private async staleBfd(stale: StaleSession[]): Promise<void> {
+    if (this.role !== 'leader' || this.stopping) return;
+    const fresh = stale.filter((s) => this.staleTold.get(s.uuid) !== `${s.reason}:${s.owner ?? ''}:${s.status}`);
+    const withdraw = (this.config.staleBfd ?? 'withdraw') === 'withdraw';
+    if (!withdraw && fresh.length === 0) return;
+    let action: 'withdrawn' | 'reported' = 'reported';
+    let error: string | undefined;
+    if (withdraw) {
+      try {
+        await this.gw.sbClient!.transact(withdrawSessionOps(stale), { comment: 'ovn-natgw: BFD status withdrawn: nobody runs the session (ovn-org/ovn#320)' });
+        action = 'withdrawn';
+      } catch (e) {
+        // (a wait failed: the port was claimed or the status written meanwhile; the next commit looks again)
+        error = (e as Error).message;
+      }
+    }
+    for (const s of withdraw ? stale : fresh) {
+      this.staleTold.set(s.uuid, `${s.reason}:${s.owner ?? ''}:${s.status}`);
+      if (this.staleTold.size > 10_000) this.staleTold.delete(this.staleTold.keys().next().value!);
+      const why = s.reason === 'owner-dead' ? `its port is bound to ${s.owner}, which is dead` : `its port has been bound to no chassis for longer than its detection time (${s.detectMs} ms)`;
+      this.logger.warn({ logical_port: s.logical_port, dst_ip: s.dst_ip, status: s.status, reason: s.reason, ...(s.owner ? { owner: s.owner } : {}), action, ...(error ? { err: error } : {}) }, `BFD session says ${s.status} but nobody runs it: ${why}; ${action === 'withdrawn' ? 'its SB status set down (ovn-northd drops its routes)' : 'not withdrawn'}`);
+      this.events.emit({ type: 'bfd-stale', logical_port: s.logical_port, dst_ip: s.dst_ip, status: s.status, reason: s.reason, owner: s.owner ?? null, action, ...(error ? { error } : {}) });
+      this.metrics.staleBfd.inc({ action });
+    }
   }
 
   /** per chassis failed over: the gateway ports it led then (a failback with preempt gives them back) */
@@ -350,6 +409,7 @@ class Daemon {
           this.logger.warn({ chassis: c, cause, ...(silentMs !== undefined ? { silent_ms: silentMs } : {}) }, `liveness: ${why}: dead; failing over`);
           this.events.emit({ type: 'liveness', chassis: c, state: 'dead', cause, ...(silentMs !== undefined ? { silent_ms: silentMs } : {}) });
           void this.failover([c], cause === 'released' ? 'node-lock-released' : cause === 'silent' ? 'node-silent' : 'node-absent').catch((e: Error) => this.logger.error({ chassis: c, err: e.message }, 'failover failed'));
+          this.bfdCheck?.chassisDead(c);
         },
         onReturned: (c) => {
           this.logger.warn({ chassis: c, hold_down_ms: this.config.holdDownMs ?? 10_000 }, 'liveness: the node took its lock back: returning (in hold-down: no slot until it stays)');
@@ -388,6 +448,7 @@ class Daemon {
     this.logger.warn({ lock: this.config.leaderLock }, 'leader lock granted: this daemon writes now; planning the whole directory');
     this.notify.send('STATUS=leader: reconciling');
     void this.watchNodes();
+    this.bfdCheck?.check(this.index.sessionPorts());
     await this.reconciler?.resume('leader');
     this.notify.send(`STATUS=leader: ${this.reconciler?.last?.ok ? 'reconciled' : `reconcile failed: ${(this.reconciler?.last?.error ?? '').slice(0, 200)}`}`);
   }
@@ -896,6 +957,7 @@ class Daemon {
       await this.admin.close().catch(() => undefined);
       await this.metrics.close().catch(() => undefined);
       this.health?.stop();
+      this.bfdCheck?.stop();
       await this.reconciler?.stop();
       await Promise.race([this.gw.idle(), new Promise((r) => setTimeout(r, 4000).unref())]);
       await this.gw.close().catch(() => undefined);

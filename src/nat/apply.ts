@@ -17,6 +17,7 @@
  * of the objects that depend on them (a FIP on an EIP that changed); a change
  * that would break one of those is refused with that object's problem.
  */
+import { SB_BFD_COLUMNS } from '../gateway/bfd-status.js';
 import { createHash } from 'node:crypto';
 import PQueue from 'p-queue';
 import type { Logger } from 'pino';
@@ -170,7 +171,13 @@ export class NatGateway {
         tables: {
           Chassis: { columns: ['name', 'hostname', 'other_config', 'external_ids'] },
           // where each gateway port runs (its chassisredirect port's binding), for a resident manager's events
-          ...(this.o.gatewayBindings ? { Port_Binding: { columns: ['logical_port', 'type', 'chassis'], where: [['type', '==', 'chassisredirect']] } } : {}),
+          ...(this.o.gatewayBindings
+            ? {
+                Port_Binding: { columns: ['logical_port', 'type', 'chassis'], where: [['type', '==', 'chassisredirect']] },
+                // the sessions each gateway port's chassis runs (the stale-status check: src/ha/bfd-check.ts)
+                BFD: { columns: SB_BFD_COLUMNS },
+              }
+            : {}),
         },
       });
       waits.push(this.sbClient.connect(t), this.sb.ready);

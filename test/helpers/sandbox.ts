@@ -21,6 +21,8 @@ import {
   type SandboxOptions,
 } from '../../tools/sandbox-lib.js';
 
+import { addChassis, type SimChassis } from '../../tools/chassis-lib.js';
+
 export type { Sandbox, SandboxOptions } from '../../tools/sandbox-lib.js';
 
 const live = new Set<Sandbox>();
@@ -75,6 +77,21 @@ export async function withSandbox(t: Test, opts: SandboxOptions = {}): Promise<S
     }
   });
   return sb;
+}
+
+/**
+ * withSandbox and N simulated chassis on it (K of them gateways: gw1..gwK,
+ * then hv1..), each its own ovsdb-server, ovs-vswitchd and ovn-controller;
+ * the chassis and their network are stopped in t.teardown.
+ */
+export async function withChassis(t: Test, n: number, gateways: number, opts: SandboxOptions = {}): Promise<{ sb: Sandbox; chassis: SimChassis[] }> {
+  const sb = await withSandbox(t, opts);
+  const { net, chassis } = await addChassis(sb, n, gateways);
+  t.teardown(async () => {
+    for (const c of chassis) await c.stop();
+    await net.stop();
+  });
+  return { sb, chassis };
 }
 
 async function ctl(bin: 'ovn-nbctl' | 'ovn-sbctl', db: string, args: string[]): Promise<string> {
