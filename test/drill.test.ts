@@ -2,7 +2,9 @@
  * ovn-natgw-drill (src/cli/drill.ts) as a user runs it: its own OVN, three
  * simulated gateway chassis with real ovn-controllers and an ovn-natgwd on
  * each, every kind of drill once; `-o json` gives a verdict of pass with a
- * measurement of each thing the kind moves, exit status 0. Bad arguments:
+ * measurement of each thing the kind moves and ovn-trace of the moved
+ * routers (FIP and SNAT out with their EIPs, egress to a live node), exit
+ * status 0. Bad arguments:
  * exit 2 naming the flag.
  */
 import t from 'tap';
@@ -31,6 +33,11 @@ t.test('every kind once on 3 gateways: verdict pass, each measured', async (t) =
   const by = (k: string) => j.drills.find((d) => d.kind === k)!;
   for (const k of ['kill-node', 'stop-node', 'kill-vswitchd', 'kill-controller']) {
     for (const m of ['detection', 'nb_commit', 'nb_visible', 'sb_moved', 'egress_rewritten', 'redundancy_restored']) t.type(by(k)[m], 'number', `${k}: ${m} measured (${by(k)[m]} ms)`);
+  }
+  // ovn-trace after each failover and the drain: a moved router's FIP and SNAT workloads leave with their EIPs, its egress subnet reaches a live node
+  for (const k of ['kill-node', 'stop-node', 'kill-vswitchd', 'kill-controller', 'drain']) {
+    const traced = (by(k).traced ?? []) as string[];
+    for (const probe of ['fip', 'snat', 'egress']) t.ok(traced.some((x) => x.endsWith(`/${probe}`)), `${k}: ovn-trace ${probe} of a moved router left as it should (${traced.join(' ')})`);
   }
   t.ok((by('kill-controller').detection as number) >= 1000, 'kill-controller: found only after its grace');
   t.type(by('kill-leader').first_write, 'number', `kill-leader: the new leader's first write (${by('kill-leader').first_write} ms)`);

@@ -35,6 +35,7 @@
 //  - --minimal prints only header changes and deliveries: the lines to assert.
 import t, { type Test } from 'tap';
 import { withSandbox, nbctl, ovnTrace, sbctl } from './helpers/sandbox.js';
+import { deliveries } from '../src/sandbox/ovn-trace.js';
 import { NatGateway } from '../src/nat/apply.js';
 import { parseManifest } from '../src/nat/manifest.js';
 import { dualStackNetwork, esc, unquote, upstreamMacBindings } from './helpers/nat-fixture.js';
@@ -222,34 +223,6 @@ function fromVm(vm: typeof VM1, fam: 4 | 6, dst: string, port = 80): string {
 }
 function fromInternet(fam: 4 | 6, dst: string, port = 80): string {
   return `inport == "localnet.external204" && eth.src == ${GW_MAC} && eth.dst == ${EXT_MAC} && ip${fam}.src == ${fam === 4 ? INTERNET.v4 : INTERNET.v6} && ip${fam}.dst == ${dst} && ip.ttl == 64 && tcp && tcp.dst == ${port}`;
-}
-
-/**
- * The deliveries of a --minimal trace: per output("port"), the actions on the
- * way there. --minimal nests what happens after a forking action (ct_snat(...),
- * ct_dnat(...), ct_lb, ct_next, arp) in a "{ ... };" block, so the way to an
- * output is every enclosing block's header plus the lines before it in each
- * enclosing block (not the lines of blocks closed before it).
- */
-function deliveries(out: string): { port: string; steps: string[] }[] {
-  const found: { port: string; steps: string[] }[] = [];
-  const levels: string[][] = [];
-  for (const raw of out.split('\n')) {
-    if (!raw.trim() || raw.startsWith('#')) continue;
-    const depth = (raw.length - raw.trimStart().length) / 4;
-    const line = raw.trim();
-    levels.length = depth + 1;
-    levels[depth] ??= [];
-    if (line === '};') {
-      levels[depth].pop(); // the header of the block that closes
-      continue;
-    }
-    const port = /^output\("(.+)"\);$/.exec(line)?.[1];
-    if (port) found.push({ port, steps: levels.flat() });
-    levels[depth].push(line.replace(/ \{$/, ''));
-    if (line.endsWith('{')) levels[depth + 1] = [];
-  }
-  return found;
 }
 
 /** Assert that a trace delivers to exactly one port, `port`, with steps matching each pattern on the way. */

@@ -5,7 +5,9 @@
  * and a hypervisor (src/sandbox/chassis-lib.ts: each its own Open_vSwitch
  * ovsdb-server, ovs-vswitchd and ovn-controller), an ovn-natgwd on every
  * gateway node (--chassis, its own health checks, one of them the leader),
- * builds R routers with SNAT, a FIP and centralized egress through them,
+ * builds R routers, each with a subnet that leaves by its EIPs (SNAT, a FIP)
+ * and one with centralized egress to the gateway nodes (their ports on the
+ * router's join switch), through them, and the workloads the CNI would add,
  * then runs each kind of drill N times and measures, per drill, from the
  * fault: detection (the leader's liveness event), the failover's NB commit,
  * NB showing no port led by the victim, the chassisredirect bindings moved
@@ -25,7 +27,10 @@
  *
  * Prints progress on stderr, a table of p50/p95/p99 per measure and kind,
  * and a verdict: no port on a dead active, every port with K live chassis,
- * the spread within one of even after the rebalance. `-o json`: every
+ * the spread within one of even after the rebalance, and, after each
+ * failover and drain, ovn-trace from the moved routers' subnets
+ * (drill-trace.ts): a FIP's and a SNAT'd workload still leave by the
+ * gateway port with their EIP, the egress subnet reaches a live node. `-o json`: every
  * measurement and a top-level `verdict` of pass or fail. Exit status 1 on
  * any violation.
  */
@@ -39,11 +44,14 @@ import { performance } from 'node:perf_hooks';
 import { Command, CommanderError } from 'commander';
 import { OvsdbClient } from '../ovsdb/client.js';
 import type { NbTables } from '../models/ovn-nb.js';
+import type { NbView } from '../nat/nb-view.js';
 import type { SbTables } from '../models/ovn-sb.js';
 import type { Replica } from '../ovsdb/replica.js';
 import { GatewayIndex, INDEX_BFD_COLUMNS, INDEX_NB_TABLES } from '../ha/index.js';
 import { callDaemon } from './daemon-client.js';
-import { startSandbox, type Sandbox } from '../sandbox/sandbox-lib.js';
+import { checkProbe, probesOf, TRACE_NB_TABLES } from './drill-trace.js';
+import { ovnTrace } from '../sandbox/ovn-trace.js';
+import { findBinary, run as runTool, startSandbox, type Sandbox } from '../sandbox/sandbox-lib.js';
 import { addChassis, type SimChassis, type SimNetwork } from '../sandbox/chassis-lib.js';
 
 export const DRILL_KINDS = ['kill-node', 'stop-node', 'kill-vswitchd', 'kill-controller', 'kill-leader', 'drain'] as const;
@@ -65,9 +73,23 @@ interface Options {
 const NATGWD = fileURLToPath(new URL('../../bin/ovn-natgwd.js', import.meta.url));
 const say = (msg: string) => process.stderr.write(`drill: ${msg}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const nodeIp = (i: number) => `100.64.0.${i}`;
 
-/** The drill's desired state: R routers on G gateway nodes, each with SNAT, one FIP and centralized egress. */
+/** A gateway node's next hop for centralized egress: its port on each router's join switch (Kube-OVN's node-<name> at 100.64.0.x). */
+const nodeIp = (i: number) => `100.64.0.${i + 1}`;
+/** The provider network's upstream router (the routers' default route). */
+const UPSTREAM = { ip: '10.5.0.1', mac: '0a:00:00:00:00:fe' };
+const hex2 = (n: number) => (n & 255).toString(16).padStart(2, '0');
+/** Router i's subnets: NAT (SNAT, a FIP), join, centralized egress. */
+const netOf = (i: number) => `10.${100 + Math.floor(i / 256)}.${i % 256}`;
+const egressNetOf = (i: number) => `10.${150 + Math.floor(i / 256)}.${i % 256}`;
+
+/**
+ * The drill's desired state: R routers on G gateway nodes, each with a
+ * subnet that leaves by its EIPs (SNAT, and a FIP for its workload .10), and
+ * a subnet with centralized egress to the gateway nodes (a reroute to their
+ * ports on the router's join switch). Kube-OVN keeps the two apart too: a
+ * centralized subnet leaves through its node, not by an EIP.
+ */
 export function drillManifest(routers: number, gateways: readonly string[]): string {
   const K = 'apiVersion: kubeovn.io/v1\n';
   const docs = [
@@ -78,18 +100,37 @@ export function drillManifest(routers: number, gateways: readonly string[]): str
   ];
   const hops = gateways.map((g, i) => `${g}:${nodeIp(i + 1)}`).join(',');
   for (let i = 0; i < routers; i++) {
-    const net = `10.${100 + Math.floor(i / 256)}.${i % 256}`;
     const v = `drill-${i}`;
     docs.push(
       `${K}kind: Vpc\nmetadata: {name: ${v}}\nspec: {enableExternal: true}\n`,
-      `${K}kind: Subnet\nmetadata: {name: ${v}-net}\nspec: {cidrBlock: ${net}.0/24, vpc: ${v}, gatewayType: centralized, gatewayNode: "${hops}"}\n`,
+      `${K}kind: Subnet\nmetadata: {name: ${v}-net}\nspec: {cidrBlock: ${netOf(i)}.0/24, vpc: ${v}}\n`,
+      `${K}kind: Subnet\nmetadata: {name: ${v}-join}\nspec: {cidrBlock: 100.64.0.0/16, vpc: ${v}}\n`,
+      `${K}kind: Subnet\nmetadata: {name: ${v}-egress}\nspec: {cidrBlock: ${egressNetOf(i)}.0/24, vpc: ${v}, gatewayType: centralized, gatewayNode: "${hops}"}\n`,
       `${K}kind: OvnEip\nmetadata: {name: ${v}-snat}\nspec: {externalSubnet: physnet1, type: nat}\n`,
       `${K}kind: OvnSnatRule\nmetadata: {name: ${v}-snat}\nspec: {ovnEip: ${v}-snat, vpcSubnet: ${v}-net}\n`,
       `${K}kind: OvnEip\nmetadata: {name: ${v}-fip}\nspec: {externalSubnet: physnet1, type: nat}\n`,
-      `${K}kind: OvnFip\nmetadata: {name: ${v}-fip}\nspec: {ovnEip: ${v}-fip, vpc: ${v}, v4Ip: ${net}.10}\n`,
+      `${K}kind: OvnFip\nmetadata: {name: ${v}-fip}\nspec: {ovnEip: ${v}-fip, vpc: ${v}, v4Ip: ${netOf(i)}.10}\n`,
     );
   }
   return docs.join('---\n');
+}
+
+/**
+ * What Kube-OVN's CNI would add for the drill's routers, as ovn-nbctl
+ * arguments: per router a workload with the FIP (.10), one SNAT'd only
+ * (.20), one in the egress subnet, and each gateway node's port on its join
+ * switch.
+ */
+export function drillWorkloads(routers: number, gateways: readonly string[]): string[][] {
+  const cmds: string[][] = [];
+  for (let i = 0; i < routers; i++) {
+    const v = `drill-${i}`;
+    const mac = (k: number, n: number) => `0a:${hex2(i >> 8)}:${hex2(i)}:00:${hex2(k)}:${hex2(n)}`;
+    const lsp = (sw: string, name: string, addr: string) => ['lsp-add', sw, name, '--', 'lsp-set-addresses', name, addr];
+    cmds.push(lsp(`${v}-net`, `${v}-vm`, `${mac(1, 10)} ${netOf(i)}.10`), lsp(`${v}-net`, `${v}-pod`, `${mac(1, 20)} ${netOf(i)}.20`), lsp(`${v}-egress`, `${v}-epod`, `${mac(2, 10)} ${egressNetOf(i)}.10`));
+    gateways.forEach((g, n) => cmds.push(lsp(`${v}-join`, `${v}-node-${g}`, `${mac(3, n + 1)} ${nodeIp(n + 1)}`)));
+  }
+  return cmds;
 }
 
 interface NodeDaemon {
@@ -116,7 +157,8 @@ class Observer {
   }
 
   async start(): Promise<void> {
-    this.nb = this.nbc.replica<NbTables>({ tables: Object.fromEntries(INDEX_NB_TABLES.map((x) => [x, true])) });
+    // (the index's tables, and what the traces read: routers, their NAT, switches and their ports)
+    this.nb = this.nbc.replica<NbTables>({ tables: Object.fromEntries([...INDEX_NB_TABLES, ...TRACE_NB_TABLES].map((x) => [x, true])) });
     this.sb = this.sbc.replica<SbTables>({ tables: { Chassis: { columns: ['name'] }, Port_Binding: { columns: ['logical_port', 'chassis', 'type'], where: [['type', '==', 'chassisredirect']] }, BFD: { columns: INDEX_BFD_COLUMNS } } });
     await Promise.all([this.nbc.connect(20_000), this.sbc.connect(20_000), this.nb.ready, this.sb.ready]);
     this.index.follow(this.nb, this.sb, () => this.check());
@@ -149,6 +191,12 @@ class Observer {
     return [...this.nb.table('Logical_Router_Port').values()].filter((p) => p.gateway_chassis.length > 0).map((p) => p.name);
   }
 
+  /** The router a router port (or a policy) is on. */
+  routerOf(pred: (r: NbTables['Logical_Router']) => boolean): string | undefined {
+    for (const r of this.nb.table('Logical_Router').values()) if (pred(r)) return r.name;
+    return undefined;
+  }
+
   /** The next hops of every reroute policy. */
   nexthops(): string[][] {
     return [...this.nb.table('Logical_Router_Policy').values()].filter((p) => p.action === 'reroute').map((p) => [...p.nexthops]);
@@ -174,6 +222,8 @@ interface Measure {
   leader_takeover?: number;
   first_write?: number;
   violations: string[];
+  /** router/probe traced with ovn-trace after the failover and found leaving as it should */
+  traced?: string[];
   note?: string;
 }
 
@@ -249,9 +299,55 @@ class Drill {
     for (const d of order.slice(1)) this.startDaemon(d);
     for (const d of order.slice(1)) await this.ready(d);
     await this.steady('the routers placed');
+    say("adding each router's workloads and the gateway nodes' join ports (what the CNI adds)");
+    const cmds = drillWorkloads(this.o.routers, this.gateways.map((g) => g.name));
+    for (let i = 0; i < cmds.length; i += 200) await this.nbctl(...cmds.slice(i, i + 200).flatMap((c, j) => (j ? ['--', ...c] : c)));
     say('waiting for the chassisredirect bindings (ovn-controller claims)');
     const bound = await this.obs.when(() => this.obs.ports().every((p) => this.obs.index.boundOf(p) === this.obs.index.activeOf(p)), 120_000);
     if (bound === undefined) throw new Error('the chassisredirect ports were not all bound to their active chassis within 120 s');
+  }
+
+  async nbctl(...args: string[]): Promise<string> {
+    return (await runTool(await findBinary('ovn-nbctl'), [`--db=${this.sb.nbRemote}`, '--timeout=30', ...args], { timeoutMs: 40_000 })).stdout;
+  }
+
+  async sbctl(...args: string[]): Promise<string> {
+    return (await runTool(await findBinary('ovn-sbctl'), [`--db=${this.sb.sbRemote}`, '--timeout=30', ...args], { timeoutMs: 40_000 })).stdout.trim();
+  }
+
+  /**
+   * ovn-trace from the routers' subnets once ovn-northd has compiled what the
+   * failover wrote: a FIP's and a SNAT'd workload leave by the gateway port
+   * with their EIP, the egress subnet reaches a live gateway node (none of
+   * `deadIps`). The upstream gateway's MAC_Binding, which ovn-trace needs to
+   * send the packet rather than an ARP, is planted once per router. Returns
+   * what was traced and what went wrong.
+   */
+  async trace(routers: readonly string[], deadIps: ReadonlySet<string>): Promise<{ traced: string[]; violations: string[] }> {
+    await this.nbctl('--wait=sb', 'sync');
+    const traced: string[] = [];
+    const violations: string[] = [];
+    for (const r of routers) {
+      await this.upstreamMac(r);
+      const probes = probesOf(this.obs.nb as unknown as NbView, r);
+      if (!probes.some((p) => p.kind === 'fip') || !probes.some((p) => p.kind === 'snat')) violations.push(`${r}: no FIP and SNAT'd workload to trace (${probes.map((p) => p.kind).join(', ') || 'none'})`);
+      for (const p of probes) {
+        const bad = checkProbe(p, await ovnTrace(this.sb.sbRemote, p.microflow), deadIps);
+        if (bad) violations.push(`ovn-trace ${r}: ${bad}`);
+        else traced.push(`${r}/${p.kind}`);
+      }
+    }
+    return { traced, violations };
+  }
+
+  private readonly planted = new Set<string>();
+  private async upstreamMac(router: string): Promise<void> {
+    if (this.planted.has(router)) return;
+    const gw = [...this.obs.nb.table('Logical_Router_Port').values()].find((p) => p.gateway_chassis.length > 0 && this.obs.routerOf((x) => x.ports.includes(p._uuid)) === router);
+    const dp = await this.sbctl('--bare', '--columns=_uuid', 'find', 'Datapath_Binding', `external_ids:name=${router}`);
+    if (!gw || !dp) return;
+    await this.sbctl('create', 'MAC_Binding', `logical_port=${gw.name}`, `ip="${UPSTREAM.ip}"`, `mac="${UPSTREAM.mac}"`, `datapath=${dp}`);
+    this.planted.add(router);
   }
 
   startDaemon(d: NodeDaemon): void {
@@ -333,6 +429,20 @@ class Drill {
     // (measured only where there is something to measure: a reroute to the victim, a binding on it)
     const hadHop = !noHop();
     const hadBinding = !noneBound();
+    // (traced afterwards: a router whose port the victim led, and one whose egress went to it)
+    const moved = [
+      ...new Set(
+        [
+          this.obs.routerOf((r) => led.some((p) => r.ports.some((u) => this.obs.nb.table('Logical_Router_Port').get(u)?.name === p))),
+          this.obs.routerOf((r) => r.policies.some((u) => this.obs.nb.table('Logical_Router_Policy').get(u)?.nexthops.includes(ip))),
+        ].filter((r) => r !== undefined),
+      ),
+    ];
+    const traceMoved = async () => {
+      const tr = await this.trace(moved, kind === 'drain' ? new Set() : new Set([ip]));
+      m.traced = tr.traced;
+      m.violations.push(...tr.violations);
+    };
     // (with the victim out, K chassis per port if a spare is left, else every other one)
     const left = Math.min(this.o.k, this.o.gateways - 1);
     const restored = () => this.obs.ports().every((p) => this.obs.index.chassisOf(p).length === left && !this.obs.index.chassisOf(p).some((c) => c.chassis === victim));
@@ -342,10 +452,10 @@ class Drill {
     const waitMs = kind === 'kill-controller' ? this.o.controllerGraceMs + 20_000 : 20_000;
     if (kind === 'kill-leader') {
       d.child!.kill('SIGKILL');
-      // the first write the new leader makes: a FIP put through its socket, retried until one takes it
+      // the first write the new leader makes: a FIP (to an address no workload has) put through its socket, retried until one takes it
       const others = [...this.daemons.values()].filter((x) => x !== d);
       let took: number | undefined;
-      const fip = `apiVersion: kubeovn.io/v1\nkind: OvnEip\nmetadata: {name: drill-extra-${round}}\nspec: {externalSubnet: physnet1, type: nat}\n---\napiVersion: kubeovn.io/v1\nkind: OvnFip\nmetadata: {name: drill-extra-${round}}\nspec: {ovnEip: drill-extra-${round}, vpc: drill-0, v4Ip: 10.100.0.${20 + round}}\n`;
+      const fip = `apiVersion: kubeovn.io/v1\nkind: OvnEip\nmetadata: {name: drill-extra-${round}}\nspec: {externalSubnet: physnet1, type: nat}\n---\napiVersion: kubeovn.io/v1\nkind: OvnFip\nmetadata: {name: drill-extra-${round}}\nspec: {ovnEip: drill-extra-${round}, vpc: drill-0, v4Ip: 10.100.0.${100 + round}}\n`;
       while (took === undefined && performance.now() - t0 < waitMs) {
         for (const o of others) {
           const st = await this.status(o);
@@ -374,6 +484,7 @@ class Drill {
       m.sb_moved = at(await this.obs.when(noneBound, waitMs));
       if (m.nb_visible === undefined) m.violations.push(`${victim} still leads ports after the drain`);
       if (!this.obs.ports().every((p) => this.obs.index.chassisOf(p).length === this.o.k)) m.violations.push('a port lost a chassis in the drain');
+      await traceMoved();
       await callDaemon(l.sock, 'undrain', { chassis: victim });
       await callDaemon(l.sock, 'rebalance');
       return m;
@@ -401,6 +512,8 @@ class Drill {
     if (fo) m.nb_commit = Math.round((Date.parse(String(fo.e.at)) - wall) * 10) / 10;
     if (nbVisible === undefined) m.violations.push(`a port is still led by ${victim} (dead) after ${waitMs / 1000} s`);
     if (full === undefined) m.violations.push(`not every port has ${left} live chassis after ${waitMs / 1000} s`);
+    if (hadBinding && sbMoved === undefined) m.violations.push(`a gateway port is still bound to ${victim} in SB after ${waitMs / 1000} s`);
+    await traceMoved();
     if (kind === 'kill-controller') m.note = `${m.note ? `${m.note}; ` : ''}its flows kept forwarding (OVN moved nothing); ovn-natgw waited controllerGraceMs=${this.o.controllerGraceMs} before failing it over`;
     // back: the node's processes, its daemon; then alive through its hold-down, and rebalanced
     if (kind === 'stop-node') {
@@ -547,6 +660,7 @@ export async function main(argv: string[]): Promise<void> {
   } else {
     process.stdout.write(table(d.results));
     for (const r of d.results) if (r.note) process.stdout.write(`note: ${r.kind}: ${r.note}\n`);
+    for (const r of d.results) if (r.traced?.length) process.stdout.write(`ovn-trace: ${r.kind} #${r.round + 1}: left as they should: ${r.traced.join(' ')}\n`);
     for (const v of violations) process.stdout.write(`violation: ${v}\n`);
     process.stdout.write(`verdict: ${verdict} (${d.results.length} drills, ${o.routers} routers on ${o.gateways} gateways, K=${o.k})\n`);
   }

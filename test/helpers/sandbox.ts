@@ -22,6 +22,7 @@ import {
 } from '../../tools/sandbox-lib.js';
 
 import { addChassis, type SimChassis } from '../../tools/chassis-lib.js';
+import { ovnTrace as ovnTraceOn } from '../../src/sandbox/ovn-trace.js';
 
 export type { Sandbox, SandboxOptions } from '../../tools/sandbox-lib.js';
 
@@ -110,14 +111,9 @@ export function sbctl(sb: Pick<Sandbox, 'sbRemote'>, ...args: string[]): Promise
   return ctl('ovn-sbctl', sb.sbRemote, args);
 }
 
-/**
- * `ovn-trace --db=<sbRemote> --ct=new (x8) --minimal MICROFLOW`, its output:
- * every conntrack lookup on the way sees a new connection, and only header
- * changes and deliveries are printed.
- */
-export async function ovnTrace(sb: Pick<Sandbox, 'sbRemote'>, microflow: string): Promise<string> {
-  const args = [`--db=${sb.sbRemote}`, ...Array<string>(8).fill('--ct=new'), '--minimal', microflow];
-  return (await run(await findBinary('ovn-trace'), args, { timeoutMs: 30_000 })).stdout;
+/** ovn-trace on the sandbox's SB (src/sandbox/ovn-trace.ts: --ct=new x8, --minimal). */
+export function ovnTrace(sb: Pick<Sandbox, 'sbRemote'>, microflow: string): Promise<string> {
+  return ovnTraceOn(sb.sbRemote, microflow);
 }
 
 export type DumpRow = Record<string, unknown>;
