@@ -5,7 +5,7 @@
  * drill's topology) read as leaving right or wrong.
  */
 import t from 'tap';
-import { checkProbe, probesOf, type Probe } from '../src/cli/drill-trace.js';
+import { askedArp, checkProbe, probesOf, type Probe } from '../src/cli/drill-trace.js';
 import { memoryNbView } from '../src/nat/nb-view.js';
 
 const m = (o: Record<string, string> = {}) => new Map(Object.entries(o));
@@ -110,4 +110,9 @@ t.test('checkProbe: what goes wrong is named', async (t) => {
   t.equal(checkProbe(by('egress'), EGRESS_TRACE, new Set(['100.64.0.2'])), 'egress from drill-0-epod: delivered to drill-0-node-gw1 (100.64.0.2), a dead node');
   t.equal(checkProbe(by('egress'), ARP_TRACE), 'egress from drill-0-epod: delivered to [], not to one gateway node');
   t.equal(checkProbe(by('egress'), FIP_TRACE), 'egress from drill-0-epod: delivered to localnet.physnet1, not to a next hop of its reroute');
+});
+
+t.test('askedArp: an ARP for the next hop instead of the packet', async (t) => {
+  t.ok(askedArp(ARP_TRACE));
+  t.notOk(askedArp(EGRESS_TRACE));
 });

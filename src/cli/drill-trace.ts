@@ -133,3 +133,8 @@ export function checkProbe(p: Probe, trace: string, dead: ReadonlySet<string> = 
   if (!src.includes(p.source!)) return `${p.kind} ${p.from} -> ${INTERNET}: left with source ${src.join(', ') || 'unchanged'}, not its EIP ${p.source}`;
   return undefined;
 }
+
+/** Whether the router asked for a next hop's MAC (an ARP request) instead of sending the packet: SB has no MAC_Binding for it. */
+export function askedArp(trace: string): boolean {
+  return /^\s*arp \{$/m.test(trace);
+}

@@ -25,6 +25,10 @@
  * - kill-leader: the leader's ovn-natgwd: the next one takes the leader lock; measured to its first write;
  * - drain: the operator's drain of a node (the actives move off, it stays as the lowest standby).
  *
+ * Against a given NB/SB (--nb, --sb, --target: a deployment's ovn-natgwd
+ * sockets): what exists is drilled, with drains only (attach()); nothing is
+ * built or killed, and SB is not written.
+ *
  * Prints progress on stderr, a table of p50/p95/p99 per measure and kind,
  * and a verdict: no port on a dead active, every port with K live chassis,
  * the spread within one of even after the rebalance, and, after each
@@ -47,9 +51,10 @@ import type { NbTables } from '../models/ovn-nb.js';
 import type { NbView } from '../nat/nb-view.js';
 import type { SbTables } from '../models/ovn-sb.js';
 import type { Replica } from '../ovsdb/replica.js';
+import type { TlsFiles } from '../ovsdb/transport.js';
 import { GatewayIndex, INDEX_BFD_COLUMNS, INDEX_NB_TABLES } from '../ha/index.js';
 import { callDaemon } from './daemon-client.js';
-import { checkProbe, probesOf, TRACE_NB_TABLES } from './drill-trace.js';
+import { askedArp, checkProbe, probesOf, TRACE_NB_TABLES } from './drill-trace.js';
 import { ovnTrace } from '../sandbox/ovn-trace.js';
 import { findBinary, run as runTool, startSandbox, type Sandbox } from '../sandbox/sandbox-lib.js';
 import { addChassis, type SimChassis, type SimNetwork } from '../sandbox/chassis-lib.js';
@@ -68,6 +73,11 @@ interface Options {
   pingMs: number;
   controllerGraceMs: number;
   keep: boolean;
+  /** against a given NB/SB (with the ovn-natgwd sockets there): drains only */
+  nb?: string;
+  sb?: string;
+  targets: string[];
+  tls?: TlsFiles;
 }
 
 const NATGWD = fileURLToPath(new URL('../../bin/ovn-natgwd.js', import.meta.url));
@@ -151,9 +161,9 @@ class Observer {
   private readonly nbc: OvsdbClient;
   private readonly sbc: OvsdbClient;
 
-  constructor(sb: Sandbox) {
-    this.nbc = new OvsdbClient({ remote: sb.nbRemote, database: 'OVN_Northbound' });
-    this.sbc = new OvsdbClient({ remote: sb.sbRemote, database: 'OVN_Southbound' });
+  constructor(nb: string, sb: string, tls?: TlsFiles) {
+    this.nbc = new OvsdbClient({ remote: nb, database: 'OVN_Northbound', ...(tls ? { tls } : {}) });
+    this.sbc = new OvsdbClient({ remote: sb, database: 'OVN_Southbound', ...(tls ? { tls } : {}) });
   }
 
   async start(): Promise<void> {
@@ -235,10 +245,15 @@ export function percentile(xs: readonly number[], p: number): number {
 }
 
 class Drill {
-  sb!: Sandbox;
-  net!: SimNetwork;
+  /** the drill's own OVN (absent against a given NB/SB) */
+  sb?: Sandbox;
+  nbRemote = '';
+  sbRemote = '';
+  net?: SimNetwork;
   chassis: SimChassis[] = [];
   gateways: SimChassis[] = [];
+  /** the gateway chassis' names: the drill's simulated ones, or those the given NB's gateway ports use */
+  names: string[] = [];
   daemons = new Map<string, NodeDaemon>();
   obs!: Observer;
   tmp!: string;
@@ -247,16 +262,44 @@ class Drill {
 
   constructor(private readonly o: Options) {}
 
+  /**
+   * Against a given NB/SB: the gateway ports that exist, the ovn-natgwd
+   * sockets given (one of them the leader); nothing is built, and nothing
+   * but drains (with undrain and rebalance after each) is written.
+   */
+  async attach(): Promise<void> {
+    this.nbRemote = this.o.nb!;
+    this.sbRemote = this.o.sb!;
+    say(`attaching to NB ${this.nbRemote} and SB ${this.sbRemote}`);
+    this.obs = new Observer(this.nbRemote, this.sbRemote, this.o.tls);
+    await this.obs.start();
+    for (const sock of this.o.targets) {
+      const st = (await callDaemon(sock, 'status').catch((e: Error) => {
+        throw new Error(`--target ${sock}: ${e.message}`);
+      })) as { chassis?: string | null };
+      this.daemons.set(sock, { chassis: st.chassis ?? sock, dir: '', sock, config: '', log: '' });
+    }
+    const ports = this.obs.ports();
+    if (!ports.length) throw new Error(`NB ${this.nbRemote} has no gateway port (a router port with Gateway_Chassis) to drill`);
+    this.names = [...new Set(ports.flatMap((p) => this.obs.index.chassisOf(p).map((c) => c.chassis)))].sort();
+    if (this.o.k === 0) this.o.k = Math.max(...ports.map((p) => this.obs.index.chassisOf(p).length));
+    this.o.routers = ports.length;
+    say(`${ports.length} gateway ports on ${this.names.length} gateway chassis (${this.names.join(', ')}), K=${this.o.k}`);
+  }
+
   async setUp(): Promise<void> {
     this.tmp = await mkdtemp(path.join(os.tmpdir(), 'natgw-drill-'));
     say(`starting OVN (NB, SB, ovn-northd) in ${this.tmp}`);
     this.sb = await startSandbox({ dir: path.join(this.tmp, 'ovn') });
+    this.nbRemote = this.sb.nbRemote;
+    this.sbRemote = this.sb.sbRemote;
     say(`starting ${this.o.gateways} gateway chassis and a hypervisor (ovsdb-server, ovs-vswitchd, ovn-controller each)`);
     const { net, chassis } = await addChassis(this.sb, this.o.gateways + 1, this.o.gateways);
     this.net = net;
     this.chassis = chassis;
     this.gateways = chassis.slice(0, this.o.gateways);
-    this.obs = new Observer(this.sb);
+    this.names = this.gateways.map((g) => g.name);
+    this.obs = new Observer(this.nbRemote, this.sbRemote);
     await this.obs.start();
     const manifest = drillManifest(this.o.routers, this.gateways.map((g) => g.name));
     for (const g of this.gateways) {
@@ -267,8 +310,8 @@ class Drill {
       await writeFile(
         config,
         [
-          `nb: ${this.sb.nbRemote}`,
-          `sb: ${this.sb.sbRemote}`,
+          `nb: ${this.nbRemote}`,
+          `sb: ${this.sbRemote}`,
           `manifests: ${path.join(dir, 'manifests.d')}`,
           `socket: ${path.join(dir, 'natgwd.ctl')}`,
           `chassis: ${g.name}`,
@@ -308,11 +351,11 @@ class Drill {
   }
 
   async nbctl(...args: string[]): Promise<string> {
-    return (await runTool(await findBinary('ovn-nbctl'), [`--db=${this.sb.nbRemote}`, '--timeout=30', ...args], { timeoutMs: 40_000 })).stdout;
+    return (await runTool(await findBinary('ovn-nbctl'), [`--db=${this.nbRemote}`, '--timeout=30', ...args], { timeoutMs: 40_000 })).stdout;
   }
 
   async sbctl(...args: string[]): Promise<string> {
-    return (await runTool(await findBinary('ovn-sbctl'), [`--db=${this.sb.sbRemote}`, '--timeout=30', ...args], { timeoutMs: 40_000 })).stdout.trim();
+    return (await runTool(await findBinary('ovn-sbctl'), [`--db=${this.sbRemote}`, '--timeout=30', ...args], { timeoutMs: 40_000 })).stdout.trim();
   }
 
   /**
@@ -323,26 +366,32 @@ class Drill {
    * send the packet rather than an ARP, is planted once per router. Returns
    * what was traced and what went wrong.
    */
-  async trace(routers: readonly string[], deadIps: ReadonlySet<string>): Promise<{ traced: string[]; violations: string[] }> {
-    await this.nbctl('--wait=sb', 'sync');
+  async trace(routers: readonly string[], deadIps: ReadonlySet<string>): Promise<{ traced: string[]; violations: string[]; unverified: string[] }> {
+    // (ovn-northd has compiled what NB holds now; a given NB is not written to, so not waited on: a moment instead)
+    if (this.o.nb) await sleep(1000);
+    else await this.nbctl('--wait=sb', 'sync');
     const traced: string[] = [];
     const violations: string[] = [];
+    const unverified: string[] = [];
     for (const r of routers) {
       await this.upstreamMac(r);
       const probes = probesOf(this.obs.nb as unknown as NbView, r);
       if (!probes.some((p) => p.kind === 'fip') || !probes.some((p) => p.kind === 'snat')) violations.push(`${r}: no FIP and SNAT'd workload to trace (${probes.map((p) => p.kind).join(', ') || 'none'})`);
       for (const p of probes) {
-        const bad = checkProbe(p, await ovnTrace(this.sb.sbRemote, p.microflow), deadIps);
-        if (bad) violations.push(`ovn-trace ${r}: ${bad}`);
+        const out = await ovnTrace(this.sbRemote, p.microflow);
+        const bad = checkProbe(p, out, deadIps);
+        // (in a given SB the upstream's MAC may not be learned yet: the router asks for it, and the packet's source is not shown)
+        if (bad && this.o.nb && askedArp(out)) unverified.push(`${r}/${p.kind}`);
+        else if (bad) violations.push(`ovn-trace ${r}: ${bad}`);
         else traced.push(`${r}/${p.kind}`);
       }
     }
-    return { traced, violations };
+    return { traced, violations, unverified };
   }
 
   private readonly planted = new Set<string>();
   private async upstreamMac(router: string): Promise<void> {
-    if (this.planted.has(router)) return;
+    if (this.o.nb || this.planted.has(router)) return;
     const gw = [...this.obs.nb.table('Logical_Router_Port').values()].find((p) => p.gateway_chassis.length > 0 && this.obs.routerOf((x) => x.ports.includes(p._uuid)) === router);
     const dp = await this.sbctl('--bare', '--columns=_uuid', 'find', 'Datapath_Binding', `external_ids:name=${router}`);
     if (!gw || !dp) return;
@@ -371,32 +420,48 @@ class Drill {
   }
 
   async leader(): Promise<NodeDaemon | undefined> {
-    for (const d of this.daemons.values()) if (d.child && d.child.exitCode === null && (await this.status(d))?.role === 'leader') return d;
+    for (const d of this.daemons.values()) if ((!d.child || d.child.exitCode === null) && (await this.status(d))?.role === 'leader') return d;
     return undefined;
   }
 
   /** Every port with K live chassis, and every node alive in the leader's eyes. */
   async steady(what: string, ms = 120_000): Promise<void> {
     const t0 = Date.now();
+    let why = '';
     while (Date.now() - t0 < ms) {
-      const l = await this.leader();
-      const st = l ? await this.status(l) : undefined;
-      const alive = st?.liveness && this.gateways.every((g) => g.name === l!.chassis || st.liveness![g.name] === 'alive');
-      const ports = this.obs.ports();
-      // (and SB has each chassisredirect port where NB says: ovn-controller claimed it)
-      if (alive && ports.length === this.o.routers && ports.every((p) => this.obs.index.chassisOf(p).length === this.o.k && this.obs.index.boundOf(p) === this.obs.index.activeOf(p))) return;
+      why = await this.unsteady();
+      if (!why) return;
       await sleep(200);
     }
-    throw new Error(`not steady within ${ms / 1000} s: ${what}`);
+    throw new Error(`not steady within ${ms / 1000} s: ${what} (${why})`);
+  }
+
+  /** Why it is not steady now (a leader, every gateway alive in its eyes, every port with K chassis and bound to its active), or '' when it is. */
+  async unsteady(): Promise<string> {
+    const l = await this.leader();
+    if (!l) return 'no leader among the ovn-natgwd';
+    const st = await this.status(l);
+    // (in a given deployment a chassis may have no node daemon: unknown to the leader's node locks, it is as live as SB says)
+    const ok = this.o.nb ? ['alive', 'unknown', undefined] : ['alive'];
+    const notAlive = this.names.filter((n) => n !== l.chassis && !ok.includes(st?.liveness?.[n]));
+    if (notAlive.length) return `not alive to the leader: ${notAlive.map((n) => `${n}=${st?.liveness?.[n] ?? 'unknown'}`).join(' ')}`;
+    const ports = this.obs.ports();
+    if (!this.o.nb && ports.length !== this.o.routers) return `${ports.length} gateway ports of ${this.o.routers}`;
+    for (const p of ports) {
+      const n = this.obs.index.chassisOf(p).length;
+      if (n !== this.o.k) return `${p} has ${n} chassis, not ${this.o.k}`;
+      // (and SB has each chassisredirect port where NB says: ovn-controller claimed it)
+      if (this.obs.index.boundOf(p) !== this.obs.index.activeOf(p)) return `${p} is bound to ${this.obs.index.boundOf(p) ?? 'no chassis'} in SB, led by ${this.obs.index.activeOf(p)} in NB`;
+    }
+    return '';
   }
 
   /** The victim: a gateway node other than `not` that egress reroutes go to, if any, then the one leading the most ports. */
   busiest(not?: string): string {
     const load = this.obs.index.load();
     const hops = new Set(this.obs.nexthops().flat());
-    const score = (n: string) => (hops.has(nodeIp(this.gateways.findIndex((g) => g.name === n) + 1)) ? 1_000_000 : 0) + (load.get(n)?.active ?? 0);
-    return this.gateways
-      .map((g) => g.name)
+    const score = (n: string) => (this.gateways.length && hops.has(nodeIp(this.names.indexOf(n) + 1)) ? 1_000_000 : 0) + (load.get(n)?.active ?? 0);
+    return this.names
       .filter((n) => n !== not)
       .sort((a, b) => score(b) - score(a) || (a < b ? -1 : 1))[0];
   }
@@ -415,17 +480,19 @@ class Drill {
     await this.steady('before the drill');
     const l = await this.leader();
     if (!l) throw new Error('no leader');
-    const victim = kind === 'kill-leader' ? l.chassis : this.busiest(l.chassis);
+    // (a drain of the leader's own node kills nothing: against a given NB/SB any chassis may be drained)
+    const victim = kind === 'kill-leader' ? l.chassis : this.busiest(this.o.nb ? undefined : l.chassis);
     const g = this.gateways.find((x) => x.name === victim)!;
     const d = this.daemons.get(victim)!;
     const m: Measure = { kind, round, victim, violations: [] };
-    const ip = nodeIp(this.gateways.indexOf(g) + 1);
+    // (the victim's egress next hop: the drill's node address; unknown in a given NB)
+    const ip = this.o.nb ? '' : nodeIp(this.names.indexOf(victim) + 1);
     const ports = this.obs.ports();
     const led = ports.filter((p) => this.obs.index.activeOf(p) === victim);
     say(`${kind} #${round + 1}: ${victim} (leads ${led.length} of ${ports.length} ports)`);
     const noneLed = () => !this.obs.ports().some((p) => this.obs.index.activeOf(p) === victim);
     const noneBound = () => !led.some((p) => this.obs.index.boundOf(p) === victim);
-    const noHop = () => !this.obs.nexthops().some((h) => h.includes(ip));
+    const noHop = () => !ip || !this.obs.nexthops().some((h) => h.includes(ip));
     // (measured only where there is something to measure: a reroute to the victim, a binding on it)
     const hadHop = !noHop();
     const hadBinding = !noneBound();
@@ -442,6 +509,7 @@ class Drill {
       const tr = await this.trace(moved, kind === 'drain' ? new Set() : new Set([ip]));
       m.traced = tr.traced;
       m.violations.push(...tr.violations);
+      if (tr.unverified.length) m.note = `${m.note ? `${m.note}; ` : ''}ovn-trace showed an ARP for the next hop, not the packet (no MAC_Binding in SB yet): ${tr.unverified.join(' ')}`;
     };
     // (with the victim out, K chassis per port if a spare is left, else every other one)
     const left = Math.min(this.o.k, this.o.gateways - 1);
@@ -546,8 +614,8 @@ class Drill {
     if (l) await callDaemon(l.sock, 'rebalance').catch(() => undefined);
     await sleep(500);
     const load = this.obs.index.load();
-    const actives = this.gateways.map((g) => load.get(g.name)?.active ?? 0);
-    if (Math.max(...actives) - Math.min(...actives) > 1) this.violations.push(`the spread of actives is not within one of even: ${this.gateways.map((g, i) => `${g.name}=${actives[i]}`).join(' ')}`);
+    const actives = this.names.map((n) => load.get(n)?.active ?? 0);
+    if (Math.max(...actives) - Math.min(...actives) > 1) this.violations.push(`the spread of actives is not within one of even: ${this.names.map((n, i) => `${n}=${actives[i]}`).join(' ')}`);
     for (const p of this.obs.ports()) {
       if (this.obs.index.chassisOf(p).length !== this.o.k) this.violations.push(`${p} has ${this.obs.index.chassisOf(p).length} chassis, not ${this.o.k}`);
     }
@@ -568,6 +636,7 @@ class Drill {
     for (const c of this.chassis) await c.stop().catch(() => undefined);
     await this.net?.stop().catch(() => undefined);
     await this.sb?.stop().catch(() => undefined);
+    if (!this.tmp) return;
     if (!this.o.keep) await rm(this.tmp, { recursive: true, force: true });
     else say(`kept ${this.tmp}`);
   }
@@ -605,19 +674,41 @@ function parseArgs(argv: string[]): Options {
     .option('--ping-ms <ms>', "the leader's pings of the node locks", num('--ping-ms', 10, 10_000), 100)
     .option('--controller-grace-ms <ms>', 'how long ovn-controller may be down before its node is failed over', num('--controller-grace-ms', 0, 600_000), 5000)
     .option('--keep', 'keep the sandbox directory (logs of every daemon)')
+    .option('--nb <remote>', 'drill a given NB (with --sb and --target): the gateway ports that exist, drains only')
+    .option('--sb <remote>', 'the given SB')
+    .option('-t, --target <sockets>', "the ovn-natgwd admin sockets there, comma-separated (one of them the leader)")
+    .option('-p, --private-key <file>', 'for ssl: remotes')
+    .option('-c, --certificate <file>', 'for ssl: remotes')
+    .option('-C, --ca-cert <file>', 'for ssl: remotes')
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
   p.parse(argv, { from: 'user' });
   const o = p.opts<Record<string, unknown>>();
+  const given = o.nb !== undefined || o.sb !== undefined;
+  const fromCli = (name: string) => p.getOptionValueSource(name) === 'cli';
+  if (given) {
+    if (o.nb === undefined || o.sb === undefined) throw new CommanderError(2, 'drill.usage', `${o.nb === undefined ? '--nb' : '--sb'}: needed too: a given NB/SB is drilled as a pair`);
+    if (o.target === undefined) throw new CommanderError(2, 'drill.usage', '--target: needed with --nb/--sb: the ovn-natgwd admin sockets of that deployment (one of them the leader, which drains)');
+    for (const f of ['routers', 'gateways', 'holdDownMs', 'pingMs', 'controllerGraceMs', 'keep']) {
+      if (fromCli(f)) throw new CommanderError(2, 'drill.usage', `--${f.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: only for the drill's own sandbox; against a given NB/SB the drill uses what exists`);
+    }
+    if (!fromCli('kinds')) o.kinds = 'drain';
+  }
   const kinds = String(o.kinds)
     .split(',')
     .filter(Boolean);
   for (const k of kinds) if (!(DRILL_KINDS as readonly string[]).includes(k)) throw new CommanderError(2, 'drill.usage', `--kinds: ${JSON.stringify(k)}: unknown kind (known: ${DRILL_KINDS.join(', ')})`);
+  if (given) {
+    const killing = kinds.filter((k) => k !== 'drain');
+    if (killing.length) throw new CommanderError(2, 'drill.usage', `--kinds: ${killing.join(', ')}: against a given NB/SB the drill starts no processes, so it can kill none (only drain)`);
+  }
   if (o.output !== 'table' && o.output !== 'json') throw new CommanderError(2, 'drill.usage', `--output: must be table or json, got ${JSON.stringify(o.output)}`);
   const gateways = o.gateways as number;
-  const k = (o.gatewayChassis as number | undefined) ?? Math.min(3, gateways - 1);
-  if (k > gateways - 1) throw new CommanderError(2, 'drill.usage', `--gateway-chassis: ${k} needs at least ${k + 1} gateways (a spare to restore redundancy with), got --gateways ${gateways}`);
-  return { routers: o.routers as number, gateways, k, drills: o.drills as number, kinds: kinds as DrillKind[], output: o.output, holdDownMs: o.holdDownMs as number, pingMs: o.pingMs as number, controllerGraceMs: o.controllerGraceMs as number, keep: !!o.keep };
+  const tls = o.privateKey || o.certificate || o.caCert ? { privateKey: String(o.privateKey ?? ''), certificate: String(o.certificate ?? ''), caCert: String(o.caCert ?? '') } : undefined;
+  // (against a given NB: 0, the most chassis a port has there)
+  const k = (o.gatewayChassis as number | undefined) ?? (given ? 0 : Math.min(3, gateways - 1));
+  if (!given && k > gateways - 1) throw new CommanderError(2, 'drill.usage', `--gateway-chassis: ${k} needs at least ${k + 1} gateways (a spare to restore redundancy with), got --gateways ${gateways}`);
+  return { routers: o.routers as number, gateways, k, drills: o.drills as number, kinds: kinds as DrillKind[], output: o.output, holdDownMs: o.holdDownMs as number, pingMs: o.pingMs as number, controllerGraceMs: o.controllerGraceMs as number, keep: !!o.keep, targets: [], ...(given ? { nb: String(o.nb), sb: String(o.sb), targets: String(o.target).split(',').filter(Boolean) } : {}), ...(tls ? { tls } : {}) };
 }
 
 export async function main(argv: string[]): Promise<void> {
@@ -639,7 +730,8 @@ export async function main(argv: string[]): Promise<void> {
   const started = Date.now();
   let error: string | undefined;
   try {
-    await d.setUp();
+    if (o.nb) await d.attach();
+    else await d.setUp();
     for (const kind of o.kinds) {
       for (let i = 0; i < o.drills; i++) {
         const m = await d.run(kind, i);
@@ -662,7 +754,7 @@ export async function main(argv: string[]): Promise<void> {
     for (const r of d.results) if (r.note) process.stdout.write(`note: ${r.kind}: ${r.note}\n`);
     for (const r of d.results) if (r.traced?.length) process.stdout.write(`ovn-trace: ${r.kind} #${r.round + 1}: left as they should: ${r.traced.join(' ')}\n`);
     for (const v of violations) process.stdout.write(`violation: ${v}\n`);
-    process.stdout.write(`verdict: ${verdict} (${d.results.length} drills, ${o.routers} routers on ${o.gateways} gateways, K=${o.k})\n`);
+    process.stdout.write(`verdict: ${verdict} (${d.results.length} drills, ${o.routers} ${o.nb ? 'gateway ports' : 'routers'} on ${d.names.length} gateways, K=${o.k})\n`);
   }
   await d.tearDown();
   process.exit(verdict === 'pass' ? 0 : 1);

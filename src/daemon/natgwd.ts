@@ -58,7 +58,7 @@ function version(): string {
 /** OVS vlog levels as ovs-appctl vlog/set takes them, to pino's. */
 const VLOG: Record<string, DaemonConfig['logLevel']> = { emer: 'fatal', err: 'error', warn: 'warn', info: 'info', dbg: 'debug', off: 'fatal' };
 
-/** A flag's ms, a number when it is digits (else kept, for the config's check to refuse, naming the flag). */
+/** A flag's number (ms, a count), a number when it is digits (else kept, for the config's check to refuse, naming the flag). */
 const msFlag = (v: string): number => (/^\d+$/.test(v) ? Number(v) : (v as unknown as number));
 
 function parseArgs(argv: string[]): Flags {
@@ -76,6 +76,8 @@ function parseArgs(argv: string[]): Flags {
     .option('-p, --private-key <file>', 'TLS private key (for ssl: remotes)')
     .option('-C, --certificate <file>', 'TLS certificate')
     .option('--ca-cert <file>', 'TLS CA certificate')
+    .option('--gateway-chassis <k>', 'chassis per gateway port, 1 to 5 (default 3)')
+    .option('--cluster-router <name>', "the default VPC's router (default ovn-cluster, Kube-OVN's)")
     .option('--chassis <name>', "this node's SB chassis: its daemon holds the chassis's node lock while it runs, so the leader learns at once when the node dies")
     .addOption(new Option('--failback <mode>', 'what a chassis back after a failure gets: preempt (the ports it led move back, as OVN does) or no-preempt (default)').choices(['preempt', 'no-preempt']))
     .option('--ping-ms <ms>', "ms between the leader's pings of each node's lock (a silent node is dead after 3 unanswered; 0: none; default 250)")
@@ -104,6 +106,8 @@ function parseArgs(argv: string[]): Flags {
     ...(o.metrics ? { metrics: o.metrics } : {}),
     ...(o.leaderLock !== undefined ? { leaderLock: o.leaderLock } : {}),
     ...(o.chassis ? { chassis: o.chassis } : {}),
+    ...(o.gatewayChassis !== undefined ? { gatewayChassis: msFlag(o.gatewayChassis) } : {}),
+    ...(o.clusterRouter ? { clusterRouter: o.clusterRouter } : {}),
     ...(o.failback ? { failback: o.failback as 'preempt' | 'no-preempt' } : {}),
     ...(o.pingMs !== undefined ? { pingMs: msFlag(o.pingMs) } : {}),
     ...(o.holdDownMs !== undefined ? { holdDownMs: msFlag(o.holdDownMs) } : {}),
