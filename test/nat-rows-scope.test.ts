@@ -45,8 +45,11 @@ t.test('the active chassis down: only the port\'s Gateway_Chassis rows move, a d
   };
   const plan = gw.plan({ objects: vpc, notices: [] }, opts);
   const tables = new Set(plan.ops.map((o) => `${o.op} ${(o as { table?: string }).table}`));
-  t.same([...tables].sort(), ['insert Gateway_Chassis', 'mutate Logical_Router_Port'], 'only Gateway_Chassis rows, attached to and detached from the port');
-  t.notOk(plan.ops.some((o) => o.op === 'update'), 'no column of a row updated');
+  t.same([...tables].sort(), ['mutate Gateway_Chassis', 'update Gateway_Chassis'], 'only Gateway_Chassis rows: the dead one\'s row rewritten in place (chassis, name, key), the port\'s references left as they are');
+  const moved = plan.ops.filter((o) => o.op === 'update') as { readonly row: Readonly<Record<string, unknown>> }[];
+  t.equal(moved.length, 1, 'one row updated');
+  t.same(Object.keys(moved[0].row).sort(), ['chassis_name', 'name'].concat('priority' in moved[0].row ? ['priority'] : []).sort(), 'its chassis and name (and priority, when the slot\'s is not its own)');
+  t.ok(plan.changes.some((c) => c.action === 'change' && c.label.endsWith(`, in place of ${active}`)), `the plan says which chassis it replaces (${active})`);
   const r = await gw.apply({ objects: vpc, notices: [] }, opts);
   t.ok(r.transacted && r.converged, 'applied');
   const after = await gatewayChassis();

@@ -18,7 +18,7 @@
  *    the order allows, so a change of the list rewrites only the rows of the
  *    chassis that come or go (gatewayPriorities).
  */
-import { schedule } from './scheduler.js';
+import { chassisZones, schedule, type Candidate } from './scheduler.js';
 
 export const MAX_GATEWAY_CHASSIS = 5;
 export const DEFAULT_GATEWAY_CHASSIS = 3;
@@ -90,13 +90,42 @@ export function placeGateways(
   load: ReadonlyMap<string, number> = new Map(),
   /** chassis being drained: they keep a port only as its lowest standby */
   draining: ReadonlySet<string> = new Set(),
+  /** each chassis's availability zones (chassisZones): a free slot goes to a zone the port lacks first */
+  zones: ReadonlyMap<string, readonly string[]> = new Map(),
 ): Map<string, string[]> {
   // (the one scheduler: what a failover computes for the same live set)
   return schedule(
     ports.map((port) => ({ port, current: current.get(port) ?? [] })),
-    candidates.map((name) => ({ name, state: draining.has(name) ? ('draining' as const) : ('alive' as const) })),
+    asCandidates(candidates, draining, zones),
     { k, load },
   );
+}
+
+/** Candidate names as the scheduler takes them: draining or alive, with their zones. */
+function asCandidates(names: readonly string[], draining: ReadonlySet<string>, zones: ReadonlyMap<string, readonly string[]>): Candidate[] {
+  return names.map((name) => {
+    const z = zones.get(name);
+    return { name, state: draining.has(name) ? ('draining' as const) : ('alive' as const), ...(z && z.length ? { zones: z } : {}) };
+  });
+}
+
+/** The availability zones of each SB chassis that has some. */
+export function zonesOf(chassis: readonly SbChassis[]): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const c of chassis) {
+    const z = chassisZones(c);
+    if (z.length) out.set(c.name, z);
+  }
+  return out;
+}
+
+/**
+ * The scheduler's candidates, as an apply places gateways and a failover
+ * replaces them: the gateway nodes (gatewayCandidates) that are up, those
+ * being drained as such, with their availability zones.
+ */
+export function placementCandidates(chassis: readonly SbChassis[], nodes: readonly string[], up: ReadonlySet<string>, draining: ReadonlySet<string> = new Set()): Candidate[] {
+  return asCandidates(gatewayCandidates(chassis, nodes).names.filter((n) => up.has(n)), draining, zonesOf(chassis));
 }
 
 /**

@@ -180,6 +180,17 @@ export function gatewayChassisRows(g: { port: string; portRef: string; network: 
   }));
 }
 
+/** The HA_Chassis rows of a BFD port's HA chassis group `group`, one per slot. */
+export function haChassisRows(g: { group: string; groupRef: string; chassis: readonly ChassisSlot[] }): GatewayRow[] {
+  return g.chassis.map(({ chassis, priority }) => ({
+    table: 'HA_Chassis',
+    part: `bfd-port:chassis:${chassis}`,
+    label: `HA_Chassis ${chassis} of ${g.group} (priority ${priority})`,
+    parent: { table: 'HA_Chassis_Group', ref: g.groupRef, column: 'ha_chassis' },
+    columns: { chassis_name: chassis, priority },
+  }));
+}
+
 /**
  * Kube-OVN's Vpc bfdPort: router port bfd@<vpc> at the given addresses with
  * options:bfd-only=true, bound to an HA_Chassis_Group of the same name (the
@@ -191,13 +202,7 @@ export function bfdPortRows(b: { router: string; routerRef: string; networks: re
   const groupRef = keyOf('bfd-port:group');
   return [
     { table: 'HA_Chassis_Group', part: 'bfd-port:group', label: `HA_Chassis_Group ${name}`, columns: { name }, ensureName: name },
-    ...b.chassis.map(({ chassis, priority }): GatewayRow => ({
-      table: 'HA_Chassis',
-      part: `bfd-port:chassis:${chassis}`,
-      label: `HA_Chassis ${chassis} of ${name} (priority ${priority})`,
-      parent: { table: 'HA_Chassis_Group', ref: groupRef, column: 'ha_chassis' },
-      columns: { chassis_name: chassis, priority },
-    })),
+    ...haChassisRows({ group: name, groupRef, chassis: b.chassis }),
     {
       table: 'Logical_Router_Port',
       part: 'bfd-port',

@@ -31,15 +31,17 @@ import type { SbChassis } from '../gateway/chassis.js';
 import { chassisLoad, type ChassisLoad } from '../gateway/load.js';
 import { buildDesired, type Desired, type DesiredOptions } from './desired.js';
 import type { Manifest, ManifestObject } from './objects.js';
+import { EXTERNAL_GW_CONFIG } from './manifest.js';
 import { buildPlan, type Plan } from './plan.js';
-import { OWNED_TABLES } from './topology.js';
+import { OWNED_TABLES, PARENTS } from './topology.js';
 import { EgressIndex } from './egress-index.js';
-import { DEFAULT_OWNER, KIND_KEY, NAME_KEY, OWNER_KEY, PlanError, idOf, objectId, type Problem } from './rows.js';
+import { DEFAULT_OWNER, KIND_KEY, NAME_KEY, OWNER_KEY, PART_KEY, PlanError, idOf, objectId, rowKey, type NbTableName, type Problem, type RowSpec } from './rows.js';
 import type { StoredObjects } from './store.js';
 import { ObjectStore } from './object-store.js';
-import { NB_INDEXES, NbFacts, byName, gatewayPortChassis, type NbView } from './nb-view.js';
+import { NB_INDEXES, NbFacts, byName, gatewayPortChassis, holdersOf, type NbView } from './nb-view.js';
 import { rebalance, type Move } from '../gateway/scheduler.js';
-import { gatewayCandidates, isGatewayCapable } from '../gateway/chassis.js';
+import { DEFAULT_GATEWAY_CHASSIS, gatewayCandidates, isGatewayCapable, placementCandidates } from '../gateway/chassis.js';
+import { failoverSlots, type PortSlots } from '../gateway/failover.js';
 import { Baseline, OTHERS_WRITE, changedOutside } from './baseline.js';
 import { ReadLog } from './reads.js';
 import { walk } from './graph.js';
@@ -98,6 +100,8 @@ export interface ApplyOptions {
   nbWarnings?: boolean;
   /** Write only the rows whose key this accepts (PlanOptions.rows: a failover writes one port's chassis rows). */
   rows?: (key: string) => boolean;
+  /** With `rows`: the only tables whose rows it may accept (PlanOptions.tables: the others are not looked at). */
+  tables?: ReadonlySet<NbTableName>;
   /** The chassis that are up (DesiredOptions.live; default every SB chassis). */
   live?: ReadonlySet<string>;
   /** Chassis being drained (DesiredOptions.draining). */
@@ -483,6 +487,7 @@ export class NatGateway {
       facts: this.facts,
       ...(opts.nbWarnings ? { nbWarnings: true } : {}),
       ...(opts.rows ? { rows: opts.rows } : {}),
+      ...(opts.tables ? { tables: opts.tables } : {}),
     });
     return scope ? { ...plan, scope: [...scope].sort() } : plan;
   }
@@ -735,30 +740,134 @@ export class NatGateway {
    * chassis a port has).
    */
   async failover(dead: readonly string[], opts: Omit<ApplyOptions, 'mode' | 'rows' | 'live'> = {}): Promise<ApplyResult & { objects: string[] }> {
-    const req = this.failoverRequest(dead, opts);
-    if (req.manifest.objects.length === 0) return { ...nothingApplied(), objects: [] };
-    const r = await this.apply(req.manifest, req.opts);
-    return { ...r, objects: req.manifest.objects.map(idOf) };
+    if (!this.sb) throw new Error('failover needs SB (the chassis that are left)');
+    return this.writes.add(async () => {
+      const first = this.failoverRequest(dead, opts);
+      if (!first) return { ...nothingApplied(), objects: [] };
+      let next: FailoverRequest | undefined = first;
+      const plan = () => {
+        // (found again for every plan after the first: the replica may have moved on)
+        const req = next ?? this.failoverRequest(dead, opts);
+        next = undefined;
+        return req ? this.failoverPlanOf(req, opts) : nothingPlanned();
+      };
+      const r = await this.commit(plan, first.subnets, opts, true, () => plan().ops.length);
+      return { ...r, objects: [...first.objects].sort() };
+    });
   }
 
   /** What failover(dead) would write, planned now; writes nothing (the benchmark's raw limit sends it itself). */
   failoverPlan(dead: readonly string[], opts: Omit<ApplyOptions, 'mode' | 'rows' | 'live'> = {}): Plan {
+    if (!this.sb) throw new Error('failover needs SB (the chassis that are left)');
     const req = this.failoverRequest(dead, opts);
-    return this.plan(req.manifest, req.opts);
+    return req ? this.failoverPlanOf(req, opts) : nothingPlanned();
   }
 
-  /** The objects a failover of `dead` plans, and the options it plans them with. */
-  private failoverRequest(dead: readonly string[], opts: Omit<ApplyOptions, 'mode' | 'rows' | 'live'>): { manifest: Manifest; opts: ApplyOptions } {
-    if (!this.sb) throw new Error('failover needs SB (the chassis that are left)');
+  /**
+   * What a failover of `dead` plans, found by index (O(affected)): the
+   * gateway ports with an owned slot on a dead chassis, each with its slots
+   * as NB has them and the object that owns them (failover.ts places and
+   * renders them); and the owner's Subnets whose centralized egress names a
+   * dead node (the egress index), whose policies are planned from their
+   * stored documents. Undefined when there is nothing to move.
+   */
+  private failoverRequest(dead: readonly string[], opts: Omit<ApplyOptions, 'mode' | 'rows' | 'live'>): FailoverRequest | undefined {
     const owner = opts.owner ?? DEFAULT_OWNER;
     const gone = new Set(dead);
-    const ids = this.objectsOn(owner, gone);
+    const nb = this.view();
+    const ports: (PortSlots & { kind: string; name: string; prefix: string })[] = [];
+    const seen = new Set<string>();
+    const objects = new Set<string>();
+    const skipped: string[] = [];
+    for (const c of gone) {
+      for (const table of ['Gateway_Chassis', 'HA_Chassis'] as const) {
+        for (const g of nb.table(table).lookup('chassis_name', c)) {
+          if (g.external_ids.get(OWNER_KEY) !== owner) continue;
+          for (const h of holdersOf(nb, PARENTS[table] ?? [], g._uuid)) {
+            if (seen.has(h.uuid)) continue;
+            seen.add(h.uuid);
+            const parent = nb.table(h.table).get(h.uuid) as unknown as { name: string } & Record<string, unknown>;
+            const p = slotsOf(nb, table, parent, h, owner);
+            if (typeof p === 'string') {
+              // (one port ovn-natgw does not wholly own must not keep the others on a dead chassis)
+              skipped.push(`failover: ${p}; its chassis are left as they are`);
+              continue;
+            }
+            ports.push(p);
+            objects.add(objectId(p.kind, p.name));
+          }
+        }
+      }
+    }
     // centralized egress: the owner's subnets whose gatewayNode names a dead node (by name or hostname), by the egress index
     const hostOf = new Map(this.chassis().map((c) => [c.name, c.hostname]));
-    for (const id of this.egress.subnetsOf(owner, [...gone].flatMap((c) => [c, hostOf.get(c) ?? c]))) ids.add(id);
-    const objects = this.storedObjects(owner, ids);
-    const live = new Set(this.chassis().map((c) => c.name).filter((n) => !gone.has(n)));
-    return { manifest: { objects, notices: [] }, opts: { ...opts, mode: 'merge', live, rows: failoverRow } };
+    const subnetIds = [...this.egress.subnetsOf(owner, [...gone].flatMap((c) => [c, hostOf.get(c) ?? c]))];
+    if (ports.length === 0 && subnetIds.length === 0) {
+      if (skipped.length) this.o.logger?.warn({ dead: [...gone], skipped }, 'failover: nothing to move but ports it does not own');
+      return undefined;
+    }
+    for (const id of subnetIds) objects.add(id);
+    return { gone, ports, objects, subnets: this.storedObjects(owner, subnetIds), skipped };
+  }
+
+  /**
+   * A failover's plan: the moved ports' slot rows (failover.ts, over the
+   * gateway nodes an apply places on that are not down, with the one
+   * scheduler) and the egress subnets' policies (their desired rows as an
+   * apply renders them), through the generic planner scoped to those rows.
+   */
+  private failoverPlanOf(req: FailoverRequest, opts: Omit<ApplyOptions, 'mode' | 'rows' | 'live'>): Plan {
+    const owner = opts.owner ?? DEFAULT_OWNER;
+    const live = new Set(this.chassis().map((c) => c.name).filter((n) => !req.gone.has(n)));
+    const rows: RowSpec[] = [];
+    const slotPrefixes = new Set<string>();
+    const slotKeys = new Set<string>();
+    if (req.ports.length > 0) {
+      const sbc = this.chassis();
+      // (the one ConfigMap read: manifest.ts ignores the others)
+      const cm = this.store.get(owner, objectId('ConfigMap', EXTERNAL_GW_CONFIG));
+      const nodes = cm?.kind === 'ConfigMap' ? cm.externalGwNodes : [];
+      const candidates = placementCandidates(sbc, nodes, live, opts.draining);
+      // a port that has lost every chassis gets the least-loaded one: the active ports of the others
+      const names = new Set(candidates.map((c) => c.name));
+      const orphaned = req.ports.some((p) => !p.slots.some((s) => names.has(s.chassis)));
+      const moved = new Set(req.ports.map((p) => p.port));
+      const load = orphaned ? new Map(this.gatewayLoad().map((c) => [c.chassis, c.active.filter((p) => !moved.has(p)).length])) : undefined;
+      const placed = failoverSlots(req.ports, candidates, { k: opts.gatewayChassis ?? DEFAULT_GATEWAY_CHASSIS, ...(load ? { load } : {}) });
+      // only the slots that change are planned and written: a new chassis or priority, and the slots that go
+      for (const p of req.ports) {
+        slotPrefixes.add(rowKey(p.kind, p.name, p.prefix));
+        const had = new Map(p.slots.map((x) => [x.chassis, x.priority]));
+        const stays = new Set<string>();
+        for (const { part, parent, ...row } of placed.get(p.port)!) {
+          const chassis = String(row.columns.chassis_name);
+          stays.add(chassis);
+          if (had.get(chassis) === row.columns.priority) continue;
+          const key = rowKey(p.kind, p.name, part);
+          slotKeys.add(key);
+          rows.push({ key, kind: p.kind, name: p.name, part, ...row, ...(parent ? { parent: { ...parent, table: parent.table as NbTableName } } : {}) });
+        }
+        for (const x of p.slots) if (!stays.has(x.chassis)) slotKeys.add(rowKey(p.kind, p.name, `${p.prefix}:chassis:${x.chassis}`));
+      }
+    }
+    const slotKey = (k: string) => {
+      const i = k.indexOf(':chassis:');
+      return i < 0 ? undefined : k.slice(0, i);
+    };
+    const egress = new Set(req.subnets.map(idOf));
+    const accept = (k: string) => {
+      const prefix = slotKey(k);
+      if (prefix !== undefined) return slotKeys.has(k);
+      return partOf(k).startsWith('egress:') && egress.has(k.split('/', 2).join('/'));
+    };
+    let desired: Desired = { rows, reservations: [], problems: [], warnings: [], originOf: () => undefined, specs: new Map(), deps: new Map() };
+    if (req.subnets.length > 0) {
+      const sub = this.request({ objects: req.subnets, notices: [] }, { ...opts, mode: 'merge', live, rows: accept }).desired;
+      // (a Subnet's plan renders its router too: those slots are the ones planned here, if any)
+      desired = { ...sub, rows: [...rows, ...sub.rows.filter((r) => !slotPrefixes.has(slotKey(r.key) ?? ''))] };
+    }
+    const plan = this.planRequest({ desired, scope: req.objects }, { ...opts, mode: 'merge', live, rows: accept, tables: FAILOVER_TABLES }, { objects: req.subnets, notices: [] });
+    return req.skipped.length ? { ...plan, warnings: [...plan.warnings, ...req.skipped] } : plan;
   }
 
   /**
@@ -818,9 +927,47 @@ function chassisRow(key: string): boolean {
   return partOf(key).includes(':chassis:');
 }
 
-/** What a failover writes: the gateway chassis slots and the egress policies. */
-function failoverRow(key: string): boolean {
-  return chassisRow(key) || partOf(key).startsWith('egress:');
+/** The tables a failover writes: gateway chassis slots, and the reroute policies of centralized egress. */
+const FAILOVER_TABLES: ReadonlySet<NbTableName> = new Set(['Gateway_Chassis', 'HA_Chassis', 'Logical_Router_Policy']);
+
+/** What a failover found to move (NatGateway.failoverRequest). */
+interface FailoverRequest {
+  gone: ReadonlySet<string>;
+  /** the gateway ports with a slot on a dead chassis, with the object owning their slots and the slots' part prefix */
+  ports: (PortSlots & { kind: string; name: string; prefix: string })[];
+  /** the objects whose rows it writes */
+  objects: ReadonlySet<string>;
+  /** the Subnets whose centralized egress names a dead node, as NB holds them */
+  subnets: ManifestObject[];
+  /** ports with a slot on a dead chassis left as they are, and why */
+  skipped: string[];
+}
+
+/**
+ * One gateway port's slots (Gateway_Chassis rows of a router port, HA_Chassis
+ * rows of a BFD port's group) and the object that owns them, by their tags
+ * ("<prefix>:chassis:<chassis>"). A slot that is not the owner's, or a port
+ * whose slots belong to several objects, is refused: a failover writes only
+ * what one object of its own has there.
+ */
+function slotsOf(nb: NbView, table: 'Gateway_Chassis' | 'HA_Chassis', parent: { name: string } & Record<string, unknown>, h: { table: NbTableName; column: string; uuid: string }, owner: string): (PortSlots & { kind: string; name: string; prefix: string }) | string {
+  const slots: { chassis: string; priority: number }[] = [];
+  let tag: { kind: string; name: string; prefix: string } | undefined;
+  for (const u of parent[h.column] as readonly string[]) {
+    const r = nb.table(table).get(u) as unknown as { chassis_name: string; priority: number; external_ids: ReadonlyMap<string, string> } | undefined;
+    if (!r) continue;
+    const part = r.external_ids.get(PART_KEY) ?? '';
+    const i = part.indexOf(':chassis:');
+    const t = { kind: r.external_ids.get(KIND_KEY) ?? '', name: r.external_ids.get(NAME_KEY) ?? '', prefix: i < 0 ? '' : part.slice(0, i) };
+    const what = `${table} ${r.chassis_name} of ${h.table} ${parent.name}`;
+    if (r.external_ids.get(OWNER_KEY) !== owner || i < 0) return `${what} is not ${owner}'s gateway chassis slot`;
+    if (tag && (tag.kind !== t.kind || tag.name !== t.name || tag.prefix !== t.prefix)) return `${what} belongs to ${t.kind} ${t.name}, the port's other slots to ${tag.kind} ${tag.name}`;
+    tag = t;
+    slots.push({ chassis: r.chassis_name, priority: r.priority });
+  }
+  if (!tag) return `${h.table} ${parent.name} has no slots left`;
+  if (table === 'Gateway_Chassis' && !tag.prefix.startsWith('external:')) return `the slots of ${parent.name} are tagged ${tag.prefix}, not as an external network's`;
+  return { port: parent.name, table, parentRef: `uuid:${h.uuid}`, ...(table === 'Gateway_Chassis' ? { network: tag.prefix.slice('external:'.length) } : {}), slots, ...tag };
 }
 
 const nothingPlanned = (): Plan => ({ changes: [], specs: [], ops: [], warnings: [], scope: [] });

@@ -23,7 +23,7 @@
  *    named after the EIP (an ECMP/BFD next hop on a gateway node).
  */
 import type { NbTables, LogicalSwitchPortRow } from '../models/ovn-nb.js';
-import { DEFAULT_GATEWAY_CHASSIS, MAX_GATEWAY_CHASSIS, gatewayCandidates, gatewayPriorities, placeGateways, type SbChassis } from '../gateway/chassis.js';
+import { DEFAULT_GATEWAY_CHASSIS, MAX_GATEWAY_CHASSIS, gatewayCandidates, gatewayPriorities, placeGateways, zonesOf, type SbChassis } from '../gateway/chassis.js';
 import {
   cidrContains,
   cidrFirstHost,
@@ -611,7 +611,7 @@ class Builder {
     // a rebalance's moves: those ports ordered as it says (the scheduler then keeps that order)
     for (const [p, order] of this.opts.placement ?? []) if (current.has(p)) current.set(p, [...order]);
     // without SB the gateway nodes cannot be checked: every port keeps what it has, a new one cannot be placed
-    const placed = this.sbChassis ? placeGateways(ports, names, k, current, this.otherLoad(ports, current), this.opts.draining) : new Map(ports.map((p) => [p, (current.get(p) ?? []).slice(0, k)]));
+    const placed = this.sbChassis ? placeGateways(ports, names, k, current, this.otherLoad(ports, current), this.opts.draining, zonesOf(this.chassis)) : new Map(ports.map((p) => [p, (current.get(p) ?? []).slice(0, k)]));
     /** why a port gets no gateway chassis at all */
     const noChassis = !this.sbChassis
       ? 'SB was not given (--sb or OVN_SB_DB), so the gateway nodes cannot be checked and no gateway chassis placed'

@@ -121,6 +121,12 @@ export interface PlanOptions {
    * others, and leaves reservations and stored documents alone.
    */
   rows?: (key: string) => boolean;
+  /**
+   * With `rows`: the only tables whose rows it accepts; the owned rows of
+   * the others are not looked at (a failover writes slots and policies of
+   * hundreds of objects, whose other rows stay as they are).
+   */
+  tables?: ReadonlySet<NbTableName>;
 }
 
 /** Switch external_ids key of the ledger's version: moved by every plan that reserves an address there. */
@@ -130,6 +136,11 @@ export function buildPlan(desired: Desired, nb: NbView, owner: string, opts: Pla
   if (desired.problems.length > 0) throw new PlanError(desired.problems);
   return new Planner(desired, nb, owner, opts).run();
 }
+
+const NOT_OWNED = { external_ids: new Map<string, string>() };
+
+/** The gateway chassis slot tables: one row per chassis of a gateway port or HA chassis group. */
+const SLOT_TABLES: ReadonlySet<NbTableName> = new Set(['Gateway_Chassis', 'HA_Chassis']);
 
 /** The parts whose row is an object's anchor, in order of preference (see chooseAnchors). */
 const ANCHOR_PARTS = ['router', 'switch', 'lb', 'port', 'nat:4', 'nat:6', 'localnet', 'router-port', 'switch-port'];
@@ -205,6 +216,7 @@ class Planner {
    * (no scope), or those of the objects in scope, found by the object index.
    */
   private ownedCandidates(t: NbTableName): Iterable<AnyRow> {
+    if (this.opts.rows && this.opts.tables && !this.opts.tables.has(t)) return [];
     if (!this.scope) return this.rows(t);
     const out: AnyRow[] = [];
     const names = new Set<string>();
@@ -262,11 +274,13 @@ class Planner {
     this.checkNatConflicts();
     if (this.problems.length > 0) throw new PlanError(this.problems);
     if (!this.opts.rows) this.chooseAnchors();
+    // a gateway chassis slot that moves to another chassis rewrites the row it leaves (reuseSlots)
+    const inserting = this.reuseSlots(toInsert);
     // what goes into the inserts whole (nothing is patched in afterwards): children under a parent
     // inserted here, and the reservations (with the ledger's first version) of a switch inserted here
-    for (const s of toInsert) if (s.parent) this.addChild(s);
+    for (const s of inserting) if (s.parent) this.addChild(s);
     if (!this.opts.rows) this.newLedgers();
-    for (const s of toInsert) this.insert(s);
+    for (const s of inserting) this.insert(s);
     this.attachChildren();
     for (const s of this.desired.rows) {
       const uuid = this.resolved.get(s.key);
@@ -285,6 +299,52 @@ class Planner {
     if (this.problems.length > 0) throw new PlanError(this.problems);
     const ops = [...this.ops, ...this.inserts, ...this.attach, ...this.updates, ...this.removals];
     return { changes: this.changes, specs: this.specChanges, ops, warnings: [...this.desired.warnings, ...this.warnings] };
+  }
+
+  /**
+   * Gateway chassis slots (Gateway_Chassis, HA_Chassis) that move: a new
+   * slot of an object's port takes over a slot row of the same object and
+   * port that is going (a failover replaces the dead chassis, a drain or a
+   * list change another one) by an update of its chassis, priority, name
+   * and key, instead of an insert, a reference added to the port and one
+   * removed: the same rows after the commit, in half the server's time (one
+   * failover rewrites hundreds of slots). Pairs in key order, so every
+   * planner makes the same pairs. Returns the rows still to insert.
+   */
+  /** RowSpec key of a slot that rewrites a going slot's row -> that row's chassis (reuseSlots) */
+  private readonly inPlaceOf = new Map<string, string>();
+
+  private reuseSlots(toInsert: RowSpec[]): RowSpec[] {
+    if (!toInsert.some((s) => SLOT_TABLES.has(s.table) && s.parent)) return toInsert;
+    const taken = new Set<string>();
+    const rest = new Set<RowSpec>();
+    for (const s of [...toInsert].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))) {
+      const p = SLOT_TABLES.has(s.table) ? s.parent : undefined;
+      const parent = p ? (p.ref.startsWith('uuid:') ? p.ref.slice(5) : this.resolved.get(p.ref)) : undefined;
+      // the parent's slots of this object that no desired row claims and the plan may write: those going
+      const free: AnyRow[] = [];
+      const held = parent ? ((this.nb.table(p!.table).get(parent) as AnyRow | undefined)?.[p!.column] as readonly string[] | undefined) : undefined;
+      for (const u of held ?? []) {
+        const r = this.owned.get(s.table)?.get(ownedKey((this.nb.table(s.table).get(u) as AnyRow | undefined) ?? NOT_OWNED, this.owner) ?? '');
+        if (!r || r._uuid !== u || taken.has(u) || this.resolvedUuids.has(u)) continue;
+        if (r.external_ids.get(KIND_KEY) !== s.kind || r.external_ids.get(NAME_KEY) !== s.name || !this.writes(s.kind, s.name, ownedKey(r, this.owner)!)) continue;
+        free.push(r);
+      }
+      // (one at the same priority first: then only its chassis and name change; else the lowest key)
+      free.sort((a, b) => (ownedKey(a, this.owner)! < ownedKey(b, this.owner)! ? -1 : 1));
+      const r = free.find((x) => x.priority === s.columns.priority) ?? free[0];
+      if (!r) {
+        rest.add(s);
+        continue;
+      }
+      taken.add(r._uuid);
+      this.inPlaceOf.set(s.key, String(r.chassis_name));
+      this.named.delete(s.key);
+      this.resolved.set(s.key, r._uuid);
+      this.resolvedUuids.add(r._uuid);
+    }
+    // (in the desired order, as without reuse)
+    return toInsert.filter((s) => rest.has(s));
   }
 
   private problem(s: RowSpec, field: string, reason: string): void {
@@ -548,7 +608,8 @@ class Planner {
     }
     if (Object.keys(set).length) this.updates.push({ op: 'update', table: s.table, where: [['_uuid', '==', uuid]], row: set });
     if (mutations.length) this.updates.push({ op: 'mutate', table: s.table, where: [['_uuid', '==', uuid]], mutations });
-    if (Object.keys(diff).length) this.changes.push({ action: 'change', table: s.table, label: s.label, columns: diff, object: `${s.kind}/${s.name}`, ...(specChanged ? { spec: true as const } : {}) });
+    const was = this.inPlaceOf.get(s.key);
+    if (Object.keys(diff).length) this.changes.push({ action: 'change', table: s.table, label: was === undefined ? s.label : `${s.label}, in place of ${was}`, columns: diff, object: `${s.kind}/${s.name}`, ...(specChanged ? { spec: true as const } : {}) });
     else if (specChanged) this.specChanges.push({ action: 'change', table: s.table, label: `${s.kind} ${s.name}: its last-applied spec, on ${s.label}`, object: `${s.kind}/${s.name}`, spec: true });
   }
 
