@@ -40,7 +40,8 @@ const count = async (table: string) => (await nbctl(sb, '--bare', '--columns=_uu
 // (requireNodeDaemons has no flag: a config file)
 const cfg = path.join(tmp, 'require.yaml');
 await writeFile(cfg, 'requireNodeDaemons: true\n');
-const args = (extra: string[]) => [...common, '--config', cfg, ...extra];
+// (--node-absent-ms at its default, given: the flag reaches liveness the way the file's key does)
+const args = (extra: string[]) => [...common, '--config', cfg, '--node-absent-ms', '3000', ...extra];
 
 const leaders: TestDaemon[] = [await daemonFiles(tmp, 'lead-a', manifests, args([])), await daemonFiles(tmp, 'lead-b', manifests, args([]))];
 startDaemon(t, leaders[0]);

@@ -319,6 +319,9 @@ class Drill {
           `pingMs: ${this.o.pingMs}`,
           `holdDownMs: ${this.o.holdDownMs}`,
           'requireNodeDaemons: true',
+          // (the nodes' daemons start after the leader's, each reading its replicas first: on 2 loaded
+          // cores that can pass 3 s, and a node failed over as absent at the start skews every drill)
+          'nodeAbsentMs: 15000',
           'failback: no-preempt',
           'logLevel: info',
           'health:',

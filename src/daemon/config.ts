@@ -62,6 +62,8 @@ export interface DaemonConfig {
    * failed over by the next one). Default false: such a chassis is unknown.
    */
   requireNodeDaemons?: boolean;
+  /** With requireNodeDaemons: ms a node lock may stay untaken before its chassis is dead (a daemon starting on a loaded node may need more). Default 3000 */
+  nodeAbsentMs?: number;
   /**
    * A BFD session whose status says up while its port is bound to no chassis,
    * or to a dead one (ovn-org/ovn#320: src/ha/bfd-check.ts): withdraw (its SB
@@ -162,6 +164,7 @@ const KEYS: Record<string, Check> = {
     return v;
   },
   holdDownMs: int(0, 3_600_000),
+  nodeAbsentMs: int(100, 3_600_000),
   failback: (v, key) => {
     if (v !== 'preempt' && v !== 'no-preempt') throw new ConfigError(`${key}: must be preempt or no-preempt, got ${JSON.stringify(v)}`);
     return v;

@@ -79,6 +79,7 @@ function parseArgs(argv: string[]): Flags {
     .option('--gateway-chassis <k>', 'chassis per gateway port, 1 to 5 (default 3)')
     .option('--cluster-router <name>', "the default VPC's router (default ovn-cluster, Kube-OVN's)")
     .option('--chassis <name>', "this node's SB chassis: its daemon holds the chassis's node lock while it runs, so the leader learns at once when the node dies")
+    .option('--node-absent-ms <ms>', 'with requireNodeDaemons: ms a node lock may stay untaken before its chassis is dead (default 3000)')
     .addOption(new Option('--failback <mode>', 'what a chassis back after a failure gets: preempt (the ports it led move back, as OVN does) or no-preempt (default)').choices(['preempt', 'no-preempt']))
     .option('--ping-ms <ms>', "ms between the leader's pings of each node's lock (a silent node is dead after 3 unanswered; 0: none; default 250)")
     .option('--hold-down-ms <ms>', 'ms a chassis back after a failure waits before it counts as live (default 10000)')
@@ -111,6 +112,7 @@ function parseArgs(argv: string[]): Flags {
     ...(o.failback ? { failback: o.failback as 'preempt' | 'no-preempt' } : {}),
     ...(o.pingMs !== undefined ? { pingMs: msFlag(o.pingMs) } : {}),
     ...(o.holdDownMs !== undefined ? { holdDownMs: msFlag(o.holdDownMs) } : {}),
+    ...(o.nodeAbsentMs !== undefined ? { nodeAbsentMs: msFlag(o.nodeAbsentMs) } : {}),
     ...(o.detach ? { detach: true } : {}),
     ...(o.logFile ? { logFile: o.logFile } : {}),
   };
@@ -430,6 +432,7 @@ class Daemon {
         ...(this.config.pingMs !== undefined ? { pingMs: this.config.pingMs } : {}),
         ...(this.config.holdDownMs !== undefined ? { holdDownMs: this.config.holdDownMs } : {}),
         ...(this.config.requireNodeDaemons ? { requireNodes: true } : {}),
+        ...(this.config.nodeAbsentMs !== undefined ? { absentMs: this.config.nodeAbsentMs } : {}),
       },
     );
     const gateways = this.gw.chassis().filter(isGatewayCapable).map((c) => c.name).filter((n) => n !== this.config.chassis);

@@ -137,8 +137,6 @@ export function buildPlan(desired: Desired, nb: NbView, owner: string, opts: Pla
   return new Planner(desired, nb, owner, opts).run();
 }
 
-const NOT_OWNED = { external_ids: new Map<string, string>() };
-
 /** The gateway chassis slot tables: one row per chassis of a gateway port or HA chassis group. */
 const SLOT_TABLES: ReadonlySet<NbTableName> = new Set(['Gateway_Chassis', 'HA_Chassis']);
 
@@ -316,23 +314,38 @@ class Planner {
 
   private reuseSlots(toInsert: RowSpec[]): RowSpec[] {
     if (!toInsert.some((s) => SLOT_TABLES.has(s.table) && s.parent)) return toInsert;
+    // the owned slot rows the plan considers, by UUID; per parent, those no desired row claims that the plan may write
+    const byUuid = new Map<string, AnyRow>();
+    for (const t of SLOT_TABLES) for (const r of this.owned.get(t)?.values() ?? []) byUuid.set(r._uuid, r);
+    const going = new Map<string, AnyRow[]>();
+    const goingOf = (table: NbTableName, uuid: string, column: string): AnyRow[] => {
+      let l = going.get(uuid);
+      if (l) return l;
+      l = [];
+      for (const u of ((this.nb.table(table).get(uuid) as AnyRow | undefined)?.[column] as readonly string[] | undefined) ?? []) {
+        const r = byUuid.get(u);
+        if (r && !this.resolvedUuids.has(u) && this.writes(r.external_ids.get(KIND_KEY), r.external_ids.get(NAME_KEY), ownedKey(r, this.owner)!)) l.push(r);
+      }
+      // (the lowest key first, so every planner makes the same pairs)
+      if (l.length > 1) l.sort((a, b) => (String(a.external_ids.get(PART_KEY)) < String(b.external_ids.get(PART_KEY)) ? -1 : 1));
+      going.set(uuid, l);
+      return l;
+    };
     const taken = new Set<string>();
     const rest = new Set<RowSpec>();
     for (const s of [...toInsert].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))) {
       const p = SLOT_TABLES.has(s.table) ? s.parent : undefined;
       const parent = p ? (p.ref.startsWith('uuid:') ? p.ref.slice(5) : this.resolved.get(p.ref)) : undefined;
-      // the parent's slots of this object that no desired row claims and the plan may write: those going
-      const free: AnyRow[] = [];
-      const held = parent ? ((this.nb.table(p!.table).get(parent) as AnyRow | undefined)?.[p!.column] as readonly string[] | undefined) : undefined;
-      for (const u of held ?? []) {
-        const r = this.owned.get(s.table)?.get(ownedKey((this.nb.table(s.table).get(u) as AnyRow | undefined) ?? NOT_OWNED, this.owner) ?? '');
-        if (!r || r._uuid !== u || taken.has(u) || this.resolvedUuids.has(u)) continue;
-        if (r.external_ids.get(KIND_KEY) !== s.kind || r.external_ids.get(NAME_KEY) !== s.name || !this.writes(s.kind, s.name, ownedKey(r, this.owner)!)) continue;
-        free.push(r);
+      // a going slot of the same object on that parent: one at the same priority first (then only its chassis and name change)
+      let r: AnyRow | undefined;
+      for (const x of parent ? goingOf(p!.table, parent, p!.column) : []) {
+        if (taken.has(x._uuid) || x.external_ids.get(KIND_KEY) !== s.kind || x.external_ids.get(NAME_KEY) !== s.name) continue;
+        if (x.priority === s.columns.priority) {
+          r = x;
+          break;
+        }
+        r ??= x;
       }
-      // (one at the same priority first: then only its chassis and name change; else the lowest key)
-      free.sort((a, b) => (ownedKey(a, this.owner)! < ownedKey(b, this.owner)! ? -1 : 1));
-      const r = free.find((x) => x.priority === s.columns.priority) ?? free[0];
       if (!r) {
         rest.add(s);
         continue;
