@@ -18,7 +18,7 @@
  * that would break one of those is refused with that object's problem.
  */
 import { SB_BFD_COLUMNS } from '../gateway/bfd-status.js';
-import { createHash } from 'node:crypto';
+import * as crypto from 'node:crypto';
 import PQueue from 'p-queue';
 import type { Logger } from 'pino';
 import { OvsdbClient } from '../ovsdb/client.js';
@@ -1016,8 +1016,14 @@ export function objectKey(o: ManifestObject): string {
     const tail = `"origin":${JSON.stringify(o.origin)}}`;
     s = s.endsWith(tail) ? s.slice(0, s.length - tail.length) + '}' : JSON.stringify({ ...o, origin: undefined });
   }
-  return createHash('sha1').update(s).digest('base64');
+  return sha1(s);
 }
+
+/** SHA-1 of a text, base64: crypto.hash (Node >= 20.12) where there is one, a third of createHash's cost for 24k short texts. */
+const sha1: (s: string) => string =
+  typeof (crypto as { hash?: unknown }).hash === 'function'
+    ? (s) => (crypto as unknown as { hash(alg: string, data: string, enc: 'base64'): string }).hash('sha1', s, 'base64')
+    : (s) => crypto.createHash('sha1').update(s).digest('base64');
 
 /** The options a whole-state plan is made with. */
 function optionsKey(opts: ApplyOptions): string {
