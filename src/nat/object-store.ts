@@ -229,6 +229,8 @@ export class ObjectStore {
       const row = e.row as unknown as Row;
       const old = e.old as unknown as Row | undefined;
       if (e.kind === 'update' && old!.external_ids === row.external_ids) continue;
+      // (the same object's row with the same document: a slot rewritten in place keeps both, only its part moves)
+      if (e.kind === 'update' && ObjectStore.holder(old!) === ObjectStore.holder(row) && old!.external_ids.get(SPEC_KEY) === row.external_ids.get(SPEC_KEY)) continue;
       if (e.kind !== 'insert') {
         const h = this.removeRow(e.kind === 'delete' ? row : old!);
         if (h) dirty.add(h);
