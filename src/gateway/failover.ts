@@ -30,9 +30,9 @@ export function slotOrder(slots: readonly { chassis: string; priority: number }[
 }
 
 /**
- * Every port's slot rows after the failover, per port: all of them (those
- * that stay too, unchanged), so that a planner scoped to the port's slots
- * removes only the slot that went.
+ * Every port's slot rows after the failover, per port: all of them, those
+ * that stay unchanged too (the caller plans only the ones that differ from
+ * the slots it gave).
  */
 export function failoverSlots(ports: readonly PortSlots[], candidates: readonly Candidate[], opts: ScheduleOptions): Map<string, GatewayRow[]> {
   const placed = schedule(

@@ -38,7 +38,7 @@ import { EgressIndex } from './egress-index.js';
 import { DEFAULT_OWNER, KIND_KEY, NAME_KEY, OWNER_KEY, PART_KEY, PlanError, idOf, objectId, rowKey, type NbTableName, type Problem, type RowSpec } from './rows.js';
 import type { StoredObjects } from './store.js';
 import { ObjectStore } from './object-store.js';
-import { NB_INDEXES, NbFacts, byName, gatewayPortChassis, holdersOf, type NbView } from './nb-view.js';
+import { NB_INDEXES, NbFacts, byName, gatewayPortChassis, holdersOf, otherActiveLoad, type NbView } from './nb-view.js';
 import { rebalance, type Move } from '../gateway/scheduler.js';
 import { DEFAULT_GATEWAY_CHASSIS, gatewayCandidates, isGatewayCapable, placementCandidates } from '../gateway/chassis.js';
 import { failoverSlots, type PortSlots } from '../gateway/failover.js';
@@ -740,7 +740,6 @@ export class NatGateway {
    * chassis a port has).
    */
   async failover(dead: readonly string[], opts: Omit<ApplyOptions, 'mode' | 'rows' | 'live'> = {}): Promise<ApplyResult & { objects: string[] }> {
-    if (!this.sb) throw new Error('failover needs SB (the chassis that are left)');
     return this.writes.add(async () => {
       const first = this.failoverRequest(dead, opts);
       if (!first) return { ...nothingApplied(), objects: [] };
@@ -758,7 +757,6 @@ export class NatGateway {
 
   /** What failover(dead) would write, planned now; writes nothing (the benchmark's raw limit sends it itself). */
   failoverPlan(dead: readonly string[], opts: Omit<ApplyOptions, 'mode' | 'rows' | 'live'> = {}): Plan {
-    if (!this.sb) throw new Error('failover needs SB (the chassis that are left)');
     const req = this.failoverRequest(dead, opts);
     return req ? this.failoverPlanOf(req, opts) : nothingPlanned();
   }
@@ -772,6 +770,7 @@ export class NatGateway {
    * stored documents. Undefined when there is nothing to move.
    */
   private failoverRequest(dead: readonly string[], opts: Omit<ApplyOptions, 'mode' | 'rows' | 'live'>): FailoverRequest | undefined {
+    if (!this.sb) throw new Error('failover needs SB (the chassis that are left)');
     const owner = opts.owner ?? DEFAULT_OWNER;
     const gone = new Set(dead);
     const nb = this.view();
@@ -818,6 +817,7 @@ export class NatGateway {
    */
   private failoverPlanOf(req: FailoverRequest, opts: Omit<ApplyOptions, 'mode' | 'rows' | 'live'>): Plan {
     const owner = opts.owner ?? DEFAULT_OWNER;
+    const nb = this.view();
     const live = new Set(this.chassis().map((c) => c.name).filter((n) => !req.gone.has(n)));
     const rows: RowSpec[] = [];
     const slotPrefixes = new Set<string>();
@@ -832,7 +832,7 @@ export class NatGateway {
       const names = new Set(candidates.map((c) => c.name));
       const orphaned = req.ports.some((p) => !p.slots.some((s) => names.has(s.chassis)));
       const moved = new Set(req.ports.map((p) => p.port));
-      const load = orphaned ? new Map(this.gatewayLoad().map((c) => [c.chassis, c.active.filter((p) => !moved.has(p)).length])) : undefined;
+      const load = orphaned ? otherActiveLoad(nb, moved) : undefined;
       const placed = failoverSlots(req.ports, candidates, { k: opts.gatewayChassis ?? DEFAULT_GATEWAY_CHASSIS, ...(load ? { load } : {}) });
       // only the slots that change are planned and written: a new chassis or priority, and the slots that go
       for (const p of req.ports) {
@@ -855,11 +855,7 @@ export class NatGateway {
       return i < 0 ? undefined : k.slice(0, i);
     };
     const egress = new Set(req.subnets.map(idOf));
-    const accept = (k: string) => {
-      const prefix = slotKey(k);
-      if (prefix !== undefined) return slotKeys.has(k);
-      return partOf(k).startsWith('egress:') && egress.has(k.split('/', 2).join('/'));
-    };
+    const accept = (k: string) => (k.includes(':chassis:') ? slotKeys.has(k) : partOf(k).startsWith('egress:') && egress.has(k.split('/', 2).join('/')));
     let desired: Desired = { rows, reservations: [], problems: [], warnings: [], originOf: () => undefined, specs: new Map(), deps: new Map() };
     if (req.subnets.length > 0) {
       const sub = this.request({ objects: req.subnets, notices: [] }, { ...opts, mode: 'merge', live, rows: accept }).desired;

@@ -71,8 +71,7 @@ import {
 } from '../gateway/rows.js';
 import { IP_LEDGER_PREFIX, idOf, objectId, ownedKey, ref, rowKey, type Problem, type Reservation, type RowSpec } from './rows.js';
 import { EXTERNAL_GW_CONFIG, sourceOf } from './manifest.js';
-import { NbFacts, OBJECT_INDEX, byName, gatewayPortChassis, type NbView } from './nb-view.js';
-import { chassisLoad } from '../gateway/load.js';
+import { NbFacts, OBJECT_INDEX, byName, otherActiveLoad, type NbView } from './nb-view.js';
 import { recordingView, type ReadLog } from './reads.js';
 
 export interface DesiredOptions {
@@ -691,10 +690,7 @@ class Builder {
    */
   private otherLoad(ports: readonly string[], current: ReadonlyMap<string, readonly string[]>): Map<string, number> | undefined {
     if (ports.every((p) => (current.get(p) ?? []).length > 0)) return undefined;
-    const mine = new Set(ports);
-    // (of the HA chassis groups, only BFD ports' are placed like gateway ports)
-    const others = gatewayPortChassis(this.plainNb).filter((p) => !mine.has(p.port) && (!p.group || p.port.startsWith('bfd@')));
-    return new Map(chassisLoad(others, [], new Map()).map((c) => [c.chassis, c.active.length]));
+    return otherActiveLoad(this.plainNb, new Set(ports));
   }
 
   /** Kube-OVN's Vpc bfdPort (gateway/rows.ts bfdPortRows), on the chassis placed for it. */

@@ -15,7 +15,7 @@ import type { ChangeEvent } from '../ovsdb/replica.js';
 import { parseIp, parseIpOrCidr } from './ip.js';
 import { IP_LEDGER_PREFIX, NAME_KEY, type NbTableName } from './rows.js';
 import { OWNED_TABLES, PARENT_INDEXES } from './topology.js';
-import type { GatewayPortChassis } from '../gateway/load.js';
+import { chassisLoad, type GatewayPortChassis } from '../gateway/load.js';
 
 /** The owner-tag index of every owned table: its rows by object name (`ovn-natgw:name`). */
 export const OBJECT_INDEX = `external_ids:${NAME_KEY}`;
@@ -74,6 +74,17 @@ export function gatewayPortChassis(nb: NbView): (GatewayPortChassis & { group: b
     if (g.ha_chassis.length) out.push({ port: g.name, group: true, chassis: g.ha_chassis.map((u) => nb.table('HA_Chassis').get(u)).filter((h) => h !== undefined) });
   }
   return out;
+}
+
+/**
+ * The active gateway ports per chassis among the ports not in `mine` (of the
+ * HA chassis groups only BFD ports', placed like gateway ports): what a new
+ * port's, or an orphaned port's, least-loaded top avoids. A scan of the
+ * router ports: only when a port has no chassis left to keep.
+ */
+export function otherActiveLoad(nb: NbView, mine: ReadonlySet<string>): Map<string, number> {
+  const others = gatewayPortChassis(nb).filter((p) => !mine.has(p.port) && (!p.group || p.port.startsWith('bfd@')));
+  return new Map(chassisLoad(others, [], new Map()).map((c) => [c.chassis, c.active.length]));
 }
 
 /** A row by its name (the first, when a table allows several). */

@@ -299,6 +299,9 @@ class Planner {
     return { changes: this.changes, specs: this.specChanges, ops, warnings: [...this.desired.warnings, ...this.warnings] };
   }
 
+  /** RowSpec key of a slot that rewrites a going slot's row -> that row's chassis (reuseSlots) */
+  private readonly inPlaceOf = new Map<string, string>();
+
   /**
    * Gateway chassis slots (Gateway_Chassis, HA_Chassis) that move: a new
    * slot of an object's port takes over a slot row of the same object and
@@ -309,9 +312,6 @@ class Planner {
    * failover rewrites hundreds of slots). Pairs in key order, so every
    * planner makes the same pairs. Returns the rows still to insert.
    */
-  /** RowSpec key of a slot that rewrites a going slot's row -> that row's chassis (reuseSlots) */
-  private readonly inPlaceOf = new Map<string, string>();
-
   private reuseSlots(toInsert: RowSpec[]): RowSpec[] {
     if (!toInsert.some((s) => SLOT_TABLES.has(s.table) && s.parent)) return toInsert;
     // the owned slot rows the plan considers, by UUID; per parent, those no desired row claims that the plan may write
