@@ -126,6 +126,26 @@ t.test('a flapping node stays out until it has stayed for its hold-down', async 
   t.pass('alive once it stayed for the hold-down');
 });
 
+t.test('a node hung while pinged, then killed: its lock says so at once, the pings do not have to find it', async (t) => {
+  const c = (await gcs())[0];
+  const victim = nodes.get(c)!;
+  const since = Date.now();
+  // hung for two and a half ping intervals: a ping is out, unanswered, when the node dies
+  signal(victim, 'SIGSTOP');
+  await new Promise((r) => setTimeout(r, 250));
+  const t0 = Date.now();
+  signal(victim, 'SIGKILL');
+  await until(`${c} gone from the gateway port`, async () => !(await gcs()).includes(c), 10_000);
+  t.comment(`SIGKILL of the hung node's daemon to the failover in NB: ${Date.now() - t0} ms (ovn-nbctl polled)`);
+  const mine = (await daemonEvents(leader))
+    .filter((e) => e.type === 'liveness' && e.chassis === c && e.state === 'dead' && Date.parse(String(e.time)) >= since)
+    .map((e) => e.cause);
+  t.same(mine, ['released'], "events: dead, released (its session's end), not silent (three unanswered pings)");
+  await nodeDaemon(c);
+  await until(`${c} alive after its hold-down`, async () => (await stateOf(c)) === 'alive', HOLD + 5000);
+  await until(`${c} leading again (failback preempt)`, async () => (await gcs())[0] === c, 5000);
+});
+
 t.test("a node's own health in its network namespace: ip_forward off, then the uplink down, each fails it over", async (t) => {
   const ns = `natgw-ha-${process.pid}`;
   try {

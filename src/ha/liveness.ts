@@ -1,28 +1,30 @@
 /**
  * Node liveness by OVSDB locks (issue 16 §2, the node daemons' signal).
  *
- * The ovn-natgwd on each gateway node holds the NB lock named for its
- * chassis (nodeLock) while it runs and its node is healthy (NodeLock, below).
- * The leader asks for every other gateway chassis's lock and waits in the
- * queue behind the holder:
+ * The ovn-natgwd on each gateway node holds two NB locks named for its
+ * chassis while it runs and its node is healthy (NodeLock, below): its node
+ * lock (nodeLock) and its ping lock (nodePingLock). The leader asks for every
+ * other gateway chassis's node lock and waits in the queue behind the holder:
  *
  * - **released**: when a node dies (its processes killed, the host gone: its
  *   NB session ends) or its daemon lets the lock go (its node unhealthy),
- *   ovsdb-server grants the lock to the leader, in one round trip: dead.
+ *   ovsdb-server grants the node lock to the leader, in one round trip: dead.
+ *   The leader never steals the node lock, so this holds at every moment,
+ *   pings or not.
  * - **silent**: a stopped node (SIGSTOP, a hung kernel, a cut link with no
- *   TCP close) keeps its session, and its lock, for as long as the server's
+ *   TCP close) keeps its session, and its locks, for as long as the server's
  *   inactivity probe allows (none on unix sockets). So the leader pings: every
- *   `pingMs` it steals the lock (unlock of its wait, then steal: ovsdb-server
- *   refuses a second request of one session for one lock), and a live node's
- *   daemon steals it straight back, which the leader hears as "stolen"; it
- *   then queues again with "lock" (ovsdb-server keeps a waiter that asked with
- *   "lock" queued when the lock is stolen from it, but drops one that stole
- *   it). No pong by the next ping: suspect; none
- *   for `deadAfterMisses` pings: dead. The pings touch no table: nothing is
- *   written, nobody else is told.
- * - **returning**: a dead node's daemon taking its lock back (its pong, late,
- *   or a restart) makes it returning; it is counted live again only after
- *   `holdDownMs` without a loss (the hold-down against flapping), then alive.
+ *   `pingMs` it steals the node's ping lock, and a live node's daemon steals
+ *   it straight back, which the leader hears as "stolen". No pong by the next
+ *   ping: suspect; none for `deadAfterMisses` pings: dead. The pings touch no
+ *   table: nothing is written, nobody else is told. (With one lock for both,
+ *   a node killed between the leader's steal and its own steal back left
+ *   nothing to be granted: measured, one kill in ten at 100 ms pings was
+ *   found by the pings, 300 ms later, instead of 4 ms.)
+ * - **returning**: a dead node's daemon taking a lock back from the leader
+ *   (its pong, late, or a restart) makes it returning; it is counted live
+ *   again only after `holdDownMs` without a loss (the hold-down against
+ *   flapping), then alive.
  *
  * A lock granted at once, with no holder ever seen, says nothing (a node
  * without ovn-natgwd, or one dead before the leader started): only a
@@ -35,6 +37,11 @@ import type { OvsdbClient } from '../ovsdb/client.js';
 /** The lock a gateway node's daemon holds while it runs (an OVSDB <id>: the chassis name with "_" for what an id cannot hold). */
 export function nodeLock(chassis: string): string {
   return `ovn_natgw_node_${chassis.replace(/[^A-Za-z0-9_]/g, '_')}`;
+}
+
+/** The lock the leader steals to ping a node, whose daemon steals it straight back. */
+export function nodePingLock(chassis: string): string {
+  return `${nodeLock(chassis)}_ping`;
 }
 
 /** What the leader knows of a watched chassis. */
@@ -76,6 +83,8 @@ export interface LivenessOptions {
 
 interface Watch {
   lock: string;
+  /** the ping lock */
+  ping: string;
   /** asked: lock requested, answer pending; unknown: granted at once (no holder seen) */
   state: NodeState | 'asked';
   /** a ping out (we steal, waiting for the node to steal back): since when */
@@ -90,6 +99,7 @@ interface Watch {
 
 export class NodeLiveness {
   private readonly w = new Map<string, Watch>();
+  /** each lock (node or ping) to its chassis */
   private readonly byLock = new Map<string, string>();
   private readonly off: (() => void)[] = [];
   private timer: NodeJS.Timeout | undefined;
@@ -110,7 +120,7 @@ export class NodeLiveness {
     this.holdDownMs = opts.holdDownMs ?? 10_000;
     this.now = opts.now ?? Date.now;
     this.absentMs = opts.requireNodes ? (opts.absentMs ?? 3000) : undefined;
-    const locked = (name: string, how?: string) => this.granted(name, how);
+    const locked = (name: string) => this.granted(name);
     const stolen = (name: string) => this.stolen(name);
     const down = () => {
       for (const x of this.w.values()) {
@@ -133,11 +143,12 @@ export class NodeLiveness {
   async watch(chassis: readonly string[]): Promise<void> {
     const want = new Set(chassis);
     for (const c of [...this.w.keys()]) if (!want.has(c)) await this.forget(c);
-    for (const c of want) if (!this.w.has(c)) await this.ask(c, { lock: nodeLock(c), state: 'asked', heardAt: this.now() });
+    for (const c of want) if (!this.w.has(c)) await this.ask(c, { lock: nodeLock(c), ping: nodePingLock(c), state: 'asked', heardAt: this.now() });
   }
 
   private async ask(c: string, x: Watch): Promise<void> {
     this.byLock.set(x.lock, c);
+    this.byLock.set(x.ping, c);
     this.w.set(c, x);
     const now = await this.client.lock(x.lock);
     // (a grant that came as a notification meanwhile was handled by granted())
@@ -157,7 +168,8 @@ export class NodeLiveness {
     for (const [c, x] of [...this.w]) {
       if (this.stopped || !this.client.connected) return;
       await this.client.unlock(x.lock).catch(() => undefined);
-      await this.ask(c, { lock: x.lock, state: 'asked', heardAt: this.now() }).catch(() => undefined);
+      await this.client.unlock(x.ping).catch(() => undefined);
+      await this.ask(c, { lock: x.lock, ping: x.ping, state: 'asked', heardAt: this.now() }).catch(() => undefined);
     }
   }
 
@@ -224,24 +236,24 @@ export class NodeLiveness {
     }
   }
 
-  /** One ping: our wait let go, and the lock stolen; a live node steals it straight back. */
+  /** One ping: the node's ping lock stolen; a live node steals it straight back. */
   private ping(c: string, x: Watch): void {
     x.pingAt = this.now();
-    void this.client.unlock(x.lock).catch(() => undefined);
-    // (from here the lock is ours: the 'locked' it brings is our steal, not the node's death)
-    this.client.steal(x.lock).catch(() => {
+    // (our last steal of it, if its pong was missed: ovsdb-server refuses a second request of one session for one lock)
+    void this.client.unlock(x.ping).catch(() => undefined);
+    this.client.steal(x.ping).catch(() => {
       if (this.w.get(c) === x) delete x.pingAt;
     });
   }
 
-  private granted(lock: string, how?: string): void {
+  private granted(lock: string): void {
     const c = this.byLock.get(lock);
     if (!c) return;
     const x = this.w.get(c)!;
-    // during a ping the grant of our own steal is no news; one the server notified is the queue's
-    // grant, sent before our ping's unlock was read: the node's session had ended
-    if (x.pingAt !== undefined && how !== 'notified') return;
+    // (the ping lock is granted only in reply to our own steal: no news)
+    if (lock !== x.lock) return;
     if (x.state === 'alive' || x.state === 'suspect' || x.state === 'returning') {
+      delete x.pingAt;
       x.state = 'dead';
       delete x.returningAt;
       this.ev.onDead(c, 'released');
@@ -256,14 +268,17 @@ export class NodeLiveness {
     if (!c || !this.client.connected) return; // (our session went: every lock is lost, no node did anything)
     const x = this.w.get(c)!;
     const now = this.now();
-    if (x.pingAt !== undefined) this.ev.onPong?.(c, now - x.pingAt);
-    delete x.pingAt;
+    if (lock === x.ping) {
+      // a pong (or a dead node's daemon awake again, its pong late)
+      if (x.pingAt !== undefined) this.ev.onPong?.(c, now - x.pingAt);
+      delete x.pingAt;
+    } else {
+      // the node took its node lock from us (we were granted it when it let go or died, or nobody held
+      // it): back in the queue behind it. A lock granted at once then means it let go meanwhile: granted().
+      void this.client.unlock(x.lock).catch(() => undefined);
+      void this.client.lock(x.lock).catch(() => undefined);
+    }
     x.heardAt = now;
-    // back in the queue behind the node: ovsdb-server drops a waiter that stole the lock when it is
-    // stolen from in turn (one that asked with "lock" stays queued: hence unlock, then lock). A lock
-    // granted at once then means the node let go meanwhile: granted() below.
-    void this.client.unlock(x.lock).catch(() => undefined);
-    void this.client.lock(x.lock).catch(() => undefined);
     if (x.state === 'dead') {
       x.state = 'returning';
       x.returningAt = now;
@@ -271,7 +286,7 @@ export class NodeLiveness {
     } else if (x.state === 'suspect') {
       x.state = 'alive';
       this.ev.onAlive?.(c, 'suspect');
-    } else if (x.state === 'unknown' || x.state === 'asked') {
+    } else if (lock === x.lock && (x.state === 'unknown' || x.state === 'asked')) {
       x.state = 'alive';
       this.ev.onWatched?.(c);
     }
@@ -282,7 +297,9 @@ export class NodeLiveness {
     this.w.delete(c);
     if (!x) return;
     this.byLock.delete(x.lock);
+    this.byLock.delete(x.ping);
     await this.client.unlock(x.lock).catch(() => undefined);
+    await this.client.unlock(x.ping).catch(() => undefined);
   }
 
   /** Lets every lock go (this daemon no longer leads). */
@@ -295,27 +312,31 @@ export class NodeLiveness {
 }
 
 /**
- * The node's side: holds this chassis's lock while the node is healthy, and
- * answers the leader's pings (a steal) by stealing it straight back. Let go
- * when the node is unhealthy (the leader is granted it: dead), taken again
- * when it is healthy, and after every reconnection (the client's own
- * re-request would queue behind a leader that holds it).
+ * The node's side: holds this chassis's node lock and ping lock while the
+ * node is healthy, and answers the leader's pings (a steal of the ping lock)
+ * by stealing it straight back. Lets both go when the node is unhealthy (the
+ * leader is granted the node lock: dead), takes them again when it is
+ * healthy, and after every reconnection (the client's own re-request would
+ * queue behind a leader that holds them).
  */
 export class NodeLock {
   private healthy = true;
   private readonly off: (() => void)[] = [];
   private busy: Promise<void> = Promise.resolve();
+  readonly lock: string;
+  readonly pingLock: string;
 
   constructor(
     private readonly client: OvsdbClient,
     readonly chassis: string,
   ) {
-    const lock = nodeLock(chassis);
+    this.lock = nodeLock(chassis);
+    this.pingLock = nodePingLock(chassis);
     const stolen = (name: string) => {
-      if (name !== lock || !client.connected) return;
-      // (unhealthy, a ping is answered and the lock let go at once: the leader is told "released", not left to find it silent)
+      if ((name !== this.lock && name !== this.pingLock) || !client.connected) return;
       if (this.healthy) this.take();
-      else this.release();
+      // (unhealthy, both were let go: one taken meanwhile by a take queued before is let go again)
+      else this.chain(() => this.client.unlock(name));
     };
     const up = () => {
       if (this.healthy) this.take();
@@ -323,48 +344,43 @@ export class NodeLock {
     client.on('stolen', stolen);
     client.on('connected', up);
     this.off.push(() => client.off('stolen', stolen), () => client.off('connected', up));
-    // (a check that it holds the lock while healthy, in case a hand-over was missed: taken again)
+    // (a check that it holds both while healthy, in case a hand-over was missed: taken again)
     const timer = setInterval(() => {
-      if (this.healthy && client.connected && !client.hasLock(lock)) this.take();
+      if (this.healthy && client.connected && !(client.hasLock(this.lock) && client.hasLock(this.pingLock))) this.take();
     }, 500);
     timer.unref();
     this.off.push(() => clearInterval(timer));
   }
 
-  get lock(): string {
-    return nodeLock(this.chassis);
-  }
-
-  /** Takes the lock (from whoever holds it). */
+  /** Takes both locks (from whoever holds them). */
   async start(): Promise<void> {
     this.take();
     await this.busy;
   }
 
-  /** Healthy: hold the lock; unhealthy: let it go (the leader is granted it). */
+  /** Healthy: hold both locks; unhealthy: let them go (the leader is granted the node lock). */
   async setHealthy(healthy: boolean): Promise<void> {
     if (healthy === this.healthy) return;
     this.healthy = healthy;
     if (healthy) this.take();
-    else this.chain(() => this.client.unlock(this.lock));
+    else
+      this.chain(async () => {
+        await this.client.unlock(this.lock);
+        await this.client.unlock(this.pingLock);
+      });
     await this.busy;
   }
 
-  private release(): void {
-    this.chain(async () => {
-      void this.client.unlock(this.lock).catch(() => undefined);
-      await this.client.steal(this.lock);
-      await this.client.unlock(this.lock);
-    });
-  }
-
   private take(): void {
-    // (our earlier request, a holder's or a waiter's, is let go first: ovsdb-server refuses a second one)
+    // the ping lock first: a leader that sees the node lock taken pings at once, and is answered
     this.chain(async () => {
-      // (held already, by a take queued before this one: an unlock now would hand it to the leader, a false death)
-      if (!this.healthy || this.client.hasLock(this.lock)) return;
-      void this.client.unlock(this.lock).catch(() => undefined);
-      await this.client.steal(this.lock);
+      for (const lock of [this.pingLock, this.lock]) {
+        // (held already, by a take queued before this one: an unlock now would hand it to the leader, a false death)
+        if (!this.healthy || this.client.hasLock(lock)) continue;
+        // (our earlier request, a holder's or a waiter's, is let go first: ovsdb-server refuses a second one)
+        void this.client.unlock(lock).catch(() => undefined);
+        await this.client.steal(lock);
+      }
     });
   }
 
