@@ -110,3 +110,24 @@ t.test('inserts are complete as built: children in their new parent, reservation
   t.ok([...ext].some(([k, v]) => k.startsWith('ovn-natgw:ip:') && v === 'o/OvnEip/e1'), 'the EIP\'s reservation is in the switch insert');
   t.ok([...names].length === inserts.length, 'uuid-names are unique');
 });
+
+t.test("a failover's egress stages alone render a centralized subnet's reroute policies as the whole build does, and nothing else of it", async (t) => {
+  const nb = memoryNbView({ NB_Global: [{ _uuid: 'g', external_ids: new Map() }] });
+  const text = `${dualStackNetwork(['c1', 'c2', 'c3'])}---\nkind: Subnet\napiVersion: kubeovn.io/v1\nmetadata: {name: eg1}\nspec: {cidrBlock: 192.168.9.0/24, vpc: vpc1, gatewayType: centralized, gatewayNode: "c1:100.64.0.2,c2:100.64.0.3,c3:100.64.0.4"}\n`;
+  const m = parseManifest(text, 'n.yaml');
+  const live = new Set(['c2', 'c3']);
+  const whole = buildDesired(m, nb, chassis(['c1', 'c2', 'c3']), { owner: 'o', live });
+  const egress = buildDesired(m, nb, chassis(['c1', 'c2', 'c3']), { owner: 'o', live, only: 'egress' });
+  t.same(whole.problems, []);
+  t.same(egress.problems, []);
+  const policies = (d: Desired) => d.rows.filter((r) => r.part.startsWith('egress:')).map((r) => [r.key, r.table, r.columns.match, r.columns.nexthops, r.parent?.ref]);
+  t.equal(policies(whole).length, 1, 'the reroute policy');
+  t.same(policies(egress), policies(whole), 'the same policies, same keys, same next hops (c1 is down: the next live node)');
+  t.same(policies(egress).map((p) => p[3]), [['100.64.0.3']], 'the next hop: the first live node (c1 is down)');
+  t.same(
+    [...new Set(egress.rows.map((r) => r.table))].sort(),
+    ['Logical_Router', 'Logical_Router_Policy', 'Logical_Switch', 'Logical_Switch_Port'],
+    'besides: the networks and routers the policies hang on; no gateway port, slot or NAT row (a failover plans the slots itself)',
+  );
+  t.same(egress.rows.filter((r) => r.kind === 'Subnet' && (r.name === 'eg1' || r.name === 'vpc1-subnet1')).map((r) => r.part), ['egress:4'], "of the internal subnets, only the egress policy (not their router ports and switches)");
+});

@@ -838,11 +838,12 @@ class Daemon {
     // a slot, as in the reconciles' live set, so that a reconcile does not undo what this writes)
     const r = await this.gw.failover([...new Set([...(this.liveness?.down() ?? []), ...chassis])], this.writeOptions());
     const ms = Math.round((performance.now() - t0) * 10) / 10;
-    const f = { at: new Date().toISOString(), cause, chassis, objects: r.objects, transacted: r.transacted, ms };
+    const timings = r.timings;
+    const f = { at: new Date().toISOString(), cause, chassis, objects: r.objects, transacted: r.transacted, ms, ...(timings ? { timings } : {}) };
     this.failovers.push(f);
     if (this.failovers.length > 100) this.failovers.shift();
     this.metrics.failovers.inc({ cause });
-    this.logger.warn({ cause, chassis, objects: r.objects, transacted: r.transacted, ms }, 'failover written');
+    this.logger.warn({ cause, chassis, objects: r.objects, transacted: r.transacted, ms, ...(timings ? { timings } : {}) }, 'failover written');
     this.events.emit({ type: 'failover', ...f, changes: r.plan.changes.map((c) => `${c.action} ${c.label}`).slice(0, 200) });
     return { transacted: r.transacted, objects: r.objects, ms };
   }

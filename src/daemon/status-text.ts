@@ -32,6 +32,8 @@ export interface FailoverRecord {
   chassis: string[];
   objects: string[];
   ms: number;
+  /** where the time went (ms): the wait for the write queue; from the write's start, the plan done, the replicas caught up (asked for beside the plan); the NB commit */
+  timings?: { queued_ms?: number; plan_ms: number; caught_up_ms: number; commit_ms: number };
 }
 
 export function formatFailover(f: FailoverRecord): string {

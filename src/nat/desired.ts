@@ -98,6 +98,12 @@ export interface DesiredOptions {
   draining?: ReadonlySet<string>;
   /** Gateway ports to order so, highest priority first, instead of as NB has them (a rebalance's moves). */
   placement?: ReadonlyMap<string, readonly string[]>;
+  /**
+   * Only the stages centralized egress needs: networks, routers, egress (a
+   * failover rewrites the reroute policies of these objects and nothing else
+   * of theirs). Default: every stage.
+   */
+  only?: 'egress';
 }
 
 /** kube-ovn-controller's default BFD timers (--bfd-min-tx, --bfd-min-rx, --detect-mult) for Vpc enableBfd. */
@@ -318,8 +324,9 @@ class Builder {
     this.as({ kind: 'Vpc', name: this.defaultVpcName() }, () => this.defaultVpc());
     //  - internal subnets and their centralized egress, given routers and the live chassis
     const live = this.liveChassis;
-    for (const s of this.all<Subnet>('Subnet')) if (s.vpc) this.as(s, () => this.internalSubnet(s));
+    if (this.opts.only !== 'egress') for (const s of this.all<Subnet>('Subnet')) if (s.vpc) this.as(s, () => this.internalSubnet(s));
     for (const s of this.all<Subnet>('Subnet')) if (s.vpc && s.gatewayType === 'centralized') this.as(s, () => this.egress(s, live));
+    if (this.opts.only === 'egress') return this.result();
     //  - gateway ports, given routers, extNets and the live chassis -> the addresses of lrp EIPs
     const lrpEips = this.gatewayPorts(k, live);
     //  - EIPs, given extNets and the lrp EIPs' addresses -> eipAddr (every EIP's address)
