@@ -636,6 +636,8 @@ async function failoverScenario(): Promise<void> {
       const rawP50 = percentile(r.raw, 50);
       figure('failover', 'ovn-natgw', { routers, n: r.ours.length, p50_ms: p50, p99_ms: percentile(r.ours, 99), slots: percentile(r.ports, 50), bytes: percentile(r.bytes, 50), ratio_to_raw: ratio(p50, rawP50) });
       figure('failover', 'raw', { routers, n: r.raw.length, p50_ms: rawP50, p99_ms: percentile(r.raw, 99) });
+      const monP50 = percentile(r.rawMonitored, 50);
+      figure('failover', 'raw-monitored', { routers, n: r.rawMonitored.length, p50_ms: monP50, p99_ms: percentile(r.rawMonitored, 99), ours_ratio: ratio(p50, monP50) });
       if (peer) figure('failover', 'ovsdbapp', { routers, skipped: peer.replace(/\s+/g, '-') });
       else if (r.ovsdbapp && 'error' in r.ovsdbapp) figure('failover', 'ovsdbapp', { routers, error: r.ovsdbapp.error.replace(/\s+/g, '-').slice(0, 120) });
       else if (r.ovsdbapp) {

@@ -9,7 +9,13 @@
  *
  * Beside it, in the same run, the raw limit: the failover of another
  * chassis, planned beforehand (failoverPlan), its transaction pre-encoded
- * and written on a raw socket, timed from the write to the reply. And,
+ * and written on a raw socket, timed from the write to the reply. And the
+ * same on a raw socket that monitors what our replica monitors (the same
+ * monitor_cond_since request, open through the run): ovsdb-server
+ * sends a session the updates of its own transaction before the reply
+ * (ovsdb-server(7)), so this is the limit of any client that keeps a
+ * replica, as ours must; the plain raw socket's reply does not wait for
+ * any update to be composed. And,
  * afterwards on the same NB, python ovsdbapp's failovers planned from its
  * IDL (bench/peers/ovsdbapp_failover.py).
  */
@@ -19,7 +25,7 @@ import { performance } from 'node:perf_hooks';
 import { NatGateway } from '../../src/nat/apply.js';
 import { parseManifest } from '../../src/nat/manifest.js';
 import { addChassisRows } from '../../tools/sandbox-lib.js';
-import { connectUnix } from '../raw.js';
+import { JsonStreamScanner, connectUnix } from '../raw.js';
 import type { Sandbox } from '../sandbox.js';
 import { buildWorkload } from '../workload.js';
 import { workloadDocuments } from '../workload-yaml.js';
@@ -32,6 +38,8 @@ export interface FailoverResult {
   /** ms per failover (ours), the raw limit's, the gateway slots each rewrote, the bytes sent */
   ours: number[];
   raw: number[];
+  /** the raw limit of a client that monitors what ours does (its own update before the reply) */
+  rawMonitored: number[];
   ports: number[];
   bytes: number[];
 }
@@ -55,6 +63,44 @@ function ovsdbappFailovers(python: string, nb: string, chassis: readonly string[
   });
 }
 
+/**
+ * A raw socket that monitors what `gw`'s NB replica monitors (the same
+ * monitor_cond_since request; ovsdb-server shares one monitor among
+ * identical requests, so the updates are composed once for both), and sends
+ * pre-encoded transactions on it, each timed from its write to its reply
+ * (the updates that come before are skipped unparsed).
+ */
+async function monitoredSender(remote: string, gw: NatGateway): Promise<{ send: (request: string) => Promise<number>; close: () => void }> {
+  const sock = await connectUnix(remote);
+  let waiting: ((msg: Buffer) => void) | undefined;
+  const scanner = new JsonStreamScanner((msg) => {
+    if (!msg || !waiting) return;
+    // (notifications, the updates, start with "method"; ovsdb-server writes the keys in that order)
+    if (msg.subarray(0, 16).includes('"method"')) return;
+    waiting(msg);
+  });
+  sock.on('data', (d: Buffer) => scanner.feed(d));
+  const reply = () => new Promise<Buffer>((res) => (waiting = (m) => ((waiting = undefined), res(m))));
+  const requests = gw.nb.monitorRequests(gw.nbClient.schema!, true);
+  const r = reply();
+  sock.write(JSON.stringify({ method: 'monitor_cond_since', id: 'mon', params: [gw.nbClient.database, 'raw', requests, '00000000-0000-0000-0000-000000000000'] }));
+  const mon = (await r).subarray(0, 200).toString();
+  if (mon.includes('"error":{') || mon.includes('"error":"')) throw new Error(`raw monitor refused: ${mon}`);
+  let id = 7000;
+  const send = async (request: string) => {
+    const r = reply();
+    const t0 = performance.now();
+    sock.write(Buffer.from(request.replace(/"id":0\}$/, `"id":${++id}}`)));
+    const msg = await r;
+    const ms = performance.now() - t0;
+    const rep = JSON.parse(msg.toString('utf8')) as { result?: { error?: string }[]; error?: unknown };
+    const bad = rep.error ?? rep.result?.find((x) => x && x.error);
+    if (bad) throw new Error(`raw monitored transaction failed: ${JSON.stringify(bad)}`);
+    return ms;
+  };
+  return { send, close: () => sock.destroy() };
+}
+
 export async function failoverBench(opts: { routers: number; rounds: number; python?: string }, start: () => Promise<Sandbox>, progress: (s: string) => void): Promise<FailoverResult> {
   const w = buildWorkload({ routers: opts.routers, fips: opts.routers * 2 });
   const manifest = parseManifest(workloadDocuments(w).join('---\n'), 'workload.yaml');
@@ -62,14 +108,16 @@ export async function failoverBench(opts: { routers: number; rounds: number; pyt
   const chassis = await addChassisRows(a, 20);
   const gw = new NatGateway({ nb: a.nbRemote, sb: a.sbRemote, timeoutMs: 600_000 });
   let raw: import('node:net').Socket | undefined;
+  let mon: Awaited<ReturnType<typeof monitoredSender>> | undefined;
   try {
     await gw.connect();
     progress(`failover: bulk apply of ${manifest.objects.length} objects (${opts.routers} routers)`);
     await gw.apply(manifest);
     raw = await connectUnix(a.nbRemote);
     const sendRaw = rawSender(raw);
+    mon = await monitoredSender(a.nbRemote, gw);
     const tx = recordTransactions(gw);
-    const out: FailoverResult = { routers: opts.routers, ours: [], raw: [], ports: [], bytes: [] };
+    const out: FailoverResult = { routers: opts.routers, ours: [], raw: [], rawMonitored: [], ports: [], bytes: [] };
     const warm = 2;
     progress(`failover: ${opts.rounds} failovers, each beside a raw one`);
     for (let i = 0; i < opts.rounds + warm; i++) {
@@ -88,9 +136,14 @@ export async function failoverBench(opts: { routers: number; rounds: number; pyt
       const p = gw.failoverPlan([next]);
       const rawMs = await sendRaw(tx.encode(p.ops, 'ovn-natgw apply (ovn-natgw)'));
       await gw.caughtUp();
+      // and the third busiest on a raw socket that monitors as we do
+      const third = gw.gatewayLoad().filter((c) => chassis.includes(c.chassis) && c.chassis !== dead && c.chassis !== next).sort((x, y) => y.active.length - x.active.length || (x.chassis < y.chassis ? -1 : 1))[0].chassis;
+      const monMs = await mon!.send(tx.encode(gw.failoverPlan([third]).ops, 'ovn-natgw apply (ovn-natgw)'));
+      await gw.caughtUp();
       if (i < warm) continue;
       out.ours.push(ms);
       out.raw.push(rawMs);
+      out.rawMonitored.push(monMs);
       out.ports.push(r.plan.changes.filter((c) => c.table === 'Gateway_Chassis').length);
       out.bytes.push(Buffer.byteLength(sent));
     }
@@ -101,6 +154,7 @@ export async function failoverBench(opts: { routers: number; rounds: number; pyt
     return out;
   } finally {
     raw?.destroy();
+    mon?.close();
     await gw.close();
     await a.stop();
   }
