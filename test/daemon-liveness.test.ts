@@ -109,7 +109,7 @@ t.test('ovn-natgwctl drain / undrain / failovers through the daemon', async (t) 
   t.equal(rb.code, 0, rb.stderr);
   t.match(rb.stdout, /^(balanced: nothing to move|vpc1-external204: \S+ -> \S+)$/m, 'ovn-natgwctl rebalance: its moves, or none (one gateway port)');
   const f = await runBin(['-t', leader.sock, 'failovers']);
-  t.match(f.stdout, /node-lock-released .*Vpc\/vpc1 [\d.]+ ms$/m, 'ovn-natgwctl failovers: the one liveness made');
+  t.match(f.stdout, /node-lock-released .*Vpc\/vpc1 [\d.]+ ms \(queued [\d.]+, plan [\d.]+, caught up [\d.]+, commit [\d.]+\)$/m, 'ovn-natgwctl failovers: the one liveness made, with where its time went');
   const none = await runBin(['drain', 'x'], { OVN_NB_DB: sb.nbRemote });
   t.equal(none.code, 2, 'without the daemon: a usage error');
   t.match(none.stderr, /drain: no ovn-natgwd: give -t SOCKET/);

@@ -37,5 +37,7 @@ export interface FailoverRecord {
 }
 
 export function formatFailover(f: FailoverRecord): string {
-  return `${f.at} ${f.cause} ${f.chassis.join(',')}: ${f.objects.join(' ') || '(nothing)'} ${f.ms} ms\n`;
+  const t = f.timings;
+  const parts = t ? ` (${t.queued_ms !== undefined ? `queued ${t.queued_ms}, ` : ''}plan ${t.plan_ms}, caught up ${t.caught_up_ms}, commit ${t.commit_ms})` : '';
+  return `${f.at} ${f.cause} ${f.chassis.join(',')}: ${f.objects.join(' ') || '(nothing)'} ${f.ms} ms${parts}\n`;
 }
