@@ -32,7 +32,7 @@ import { Notifier } from './notify.js';
 import { Metrics } from './metrics.js';
 import { Events } from './events.js';
 import { Readiness } from './readiness.js';
-import { NodeLiveness, NodeLock, type DeathCause } from '../ha/liveness.js';
+import { NodeLiveness, NodeLock, nodePingLock, type DeathCause } from '../ha/liveness.js';
 import { NodeHealth, type HealthState } from '../ha/node-health.js';
 import { GatewayIndex } from '../ha/index.js';
 import { BfdCrossCheck, type StaleSession } from '../ha/bfd-check.js';
@@ -401,6 +401,7 @@ class Daemon {
       this.gw.nbClient,
       {
         onWatched: (c) => this.logger.info({ chassis: c }, 'liveness: the node holds its lock: watched'),
+        onUnpingable: (c) => this.logger.warn({ chassis: c }, `liveness: the node's daemon holds no ping lock (${nodePingLock(c)}; an older ovn-natgwd?): it is not pinged, so a node stopped without closing its session is not found; upgrade it`),
         onSuspect: (c, silentMs) => {
           this.logger.warn({ chassis: c, silent_ms: silentMs }, 'liveness: the node did not answer a ping of its lock: suspect (it keeps its slots)');
           this.events.emit({ type: 'liveness', chassis: c, state: 'suspect', silent_ms: silentMs });

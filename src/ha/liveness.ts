@@ -59,6 +59,8 @@ export interface LivenessEvents {
   onReturned(chassis: string): void;
   /** live again: a suspect that answered, or a returning one past its hold-down */
   onAlive?(chassis: string, from: 'suspect' | 'returning'): void;
+  /** its daemon holds no ping lock (an older build): not pinged, so a silent node is not found */
+  onUnpingable?(chassis: string): void;
   /** every answered ping, with its round trip (for metrics) */
   onPong?(chassis: string, rttMs: number): void;
 }
@@ -95,6 +97,8 @@ interface Watch {
   returningAt?: number;
   /** unknown (its lock granted to us at once) since */
   unheldAt?: number;
+  /** its daemon holds its ping lock (seen when it was watched or came back): pinged only then */
+  pingable?: boolean;
 }
 
 export class NodeLiveness {
@@ -160,7 +164,27 @@ export class NodeLiveness {
       x.state = 'alive';
       x.heardAt = this.now();
       this.ev.onWatched?.(c);
+      void this.probe(c, x);
     }
+  }
+
+  /**
+   * Whether the node's daemon holds its ping lock: asked for, and let go at
+   * once. A daemon of an older build holds the node lock only; pinged, it
+   * would never answer, and be failed over as silent while it runs. Such a
+   * node is not pinged (its death is still seen when its lock is released).
+   */
+  private async probe(c: string, x: Watch): Promise<void> {
+    let free: boolean;
+    try {
+      free = await this.client.lock(x.ping);
+      await this.client.unlock(x.ping);
+    } catch {
+      return;
+    }
+    if (this.w.get(c) !== x) return;
+    x.pingable = !free;
+    if (free) this.ev.onUnpingable?.(c);
   }
 
   /** After our own session came back: every lock asked for anew (what was known is void). */
@@ -216,7 +240,7 @@ export class NodeLiveness {
         x.state = 'alive';
         this.ev.onAlive?.(c, 'returning');
       }
-      if (!this.pingMs || (x.state !== 'alive' && x.state !== 'suspect' && x.state !== 'returning')) continue;
+      if (!this.pingMs || !x.pingable || (x.state !== 'alive' && x.state !== 'suspect' && x.state !== 'returning')) continue;
       if (x.pingAt === undefined) {
         if (now - x.heardAt >= this.pingMs) this.ping(c, x);
         continue;
@@ -290,6 +314,8 @@ export class NodeLiveness {
       x.state = 'alive';
       this.ev.onWatched?.(c);
     }
+    // (a daemon back, or taking its lock for the first time: maybe another build than before)
+    if (lock === x.lock && x.pingAt === undefined) void this.probe(c, x);
   }
 
   private async forget(c: string): Promise<void> {
