@@ -131,3 +131,10 @@ t.test("a failover's egress stages alone render a centralized subnet's reroute p
   );
   t.same(egress.rows.filter((r) => r.kind === 'Subnet' && (r.name === 'eg1' || r.name === 'vpc1-subnet1')).map((r) => r.part), ['egress:4'], "of the internal subnets, only the egress policy (not their router ports and switches)");
 });
+
+t.test("the egress stages alone refuse a centralized subnet whose Vpc is not there, rather than render no policy (which a failover would take as one to remove)", async (t) => {
+  const nb = memoryNbView({ NB_Global: [{ _uuid: 'g', external_ids: new Map() }] });
+  const text = `${dualStackNetwork(['c1', 'c2', 'c3'])}---\nkind: Subnet\napiVersion: kubeovn.io/v1\nmetadata: {name: eg2}\nspec: {cidrBlock: 192.168.8.0/24, vpc: gone, gatewayType: centralized, gatewayNode: "c1:100.64.0.2"}\n`;
+  const d = buildDesired(parseManifest(text, 'n.yaml'), nb, chassis(['c1', 'c2', 'c3']), { owner: 'o', only: 'egress' });
+  t.same(d.problems.map((p) => [p.kind, p.name, p.field, p.reason]), [['Subnet', 'eg2', 'spec.vpc', 'Vpc "gone" not found (neither in the input nor applied before)']]);
+});

@@ -99,6 +99,12 @@ interface Watch {
   unheldAt?: number;
   /** its daemon holds its ping lock (seen when it was watched or came back): pinged only then */
   pingable?: boolean;
+  /** a probe of the ping lock is out (no ping meanwhile: two requests of one session for one lock clash) */
+  probing?: boolean;
+  /** asked for again while one was out: run once more after it (the daemon may have changed meanwhile) */
+  reprobe?: boolean;
+  /** dead by silence: its ping lock is stolen again now and then, so that a pong lost once is not final */
+  silentDead?: boolean;
 }
 
 export class NodeLiveness {
@@ -175,17 +181,41 @@ export class NodeLiveness {
    * node is not pinged (its death is still seen when its lock is released).
    */
   private async probe(c: string, x: Watch): Promise<void> {
-    let free: boolean;
+    if (x.probing) {
+      x.reprobe = true;
+      return;
+    }
+    // (a ping out: its answer, or its miss, tells; probed again once it is over)
+    if (x.pingAt !== undefined) {
+      x.reprobe = true;
+      return;
+    }
+    x.probing = true;
+    let free: boolean | undefined;
     try {
       free = await this.client.lock(x.ping);
       await this.client.unlock(x.ping);
     } catch {
+      free = undefined;
+    } finally {
+      x.probing = false;
+    }
+    if (this.w.get(c) !== x || this.stopped) return;
+    if (free === undefined) {
+      // (refused or cut off: asked again, not left unknown)
+      const retry = setTimeout(() => void (this.w.get(c) === x && this.client.connected && this.probe(c, x)), Math.max(50, this.pingMs));
+      retry.unref();
       return;
     }
-    if (this.w.get(c) !== x) return;
+    const was = x.pingable;
     x.pingable = !free;
-    if (free) this.ev.onUnpingable?.(c);
+    if (free && was !== false) this.ev.onUnpingable?.(c);
+    if (x.reprobe) {
+      x.reprobe = false;
+      void this.probe(c, x);
+    }
   }
+
 
   /** After our own session came back: every lock asked for anew (what was known is void). */
   private async reask(): Promise<void> {
@@ -240,9 +270,17 @@ export class NodeLiveness {
         x.state = 'alive';
         this.ev.onAlive?.(c, 'returning');
       }
-      if (!this.pingMs || !x.pingable || (x.state !== 'alive' && x.state !== 'suspect' && x.state !== 'returning')) continue;
+      if (x.state === 'dead' && x.silentDead && this.pingMs && !x.probing) {
+        // (a live node whose pong was lost would hold its ping lock, and nothing would tell: asked again)
+        if (now - (x.pingAt ?? x.heardAt) >= this.pingMs * this.deadAfter) this.ping(c, x);
+        continue;
+      }
+      if (!this.pingMs || !x.pingable || x.probing || (x.state !== 'alive' && x.state !== 'suspect' && x.state !== 'returning')) continue;
       if (x.pingAt === undefined) {
-        if (now - x.heardAt >= this.pingMs) this.ping(c, x);
+        if (x.reprobe) {
+          x.reprobe = false;
+          void this.probe(c, x);
+        } else if (now - x.heardAt >= this.pingMs) this.ping(c, x);
         continue;
       }
       const silent = now - x.heardAt;
@@ -250,6 +288,7 @@ export class NodeLiveness {
       if (misses < 1) continue;
       if (misses >= this.deadAfter) {
         x.state = 'dead';
+        x.silentDead = true;
         delete x.returningAt;
         this.ev.onDead(c, 'silent', silent);
         // (we hold its lock now: the node's steal, when it wakes, is its return)
@@ -276,6 +315,8 @@ export class NodeLiveness {
     const x = this.w.get(c)!;
     // (the ping lock is granted only in reply to our own steal: no news)
     if (lock !== x.lock) return;
+    // (its session ended, or it let go: nothing to ping any more)
+    x.silentDead = false;
     if (x.state === 'alive' || x.state === 'suspect' || x.state === 'returning') {
       delete x.pingAt;
       x.state = 'dead';
@@ -304,6 +345,7 @@ export class NodeLiveness {
     }
     x.heardAt = now;
     if (x.state === 'dead') {
+      x.silentDead = false;
       x.state = 'returning';
       x.returningAt = now;
       this.ev.onReturned(c);

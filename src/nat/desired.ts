@@ -518,7 +518,7 @@ class Builder {
 
   private internalSubnet(s: Subnet): void {
     const r = this.routers.get(s.vpc!);
-    if (!r) return this.problem(s, 'spec.vpc', `Vpc "${s.vpc}" not found (neither in the input nor applied before)`);
+    if (!r) return this.vpcNotFound(s);
     const lrpName = `${r.name}-${s.name}`;
     const cidrs = s.cidrBlock.map((c) => parseCidr(c)!);
     const networks = s.gateway.map((g, i) => `${g}/${cidrs[i].prefix}`);
@@ -528,10 +528,15 @@ class Builder {
     for (const g of s.gateway) t.add(g);
   }
 
+  private vpcNotFound(s: Subnet): void {
+    this.problem(s, 'spec.vpc', `Vpc "${s.vpc}" not found (neither in the input nor applied before)`);
+  }
+
   /** Centralized egress of an internal subnet: a reroute policy per family to its gateway node(s). */
   private egress(s: Subnet, live: readonly SbChassis[]): void {
     const r = this.routers.get(s.vpc!);
-    if (!r) return; // reported by internalSubnet
+    // (reported by internalSubnet; with the egress stages only, here: a policy not rendered is not to be removed)
+    if (!r) return this.opts.only === 'egress' ? this.vpcNotFound(s) : undefined;
     // ready: an SB chassis by name or hostname, matched as gateway nodes are (without SB: taken as listed)
     const listed = (s.gatewayNode ?? []).map((g) => g.node);
     const { missing } = this.sbChassis ? gatewayCandidates(live, listed) : { missing: [] as string[] };
