@@ -101,6 +101,12 @@ async function monitoredSender(remote: string, gw: NatGateway): Promise<{ send: 
   return { send, close: () => sock.destroy() };
 }
 
+/** Of these chassis but `not`, the one leading the most ports now (ties by name). */
+function busiest(gw: NatGateway, chassis: readonly string[], not: readonly string[]): string {
+  const load = gw.gatewayLoad().filter((c) => chassis.includes(c.chassis) && !not.includes(c.chassis));
+  return load.sort((x, y) => y.active.length - x.active.length || (x.chassis < y.chassis ? -1 : 1))[0].chassis;
+}
+
 export async function failoverBench(opts: { routers: number; rounds: number; python?: string }, start: () => Promise<Sandbox>, progress: (s: string) => void): Promise<FailoverResult> {
   const w = buildWorkload({ routers: opts.routers, fips: opts.routers * 2 });
   const manifest = parseManifest(workloadDocuments(w).join('---\n'), 'workload.yaml');
@@ -122,8 +128,7 @@ export async function failoverBench(opts: { routers: number; rounds: number; pyt
     progress(`failover: ${opts.rounds} failovers, each beside a raw one`);
     for (let i = 0; i < opts.rounds + warm; i++) {
       // ours: the chassis with the most active ports now (a failover moves what it leads, and refills what it stands by for)
-      const load = gw.gatewayLoad().filter((c) => chassis.includes(c.chassis)).sort((x, y) => y.active.length - x.active.length || (x.chassis < y.chassis ? -1 : 1));
-      const dead = load[0].chassis;
+      const dead = busiest(gw, chassis, []);
       tx.sent = undefined;
       const t = performance.now();
       const r = await gw.failover([dead], { verify: false });
@@ -132,12 +137,12 @@ export async function failoverBench(opts: { routers: number; rounds: number; pyt
       if (!r.transacted || !sent) throw new Error(`failover of ${dead}: no transaction`);
       // the raw limit: the next busiest chassis's failover, planned and encoded before the clock starts
       await gw.caughtUp();
-      const next = gw.gatewayLoad().filter((c) => chassis.includes(c.chassis) && c.chassis !== dead).sort((x, y) => y.active.length - x.active.length || (x.chassis < y.chassis ? -1 : 1))[0].chassis;
+      const next = busiest(gw, chassis, [dead]);
       const p = gw.failoverPlan([next]);
       const rawMs = await sendRaw(tx.encode(p.ops, 'ovn-natgw apply (ovn-natgw)'));
       await gw.caughtUp();
       // and the third busiest on a raw socket that monitors as we do
-      const third = gw.gatewayLoad().filter((c) => chassis.includes(c.chassis) && c.chassis !== dead && c.chassis !== next).sort((x, y) => y.active.length - x.active.length || (x.chassis < y.chassis ? -1 : 1))[0].chassis;
+      const third = busiest(gw, chassis, [dead, next]);
       const monMs = await mon!.send(tx.encode(gw.failoverPlan([third]).ops, 'ovn-natgw apply (ovn-natgw)'));
       await gw.caughtUp();
       if (i < warm) continue;

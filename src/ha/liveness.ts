@@ -181,12 +181,8 @@ export class NodeLiveness {
    * node is not pinged (its death is still seen when its lock is released).
    */
   private async probe(c: string, x: Watch): Promise<void> {
-    if (x.probing) {
-      x.reprobe = true;
-      return;
-    }
-    // (a ping out: its answer, or its miss, tells; probed again once it is over)
-    if (x.pingAt !== undefined) {
+    // (one out already, or a ping out: two requests of one session for one lock clash; probed again once it is over)
+    if (x.probing || x.pingAt !== undefined) {
       x.reprobe = true;
       return;
     }
@@ -215,7 +211,6 @@ export class NodeLiveness {
       void this.probe(c, x);
     }
   }
-
 
   /** After our own session came back: every lock asked for anew (what was known is void). */
   private async reask(): Promise<void> {
@@ -291,7 +286,7 @@ export class NodeLiveness {
         x.silentDead = true;
         delete x.returningAt;
         this.ev.onDead(c, 'silent', silent);
-        // (we hold its lock now: the node's steal, when it wakes, is its return)
+        // (we hold its ping lock now: the node's steal, when it wakes, is its return)
       } else if (x.state === 'alive') {
         x.state = 'suspect';
         this.ev.onSuspect?.(c, silent);

@@ -593,7 +593,6 @@ export class NatGateway {
     }
     const planned = performance.now();
     await caught;
-    const ms = (x: number) => Math.round(x * 10) / 10;
     // (only what a plan reads counts: ovn-northd setting a port's `up` does not; SB only when waited for)
     const fresh = this.nbChanges === seen[0] && (!withSb || this.sbChanges === seen[1]);
     if (fresh && !first) throw early;
@@ -615,7 +614,7 @@ export class NatGateway {
     } finally {
       this.store.settled();
     }
-    const timings = { plan_ms: ms(planned - t0), caught_up_ms: ms(caughtAt - t0), commit_ms: ms(performance.now() - sent) };
+    const timings = { plan_ms: tenths(planned - t0), caught_up_ms: tenths(caughtAt - t0), commit_ms: tenths(performance.now() - sent) };
     // a re-plan after a conflict may find another writer made our change: then only the comment went out
     if (p.ops.length === 0) return { plan: p, transacted: false, attempts, converged: true, timings };
     // our own commit is in the replica already: ovsdb-server sends a client the updates of its
@@ -765,7 +764,7 @@ export class NatGateway {
       const r = await this.commit(plan, first.subnets, opts, false, () => plan().ops.length);
       const t = r.timings;
       // (the ports found by index count as planning)
-      const timings = t ? { ...t, queued_ms: Math.round((started - asked) * 10) / 10, plan_ms: Math.round((t.plan_ms + found) * 10) / 10, caught_up_ms: Math.round((t.caught_up_ms + found) * 10) / 10 } : undefined;
+      const timings = t ? { ...t, queued_ms: tenths(started - asked), plan_ms: tenths(t.plan_ms + found), caught_up_ms: tenths(t.caught_up_ms + found) } : undefined;
       return { ...r, ...(timings ? { timings } : {}), objects: [...first.objects].sort() };
     });
   }
@@ -835,7 +834,6 @@ export class NatGateway {
     const nb = this.view();
     const live = new Set(this.chassis().map((c) => c.name).filter((n) => !req.gone.has(n)));
     const rows: RowSpec[] = [];
-    const slotPrefixes = new Set<string>();
     const slotKeys = new Set<string>();
     if (req.ports.length > 0) {
       const sbc = this.chassis();
@@ -851,7 +849,6 @@ export class NatGateway {
       const placed = failoverSlots(req.ports, candidates, { k: opts.gatewayChassis ?? DEFAULT_GATEWAY_CHASSIS, ...(load ? { load } : {}) });
       // only the slots that change are planned and written: a new chassis or priority, and the slots that go
       for (const p of req.ports) {
-        slotPrefixes.add(rowKey(p.kind, p.name, p.prefix));
         const had = new Map(p.slots.map((x) => [x.chassis, x.priority]));
         const stays = new Set<string>();
         for (const { part, parent, ...row } of placed.get(p.port)!) {
@@ -865,18 +862,14 @@ export class NatGateway {
         for (const x of p.slots) if (!stays.has(x.chassis)) slotKeys.add(rowKey(p.kind, p.name, `${p.prefix}:chassis:${x.chassis}`));
       }
     }
-    const slotKey = (k: string) => {
-      const i = k.indexOf(':chassis:');
-      return i < 0 ? undefined : k.slice(0, i);
-    };
     const egress = new Set(req.subnets.map(idOf));
     const accept = (k: string) => (k.includes(':chassis:') ? slotKeys.has(k) : partOf(k).startsWith('egress:') && egress.has(k.split('/', 2).join('/')));
     let desired: Desired = { rows, reservations: [], problems: [], warnings: [], originOf: () => undefined, specs: new Map(), deps: new Map() };
     if (req.subnets.length > 0) {
-      // (the egress stages only: of these objects, only their reroute policies are planned)
+      // (the egress stages only: of these objects, only their reroute policies are planned, and no
+      // gateway port or slot of their routers is rendered beside the slots placed above)
       const sub = this.request({ objects: req.subnets, notices: [] }, { ...opts, mode: 'merge', live, rows: accept }, undefined, 'egress').desired;
-      // (a Subnet's plan renders its router too: those slots are the ones planned here, if any)
-      desired = { ...sub, rows: [...rows, ...sub.rows.filter((r) => !slotPrefixes.has(slotKey(r.key) ?? ''))] };
+      desired = { ...sub, rows: [...rows, ...sub.rows] };
     }
     const plan = this.planRequest({ desired, scope: req.objects }, { ...opts, mode: 'merge', live, rows: accept, tables: FAILOVER_TABLES }, { objects: req.subnets, notices: [] });
     return req.skipped.length ? { ...plan, warnings: [...plan.warnings, ...req.skipped] } : plan;
@@ -981,6 +974,9 @@ function slotsOf(nb: NbView, table: 'Gateway_Chassis' | 'HA_Chassis', parent: { 
   if (table === 'Gateway_Chassis' && !tag.prefix.startsWith('external:')) return `the slots of ${parent.name} are tagged ${tag.prefix}, not as an external network's`;
   return { port: parent.name, table, parentRef: `uuid:${h.uuid}`, ...(table === 'Gateway_Chassis' ? { network: tag.prefix.slice('external:'.length) } : {}), slots, ...tag };
 }
+
+/** ms to a tenth, as the timings are given */
+const tenths = (ms: number): number => Math.round(ms * 10) / 10;
 
 const nothingPlanned = (): Plan => ({ changes: [], specs: [], ops: [], warnings: [], scope: [] });
 const nothingApplied = (): ApplyResult => ({ plan: nothingPlanned(), transacted: false, attempts: 0, converged: true });
