@@ -14,6 +14,9 @@
  * belongs to.
  */
 import type { ChangeEvent, Replica } from '../ovsdb/replica.js';
+import { PortChassisIndex, type PortChassis } from '../gateway/port-chassis.js';
+
+export type { PortChassis } from '../gateway/port-chassis.js';
 
 /** The NB and SB tables the index reads (a replica that feeds it must hold them). */
 export const INDEX_NB_TABLES = ['Logical_Router_Port', 'Gateway_Chassis', 'HA_Chassis_Group', 'HA_Chassis', 'Logical_Router_Policy'] as const;
@@ -27,11 +30,6 @@ function asInserts(rep: Replica<any>, tables: readonly string[]): ChangeEvent[] 
 }
 
 type Row = { _uuid: string } & Record<string, unknown>;
-
-export interface PortChassis {
-  chassis: string;
-  priority: number;
-}
 
 /** A BFD session as SB has it (ovn-controller on the port's chassis runs it and writes its status). */
 export interface BfdSession {
@@ -47,11 +45,6 @@ export interface BfdSession {
 export interface Binding {
   row: string;
   chassis: string | null;
-}
-
-export interface ChassisEntry {
-  /** gateway ports (router ports; HA chassis groups as "group:NAME") -> this chassis's priority there */
-  ports: Map<string, number>;
 }
 
 export class GatewayIndex {
@@ -81,15 +74,8 @@ export class GatewayIndex {
     if (ports.size) for (const fn of this.portListeners) fn(ports);
   }
 
-  /** Gateway_Chassis / HA_Chassis rows */
-  private readonly member = new Map<string, PortChassis>();
-  /** member row -> the port (or group:NAME) holding it */
-  private readonly holder = new Map<string, string>();
-  /** port (or group:NAME) -> its member rows */
-  private readonly members = new Map<string, Set<string>>();
-  /** port -> chassis in priority order (highest first, ties by name) */
-  private readonly order = new Map<string, PortChassis[]>();
-  private readonly byChassis = new Map<string, ChassisEntry>();
+  /** the gateway ports' chassis, in priority order, and the active count per chassis (src/gateway/port-chassis.ts) */
+  private readonly ports = new PortChassisIndex();
   /** router port name -> the chassis SB bound its cr- port to (absent: none) */
   private readonly bound = new Map<string, string>();
   /** router port name -> its cr- Port_Binding (present while SB has the row) */
@@ -106,30 +92,12 @@ export class GatewayIndex {
   private readonly policyHops = new Map<string, readonly string[]>();
 
   noteNb(changes: readonly ChangeEvent[]): void {
-    const touched = new Set<string>();
+    this.ports.note(changes);
     for (const e of changes) {
+      if (e.table !== 'Logical_Router_Policy') continue;
       const row = e.row as Row;
-      switch (e.table) {
-        case 'Gateway_Chassis':
-        case 'HA_Chassis': {
-          if (e.kind === 'delete') this.member.delete(row._uuid);
-          else this.member.set(row._uuid, { chassis: String(row.chassis_name), priority: Number(row.priority) });
-          const h = this.holder.get(row._uuid);
-          if (h) touched.add(h);
-          break;
-        }
-        case 'Logical_Router_Port':
-          this.hold(`${row.name}`, e.kind === 'delete' ? [] : (row.gateway_chassis as readonly string[]), e.kind === 'update' ? `${(e.old as Row).name}` : undefined, touched);
-          break;
-        case 'HA_Chassis_Group':
-          this.hold(`group:${row.name}`, e.kind === 'delete' ? [] : (row.ha_chassis as readonly string[]), e.kind === 'update' ? `group:${(e.old as Row).name}` : undefined, touched);
-          break;
-        case 'Logical_Router_Policy':
-          this.policy(row, e.kind === 'delete' || row.action !== 'reroute' ? [] : (row.nexthops as readonly string[]));
-          break;
-      }
+      this.policy(row, e.kind === 'delete' || row.action !== 'reroute' ? [] : (row.nexthops as readonly string[]));
     }
-    for (const p of touched) this.derive(p);
   }
 
   /** Feeds SB changes; returns the router ports whose binding or BFD sessions changed. */
@@ -177,42 +145,6 @@ export class GatewayIndex {
     return touched;
   }
 
-  /** A port's (or group's) member rows are now `uuids` (it was named `was` before an update). */
-  private hold(port: string, uuids: readonly string[], was: string | undefined, touched: Set<string>): void {
-    if (was !== undefined && was !== port) {
-      this.hold(was, [], undefined, touched);
-    }
-    const before = this.members.get(port) ?? new Set<string>();
-    const now = new Set(uuids);
-    if (before.size === now.size && [...now].every((u) => before.has(u))) return;
-    for (const u of before) if (!now.has(u) && this.holder.get(u) === port) this.holder.delete(u);
-    for (const u of now) this.holder.set(u, port);
-    if (now.size) this.members.set(port, now);
-    else this.members.delete(port);
-    touched.add(port);
-  }
-
-  /** Re-derives one port's order and its entries per chassis. */
-  private derive(port: string): void {
-    for (const pc of this.order.get(port) ?? []) {
-      const e = this.byChassis.get(pc.chassis);
-      e?.ports.delete(port);
-      if (e && e.ports.size === 0) this.byChassis.delete(pc.chassis);
-    }
-    const list = [...(this.members.get(port) ?? [])].map((u) => this.member.get(u)).filter((m): m is PortChassis => m !== undefined);
-    list.sort((a, b) => b.priority - a.priority || (a.chassis < b.chassis ? -1 : a.chassis > b.chassis ? 1 : 0));
-    if (list.length === 0) {
-      this.order.delete(port);
-      return;
-    }
-    this.order.set(port, list);
-    for (const pc of list) {
-      let e = this.byChassis.get(pc.chassis);
-      if (!e) this.byChassis.set(pc.chassis, (e = { ports: new Map() }));
-      e.ports.set(port, pc.priority);
-    }
-  }
-
   private policy(row: Row, hops: readonly string[]): void {
     for (const ip of this.policyHops.get(row._uuid) ?? []) {
       const s = this.nexthop.get(ip);
@@ -233,12 +165,12 @@ export class GatewayIndex {
 
   /** A port's chassis in priority order (highest first). */
   chassisOf(port: string): readonly PortChassis[] {
-    return this.order.get(port) ?? [];
+    return this.ports.chassisOf(port);
   }
 
   /** The chassis NB makes active for a port (its highest priority). */
   activeOf(port: string): string | undefined {
-    return this.order.get(port)?.[0]?.chassis;
+    return this.ports.activeOf(port);
   }
 
   /** The chassis SB has bound the port's chassisredirect port to, now. */
@@ -273,9 +205,7 @@ export class GatewayIndex {
 
   /** The ports (and group:NAME) a chassis is in, each with whether it is the active one there. */
   portsOf(chassis: string): { port: string; priority: number; active: boolean }[] {
-    const e = this.byChassis.get(chassis);
-    if (!e) return [];
-    return [...e.ports].map(([port, priority]) => ({ port, priority, active: this.order.get(port)?.[0]?.chassis === chassis })).sort((a, b) => (a.port < b.port ? -1 : 1));
+    return [...this.ports.portsIn(chassis)].map(([port, priority]) => ({ port, priority, active: this.ports.activeOf(port) === chassis })).sort((a, b) => (a.port < b.port ? -1 : 1));
   }
 
   /** The reroute policies (uuids) that send traffic to this next hop. */
@@ -283,14 +213,8 @@ export class GatewayIndex {
     return [...(this.nexthop.get(ip) ?? [])];
   }
 
-  /** Per chassis: how many ports it is active and standby for. */
+  /** Per chassis: how many ports (and groups) it is active and standby for; O(chassis), counted as NB changes. */
   load(): Map<string, { active: number; standby: number }> {
-    const out = new Map<string, { active: number; standby: number }>();
-    for (const [chassis, e] of this.byChassis) {
-      const c = { active: 0, standby: 0 };
-      for (const port of e.ports.keys()) this.order.get(port)?.[0]?.chassis === chassis ? c.active++ : c.standby++;
-      out.set(chassis, c);
-    }
-    return out;
+    return this.ports.load();
   }
 }

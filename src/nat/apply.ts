@@ -831,7 +831,6 @@ export class NatGateway {
    */
   private failoverPlanOf(req: FailoverRequest, opts: Omit<ApplyOptions, 'mode' | 'rows' | 'live'>): Plan {
     const owner = opts.owner ?? DEFAULT_OWNER;
-    const nb = this.view();
     const live = new Set(this.chassis().map((c) => c.name).filter((n) => !req.gone.has(n)));
     const rows: RowSpec[] = [];
     const slotKeys = new Set<string>();
@@ -845,7 +844,7 @@ export class NatGateway {
       const names = new Set(candidates.map((c) => c.name));
       const orphaned = req.ports.some((p) => !p.slots.some((s) => names.has(s.chassis)));
       const moved = new Set(req.ports.map((p) => p.port));
-      const load = orphaned ? otherActiveLoad(nb, moved) : undefined;
+      const load = orphaned ? otherActiveLoad(this.facts, moved) : undefined;
       const placed = failoverSlots(req.ports, candidates, { k: opts.gatewayChassis ?? DEFAULT_GATEWAY_CHASSIS, ...(load ? { load } : {}) });
       // only the slots that change are planned and written: a new chassis or priority, and the slots that go
       for (const p of req.ports) {

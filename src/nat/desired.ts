@@ -174,10 +174,10 @@ export { bfdPortName, macFor };
  * refused, and egress nodes are taken as listed).
  */
 export function buildDesired(manifest: Manifest, nb: NbView, chassis: readonly SbChassis[] | undefined, opts: DesiredOptions, facts: NbFacts = new NbFacts(nb)): Desired {
-  if (!opts.reads) return new Builder(manifest, nb, chassis, opts, facts, nb).build();
+  if (!opts.reads) return new Builder(manifest, nb, chassis, opts, facts).build();
   // every NB read recorded for the object being planned
   let b: Builder | undefined = undefined;
-  b = new Builder(manifest, recordingView(nb, opts.reads, () => b?.current), chassis, opts, facts, nb);
+  b = new Builder(manifest, recordingView(nb, opts.reads, () => b?.current), chassis, opts, facts);
   return b.build();
 }
 
@@ -212,8 +212,6 @@ class Builder {
     private readonly sbChassis: readonly SbChassis[] | undefined,
     private readonly opts: DesiredOptions,
     private readonly facts: NbFacts,
-    /** NB read without recording (what no object's rows depend on) */
-    private readonly plainNb: NbView,
   ) {
     for (const o of manifest.objects) {
       let m = this.byKind.get(o.kind);
@@ -702,7 +700,7 @@ class Builder {
    */
   private otherLoad(ports: readonly string[], current: ReadonlyMap<string, readonly string[]>): Map<string, number> | undefined {
     if (ports.every((p) => (current.get(p) ?? []).length > 0)) return undefined;
-    return otherActiveLoad(this.plainNb, new Set(ports));
+    return otherActiveLoad(this.facts, new Set(ports));
   }
 
   /** Kube-OVN's Vpc bfdPort (gateway/rows.ts bfdPortRows), on the chassis placed for it. */

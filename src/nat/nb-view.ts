@@ -15,7 +15,8 @@ import type { ChangeEvent } from '../ovsdb/replica.js';
 import { parseIp, parseIpOrCidr } from './ip.js';
 import { IP_LEDGER_PREFIX, NAME_KEY, type NbTableName } from './rows.js';
 import { OWNED_TABLES, PARENT_INDEXES } from './topology.js';
-import { chassisLoad, type GatewayPortChassis } from '../gateway/load.js';
+import type { GatewayPortChassis } from '../gateway/load.js';
+import { PortChassisIndex, PORT_CHASSIS_TABLES } from '../gateway/port-chassis.js';
 
 /** The owner-tag index of every owned table: its rows by object name (`ovn-natgw:name`). */
 export const OBJECT_INDEX = `external_ids:${NAME_KEY}`;
@@ -79,12 +80,11 @@ export function gatewayPortChassis(nb: NbView): (GatewayPortChassis & { group: b
 /**
  * The active gateway ports per chassis among the ports not in `mine` (of the
  * HA chassis groups only BFD ports', placed like gateway ports): what a new
- * port's, or an orphaned port's, least-loaded top avoids. A scan of the
- * router ports: only when a port has no chassis left to keep.
+ * port's, or an orphaned port's, least-loaded top avoids. Counted as NB
+ * changes (NbFacts.gatewayPorts): O(chassis + mine), not a scan of the ports.
  */
-export function otherActiveLoad(nb: NbView, mine: ReadonlySet<string>): Map<string, number> {
-  const others = gatewayPortChassis(nb).filter((p) => !mine.has(p.port) && (!p.group || p.port.startsWith('bfd@')));
-  return new Map(chassisLoad(others, [], new Map()).map((c) => [c.chassis, c.active.length]));
+export function otherActiveLoad(facts: NbFacts, mine: ReadonlySet<string>): Map<string, number> {
+  return facts.gatewayPorts.activeLoadBut(mine);
 }
 
 /** A row by its name (the first, when a table allows several). */
@@ -157,6 +157,8 @@ export class NbFacts {
   private readonly lspByIp = new Map<string, Set<string>>();
   /** holder -> switch uuid -> ips */
   private readonly held = new Map<string, Map<string, Set<string>>>();
+  /** gateway ports and their chassis, with the active count per chassis (src/gateway/port-chassis.ts) */
+  gatewayPorts = new PortChassisIndex();
 
   constructor(private readonly nb: NbView) {
     this.rebuild();
@@ -168,6 +170,8 @@ export class NbFacts {
     this.lspIps.clear();
     this.lspByIp.clear();
     this.held.clear();
+    this.gatewayPorts = new PortChassisIndex();
+    this.gatewayPorts.note(PORT_CHASSIS_TABLES.flatMap((table) => [...this.nb.table(table).values()].map((row) => ({ table, kind: 'insert' as const, row: row as unknown as ChangeEvent['row'] }))));
     for (const p of this.nb.table('Logical_Router_Port').values()) for (const ip of routerPortIps(p as unknown as AnyRow)) this.lrpIps.add(ip);
     for (const p of this.nb.table('Logical_Switch_Port').values()) this.setPort(p._uuid, portIps(p as unknown as AnyRow));
     for (const ls of this.nb.table('Logical_Switch').values()) {
@@ -178,6 +182,7 @@ export class NbFacts {
   /** Follows one commit's changes; returns the holders whose reservations changed. */
   apply(changes: readonly ChangeEvent[]): Set<string> {
     const moved = new Set<string>();
+    this.gatewayPorts.note(changes);
     for (const e of changes) {
       const row = e.row as AnyRow;
       const old = e.old as AnyRow | undefined;
