@@ -9,7 +9,7 @@ import { parseBridgeMappings } from '../src/ha/node-health.js';
 
 t.test('accepted', async (t) => {
   const c = parseConfigText(
-    'chassis: gw1\nfailback: preempt\npingMs: 200\nholdDownMs: 30000\nrequireNodeDaemons: true\nnodeAbsentMs: 15000\nhealth:\n  checks: [ovn-controller, bridge-mappings, uplink, ip-forward]\n  uplinks: [eth1]\n  providerNetworks: [physnet1]\n  ovnRundir: /var/run/ovn\n  ovsDb: unix:/var/run/openvswitch/db.sock\n  intervalMs: 250\n  controllerGraceMs: 5000\n',
+    'chassis: gw1\nfailback: preempt\npingMs: 200\nholdDownMs: 30000\nrequireNodeDaemons: true\nnodeAbsentMs: 15000\nnodeReconnectGraceMs: 20000\nhealth:\n  checks: [ovn-controller, bridge-mappings, uplink, ip-forward]\n  uplinks: [eth1]\n  providerNetworks: [physnet1]\n  ovnRundir: /var/run/ovn\n  ovsDb: unix:/var/run/openvswitch/db.sock\n  intervalMs: 250\n  controllerGraceMs: 5000\n',
     'f.yaml',
   );
   t.same(c, {
@@ -19,6 +19,7 @@ t.test('accepted', async (t) => {
     holdDownMs: 30000,
     requireNodeDaemons: true,
     nodeAbsentMs: 15000,
+    nodeReconnectGraceMs: 20000,
     health: { checks: ['ovn-controller', 'bridge-mappings', 'uplink', 'ip-forward'], uplinks: ['eth1'], providerNetworks: ['physnet1'], ovnRundir: '/var/run/ovn', ovsDb: 'unix:/var/run/openvswitch/db.sock', intervalMs: 250, controllerGraceMs: 5000 },
   });
 });
@@ -33,6 +34,7 @@ t.test('refused, naming the key and the reason', async (t) => {
   refused('health: [ip-forward]\n', /health: must be a map/, 'a list');
   refused('failback: always\n', /failback: must be preempt or no-preempt, got "always"/, 'failback');
   refused('nodeAbsentMs: 10\n', /nodeAbsentMs: must be an integer from 100 to 3600000, got 10/, 'nodeAbsentMs');
+  refused('nodeReconnectGraceMs: soon\n', /nodeReconnectGraceMs: must be an integer from 0 to 3600000, got "soon"/, 'nodeReconnectGraceMs');
   refused('pingMs: -1\n', /pingMs: must be an integer from 0 to 60000/, 'pingMs');
   t.ok(new ConfigError('x') instanceof Error);
 });

@@ -65,6 +65,13 @@ export interface DaemonConfig {
   /** With requireNodeDaemons: ms a node lock may stay untaken before its chassis is dead (a daemon starting on a loaded node may need more). Default 3000 */
   nodeAbsentMs?: number;
   /**
+   * ms after the leader's own NB session came back that a node lock its node
+   * held before, and nobody holds now, is waited for before the chassis is
+   * dead (the node died while the leader was away; cause vanished). Long
+   * enough for node daemons to come back after an NB restart. Default 10000; 0: never
+   */
+  nodeReconnectGraceMs?: number;
+  /**
    * A BFD session whose status says up while its port is bound to no chassis,
    * or to a dead one (ovn-org/ovn#320: src/ha/bfd-check.ts): withdraw (its SB
    * status set down, so that ovn-northd drops its routes; the default) or
@@ -165,6 +172,7 @@ const KEYS: Record<string, Check> = {
   },
   holdDownMs: int(0, 3_600_000),
   nodeAbsentMs: int(100, 3_600_000),
+  nodeReconnectGraceMs: int(0, 3_600_000),
   failback: (v, key) => {
     if (v !== 'preempt' && v !== 'no-preempt') throw new ConfigError(`${key}: must be preempt or no-preempt, got ${JSON.stringify(v)}`);
     return v;

@@ -80,6 +80,7 @@ function parseArgs(argv: string[]): Flags {
     .option('--cluster-router <name>', "the default VPC's router (default ovn-cluster, Kube-OVN's)")
     .option('--chassis <name>', "this node's SB chassis: its daemon holds the chassis's node lock while it runs, so the leader learns at once when the node dies")
     .option('--node-absent-ms <ms>', 'with requireNodeDaemons: ms a node lock may stay untaken before its chassis is dead (default 3000)')
+    .option('--node-reconnect-grace-ms <ms>', "after the leader's NB session came back: ms a node lock held before and free now is waited for before its chassis is dead (default 10000; 0: never)")
     .addOption(new Option('--failback <mode>', 'what a chassis back after a failure gets: preempt (the ports it led move back, as OVN does) or no-preempt (default)').choices(['preempt', 'no-preempt']))
     .option('--ping-ms <ms>', "ms between the leader's pings of each node's lock (a silent node is dead after 3 unanswered; 0: none; default 250)")
     .option('--hold-down-ms <ms>', 'ms a chassis back after a failure waits before it counts as live (default 10000)')
@@ -113,6 +114,7 @@ function parseArgs(argv: string[]): Flags {
     ...(o.pingMs !== undefined ? { pingMs: msFlag(o.pingMs) } : {}),
     ...(o.holdDownMs !== undefined ? { holdDownMs: msFlag(o.holdDownMs) } : {}),
     ...(o.nodeAbsentMs !== undefined ? { nodeAbsentMs: msFlag(o.nodeAbsentMs) } : {}),
+    ...(o.nodeReconnectGraceMs !== undefined ? { nodeReconnectGraceMs: msFlag(o.nodeReconnectGraceMs) } : {}),
     ...(o.detach ? { detach: true } : {}),
     ...(o.logFile ? { logFile: o.logFile } : {}),
   };
@@ -412,10 +414,12 @@ class Daemon {
               ? 'the node released its lock (its NB session ended, or it is unhealthy)'
               : cause === 'silent'
                 ? `the node has not answered its lock's pings for ${silentMs} ms (stopped, or cut off)`
-                : `no ovn-natgwd has taken the node's lock for ${silentMs} ms (requireNodeDaemons)`;
+                : cause === 'vanished'
+                  ? `the node held its lock before this daemon's NB session dropped, and nobody has taken it back in the ${silentMs} ms since it came back (the node died meanwhile)`
+                  : `no ovn-natgwd has taken the node's lock for ${silentMs} ms (requireNodeDaemons)`;
           this.logger.warn({ chassis: c, cause, ...(silentMs !== undefined ? { silent_ms: silentMs } : {}) }, `liveness: ${why}: dead; failing over`);
           this.events.emit({ type: 'liveness', chassis: c, state: 'dead', cause, ...(silentMs !== undefined ? { silent_ms: silentMs } : {}) });
-          void this.failover([c], cause === 'released' ? 'node-lock-released' : cause === 'silent' ? 'node-silent' : 'node-absent').catch((e: Error) => this.logger.error({ chassis: c, err: e.message }, 'failover failed'));
+          void this.failover([c], cause === 'released' ? 'node-lock-released' : cause === 'silent' ? 'node-silent' : cause === 'vanished' ? 'node-vanished' : 'node-absent').catch((e: Error) => this.logger.error({ chassis: c, err: e.message }, 'failover failed'));
           this.bfdCheck?.chassisDead(c);
         },
         onReturned: (c) => {
@@ -434,6 +438,7 @@ class Daemon {
         ...(this.config.holdDownMs !== undefined ? { holdDownMs: this.config.holdDownMs } : {}),
         ...(this.config.requireNodeDaemons ? { requireNodes: true } : {}),
         ...(this.config.nodeAbsentMs !== undefined ? { absentMs: this.config.nodeAbsentMs } : {}),
+        ...(this.config.nodeReconnectGraceMs !== undefined ? { reconnectGraceMs: this.config.nodeReconnectGraceMs } : {}),
       },
     );
     const gateways = this.gw.chassis().filter(isGatewayCapable).map((c) => c.name).filter((n) => n !== this.config.chassis);

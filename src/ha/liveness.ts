@@ -30,7 +30,10 @@
  * without ovn-natgwd, or one dead before the leader started): only a
  * transition from held-by-the-node to granted counts. The lock changes that
  * come from the leader's own session dropping (every lock is lost then) are
- * not a node's: after a reconnection every lock is asked for anew.
+ * not a node's: after a reconnection every lock is asked for anew, and what
+ * was known is kept. A lock its node held before that is granted now was let
+ * go while we were away: unknown for `reconnectGraceMs` (the node's daemon
+ * may be coming back too, after an NB restart), then dead (vanished).
  */
 import type { OvsdbClient } from '../ovsdb/client.js';
 
@@ -46,14 +49,14 @@ export function nodePingLock(chassis: string): string {
 
 /** What the leader knows of a watched chassis. */
 export type NodeState = 'alive' | 'suspect' | 'dead' | 'returning' | 'unknown';
-export type DeathCause = 'released' | 'silent' | 'absent';
+export type DeathCause = 'released' | 'silent' | 'absent' | 'vanished';
 
 export interface LivenessEvents {
   /** the node's daemon holds its lock: watched from now on */
   onWatched?(chassis: string): void;
   /** a ping not answered in time (the node may be stopped) */
   onSuspect?(chassis: string, silentMs: number): void;
-  /** released: its lock came to us (its session ended, or it let go); silent: no pong for deadAfterMisses pings; absent: no daemon took it within absentMs (requireNodes) */
+  /** released: its lock came to us (its session ended, or it let go); silent: no pong for deadAfterMisses pings; absent: no daemon took it within absentMs (requireNodes); vanished: held before our own session dropped, nobody took it back within reconnectGraceMs of our return */
   onDead(chassis: string, cause: DeathCause, silentMs?: number): void;
   /** its daemon took its lock back: in hold-down, not yet live */
   onReturned(chassis: string): void;
@@ -80,6 +83,15 @@ export interface LivenessOptions {
   requireNodes?: boolean;
   /** ms an unheld lock is waited for before its chassis is dead (requireNodes); default 3000 */
   absentMs?: number;
+  /**
+   * ms after our own session came back that a lock its node held before, and
+   * nobody holds now, is waited for before the chassis is dead (cause
+   * vanished: the node died while we were away, and its release was never
+   * seen). Long enough for the node daemons to come back after an NB restart
+   * (their reconnect backoff, up to 8 s, and their replicas' sync); default
+   * 10000. 0: such a node stays unknown.
+   */
+  reconnectGraceMs?: number;
   now?: () => number;
 }
 
@@ -105,6 +117,14 @@ interface Watch {
   reprobe?: boolean;
   /** dead by silence: its ping lock is stolen again now and then, so that a pong lost once is not final */
   silentDead?: boolean;
+  /** asked anew after our session came back: what was known before (alive, suspect, returning or dead: a holder was seen) */
+  before?: { state: NodeState; returningAt?: number };
+}
+
+/** What a watch knows that a reconnection must not forget: a state seen with a holder (or carried from before). */
+function known(x: Watch): Watch['before'] {
+  if (x.state === 'alive' || x.state === 'suspect' || x.state === 'returning' || x.state === 'dead') return { state: x.state, ...(x.returningAt !== undefined ? { returningAt: x.returningAt } : {}) };
+  return x.before;
 }
 
 export class NodeLiveness {
@@ -118,6 +138,7 @@ export class NodeLiveness {
   private readonly holdDownMs: number;
   private readonly now: () => number;
   private readonly absentMs: number | undefined;
+  private readonly graceMs: number;
   private stopped = false;
 
   constructor(
@@ -130,10 +151,14 @@ export class NodeLiveness {
     this.holdDownMs = opts.holdDownMs ?? 10_000;
     this.now = opts.now ?? Date.now;
     this.absentMs = opts.requireNodes ? (opts.absentMs ?? 3000) : undefined;
+    this.graceMs = opts.reconnectGraceMs ?? 10_000;
     const locked = (name: string) => this.granted(name);
     const stolen = (name: string) => this.stolen(name);
     const down = () => {
       for (const x of this.w.values()) {
+        // (what was known is kept aside: a lock its node held then, and granted to us once we are back, was released meanwhile)
+        const before = known(x);
+        if (before) x.before = before;
         x.state = 'asked';
         delete x.pingAt;
       }
@@ -163,15 +188,38 @@ export class NodeLiveness {
     const now = await this.client.lock(x.lock);
     // (a grant that came as a notification meanwhile was handled by granted())
     if (x.state !== 'asked' || this.w.get(c) !== x) return;
-    if (now) {
-      x.state = 'unknown';
-      x.unheldAt = this.now();
-    } else {
-      x.state = 'alive';
+    if (now) this.unheld(x);
+    else {
       x.heardAt = this.now();
-      this.ev.onWatched?.(c);
+      const b = x.before;
+      delete x.before;
+      if (b?.state === 'returning' || b?.state === 'dead') {
+        // (back in the queue behind a node that was returning, or dead: its hold-down goes on, or starts; a
+        // node stopped with its session open holds its lock too, and its pings tell)
+        x.state = 'returning';
+        x.returningAt = b.state === 'returning' ? (b.returningAt ?? this.now()) : this.now();
+      } else {
+        x.state = 'alive';
+        if (!b) this.ev.onWatched?.(c);
+      }
       void this.probe(c, x);
     }
+  }
+
+  /**
+   * A node lock granted to us with no release seen: unknown (no daemon, or
+   * dead before we looked), unless it was held before our session dropped: a
+   * node dead then stays dead; one alive is dead (vanished) when nobody takes
+   * it back within reconnectGraceMs (tick).
+   */
+  private unheld(x: Watch): void {
+    if (x.before?.state === 'dead') {
+      x.state = 'dead';
+      delete x.before;
+      return;
+    }
+    x.state = 'unknown';
+    x.unheldAt = this.now();
   }
 
   /**
@@ -218,14 +266,17 @@ export class NodeLiveness {
       if (this.stopped || !this.client.connected) return;
       await this.client.unlock(x.lock).catch(() => undefined);
       await this.client.unlock(x.ping).catch(() => undefined);
-      await this.ask(c, { lock: x.lock, ping: x.ping, state: 'asked', heardAt: this.now() }).catch(() => undefined);
+      // (the client asked for our locks again before it said connected: a grant then was judged already, and is carried)
+      const before = known(x);
+      await this.ask(c, { lock: x.lock, ping: x.ping, state: 'asked', heardAt: this.now(), ...(before ? { before } : {}) }).catch(() => undefined);
     }
   }
 
   /** What is known of a chassis (a chassis not watched: unknown). */
   stateOf(chassis: string): NodeState {
-    const s = this.w.get(chassis)?.state;
-    return s === undefined || s === 'asked' ? 'unknown' : s;
+    const x = this.w.get(chassis);
+    // (asked anew after our reconnection: what was known until the answer)
+    return x === undefined ? 'unknown' : x.state === 'asked' ? (x.before?.state ?? 'unknown') : x.state;
   }
 
   /** Every watched chassis with its state. */
@@ -249,7 +300,7 @@ export class NodeLiveness {
   }
 
   private inState(...s: NodeState[]): string[] {
-    return [...this.w].filter(([, x]) => (s as string[]).includes(x.state)).map(([c]) => c).sort();
+    return [...this.w.keys()].filter((c) => s.includes(this.stateOf(c))).sort();
   }
 
   private tick(): void {
@@ -258,7 +309,14 @@ export class NodeLiveness {
     for (const [c, x] of this.w) {
       if (x.state === 'unknown' && this.absentMs !== undefined && now - (x.unheldAt ?? now) >= this.absentMs) {
         x.state = 'dead';
+        delete x.before;
         this.ev.onDead(c, 'absent', now - x.unheldAt!);
+        continue;
+      }
+      if (x.state === 'unknown' && x.before && this.graceMs > 0 && now - (x.unheldAt ?? now) >= this.graceMs) {
+        x.state = 'dead';
+        delete x.before;
+        this.ev.onDead(c, 'vanished', now - x.unheldAt!);
         continue;
       }
       if (x.state === 'returning' && now - (x.returningAt ?? now) >= this.holdDownMs) {
@@ -317,10 +375,7 @@ export class NodeLiveness {
       x.state = 'dead';
       delete x.returningAt;
       this.ev.onDead(c, 'released');
-    } else if (x.state === 'asked') {
-      x.state = 'unknown';
-      x.unheldAt = this.now();
-    }
+    } else if (x.state === 'asked') this.unheld(x);
   }
 
   private stolen(lock: string): void {
@@ -348,8 +403,16 @@ export class NodeLiveness {
       x.state = 'alive';
       this.ev.onAlive?.(c, 'suspect');
     } else if (lock === x.lock && (x.state === 'unknown' || x.state === 'asked')) {
-      x.state = 'alive';
-      this.ev.onWatched?.(c);
+      // (back after our reconnection as it was, not news; one returning then keeps its hold-down)
+      const b = x.before;
+      delete x.before;
+      if (b?.state === 'returning') {
+        x.state = 'returning';
+        x.returningAt = b.returningAt ?? now;
+      } else {
+        x.state = 'alive';
+        if (!b) this.ev.onWatched?.(c);
+      }
     }
     // (a daemon back, or taking its lock for the first time: maybe another build than before)
     if (lock === x.lock && x.pingAt === undefined) void this.probe(c, x);
@@ -361,8 +424,9 @@ export class NodeLiveness {
     if (!x) return;
     this.byLock.delete(x.lock);
     this.byLock.delete(x.ping);
-    await this.client.unlock(x.lock).catch(() => undefined);
-    await this.client.unlock(x.ping).catch(() => undefined);
+    // (cut off, the session and its locks are gone already: not waited for, so that a stop never hangs on a dead server)
+    const gone = Promise.all([this.client.unlock(x.lock), this.client.unlock(x.ping)]).catch(() => undefined);
+    if (this.client.connected) await gone;
   }
 
   /** Lets every lock go (this daemon no longer leads). */
