@@ -14,12 +14,12 @@
  * belongs to.
  */
 import type { ChangeEvent, Replica } from '../ovsdb/replica.js';
-import { PortChassisIndex, type PortChassis } from '../gateway/port-chassis.js';
+import { PORT_CHASSIS_TABLES, PortChassisIndex, type PortChassis } from '../gateway/port-chassis.js';
 
 export type { PortChassis } from '../gateway/port-chassis.js';
 
 /** The NB and SB tables the index reads (a replica that feeds it must hold them). */
-export const INDEX_NB_TABLES = ['Logical_Router_Port', 'Gateway_Chassis', 'HA_Chassis_Group', 'HA_Chassis', 'Logical_Router_Policy'] as const;
+export const INDEX_NB_TABLES = [...PORT_CHASSIS_TABLES, 'Logical_Router_Policy'] as const;
 export const INDEX_SB_TABLES = ['Chassis', 'Port_Binding', 'BFD'] as const;
 /** The SB BFD columns the index reads. */
 export { SB_BFD_COLUMNS as INDEX_BFD_COLUMNS } from '../gateway/bfd-status.js';

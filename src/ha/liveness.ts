@@ -191,18 +191,27 @@ export class NodeLiveness {
     if (now) this.unheld(x);
     else {
       x.heardAt = this.now();
-      const b = x.before;
-      delete x.before;
-      if (b?.state === 'returning' || b?.state === 'dead') {
-        // (back in the queue behind a node that was returning, or dead: its hold-down goes on, or starts; a
-        // node stopped with its session open holds its lock too, and its pings tell)
-        x.state = 'returning';
-        x.returningAt = b.state === 'returning' ? (b.returningAt ?? this.now()) : this.now();
-      } else {
-        x.state = 'alive';
-        if (!b) this.ev.onWatched?.(c);
-      }
+      this.held(c, x);
       void this.probe(c, x);
+    }
+  }
+
+  /**
+   * Its node holds its lock (we are queued behind it, or it took the lock from
+   * us) while we knew nothing since our reconnection: as it was before, not
+   * news. One returning keeps its hold-down, one dead starts it (a node stopped
+   * with its session open holds its lock too, and its pings tell); one never
+   * seen is watched from now on.
+   */
+  private held(c: string, x: Watch): void {
+    const b = x.before;
+    delete x.before;
+    if (b?.state === 'returning' || b?.state === 'dead') {
+      x.state = 'returning';
+      x.returningAt = b.state === 'returning' ? (b.returningAt ?? this.now()) : this.now();
+    } else {
+      x.state = 'alive';
+      if (!b) this.ev.onWatched?.(c);
     }
   }
 
@@ -402,18 +411,7 @@ export class NodeLiveness {
     } else if (x.state === 'suspect') {
       x.state = 'alive';
       this.ev.onAlive?.(c, 'suspect');
-    } else if (lock === x.lock && (x.state === 'unknown' || x.state === 'asked')) {
-      // (back after our reconnection as it was, not news; one returning then keeps its hold-down)
-      const b = x.before;
-      delete x.before;
-      if (b?.state === 'returning') {
-        x.state = 'returning';
-        x.returningAt = b.returningAt ?? now;
-      } else {
-        x.state = 'alive';
-        if (!b) this.ev.onWatched?.(c);
-      }
-    }
+    } else if (lock === x.lock && (x.state === 'unknown' || x.state === 'asked')) this.held(c, x);
     // (a daemon back, or taking its lock for the first time: maybe another build than before)
     if (lock === x.lock && x.pingAt === undefined) void this.probe(c, x);
   }
