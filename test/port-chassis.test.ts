@@ -8,6 +8,7 @@
  * no server.
  */
 import t from 'tap';
+import { prng as rng } from './helpers/util.js';
 import type { ChangeEvent } from '../src/ovsdb/replica.js';
 import { PortChassisIndex } from '../src/gateway/port-chassis.js';
 import { chassisLoad } from '../src/gateway/load.js';
@@ -16,17 +17,6 @@ import { gatewayPortChassis, memoryNbView } from '../src/nat/nb-view.js';
 type Row = { _uuid: string } & Record<string, unknown>;
 const TABLES = { Logical_Router_Port: 'gateway_chassis', HA_Chassis_Group: 'ha_chassis' } as const;
 const MEMBER = { Logical_Router_Port: 'Gateway_Chassis', HA_Chassis_Group: 'HA_Chassis' } as const;
-
-/** tiny deterministic PRNG (mulberry32) so that a failure names its seed */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = Math.imul(a ^ (a >>> 15), 1 | a);
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 class Db {
   readonly rows = new Map<string, Map<string, Row>>([

@@ -158,15 +158,22 @@ export async function main(argv: string[]): Promise<void> {
   }
 }
 
-let gcFn: (() => void) | undefined;
+let gcFn: ((o?: object) => void) | undefined;
 
 /** A full garbage collection now (V8's gc, exposed at run time: no flag on the command line). */
 function fullGc(): void {
   if (!gcFn) {
     setFlagsFromString('--expose-gc');
-    gcFn = runInNewContext('gc') as () => void;
+    gcFn = runInNewContext('gc') as (o?: object) => void;
   }
-  gcFn();
+  // compacting: the pages a start or a full plan filled with garbage are moved together and given back
+  // (a plain full gc frees the objects, but leaves the old space's pages half empty and committed)
+  setFlagsFromString('--compact-on-every-full-gc');
+  try {
+    gcFn();
+  } finally {
+    setFlagsFromString('--no-compact-on-every-full-gc');
+  }
 }
 
 class Daemon {
@@ -618,7 +625,7 @@ class Daemon {
       metrics: this.metricsPort !== undefined ? { listen: this.config.metrics, port: this.metricsPort } : null,
       memory_mb: (() => {
         const m = process.memoryUsage();
-        return { rss: Math.round(m.rss / 2 ** 20), heap_used: Math.round(m.heapUsed / 2 ** 20), external: Math.round(m.external / 2 ** 20) };
+        return { rss: Math.round(m.rss / 2 ** 20), heap_total: Math.round(m.heapTotal / 2 ** 20), heap_used: Math.round(m.heapUsed / 2 ** 20), external: Math.round(m.external / 2 ** 20) };
       })(),
       log_level: this.logger.level,
     };

@@ -18,6 +18,7 @@
  * manifest or are stale, and plans them with their dependents; NB then holds
  * the rest as planned.
  */
+import { SetMultimap } from '../multimap.js';
 import type { ChangeEvent } from '../ovsdb/replica.js';
 import { ANY_OBJECT, ReadLog } from './reads.js';
 import type { NbView } from './nb-view.js';
@@ -70,7 +71,7 @@ export class Baseline {
 
   /** per object: the objects its plan read (Desired.deps), and the reverse */
   private readonly deps = new Map<string, readonly string[]>();
-  private readonly users = new Map<string, Set<string>>();
+  private readonly users = new SetMultimap<string, string>();
 
   constructor(
     readonly owner: string,
@@ -86,15 +87,11 @@ export class Baseline {
   }
 
   private setDeps(id: string, ds: ReadonlySet<string>): void {
-    for (const d of this.deps.get(id) ?? []) this.users.get(d)?.delete(id);
+    for (const d of this.deps.get(id) ?? []) this.users.delete(d, id);
     // (an array, not a Set: one per object, most with a few elements)
     if (ds.size === 0) this.deps.delete(id);
     else this.deps.set(id, [...ds]);
-    for (const d of ds) {
-      let u = this.users.get(d);
-      if (!u) this.users.set(d, (u = new Set()));
-      u.add(id);
-    }
+    for (const d of ds) this.users.add(d, id);
   }
 
   /** `ids` and the objects whose plan read one of them, transitively. */

@@ -923,13 +923,32 @@ function firstLine(message: string): string {
 export function yamlDocuments(text: string): unknown[] | undefined {
   const out: unknown[] = [];
   try {
-    jsyaml.loadAll(text, (d) => out.push(d ?? null), { schema: jsyaml.CORE_SCHEMA, json: false });
+    jsyaml.loadAll(text, (d) => out.push(d === undefined || d === null ? null : ownStrings(d)), { schema: jsyaml.CORE_SCHEMA, json: false });
   } catch {
     return undefined;
   }
   // (a comment-only text is one empty document to js-yaml, none to yaml: the same, as empty documents are skipped)
   while (out.length && out[out.length - 1] === null) out.pop();
   return out;
+}
+
+/**
+ * The value with each long string copied out of the text it was read from:
+ * js-yaml's strings are slices of the whole text, and V8 keeps a text alive
+ * while one slice of it lives, so a name kept from a 33 MB manifest directory
+ * would keep all of it (strings under 13 characters are copies already).
+ */
+function ownStrings(v: unknown): unknown {
+  if (typeof v === 'string') return v.length < 13 ? v : (JSON.parse(JSON.stringify(v)) as string);
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) v[i] = ownStrings(v[i]);
+    return v;
+  }
+  if (v !== null && typeof v === 'object') {
+    const o = v as Record<string, unknown>;
+    for (const k of Object.keys(o)) o[k] = ownStrings(o[k]);
+  }
+  return v;
 }
 
 /** The same through the yaml package: per document, its value or its errors (the slow path, with the better messages). */

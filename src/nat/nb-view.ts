@@ -10,6 +10,7 @@
  * `memoryNbView(rows)` is the same view over plain rows, for unit tests of the
  * pure planners, in milliseconds.
  */
+import { SetMultimap } from '../multimap.js';
 import type { NbTables } from '../models/ovn-nb.js';
 import type { ChangeEvent } from '../ovsdb/replica.js';
 import { parseIp, parseIpOrCidr } from './ip.js';
@@ -154,9 +155,9 @@ export class NbFacts {
   private readonly lrpIps = new Counts();
   private readonly lspIps = new Map<string, string[]>();
   /** ip -> the switch ports that hold it */
-  private readonly lspByIp = new Map<string, Set<string>>();
-  /** holder -> switch uuid -> ips */
-  private readonly held = new Map<string, Map<string, Set<string>>>();
+  private readonly lspByIp = new SetMultimap<string, string>();
+  /** holder -> "<switch uuid> <ip>" of each address it holds (most hold one) */
+  private readonly held = new SetMultimap<string, string>();
   /** gateway ports and their chassis, with the active count per chassis (src/gateway/port-chassis.ts) */
   gatewayPorts = new PortChassisIndex();
 
@@ -218,38 +219,21 @@ export class NbFacts {
   }
 
   private setPort(uuid: string, ips: string[]): void {
-    for (const ip of this.lspIps.get(uuid) ?? []) {
-      const s = this.lspByIp.get(ip)!;
-      s.delete(uuid);
-      if (s.size === 0) this.lspByIp.delete(ip);
-    }
+    for (const ip of this.lspIps.get(uuid) ?? []) this.lspByIp.delete(ip, uuid);
     if (ips.length === 0) {
       this.lspIps.delete(uuid);
       return;
     }
     this.lspIps.set(uuid, ips);
-    for (const ip of ips) {
-      let s = this.lspByIp.get(ip);
-      if (!s) this.lspByIp.set(ip, (s = new Set()));
-      s.add(uuid);
-    }
+    for (const ip of ips) this.lspByIp.add(ip, uuid);
   }
 
   private hold(holder: string, sw: string, ip: string): void {
-    let m = this.held.get(holder);
-    if (!m) this.held.set(holder, (m = new Map()));
-    let s = m.get(sw);
-    if (!s) m.set(sw, (s = new Set()));
-    s.add(ip);
+    this.held.add(holder, `${sw} ${ip}`);
   }
 
   private release(holder: string, sw: string, ip: string): void {
-    const m = this.held.get(holder);
-    const s = m?.get(sw);
-    if (!s) return;
-    s.delete(ip);
-    if (s.size === 0) m!.delete(sw);
-    if (m!.size === 0) this.held.delete(holder);
+    this.held.delete(holder, `${sw} ${ip}`);
   }
 
   /** Is the address a router port's (any router, any prefix)? */
@@ -270,7 +254,15 @@ export class NbFacts {
 
   /** Where a holder ("<owner>/<kind>/<name>") has reservations: switch uuid -> addresses. */
   reservationsOf(holder: string): ReadonlyMap<string, ReadonlySet<string>> {
-    return this.held.get(holder) ?? new Map();
+    const out = new Map<string, Set<string>>();
+    for (const v of this.held.get(holder)) {
+      const i = v.indexOf(' ');
+      const sw = v.slice(0, i);
+      let s = out.get(sw);
+      if (!s) out.set(sw, (s = new Set()));
+      s.add(v.slice(i + 1));
+    }
+    return out;
   }
 
   /** Every holder with reservations whose owner prefix is `prefix` ("<owner>/"). */

@@ -17,6 +17,7 @@
  * among them), and "lsp:<name>", a workload port a FIP or SNAT names (its
  * router is found through NB when planned).
  */
+import { SetMultimap } from '../multimap.js';
 import { LRUCache } from 'lru-cache';
 import type { ManifestObject } from './objects.js';
 import { parseStored } from './manifest.js';
@@ -114,7 +115,8 @@ export function refsOf(o: RefFields): string[] {
       }
       break;
   }
-  return out;
+  // (kept per object: a copy holds as many slots as it has elements, a pushed-to array 17)
+  return out.slice();
 }
 
 interface Entry {
@@ -136,7 +138,7 @@ class OwnerObjects {
   readonly entries = new Map<string, Entry>();
   readonly parsed = new Map<string, Parsed>();
   /** ref -> the objects that name it */
-  readonly users = new Map<string, Set<string>>();
+  readonly users = new SetMultimap<string, string>();
   readonly extSubnets = new Set<string>();
 
   entry(id: string): Entry {
@@ -285,11 +287,7 @@ export class ObjectStore {
         if (doc !== undefined) p = fields && objectId(fields.kind, fields.name) === id ? { json, fields, refs: refsOf(fields) } : { json, problem: `${id} (stored in NB): its stored spec names another object`, refs: [] };
       }
       oo.parsed.set(id, p!);
-      for (const r of p!.refs) {
-        let set = oo.users.get(r);
-        if (!set) oo.users.set(r, (set = new Set()));
-        set.add(id);
-      }
+      for (const r of p!.refs) oo.users.add(r, id);
       if (p!.fields?.kind === 'Subnet' && !p!.fields.vpc) oo.extSubnets.add(id);
     }
   }
@@ -310,11 +308,7 @@ export class ObjectStore {
   private readonly cache = new LRUCache<string, ManifestObject>({ max: 1024 });
 
   private unlink(oo: OwnerObjects, id: string, p: Parsed): void {
-    for (const r of p.refs) {
-      const s = oo.users.get(r);
-      s?.delete(id);
-      if (s?.size === 0) oo.users.delete(r);
-    }
+    for (const r of p.refs) oo.users.delete(r, id);
     oo.extSubnets.delete(id);
   }
 

@@ -4,6 +4,7 @@
 // message, indexed, and announced as change events that are never dropped.
 
 import { LayeredMap } from './layered-map.js';
+import { SetMultimap } from '../multimap.js';
 import { type LeafSink, type PathElem, RAW_NOT_HANDLED } from './framing.js';
 import { parseRow, parsedKind, parsedRow, RowShape } from './rowparse.js';
 import { type Condition, encodeOperation } from './operations.js';
@@ -55,7 +56,8 @@ interface IndexPart {
 }
 
 class SecondaryIndex {
-  readonly map = new Map<unknown, Set<string>>();
+  /** index value -> row uuids (most values have one row: no Set for those) */
+  readonly map = new SetMultimap<unknown, string>();
   constructor(
     readonly name: string,
     readonly parts: readonly IndexPart[],
@@ -73,20 +75,11 @@ class SecondaryIndex {
   }
 
   add(row: ReplicaRow): void {
-    for (const k of this.keysOf(row)) {
-      let s = this.map.get(k);
-      if (!s) this.map.set(k, (s = new Set()));
-      s.add(row._uuid);
-    }
+    for (const k of this.keysOf(row)) this.map.add(k, row._uuid);
   }
 
   remove(row: ReplicaRow): void {
-    for (const k of this.keysOf(row)) {
-      const s = this.map.get(k);
-      if (!s) continue;
-      s.delete(row._uuid);
-      if (s.size === 0) this.map.delete(k);
-    }
+    for (const k of this.keysOf(row)) this.map.delete(k, row._uuid);
   }
 }
 
@@ -148,10 +141,8 @@ export class TableView<R extends { _uuid: string } = ReplicaRow> {
     const ix = this.indexes.get(index);
     if (!ix) throw new Error(`table ${this.name} has no index "${index}" (declare it in the replica's indexes)`);
     const key = ix.parts.length === 1 ? value[0] : JSON.stringify(value);
-    const s = ix.map.get(key);
-    if (!s) return [];
     const out: R[] = [];
-    for (const u of s) out.push(this.rows.get(u)!);
+    for (const u of ix.map.get(key)) out.push(this.rows.get(u)!);
     return out;
   }
 
