@@ -8,6 +8,7 @@
  * objects themselves are not kept (NB holds their documents; a stale one is
  * read again from its file).
  */
+import { shared } from '../intern.js';
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { objectKey } from '../nat/apply.js';
@@ -219,7 +220,7 @@ export class ManifestDirectory {
     const id = idOf(o);
     const prev = this.objects.get(id);
     if (prev && prev.file !== file) this.byFile.get(prev.file)?.delete(id);
-    this.objects.set(id, { kind: o.kind, name: o.name, file, document: o.origin?.document ?? 1, key: objectKey(o), ...(o.kind === 'OvnEip' && o.type ? { type: o.type } : {}) });
+    this.objects.set(id, { kind: shared(o.kind), name: shared(o.name), file: shared(file), document: o.origin?.document ?? 1, key: objectKey(o), ...(o.kind === 'OvnEip' && o.type ? { type: shared(o.type) } : {}) });
     const l = this.byFile.get(file);
     if (!l) this.byFile.set(file, new Set([id]));
     else l.add(id);

@@ -8,7 +8,7 @@
  * scan per kind. An object that waits for a workload port (Plan.waiting) is
  * not ready, with that as its reason.
  */
-import type { Problem } from '../nat/rows.js';
+import { objectId, type Problem } from '../nat/rows.js';
 import { objectsStatus, type ObjectRef, type StatusOptions } from '../nat/status.js';
 import type { NbView } from '../nat/nb-view.js';
 
@@ -45,7 +45,7 @@ export class Readiness {
     if (!ids) this.waiting.clear();
     else for (const id of ids) this.waiting.delete(id);
     for (const p of waiting ?? []) {
-      const id = `${p.kind}/${p.name}`;
+      const id = objectId(p.kind, p.name);
       if (!this.waiting.has(id)) this.waiting.set(id, `waiting: ${p.field}: ${p.reason}`);
     }
     const present: ObjectRef[] = [];
@@ -58,7 +58,7 @@ export class Readiness {
     for (const id of gone) this.set(id, undefined);
     const status = objectsStatus(this.nb(), this.owner(), present.filter((o) => !this.waiting.has(`${o.kind}/${o.name}`)), this.statusOptions(), ids === undefined);
     for (const o of present) {
-      const id = `${o.kind}/${o.name}`;
+      const id = objectId(o.kind, o.name);
       const st = status.get(id);
       const reason = this.waiting.get(id) ?? (st ? (st.ready ? '' : st.reason || 'not ready') : 'not ready');
       const before = this.state.get(id);

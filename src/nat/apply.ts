@@ -17,6 +17,7 @@
  * of the objects that depend on them (a FIP on an EIP that changed); a change
  * that would break one of those is refused with that object's problem.
  */
+import { shared } from '../intern.js';
 import { SB_BFD_COLUMNS } from '../gateway/bfd-status.js';
 import * as crypto from 'node:crypto';
 import PQueue from 'p-queue';
@@ -1025,7 +1026,7 @@ export function objectKey(o: ManifestObject): string {
     const tail = `"origin":${JSON.stringify(o.origin)}}`;
     s = s.endsWith(tail) ? s.slice(0, s.length - tail.length) + '}' : JSON.stringify({ ...o, origin: undefined });
   }
-  return sha1(s);
+  return shared(sha1(s));
 }
 
 /** SHA-1 of a text, base64: crypto.hash (Node >= 20.12) where there is one, a third of createHash's cost for 24k short texts. */

@@ -18,6 +18,7 @@
  * manifest or are stale, and plans them with their dependents; NB then holds
  * the rest as planned.
  */
+import { shared } from '../intern.js';
 import { SetMultimap } from '../multimap.js';
 import type { ChangeEvent } from '../ovsdb/replica.js';
 import { ANY_OBJECT, ReadLog } from './reads.js';
@@ -90,8 +91,8 @@ export class Baseline {
     for (const d of this.deps.get(id) ?? []) this.users.delete(d, id);
     // (an array, not a Set: one per object, most with a few elements)
     if (ds.size === 0) this.deps.delete(id);
-    else this.deps.set(id, [...ds]);
-    for (const d of ds) this.users.add(d, id);
+    else this.deps.set(id, [...ds].map(shared));
+    for (const d of ds) this.users.add(shared(d), shared(id));
   }
 
   /** `ids` and the objects whose plan read one of them, transitively. */

@@ -3,6 +3,7 @@
  * RowSpecs from a manifest; plan.ts diffs them against NB): ownership tags,
  * row specs, the NB view, and the problem list.
  */
+import { shared } from '../intern.js';
 import type { NbTables } from '../models/ovn-nb.js';
 import type { Origin } from './objects.js';
 import { rowRef, type GatewayRow, type RowRef } from '../gateway/rows.js';
@@ -20,8 +21,8 @@ export const SPEC_KEY = 'ovn-natgw:spec';
 /** NB_Global external_ids key prefix of the document of an object without rows: "ovn-natgw:spec:<owner>/<kind>/<name>". */
 export const GLOBAL_SPEC_PREFIX = 'ovn-natgw:spec:';
 
-/** An object's id, "Kind/name". */
-export const objectId = (kind: string, name: string): string => `${kind}/${name}`;
+/** An object's id, "Kind/name" (one copy for every holder: src/intern.ts). */
+export const objectId = (kind: string, name: string): string => shared(`${kind}/${name}`);
 export const idOf = (o: { readonly kind: string; readonly name: string }): string => objectId(o.kind, o.name);
 
 export type NbTableName = keyof NbTables & string;
