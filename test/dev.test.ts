@@ -130,7 +130,17 @@ t.test('npm run start:sandbox: live summary follows ovn-nbctl, SIGINT to npm exi
   const nbRemote = /^export OVN_NB_DB=(\S+)$/m.exec(job.stdout)![1];
   t.ok(path.dirname(sbDir) === job.tmp, `the sandbox is in the test's temp dir (${sbDir})`);
   t.equal(nbRemote, `unix:${sbDir}/nb.sock`, 'OVN_NB_DB is a unix socket in it');
-  t.ok(job.stderr.split('\n').filter(Boolean).some((l) => l.startsWith('{') && JSON.parse(l).msg), 'the pino JSON log is on stderr');
+  const logged = () =>
+    job.stderr.split('\n').some((l) => {
+      try {
+        return l.startsWith('{') && Boolean((JSON.parse(l) as { msg?: string }).msg);
+      } catch {
+        return false; // (a line still being written)
+      }
+    });
+  // (the manager logs when it has connected, which may come after the sandbox's lines on stdout)
+  await until('a pino JSON line on stderr', logged, 10_000).catch(() => {});
+  t.ok(logged(), 'the pino JSON log is on stderr');
   t.notMatch(job.stdout, /^\{/m, 'and none of it on stdout');
 
   // the live summary of the example router

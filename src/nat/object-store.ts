@@ -124,10 +124,34 @@ export function refsOf(o: RefFields): string[] {
 }
 
 interface Entry {
-  /** owned rows of the object: uuid -> the spec it carries (undefined: none) */
-  rows: Map<string, string | undefined>;
+  /**
+   * owned rows of the object, in the order they came: uuid, then the spec it
+   * carries (undefined: none), for each (a flat array: most objects have one
+   * or two rows, and a Map of two costs 150 bytes more)
+   */
+  rows: (string | undefined)[];
   /** its document in NB_Global */
   global?: string;
+}
+
+function setRow(e: Entry, uuid: string, spec: string | undefined): void {
+  for (let i = 0; i < e.rows.length; i += 2) {
+    if (e.rows[i] === uuid) {
+      e.rows[i + 1] = spec;
+      return;
+    }
+  }
+  // (a new array of the exact size: concat makes one, a spread or a push holds 17 slots or more)
+  e.rows = e.rows.concat([uuid, spec]);
+}
+
+function deleteRow(e: Entry, uuid: string): void {
+  for (let i = 0; i < e.rows.length; i += 2) {
+    if (e.rows[i] === uuid) {
+      e.rows = e.rows.slice(0, i).concat(e.rows.slice(i + 2));
+      return;
+    }
+  }
 }
 
 interface Parsed {
@@ -138,6 +162,8 @@ interface Parsed {
   refs: string[];
 }
 
+const NO_ROWS: (string | undefined)[] = [];
+
 class OwnerObjects {
   readonly entries = new Map<string, Entry>();
   readonly parsed = new Map<string, Parsed>();
@@ -147,7 +173,7 @@ class OwnerObjects {
 
   entry(id: string): Entry {
     let e = this.entries.get(id);
-    if (!e) this.entries.set(id, (e = { rows: new Map() }));
+    if (!e) this.entries.set(id, (e = { rows: NO_ROWS }));
     return e;
   }
 }
@@ -185,7 +211,7 @@ export class ObjectStore {
     const h = ObjectStore.holder(r);
     if (!h) return undefined;
     const [owner, id] = split(h);
-    this.of(owner).entry(id).rows.set(r._uuid, r.external_ids.get(SPEC_KEY));
+    setRow(this.of(owner).entry(id), r._uuid, r.external_ids.get(SPEC_KEY));
     return h;
   }
 
@@ -195,8 +221,8 @@ export class ObjectStore {
     const [owner, id] = split(h);
     const oo = this.owners.get(owner);
     const e = oo?.entries.get(id);
-    e?.rows.delete(r._uuid);
-    if (e && e.rows.size === 0 && e.global === undefined) oo!.entries.delete(id);
+    if (e) deleteRow(e, r._uuid);
+    if (e && e.rows.length === 0 && e.global === undefined) oo!.entries.delete(id);
     return h;
   }
 
@@ -209,7 +235,7 @@ export class ObjectStore {
       const e = oo.entries.get(id);
       if (e) {
         delete e.global;
-        if (e.rows.size === 0) oo.entries.delete(id);
+        if (e.rows.length === 0) oo.entries.delete(id);
       }
     } else oo.entry(id).global = v;
     return h;
@@ -320,7 +346,7 @@ export class ObjectStore {
   private documentOf(owner: string, id: string): string | undefined {
     const e = this.owners.get(owner)?.entries.get(id);
     if (e) {
-      for (const spec of e.rows.values()) if (spec !== undefined) return spec;
+      for (let i = 1; i < e.rows.length; i += 2) if (e.rows[i] !== undefined) return e.rows[i];
       if (e.global !== undefined) return e.global;
     }
     const kind = id.slice(0, id.indexOf('/'));

@@ -10,6 +10,8 @@
 // It is a Map (instanceof Map, iterable, get/has/size) whose writing methods
 // throw: replica rows are read-only.
 
+import { SMALL_MAP_MAX, SmallMap } from './small-map.js';
+
 const GONE: unique symbol = Symbol('gone');
 
 /** Maps smaller than this are copied whole (cheaper than layers). */
@@ -40,7 +42,11 @@ export class LayeredMap<K, V> extends Map<K, V> {
         else if (m.get(k) === v) m.delete(k);
         else m.set(k, v);
       }
-      return m;
+      if (m.size > SMALL_MAP_MAX) return m;
+      const kv: (K | V)[] = new Array(2 * m.size);
+      let i = 0;
+      for (const [k, v] of m) (kv[i++] = k), (kv[i++] = v);
+      return SmallMap.of<K, V>(kv);
     }
     const base = cur instanceof LayeredMap ? (cur.base as ReadonlyMap<K, V>) : cur;
     const delta = cur instanceof LayeredMap ? new Map(cur.delta as ReadonlyMap<K, V | typeof GONE>) : new Map<K, V | typeof GONE>();

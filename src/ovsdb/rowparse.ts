@@ -16,6 +16,7 @@
 
 import type { ColumnSchema, ColumnType, BaseType, Atom, Value } from './schema.js';
 import { EMPTY_MAP, EMPTY_SET, intern } from './schema.js';
+import { SMALL_MAP_MAX, SmallMap } from './small-map.js';
 import { BACKSLASH, COLON, COMMA, LBRACE, LBRACKET, plainStringEnd, QUOTE, RBRACE, RBRACKET, type SliceableBuffer, STRING_CUT } from './json-bytes.js';
 import { RAW_INCOMPLETE, RAW_NOT_HANDLED } from './framing.js';
 
@@ -231,7 +232,7 @@ function value(ct: ColumnType, cs: ColumnShape): Value {
         closeWrapped();
         return EMPTY_MAP;
       }
-      const m = new Map<Atom, Atom>();
+      const kv: Atom[] = [];
       const kt = ct.key;
       const vt = ct.value!;
       do {
@@ -243,10 +244,11 @@ function value(ct: ColumnType, cs: ColumnShape): Value {
         const v = vt.type === 'string' ? knownString(cs.values, true) : atom(vt);
         if (byte() !== RBRACKET) throw GIVE_UP;
         p++;
-        m.set(k, typeof v === 'string' && v.length <= 8 ? intern(v) : v);
+        kv.push(k, typeof v === 'string' && v.length <= 8 ? intern(v) : v);
       } while (moreElements());
       closeWrapped();
-      return m;
+      // (a few pairs, the most: a SmallMap over an exact-size copy; a pushed-to array holds 17 slots)
+      return SmallMap.of(kv.length <= 2 * SMALL_MAP_MAX ? kv.slice() : kv);
     }
   }
 }
