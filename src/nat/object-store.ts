@@ -156,10 +156,30 @@ function deleteRow(e: Entry, uuid: string): void {
 
 interface Parsed {
   json: string;
-  /** what it names, read from the document without the full reader */
-  fields?: RefFields;
   problem?: string;
+  /** what it names, read from the document without the full reader (what else a plan asks of it: fieldsOf) */
   refs: string[];
+}
+
+/**
+ * What closure() and dependents() read of a stored object, from its id and
+ * what it names (not kept per object: 200k of them cost 17 MB): the EIP, Vpc
+ * and (of an SNAT rule) subnet it names. An EIP's type is kept apart
+ * (OwnerObjects.lrpEips), as a Subnet's being external is (extSubnets).
+ */
+function fieldsOf(id: string, p: Parsed | undefined): RefFields | undefined {
+  if (!p || p.problem) return undefined;
+  const i = id.indexOf('/');
+  const f: RefFields = { kind: id.slice(0, i), name: id.slice(i + 1) };
+  for (const r of p.refs) {
+    const j = r.indexOf('/');
+    if (j < 0) continue;
+    const k = r.slice(0, j);
+    if (k === 'OvnEip') f.ovnEip = r.slice(j + 1);
+    else if (k === 'Vpc') f.vpc = r.slice(j + 1);
+    else if (k === 'Subnet' && f.kind === 'OvnSnatRule') f.vpcSubnet = r.slice(j + 1);
+  }
+  return f;
 }
 
 const NO_ROWS: (string | undefined)[] = [];
@@ -170,6 +190,8 @@ class OwnerObjects {
   /** ref -> the objects that name it */
   readonly users = new SetMultimap<string, string>();
   readonly extSubnets = new Set<string>();
+  /** the OvnEips of type lrp (a router's port on an external network) */
+  readonly lrpEips = new Set<string>();
 
   entry(id: string): Entry {
     let e = this.entries.get(id);
@@ -299,10 +321,12 @@ export class ObjectStore {
       // an object this process has just applied is the object it holds; the others are read in full when asked for
       const mine = this.expected.get(json);
       let p: Parsed;
+      let fields: RefFields | undefined;
       // (only what it names is kept: the object is read again from its document when asked for, so
       // that a store of 200k objects does not hold 200k objects; recent ones stay in a cache)
       if (mine && idOf(mine) === id) {
-        p = { json, fields: pickRefs(mine), refs: refsOf(mine) };
+        fields = pickRefs(mine);
+        p = { json, refs: refsOf(mine) };
         this.cache.set(json, mine);
       }
       else {
@@ -313,12 +337,14 @@ export class ObjectStore {
           doc = undefined;
           p = { json, problem: `${id} (stored in NB): its stored spec is not JSON: ${(e as Error).message}`, refs: [] };
         }
-        const fields = refFields(doc);
-        if (doc !== undefined) p = fields && objectId(fields.kind, fields.name) === id ? { json, fields, refs: refsOf(fields) } : { json, problem: `${id} (stored in NB): its stored spec names another object`, refs: [] };
+        fields = refFields(doc);
+        if (doc !== undefined) p = fields && objectId(fields.kind, fields.name) === id ? { json, refs: refsOf(fields) } : { json, problem: `${id} (stored in NB): its stored spec names another object`, refs: [] };
+        if (p!.problem) fields = undefined;
       }
       oo.parsed.set(id, p!);
       for (const r of p!.refs) oo.users.add(r, id);
-      if (p!.fields?.kind === 'Subnet' && !p!.fields.vpc) oo.extSubnets.add(id);
+      if (fields?.kind === 'Subnet' && !fields.vpc) oo.extSubnets.add(id);
+      if (fields?.kind === 'OvnEip' && fields.type === 'lrp') oo.lrpEips.add(id);
     }
   }
 
@@ -340,6 +366,7 @@ export class ObjectStore {
   private unlink(oo: OwnerObjects, id: string, p: Parsed): void {
     for (const r of p.refs) oo.users.delete(r, id);
     oo.extSubnets.delete(id);
+    oo.lrpEips.delete(id);
   }
 
   /** The document NB holds for an object (a row's, NB_Global's, or made from its reservations). */
@@ -437,7 +464,7 @@ export class ObjectStore {
     const oo = this.owners.get(owner);
     return walk(ids, (id) => {
       const refs = [id];
-      const o = oo?.parsed.get(id)?.fields;
+      const o = fieldsOf(id, oo?.parsed.get(id));
       if (o?.kind === 'Subnet' && !o.vpc) refs.push(EXT_GROUP);
       // the workload ports on a subnet's switch: the FIPs and SNATs that name them
       if (o?.kind === 'Subnet') {
@@ -467,9 +494,9 @@ export class ObjectStore {
       if (out.has(id)) continue;
       out.add(id);
       const over = overrides.get(id);
-      const p = over ? { fields: over as RefFields, refs: refsOf(over) } : oo?.parsed.get(id);
-      const o = p?.fields;
-      for (const r of p?.refs ?? []) {
+      const p = over ? undefined : oo?.parsed.get(id);
+      const o = over ? (over as RefFields) : fieldsOf(id, p);
+      for (const r of over ? refsOf(over) : (p?.refs ?? [])) {
         if (r === EXT_GROUP) for (const s of oo?.extSubnets ?? []) push(s);
         else if (r.startsWith('lsp:')) this.portRefs(owner, r.slice(4)).forEach(push);
         else push(r);
@@ -489,7 +516,7 @@ export class ObjectStore {
           if (oo?.parsed.has(lrpEip) || overrides.has(lrpEip)) push(lrpEip);
         }
       }
-      if (o.kind === 'OvnEip' && o.type === 'lrp') {
+      if (o.kind === 'OvnEip' && (over ? o.type === 'lrp' : oo?.lrpEips.has(id))) {
         for (const s of oo?.extSubnets ?? []) {
           const net = s.slice('Subnet/'.length);
           if (o.name.endsWith(`-${net}`)) push(objectId('Vpc', o.name.slice(0, -net.length - 1)));
@@ -499,7 +526,8 @@ export class ObjectStore {
         for (const u of this.users(owner, objectId('OvnEip', o.ovnEip ?? ''))) push(u);
         if (o.kind === 'OvnSnatRule') {
           // the other SNAT rules of its router: named by the router, or by one of its subnets
-          const sub = o.vpcSubnet ? (overrides.get(objectId('Subnet', o.vpcSubnet)) ?? oo?.parsed.get(objectId('Subnet', o.vpcSubnet))?.fields) : undefined;
+          const subId = o.vpcSubnet ? objectId('Subnet', o.vpcSubnet) : undefined;
+          const sub = subId ? (overrides.get(subId) ?? fieldsOf(subId, oo?.parsed.get(subId))) : undefined;
           const vpc = o.vpc ?? (sub as RefFields | undefined)?.vpc;
           if (vpc) {
             for (const u of this.users(owner, objectId('Vpc', vpc))) {

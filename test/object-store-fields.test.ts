@@ -1,0 +1,72 @@
+/**
+ * The object store reads what an object names back from its stored document
+ * (refs, and the EIP, Vpc and SNAT subnet derived from them: fieldsOf) rather
+ * than keeping a copy of those fields per object. The plan of a change renders
+ * `closure(ids)`: for every object of a realistic manifest (Kube-OVN's EIP,
+ * FIP, VIP FIP, SNAT by subnet and by router, DNAT, an lrp EIP, an external
+ * subnet of its own), the closure found from the stored documents equals the
+ * closure found from the objects themselves (given as overrides, which the
+ * store reads field by field), and so do the dependents. Pure: an in-memory
+ * NB holding the documents in NB_Global, no server.
+ */
+import t from 'tap';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { writeFile } from 'node:fs/promises';
+import { loadManifests, sourceOf } from '../src/nat/manifest.js';
+import { ObjectStore } from '../src/nat/object-store.js';
+import { NbFacts, memoryNbView } from '../src/nat/nb-view.js';
+import { DEFAULT_OWNER, GLOBAL_SPEC_PREFIX, idOf } from '../src/nat/rows.js';
+import type { ManifestObject } from '../src/nat/objects.js';
+import { tempDir } from './helpers/util.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const tmp = await tempDir(t, 'store-fields-');
+const extra = path.join(tmp, 'extra.yaml');
+await writeFile(
+  extra,
+  `apiVersion: kubeovn.io/v1
+kind: OvnEip
+metadata: {name: vpc1-extra}
+spec: {externalSubnet: extra, type: lrp}
+---
+apiVersion: kubeovn.io/v1
+kind: OvnEip
+metadata: {name: snat-vpc}
+spec: {externalSubnet: external204}
+---
+apiVersion: kubeovn.io/v1
+kind: OvnSnatRule
+metadata: {name: snat-by-vpc}
+spec: {ovnEip: snat-vpc, vpc: vpc1, v4IpCidr: 192.168.0.0/24}
+`,
+);
+const manifest = await loadManifests([path.join(here, 'fixtures', 'seed002'), extra]);
+const objects = manifest.objects as ManifestObject[];
+const globals = new Map<string, string>();
+for (const o of objects) globals.set(`${GLOBAL_SPEC_PREFIX}${DEFAULT_OWNER}/${idOf(o)}`, JSON.stringify(sourceOf(o)));
+const nb = memoryNbView({ NB_Global: [{ _uuid: '00000000-0000-0000-0000-000000000001', external_ids: globals } as never] });
+const store = new ObjectStore(nb, new NbFacts(nb));
+const all = new Map(objects.map((o) => [idOf(o), o] as const));
+const kinds = new Set(objects.map((o) => o.kind));
+
+t.ok(objects.length >= 15 && ['OvnEip', 'OvnFip', 'OvnSnatRule', 'OvnDnatRule', 'Vpc', 'Subnet', 'Vip'].every((k) => kinds.has(k)), `the manifest holds every kind the closure reads (${[...kinds].sort().join(', ')})`);
+t.equal([...store.ids(DEFAULT_OWNER)].length, objects.length, 'the store holds every document');
+
+t.test('closure and dependents of each object: from the stored documents as from the objects', async (t) => {
+  const differ: string[] = [];
+  for (const id of all.keys()) {
+    const stored = [...store.closure(DEFAULT_OWNER, [id])].sort();
+    const given = [...store.closure(DEFAULT_OWNER, [id], all)].sort();
+    if (stored.join() !== given.join()) differ.push(`${id}: stored [${stored.join(', ')}], given [${given.join(', ')}]`);
+  }
+  t.same(differ, [], `${all.size} closures agree`);
+  // (not vacuous: an SNAT rule by subnet renders its EIP's other users and its router's other SNAT rules)
+  const snat = objects.find((o) => o.kind === 'OvnSnatRule' && 'vpcSubnet' in o && o.vpcSubnet);
+  t.ok(snat, 'an SNAT rule by subnet');
+  const c = store.closure(DEFAULT_OWNER, [idOf(snat!)]);
+  t.ok(c.has('OvnSnatRule/snat-by-vpc'), `its closure holds the router's other SNAT rule: ${[...c].join(', ')}`);
+  t.ok(store.closure(DEFAULT_OWNER, ['OvnEip/vpc1-extra']).has('Vpc/vpc1'), 'an lrp EIP (vpc1-extra, on external subnet extra) renders its Vpc');
+  const deps = [...store.dependents(DEFAULT_OWNER, ['Subnet/external204'])].sort();
+  t.ok(deps.length > 1, `an external subnet's dependents: ${deps.join(', ')}`);
+});
