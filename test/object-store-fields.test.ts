@@ -48,7 +48,7 @@ for (const o of objects) globals.set(`${GLOBAL_SPEC_PREFIX}${DEFAULT_OWNER}/${id
 const nb = memoryNbView({ NB_Global: [{ _uuid: '00000000-0000-0000-0000-000000000001', external_ids: globals } as never] });
 const store = new ObjectStore(nb, new NbFacts(nb));
 const all = new Map(objects.map((o) => [idOf(o), o] as const));
-const kinds = new Set(objects.map((o) => o.kind));
+const kinds = new Set<string>(objects.map((o) => o.kind));
 
 t.ok(objects.length >= 15 && ['OvnEip', 'OvnFip', 'OvnSnatRule', 'OvnDnatRule', 'Vpc', 'Subnet', 'Vip'].every((k) => kinds.has(k)), `the manifest holds every kind the closure reads (${[...kinds].sort().join(', ')})`);
 t.equal([...store.ids(DEFAULT_OWNER)].length, objects.length, 'the store holds every document');
