@@ -156,8 +156,8 @@ export class NbFacts {
   private readonly lspIps = new Map<string, string[]>();
   /** ip -> the switch ports that hold it */
   private readonly lspByIp = new SetMultimap<string, string>();
-  /** holder -> "<switch uuid> <ip>" of each address it holds (most hold one) */
-  private readonly held = new SetMultimap<string, string>();
+  /** switch uuid -> holder -> the addresses it holds there (few switches; most holders hold one address) */
+  private readonly held = new Map<string, SetMultimap<string, string>>();
   /** gateway ports and their chassis, with the active count per chassis (src/gateway/port-chassis.ts) */
   gatewayPorts = new PortChassisIndex();
 
@@ -229,11 +229,16 @@ export class NbFacts {
   }
 
   private hold(holder: string, sw: string, ip: string): void {
-    this.held.add(holder, `${sw} ${ip}`);
+    let m = this.held.get(sw);
+    if (!m) this.held.set(sw, (m = new SetMultimap()));
+    m.add(holder, ip);
   }
 
   private release(holder: string, sw: string, ip: string): void {
-    this.held.delete(holder, `${sw} ${ip}`);
+    const m = this.held.get(sw);
+    if (!m) return;
+    m.delete(holder, ip);
+    if (m.size === 0) this.held.delete(sw);
   }
 
   /** Is the address a router port's (any router, any prefix)? */
@@ -255,19 +260,24 @@ export class NbFacts {
   /** Where a holder ("<owner>/<kind>/<name>") has reservations: switch uuid -> addresses. */
   reservationsOf(holder: string): ReadonlyMap<string, ReadonlySet<string>> {
     const out = new Map<string, Set<string>>();
-    for (const v of this.held.get(holder)) {
-      const i = v.indexOf(' ');
-      const sw = v.slice(0, i);
-      let s = out.get(sw);
-      if (!s) out.set(sw, (s = new Set()));
-      s.add(v.slice(i + 1));
-    }
+    for (const [sw, m] of this.held) if (m.has(holder)) out.set(sw, new Set(m.get(holder)));
     return out;
   }
 
   /** Every holder with reservations whose owner prefix is `prefix` ("<owner>/"). */
   *holders(prefix: string): Iterable<string> {
-    for (const h of this.held.keys()) if (h.startsWith(prefix)) yield h;
+    if (this.held.size === 1) {
+      for (const m of this.held.values()) for (const h of m.keys()) if (h.startsWith(prefix)) yield h;
+      return;
+    }
+    const seen = new Set<string>();
+    for (const m of this.held.values()) {
+      for (const h of m.keys()) {
+        if (!h.startsWith(prefix) || seen.has(h)) continue;
+        seen.add(h);
+        yield h;
+      }
+    }
   }
 }
 
