@@ -45,13 +45,23 @@ const manifest = await loadManifests([path.join(here, 'fixtures', 'seed002'), ex
 const objects = manifest.objects as ManifestObject[];
 const globals = new Map<string, string>();
 for (const o of objects) globals.set(`${GLOBAL_SPEC_PREFIX}${DEFAULT_OWNER}/${idOf(o)}`, JSON.stringify(sourceOf(o)));
+// a stored FIP the quick reader takes and the full reader refuses (its address is not one)
+globals.set(`${GLOBAL_SPEC_PREFIX}${DEFAULT_OWNER}/OvnFip/bad-ip`, JSON.stringify({ apiVersion: 'kubeovn.io/v1', kind: 'OvnFip', metadata: { name: 'bad-ip' }, spec: { ovnEip: 'eip-static', vpc: 'vpc1', v4Ip: 'not-an-address' } }));
 const nb = memoryNbView({ NB_Global: [{ _uuid: '00000000-0000-0000-0000-000000000001', external_ids: globals } as never] });
 const store = new ObjectStore(nb, new NbFacts(nb));
 const all = new Map(objects.map((o) => [idOf(o), o] as const));
 const kinds = new Set<string>(objects.map((o) => o.kind));
 
 t.ok(objects.length >= 15 && ['OvnEip', 'OvnFip', 'OvnSnatRule', 'OvnDnatRule', 'Vpc', 'Subnet', 'Vip'].every((k) => kinds.has(k)), `the manifest holds every kind the closure reads (${[...kinds].sort().join(', ')})`);
-t.equal([...store.ids(DEFAULT_OWNER)].length, objects.length, 'the store holds every document');
+t.equal([...store.ids(DEFAULT_OWNER)].length, objects.length + 1, 'the store holds every document');
+
+t.test('a document the full reader refuses later: the same closure before and after it is read', async (t) => {
+  const before = [...store.closure(DEFAULT_OWNER, ['OvnFip/bad-ip'])].sort();
+  t.ok(before.includes('OvnEip/eip-static'), `it renders its EIP: ${before.join(', ')}`);
+  t.equal(store.get(DEFAULT_OWNER, 'OvnFip/bad-ip'), undefined, 'the full reader refuses it');
+  t.match(store.problem(DEFAULT_OWNER, 'OvnFip/bad-ip') ?? '', /bad-ip/, 'with a problem naming it');
+  t.same([...store.closure(DEFAULT_OWNER, ['OvnFip/bad-ip'])].sort(), before, 'the closure is what it was');
+});
 
 t.test('closure and dependents of each object: from the stored documents as from the objects', async (t) => {
   const differ: string[] = [];

@@ -158,6 +158,8 @@ interface Parsed {
   /** its document; undefined when made from its reservations (made again when asked for: 17 MB at 100k EIPs) */
   json?: string;
   problem?: string;
+  /** its document could not be read at all (not JSON, or another object's): nothing is known of it */
+  unread?: true;
   /** what it names, read from the document without the full reader (what else a plan asks of it: fieldsOf) */
   refs: string[];
 }
@@ -169,7 +171,8 @@ interface Parsed {
  * (OwnerObjects.lrpEips), as a Subnet's being external is (extSubnets).
  */
 function fieldsOf(id: string, p: Parsed | undefined): RefFields | undefined {
-  if (!p || p.problem) return undefined;
+  // (a problem the full reader finds later, in objectOf, leaves what the refs say: as the refs stay)
+  if (!p || p.unread) return undefined;
   const i = id.indexOf('/');
   const f: RefFields = { kind: id.slice(0, i), name: id.slice(i + 1) };
   for (const r of p.refs) {
@@ -339,10 +342,10 @@ export class ObjectStore {
           doc = JSON.parse(text);
         } catch (e) {
           doc = undefined;
-          p = { json, problem: `${id} (stored in NB): its stored spec is not JSON: ${(e as Error).message}`, refs: [] };
+          p = { json, problem: `${id} (stored in NB): its stored spec is not JSON: ${(e as Error).message}`, unread: true, refs: [] };
         }
         fields = refFields(doc);
-        if (doc !== undefined) p = fields && objectId(fields.kind, fields.name) === id ? { json, refs: refsOf(fields) } : { json, problem: `${id} (stored in NB): its stored spec names another object`, refs: [] };
+        if (doc !== undefined) p = fields && objectId(fields.kind, fields.name) === id ? { json, refs: refsOf(fields) } : { json, problem: `${id} (stored in NB): its stored spec names another object`, unread: true, refs: [] };
         if (p!.problem) fields = undefined;
       }
       oo.parsed.set(id, p!);
