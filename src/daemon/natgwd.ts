@@ -159,6 +159,7 @@ export async function main(argv: string[]): Promise<void> {
 }
 
 let gcFn: ((o?: object) => void) | undefined;
+const COMPACT_GIVEN = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)].some((a) => /^--compact[-_]on[-_]every[-_]full[-_]gc$/.test(a));
 
 /** A full garbage collection now (V8's gc, exposed at run time: no flag on the command line). */
 function fullGc(): void {
@@ -172,7 +173,8 @@ function fullGc(): void {
   try {
     gcFn();
   } finally {
-    setFlagsFromString('--no-compact-on-every-full-gc');
+    // (left on when the operator gave it to node)
+    if (!COMPACT_GIVEN) setFlagsFromString('--no-compact-on-every-full-gc');
   }
 }
 
