@@ -44,11 +44,6 @@ export class SetMultimap<K, V extends string | number> {
     return true;
   }
 
-  /** Removes `k` with all its values. */
-  deleteKey(k: K): boolean {
-    return this.m.delete(k);
-  }
-
   has(k: K, v?: V): boolean {
     const cur = this.m.get(k);
     if (cur === undefined) return false;
@@ -63,18 +58,8 @@ export class SetMultimap<K, V extends string | number> {
     return cur instanceof Set ? cur : [cur];
   }
 
-  /** How many values `k` has. */
-  count(k: K): number {
-    const cur = this.m.get(k);
-    return cur === undefined ? 0 : cur instanceof Set ? cur.size : 1;
-  }
-
   keys(): IterableIterator<K> {
     return this.m.keys();
-  }
-
-  *entries(): IterableIterator<[K, Iterable<V>]> {
-    for (const [k, cur] of this.m) yield [k, cur instanceof Set ? cur : [cur]];
   }
 
   clear(): void {

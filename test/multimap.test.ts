@@ -27,27 +27,21 @@ t.test('a key with one value and with several, as a Map of Sets answers', async 
         want = !s.has(v);
         s.add(v);
         ref.set(k, s);
-      } else if (op < 0.95) {
+      } else {
         got = m.delete(k, v);
         const s = ref.get(k);
         want = s?.delete(v) ?? false;
         if (s?.size === 0) ref.delete(k);
-      } else {
-        got = m.deleteKey(k);
-        want = ref.delete(k);
       }
       if (got !== want) bad = `seed ${seed} step ${step}: returned ${got}, a Map of Sets ${want}`;
       for (const key of ['k0', 'k1', 'k2', 'k3', 'k4', 'k5']) {
         const a = [...m.get(key)].sort().join(',');
         const b = [...(ref.get(key) ?? [])].sort().join(',');
-        if (a !== b || m.count(key) !== (ref.get(key)?.size ?? 0) || m.has(key) !== ref.has(key) || m.has(key, v) !== (ref.get(key)?.has(v) ?? false)) {
+        if (a !== b || [...m.get(key)].length !== (ref.get(key)?.size ?? 0) || m.has(key) !== ref.has(key) || m.has(key, v) !== (ref.get(key)?.has(v) ?? false)) {
           bad ||= `seed ${seed} step ${step}: key ${key} holds [${a}], a Map of Sets [${b}]`;
         }
       }
       if (m.size !== ref.size || [...m.keys()].sort().join() !== [...ref.keys()].sort().join()) bad ||= `seed ${seed} step ${step}: keys differ`;
-      const entries = [...m.entries()].map(([key, vs]) => `${key}=${[...vs].sort().join('+')}`).sort().join();
-      const refEntries = [...ref].map(([key, vs]) => `${key}=${[...vs].sort().join('+')}`).sort().join();
-      if (entries !== refEntries) bad ||= `seed ${seed} step ${step}: entries ${entries}, a Map of Sets ${refEntries}`;
     }
     t.equal(bad, '', `seed ${seed}: 3000 random steps agree`);
   }

@@ -90,9 +90,11 @@ export class Baseline {
   private setDeps(id: string, ds: ReadonlySet<string>): void {
     for (const d of this.deps.get(id) ?? []) this.users.delete(d, id);
     // (an array, not a Set: one per object, most with a few elements)
-    if (ds.size === 0) this.deps.delete(id);
-    else this.deps.set(id, [...ds].map(shared));
-    for (const d of ds) this.users.add(shared(d), shared(id));
+    const list = [...ds].map(shared);
+    if (list.length === 0) this.deps.delete(id);
+    else this.deps.set(id, list);
+    const sid = shared(id);
+    for (const d of list) this.users.add(d, sid);
   }
 
   /** `ids` and the objects whose plan read one of them, transitively. */

@@ -61,24 +61,21 @@ export function refFields(doc: unknown): RefFields | undefined {
   const sp = d.spec ?? {};
   const str = (k: string) => (typeof sp[k] === 'string' ? (sp[k] as string) : undefined);
   const list = (k: string) => (Array.isArray(sp[k]) ? (sp[k] as unknown[]).filter((x): x is string => typeof x === 'string') : []);
-  const f: RefFields = { kind: shared(d.kind), name: shared(d.metadata.name) };
+  const f: RefFields = { kind: d.kind, name: d.metadata.name };
   for (const k of ['provider', 'vlan', 'vpc', 'externalSubnet', 'subnet', 'ovnEip', 'vpcSubnet', 'ipName', 'ipType'] as const) {
     const v = str(k);
-    if (v !== undefined) f[k] = shared(v);
+    if (v !== undefined) f[k] = v;
   }
-  if (d.kind === 'Vpc') f.addExternalSubnets = [...new Set([...list('addExternalSubnets'), ...list('extraExternalSubnets')])].map(shared);
-  if (d.kind === 'OvnEip') f.type = shared(str('type') ?? str('usageType') ?? 'nat');
+  if (d.kind === 'Vpc') f.addExternalSubnets = [...new Set([...list('addExternalSubnets'), ...list('extraExternalSubnets')])];
+  if (d.kind === 'OvnEip') f.type = str('type') ?? str('usageType') ?? 'nat';
   return f;
 }
 
 /** The RefFields of an object (a copy: not the object). */
 function pickRefs(o: ManifestObject): RefFields {
   const src = o as unknown as Record<string, unknown>;
-  const f: Record<string, unknown> = { kind: shared(o.kind), name: shared(o.name) };
-  for (const k of ['provider', 'vlan', 'vpc', 'externalSubnet', 'subnet', 'ovnEip', 'vpcSubnet', 'ipName', 'ipType', 'type', 'addExternalSubnets'] as const) {
-    const v = src[k];
-    if (v !== undefined) f[k] = typeof v === 'string' ? shared(v) : Array.isArray(v) ? v.map((x) => (typeof x === 'string' ? shared(x) : x)) : v;
-  }
+  const f: Record<string, unknown> = { kind: o.kind, name: o.name };
+  for (const k of ['provider', 'vlan', 'vpc', 'externalSubnet', 'subnet', 'ovnEip', 'vpcSubnet', 'ipName', 'ipType', 'type', 'addExternalSubnets'] as const) if (src[k] !== undefined) f[k] = src[k];
   return f as unknown as RefFields;
 }
 
