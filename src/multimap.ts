@@ -62,9 +62,64 @@ export class SetMultimap<K, V extends string | number> {
     return this.m.keys();
   }
 
+  /** How many values `k` has. */
+  countOf(k: K): number {
+    const cur = this.m.get(k);
+    return cur === undefined ? 0 : cur instanceof Set ? cur.size : 1;
+  }
+
+  /** Removes `k` with all its values. */
+  deleteKey(k: K): void {
+    this.m.delete(k);
+  }
+
   clear(): void {
     this.m.clear();
   }
 }
 
 const NONE: readonly never[] = Object.freeze([]);
+
+/**
+ * Who names what (a ref -> the ids that name it), where a ref that nearly
+ * every object names (the gateway ConfigMap, the one external network) keeps
+ * no Set: once a ref has more than `wide` users, it is marked wide and its
+ * users are found by `scan(ref)` over the objects when asked. A change of
+ * such a ref plans that many objects anyway; a Set of 100k ids costs 3 MB,
+ * and the daemon kept four.
+ */
+export class UsersIndex<V extends string> {
+  /** the `wide` of indexes made without one (a test sets it low, so that every ref goes wide) */
+  static defaultWide = 4096;
+
+  private readonly m = new SetMultimap<string, V>();
+  private readonly wideRefs = new Set<string>();
+
+  constructor(
+    private readonly scan: (ref: string) => Iterable<V>,
+    private readonly wide = UsersIndex.defaultWide,
+  ) {}
+
+  add(ref: string, v: V): void {
+    if (this.wideRefs.has(ref)) return;
+    this.m.add(ref, v);
+    if (this.m.countOf(ref) > this.wide) {
+      this.m.deleteKey(ref);
+      this.wideRefs.add(ref);
+    }
+  }
+
+  delete(ref: string, v: V): void {
+    if (!this.wideRefs.has(ref)) this.m.delete(ref, v);
+  }
+
+  /** The ids that name `ref` (of a wide ref, found by a scan: iterate before changing the objects). */
+  get(ref: string): Iterable<V> {
+    return this.wideRefs.has(ref) ? this.scan(ref) : this.m.get(ref);
+  }
+
+  /** Whether `ref` is wide (its users found by a scan). */
+  isWide(ref: string): boolean {
+    return this.wideRefs.has(ref);
+  }
+}

@@ -7,7 +7,7 @@
  */
 import t from 'tap';
 import { prng as rng } from './helpers/util.js';
-import { SetMultimap } from '../src/multimap.js';
+import { SetMultimap, UsersIndex } from '../src/multimap.js';
 
 t.test('a key with one value and with several, as a Map of Sets answers', async (t) => {
   for (const seed of [1, 2, 3, 4]) {
@@ -60,4 +60,38 @@ t.test('numbers as values; clear', async (t) => {
   m.clear();
   t.equal(m.size, 0);
   t.notOk(m.has('a'));
+});
+
+t.test('UsersIndex: a ref past `wide` users keeps no Set, and its users still come (by the scan) as a Map of Sets answers', async (t) => {
+  for (const seed of [5, 6, 7]) {
+    const r = rng(seed);
+    // what each object names (the truth the scan reads)
+    const names = new Map<string, Set<string>>();
+    const scanned: string[] = [];
+    const u = new UsersIndex<string>((ref) => {
+      scanned.push(ref);
+      return [...names].filter(([, s]) => s.has(ref)).map(([id]) => id);
+    }, 3);
+    let bad = '';
+    for (let step = 0; step < 3000 && !bad; step++) {
+      const ref = `r${Math.floor(r() * 4)}`;
+      const id = `o${Math.floor(r() * 8)}`;
+      const s = names.get(id) ?? new Set<string>();
+      if (r() < 0.55) {
+        if (!s.has(ref)) u.add(ref, id);
+        s.add(ref);
+      } else if (s.has(ref)) {
+        u.delete(ref, id);
+        s.delete(ref);
+      }
+      names.set(id, s);
+      for (const q of ['r0', 'r1', 'r2', 'r3']) {
+        const want = [...names].filter(([, x]) => x.has(q)).map(([o]) => o).sort();
+        const got = [...u.get(q)].sort();
+        if (got.join() !== want.join()) bad = `seed ${seed} step ${step}: users of ${q} ${got.join()} != ${want.join()}`;
+      }
+    }
+    t.equal(bad, '', `seed ${seed}: every ref's users as the objects name them`);
+    t.ok(['r0', 'r1', 'r2', 'r3'].some((q) => u.isWide(q)) && scanned.length > 0, `seed ${seed}: some ref went wide and was answered by the scan`);
+  }
 });

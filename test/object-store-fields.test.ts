@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { writeFile } from 'node:fs/promises';
 import { loadManifests, sourceOf } from '../src/nat/manifest.js';
 import { ObjectStore } from '../src/nat/object-store.js';
+import { UsersIndex } from '../src/multimap.js';
 import { NbFacts, memoryNbView } from '../src/nat/nb-view.js';
 import { DEFAULT_OWNER, GLOBAL_SPEC_PREFIX, idOf } from '../src/nat/rows.js';
 import type { ManifestObject } from '../src/nat/objects.js';
@@ -79,4 +80,26 @@ t.test('closure and dependents of each object: from the stored documents as from
   t.ok(store.closure(DEFAULT_OWNER, ['OvnEip/vpc1-extra']).has('Vpc/vpc1'), 'an lrp EIP (vpc1-extra, on external subnet extra) renders its Vpc');
   const deps = [...store.dependents(DEFAULT_OWNER, ['Subnet/external204'])].sort();
   t.ok(deps.length > 1, `an external subnet's dependents: ${deps.join(', ')}`);
+});
+
+t.test('every ref wide (its users found by a scan, as for the ConfigMap at 100k objects): the same closures and dependents', async (t) => {
+  const was = UsersIndex.defaultWide;
+  UsersIndex.defaultWide = 0;
+  let wide: ObjectStore;
+  try {
+    wide = new ObjectStore(nb, new NbFacts(nb));
+  } finally {
+    UsersIndex.defaultWide = was;
+  }
+  const differ: string[] = [];
+  for (const id of all.keys()) {
+    for (const [what, a, b] of [
+      ['closure', store.closure(DEFAULT_OWNER, [id]), wide.closure(DEFAULT_OWNER, [id])],
+      ['dependents', store.dependents(DEFAULT_OWNER, [id]), wide.dependents(DEFAULT_OWNER, [id])],
+    ] as const) {
+      if ([...a].sort().join() !== [...b].sort().join()) differ.push(`${id} ${what}: [${[...a].sort().join(', ')}] vs wide [${[...b].sort().join(', ')}]`);
+    }
+  }
+  t.same(differ, [], `${all.size} objects: closures and dependents agree`);
+  t.ok([...wide.dependents(DEFAULT_OWNER, ['Subnet/external204'])].length > 1, 'the dependents of an external subnet are found by the scan');
 });

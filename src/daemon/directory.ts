@@ -26,6 +26,8 @@ export interface DirObject {
   key: string;
   /** an OvnEip of type lrp (its status is its router port's) */
   type?: string;
+  /** its readiness, kept on it by readiness.ts ("" ready, else why not; undefined: not looked at yet) */
+  reason?: string;
 }
 
 export interface DirChange {
@@ -51,8 +53,12 @@ export async function inodeOf(p: string): Promise<bigint | undefined> {
 
 export class ManifestDirectory {
   private stamps: Stamps = new Map();
-  /** file -> ids it defines */
-  private byFile = new Map<string, Set<string>>();
+  /**
+   * file -> ids it defines (an exact-size array: a Set of a file's 200k ids
+   * costs 6 MB, the array 1.6 MB); an id that moved to another file stays
+   * listed until this one is read again (objects.get(id).file says where it is)
+   */
+  private byFile = new Map<string, readonly string[]>();
   /** id -> where and what */
   readonly objects = new Map<string, DirObject>();
 
@@ -101,8 +107,17 @@ export class ManifestDirectory {
         this.ino = ino;
         this.stamps = stamps;
         this.byFile = new Map();
+        // (what each object's readiness was stays with it: a reload of the same objects says nothing new)
+        const before = new Map(this.objects);
         this.objects.clear();
-        for (const o of manifest.objects) this.take(o);
+        for (const o of manifest.objects) this.take(o, before.get(idOf(o))?.reason);
+        const lists = new Map<string, string[]>();
+        for (const [id, o] of this.objects) {
+          const l = lists.get(o.file);
+          if (l) l.push(id);
+          else lists.set(o.file, [id]);
+        }
+        for (const [f, l] of lists) this.byFile.set(f, l.slice());
       },
     };
   }
@@ -140,7 +155,7 @@ export class ManifestDirectory {
     if (problems.length) throw new ManifestError(problems);
     // ids per file, as they will be
     const leaving = new Set<string>();
-    for (const f of [...gone, ...changed]) for (const id of this.byFile.get(f) ?? []) leaving.add(id);
+    for (const f of [...gone, ...changed]) for (const id of this.byFile.get(f) ?? []) if (this.objects.get(id)?.file === f) leaving.add(id);
     const put: ManifestObject[] = [];
     const arriving = new Map<string, string>();
     for (const [f, objs] of read) {
@@ -164,7 +179,7 @@ export class ManifestDirectory {
         for (const id of remove) this.objects.delete(id);
         // a file read again: its ids are those it has now
         for (const [f, objs] of read) {
-          this.byFile.set(f, new Set());
+          this.byFile.set(f, [...new Set(objs.map(idOf))].slice());
           for (const o of objs) this.take(o);
         }
         this.stamps = stamps;
@@ -195,7 +210,7 @@ export class ManifestDirectory {
   /** An object put through the socket, in its own file (after the file is in place). */
   async placed(o: ManifestObject, file: string): Promise<void> {
     this.take({ ...o, origin: { file, document: 1 } } as ManifestObject);
-    this.byFile.set(file, new Set([idOf(o)]));
+    this.byFile.set(file, [idOf(o)]);
     await this.restamp(file);
   }
 
@@ -215,14 +230,11 @@ export class ManifestDirectory {
     }
   }
 
-  private take(o: ManifestObject): void {
+  private take(o: ManifestObject, reason?: string): void {
     const file = o.origin?.file ?? this.dir;
     const id = idOf(o);
     const prev = this.objects.get(id);
-    if (prev && prev.file !== file) this.byFile.get(prev.file)?.delete(id);
-    this.objects.set(id, { kind: shared(o.kind), name: shared(o.name), file: shared(file), document: o.origin?.document ?? 1, key: objectKey(o), ...(o.kind === 'OvnEip' && o.type ? { type: shared(o.type) } : {}) });
-    const l = this.byFile.get(file);
-    if (!l) this.byFile.set(file, new Set([id]));
-    else l.add(id);
+    // (one shape for every object; its readiness stays with it when its file is read again)
+    this.objects.set(id, { kind: shared(o.kind), name: shared(o.name), file: shared(file), document: o.origin?.document ?? 1, key: objectKey(o), type: o.kind === 'OvnEip' && o.type ? shared(o.type) : undefined, reason: prev?.reason ?? reason });
   }
 }

@@ -21,9 +21,18 @@ export interface ReadyChange {
   was: 'new' | 'ready' | 'not ready';
 }
 
+/**
+ * An object as the directory holds it, with its readiness kept on it (one
+ * record per object: a map of 200k reasons beside the directory's own cost
+ * 7 MB): "" when ready, else why not; undefined while not looked at.
+ */
+export type ReadinessRecord = ObjectRef & { reason?: string };
+
 export class Readiness {
-  /** object id -> "" when ready, else why not */
-  private readonly state = new Map<string, string>();
+  /** the objects (the directory as applied), as last given */
+  private objects: ReadonlyMap<string, ReadinessRecord> = new Map();
+  /** object id -> why it is not ready (the few that are not) */
+  private readonly notReadyById = new Map<string, string>();
   /** objects that wait for what other writers make, and why */
   private readonly waiting = new Map<string, string>();
 
@@ -40,60 +49,54 @@ export class Readiness {
    * `waiting`: the plan's waiting objects. `quiet`: takes the state without
    * events (the first look).
    */
-  update(objects: ReadonlyMap<string, ObjectRef>, ids: readonly string[] | undefined, waiting: readonly Problem[] | undefined, quiet = false): void {
-    const look = ids ? [...ids, ...(waiting ?? []).map((p) => `${p.kind}/${p.name}`)] : [...this.state.keys(), ...objects.keys()];
+  update(objects: ReadonlyMap<string, ReadinessRecord>, ids: readonly string[] | undefined, waiting: readonly Problem[] | undefined, quiet = false): void {
+    this.objects = objects;
+    // (an object gone from the directory takes its readiness with it; those not ready are forgotten here)
+    const look = ids ? [...ids, ...(waiting ?? []).map((p) => `${p.kind}/${p.name}`), ...[...this.notReadyById.keys()].filter((id) => !objects.has(id))] : [...this.notReadyById.keys(), ...objects.keys()];
     if (!ids) this.waiting.clear();
     else for (const id of ids) this.waiting.delete(id);
     for (const p of waiting ?? []) {
       const id = objectId(p.kind, p.name);
       if (!this.waiting.has(id)) this.waiting.set(id, `waiting: ${p.field}: ${p.reason}`);
     }
-    const present: ObjectRef[] = [];
-    const gone: string[] = [];
+    const present: ReadinessRecord[] = [];
     for (const id of new Set(look)) {
       const o = objects.get(id);
       if (o) present.push(o);
-      else gone.push(id);
+      else this.notReadyById.delete(id);
     }
-    for (const id of gone) this.set(id, undefined);
     const status = objectsStatus(this.nb(), this.owner(), present.filter((o) => !this.waiting.has(`${o.kind}/${o.name}`)), this.statusOptions(), ids === undefined);
     for (const o of present) {
       const id = objectId(o.kind, o.name);
       const st = status.get(id);
       const reason = this.waiting.get(id) ?? (st ? (st.ready ? '' : st.reason || 'not ready') : 'not ready');
-      const before = this.state.get(id);
-      this.set(id, reason);
+      const before = o.reason;
+      o.reason = reason;
+      if (reason === '') this.notReadyById.delete(id);
+      else this.notReadyById.set(id, reason);
       if (quiet || before === reason) continue;
       this.onChange({ object: id, ready: reason === '', ...(reason ? { reason } : {}), was: before === undefined ? 'new' : before === '' ? 'ready' : 'not ready' });
     }
   }
 
   /** how many objects are not ready */
-  notReadyCount = 0;
-
-  private set(id: string, reason: string | undefined): void {
-    const before = this.state.get(id);
-    if (before !== undefined && before !== '') this.notReadyCount--;
-    if (reason === undefined) this.state.delete(id);
-    else {
-      this.state.set(id, reason);
-      if (reason !== '') this.notReadyCount++;
-    }
+  get notReadyCount(): number {
+    return this.notReadyById.size;
   }
 
   /** The reason an object is not ready ("" when it is; undefined: not known). */
   reasonOf(id: string): string | undefined {
-    return this.state.get(id);
+    return this.objects.get(id)?.reason;
   }
 
   /** Objects by kind, ready and not. */
   counts(): Map<string, { ready: number; notReady: number }> {
     const out = new Map<string, { ready: number; notReady: number }>();
-    for (const [id, reason] of this.state) {
-      const kind = id.slice(0, id.indexOf('/'));
-      let c = out.get(kind);
-      if (!c) out.set(kind, (c = { ready: 0, notReady: 0 }));
-      if (reason === '') c.ready++;
+    for (const o of this.objects.values()) {
+      if (o.reason === undefined) continue;
+      let c = out.get(o.kind);
+      if (!c) out.set(o.kind, (c = { ready: 0, notReady: 0 }));
+      if (o.reason === '') c.ready++;
       else c.notReady++;
     }
     return out;
@@ -101,6 +104,6 @@ export class Readiness {
 
   /** The objects not ready, with why. */
   notReady(): [string, string][] {
-    return [...this.state].filter(([, r]) => r !== '');
+    return [...this.notReadyById];
   }
 }

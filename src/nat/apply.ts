@@ -910,8 +910,8 @@ export class NatGateway {
       const planned = () => {
         // what changed: a document that differs, an object gone, a stale one we have the document of
         const changed = new Set<string>();
-        for (const [id, k] of keys) if (base.objects.get(id) !== k || base.dirty.has(id)) changed.add(id);
-        for (const id of removed) if (base.objects.has(id) || base.dirty.has(id)) changed.add(id);
+        for (const [id, k] of keys) if (base.keyOf(id) !== k || base.dirty.has(id)) changed.add(id);
+        for (const id of removed) if (base.keyOf(id) !== undefined || base.dirty.has(id)) changed.add(id);
         if (changed.size === 0) return nothingPlanned();
         const reads = new ReadLog();
         const req = this.changedRequest(manifest, changed, base, opts, reads);

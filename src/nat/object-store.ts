@@ -18,7 +18,7 @@
  * router is found through NB when planned).
  */
 import { shared } from '../intern.js';
-import { SetMultimap } from '../multimap.js';
+import { UsersIndex } from '../multimap.js';
 import { LRUCache } from 'lru-cache';
 import type { ManifestObject } from './objects.js';
 import { parseStored } from './manifest.js';
@@ -116,50 +116,97 @@ export function refsOf(o: RefFields): string[] {
       }
       break;
   }
+  return sameAsLast(o.kind, out);
+}
+
+/** per kind, the refs last made (objects of a kind often name the same: 100k EIPs on one network) */
+const lastRefs = new Map<string, string[]>();
+
+/** `refs`, or the equal array made last for the kind (read-only: shared). */
+function sameAsLast(kind: string, refs: string[]): string[] {
+  const last = lastRefs.get(kind);
+  if (last && last.length === refs.length && last.every((r, i) => r === refs[i])) return last;
   // (kept per object: a copy holds as many slots as it has elements, a pushed-to array 17)
-  return out.slice();
+  const out = refs.slice();
+  lastRefs.set(kind, out);
+  return out;
 }
 
-interface Entry {
-  /**
-   * owned rows of the object, in the order they came: uuid, then the spec it
-   * carries (undefined: none), for each (a flat array: most objects have one
-   * or two rows, and a Map of two costs 150 bytes more)
-   */
-  rows: (string | undefined)[];
+/**
+ * What the store knows of one object (one record per object, not one per
+ * structure: 200k objects in three maps and their entries cost 15 MB more):
+ * its owned rows, its document in NB_Global, and what its document says once
+ * read.
+ */
+class Known {
+  /** its first owned row (in the order they came), and the spec it carries (undefined: none) */
+  uuid: string | undefined = undefined;
+  spec: string | undefined = undefined;
+  /** its further rows, uuid then spec for each (most objects have one row) */
+  more: (string | undefined)[] | undefined = undefined;
   /** its document in NB_Global */
-  global?: string;
-}
-
-function setRow(e: Entry, uuid: string, spec: string | undefined): void {
-  for (let i = 0; i < e.rows.length; i += 2) {
-    if (e.rows[i] === uuid) {
-      e.rows[i + 1] = spec;
-      return;
-    }
-  }
-  // (a new array of the exact size: concat makes one, a spread or a push holds 17 slots or more)
-  e.rows = e.rows.concat([uuid, spec]);
-}
-
-function deleteRow(e: Entry, uuid: string): void {
-  for (let i = 0; i < e.rows.length; i += 2) {
-    if (e.rows[i] === uuid) {
-      e.rows = e.rows.slice(0, i).concat(e.rows.slice(i + 2));
-      return;
-    }
-  }
-}
-
-interface Parsed {
-  /** its document; undefined when made from its reservations (made again when asked for: 17 MB at 100k EIPs) */
-  json?: string;
-  problem?: string;
+  global: string | undefined = undefined;
+  /** its document as read; undefined when made from its reservations (made again when asked for: 17 MB at 100k EIPs) */
+  json: string | undefined = undefined;
+  problem: string | undefined = undefined;
   /** its document could not be read at all (not JSON, or another object's): nothing is known of it */
-  unread?: true;
-  /** what it names, read from the document without the full reader (what else a plan asks of it: fieldsOf) */
-  refs: string[];
+  unread = false;
+  /**
+   * what it names, read from the document without the full reader (what else
+   * a plan asks of it: fieldsOf); undefined while no document of it is read
+   */
+  refs: string[] | undefined = undefined;
+
+  /** Whether NB holds a row or an NB_Global document of it. */
+  get held(): boolean {
+    return this.uuid !== undefined || this.global !== undefined;
+  }
+
+  setRow(uuid: string, spec: string | undefined): void {
+    if (this.uuid === undefined || this.uuid === uuid) {
+      this.uuid = uuid;
+      this.spec = spec;
+      return;
+    }
+    const m = this.more ?? [];
+    for (let i = 0; i < m.length; i += 2) {
+      if (m[i] === uuid) {
+        m[i + 1] = spec;
+        return;
+      }
+    }
+    // (a new array of the exact size: concat makes one, a spread or a push holds 17 slots or more)
+    this.more = m.concat([uuid, spec]);
+  }
+
+  deleteRow(uuid: string): void {
+    const m = this.more;
+    if (this.uuid === uuid) {
+      this.uuid = m?.[0];
+      this.spec = m?.[1];
+      this.more = m && m.length > 2 ? m.slice(2) : undefined;
+      return;
+    }
+    if (!m) return;
+    for (let i = 0; i < m.length; i += 2) {
+      if (m[i] === uuid) {
+        this.more = m.length > 2 ? m.slice(0, i).concat(m.slice(i + 2)) : undefined;
+        return;
+      }
+    }
+  }
+
+  /** The document its rows carry (the first that has one), or else its NB_Global one. */
+  get stored(): string | undefined {
+    if (this.uuid !== undefined && this.spec !== undefined) return this.spec;
+    for (let i = 1; i < (this.more?.length ?? 0); i += 2) if (this.more![i] !== undefined) return this.more![i];
+    return this.global;
+  }
 }
+
+/** A Known whose document was read (refs set). */
+type Parsed = Known & { refs: string[] };
+const isParsed = (k: Known | undefined): k is Parsed => k?.refs !== undefined;
 
 /**
  * What closure() and dependents() read of a stored object, from its id and
@@ -167,37 +214,55 @@ interface Parsed {
  * and (of an SNAT rule) subnet it names. An EIP's type is kept apart
  * (OwnerObjects.lrpEips), as a Subnet's being external is (extSubnets).
  */
-function fieldsOf(id: string, p: Parsed | undefined): RefFields | undefined {
+function fieldsOf(id: string, k: Known | undefined): RefFields | undefined {
   // (a problem the full reader finds later, in objectOf, leaves what the refs say: as the refs stay)
-  if (!p || p.unread) return undefined;
+  if (!isParsed(k) || k.unread) return undefined;
   const i = id.indexOf('/');
   const f: RefFields = { kind: id.slice(0, i), name: id.slice(i + 1) };
-  for (const r of p.refs) {
+  for (const r of k.refs) {
     const j = r.indexOf('/');
     if (j < 0) continue;
-    const k = r.slice(0, j);
-    if (k === 'OvnEip') f.ovnEip = r.slice(j + 1);
-    else if (k === 'Vpc') f.vpc = r.slice(j + 1);
-    else if (k === 'Subnet' && f.kind === 'OvnSnatRule') f.vpcSubnet = r.slice(j + 1);
+    const kd = r.slice(0, j);
+    if (kd === 'OvnEip') f.ovnEip = r.slice(j + 1);
+    else if (kd === 'Vpc') f.vpc = r.slice(j + 1);
+    else if (kd === 'Subnet' && f.kind === 'OvnSnatRule') f.vpcSubnet = r.slice(j + 1);
   }
   return f;
 }
 
-const NO_ROWS: (string | undefined)[] = [];
-
 class OwnerObjects {
-  readonly entries = new Map<string, Entry>();
-  readonly parsed = new Map<string, Parsed>();
-  /** ref -> the objects that name it */
-  readonly users = new SetMultimap<string, string>();
+  readonly known = new Map<string, Known>();
+  /** ref -> the objects that name it (a ref nearly every object names: found by a scan of what each names) */
+  readonly users = new UsersIndex<string>((ref) => this.namers(ref));
   readonly extSubnets = new Set<string>();
   /** the OvnEips of type lrp (a router's port on an external network) */
   readonly lrpEips = new Set<string>();
 
-  entry(id: string): Entry {
-    let e = this.entries.get(id);
-    if (!e) this.entries.set(id, (e = { rows: NO_ROWS }));
-    return e;
+  private *namers(ref: string): Iterable<string> {
+    for (const [id, k] of this.known) if (k.refs?.includes(ref)) yield id;
+  }
+
+  entry(id: string): Known {
+    let k = this.known.get(id);
+    if (!k) this.known.set(id, (k = new Known()));
+    return k;
+  }
+
+  /** The object's record when its document was read. */
+  parsed(id: string): Parsed | undefined {
+    const k = this.known.get(id);
+    return isParsed(k) ? k : undefined;
+  }
+
+  /** The object's record when NB holds a row or document of it. */
+  held(id: string): Known | undefined {
+    const k = this.known.get(id);
+    return k?.held ? k : undefined;
+  }
+
+  /** Forgets a record that holds nothing any more. */
+  prune(id: string, k: Known): void {
+    if (!k.held && k.refs === undefined) this.known.delete(id);
   }
 }
 
@@ -213,7 +278,7 @@ export class ObjectStore {
     for (const t of OWNED_TABLES) for (const r of this.nb.table(t).values() as Iterable<Row>) this.addRow(r);
     for (const g of this.nb.table('NB_Global').values()) for (const [k, v] of g.external_ids) this.setGlobal(k, v);
     const dirty = new Set<string>();
-    for (const [owner, oo] of this.owners) for (const id of oo.entries.keys()) dirty.add(`${owner}/${id}`);
+    for (const [owner, oo] of this.owners) for (const id of oo.known.keys()) dirty.add(`${owner}/${id}`);
     for (const h of this.facts.holders('')) dirty.add(h);
     this.refresh(dirty);
   }
@@ -234,7 +299,7 @@ export class ObjectStore {
     const h = ObjectStore.holder(r);
     if (!h) return undefined;
     const [owner, id] = split(h);
-    setRow(this.of(owner).entry(id), r._uuid, r.external_ids.get(SPEC_KEY));
+    this.of(owner).entry(id).setRow(r._uuid, r.external_ids.get(SPEC_KEY));
     return h;
   }
 
@@ -243,9 +308,11 @@ export class ObjectStore {
     if (!h) return undefined;
     const [owner, id] = split(h);
     const oo = this.owners.get(owner);
-    const e = oo?.entries.get(id);
-    if (e) deleteRow(e, r._uuid);
-    if (e && e.rows.length === 0 && e.global === undefined) oo!.entries.delete(id);
+    const k = oo?.known.get(id);
+    if (k) {
+      k.deleteRow(r._uuid);
+      oo!.prune(id, k);
+    }
     return h;
   }
 
@@ -255,10 +322,10 @@ export class ObjectStore {
     const [owner, id] = split(h);
     const oo = this.of(owner);
     if (v === undefined) {
-      const e = oo.entries.get(id);
-      if (e) {
-        delete e.global;
-        if (e.rows.length === 0) oo.entries.delete(id);
+      const k = oo.known.get(id);
+      if (k) {
+        k.global = undefined;
+        oo.prune(id, k);
       }
     } else oo.entry(id).global = v;
     return h;
@@ -306,10 +373,15 @@ export class ObjectStore {
       const oo = this.of(owner);
       const stored = this.storedDocument(owner, id);
       const json = stored ?? this.derivedDocument(owner, id);
-      const cur = oo.parsed.get(id);
+      const cur = oo.parsed(id);
       if (json === undefined) {
-        if (cur) this.unlink(oo, id, cur);
-        oo.parsed.delete(id);
+        if (cur) {
+          this.unlink(oo, id, cur);
+          const k: Known = cur;
+          k.json = k.problem = k.refs = undefined;
+          k.unread = false;
+          oo.prune(id, k);
+        }
         continue;
       }
       // (a document made from reservations is not kept: read again)
@@ -320,17 +392,17 @@ export class ObjectStore {
     for (const { owner, id, json: text, derived } of todo) {
       const json = derived ? undefined : text;
       const oo = this.of(owner);
-      const cur = oo.parsed.get(id);
+      const cur = oo.parsed(id);
       if (cur) this.unlink(oo, id, cur);
       // an object this process has just applied is the object it holds; the others are read in full when asked for
       const mine = this.expected.get(text);
-      let p: Parsed;
+      let p: { problem?: string; unread?: true; refs: string[] };
       let fields: RefFields | undefined;
       // (only what it names is kept: the object is read again from its document when asked for, so
       // that a store of 200k objects does not hold 200k objects; recent ones stay in a cache)
       if (mine && idOf(mine) === id) {
         fields = pickRefs(mine);
-        p = { json, refs: refsOf(mine) };
+        p = { refs: refsOf(mine) };
         this.cache.set(text, mine);
       }
       else {
@@ -339,14 +411,18 @@ export class ObjectStore {
           doc = JSON.parse(text);
         } catch (e) {
           doc = undefined;
-          p = { json, problem: `${id} (stored in NB): its stored spec is not JSON: ${(e as Error).message}`, unread: true, refs: [] };
+          p = { problem: `${id} (stored in NB): its stored spec is not JSON: ${(e as Error).message}`, unread: true, refs: [] };
         }
         fields = refFields(doc);
-        if (doc !== undefined) p = fields && objectId(fields.kind, fields.name) === id ? { json, refs: refsOf(fields) } : { json, problem: `${id} (stored in NB): its stored spec names another object`, unread: true, refs: [] };
+        if (doc !== undefined) p = fields && objectId(fields.kind, fields.name) === id ? { refs: refsOf(fields) } : { problem: `${id} (stored in NB): its stored spec names another object`, unread: true, refs: [] };
         if (p!.problem) fields = undefined;
       }
-      oo.parsed.set(id, p!);
-      for (const r of p!.refs) oo.users.add(r, id);
+      const k = oo.entry(id);
+      k.json = json;
+      k.problem = p!.problem;
+      k.unread = p!.unread === true;
+      k.refs = p!.refs;
+      for (const r of k.refs) oo.users.add(r, id);
       if (fields?.kind === 'Subnet' && !fields.vpc) oo.extSubnets.add(id);
       if (fields?.kind === 'OvnEip' && fields.type === 'lrp') oo.lrpEips.add(id);
     }
@@ -377,10 +453,7 @@ export class ObjectStore {
 
   /** A row's or NB_Global's document of the object (or else derivedDocument). */
   private storedDocument(owner: string, id: string): string | undefined {
-    const e = this.owners.get(owner)?.entries.get(id);
-    if (!e) return undefined;
-    for (let i = 1; i < e.rows.length; i += 2) if (e.rows[i] !== undefined) return e.rows[i];
-    return e.global;
+    return this.owners.get(owner)?.known.get(id)?.stored;
   }
 
   /** The document of an object NB holds only reservations of (an EIP), made from them. */
@@ -415,13 +488,13 @@ export class ObjectStore {
 
   /** An object of the owner, as NB holds it (undefined: none, or its spec cannot be read). */
   get(owner: string, id: string): ManifestObject | undefined {
-    const p = this.owners.get(owner)?.parsed.get(id);
+    const p = this.owners.get(owner)?.parsed(id);
     return p ? this.objectOf(p, id, owner) : undefined;
   }
 
   /** Whether NB holds anything of the object (rows, a document, reservations). */
   has(owner: string, id: string): boolean {
-    return this.owners.get(owner)?.entries.has(id) === true || this.facts.reservationsOf(`${owner}/${id}`).size > 0;
+    return this.owners.get(owner)?.held(id) !== undefined || this.facts.reservationsOf(`${owner}/${id}`).size > 0;
   }
 
   /** Every object of the owner NB holds a readable document for, and the problems of those it cannot read. */
@@ -429,7 +502,8 @@ export class ObjectStore {
     const oo = this.owners.get(owner);
     const objects: ManifestObject[] = [];
     const problems: string[] = [];
-    for (const [id, p] of oo?.parsed ?? []) {
+    for (const [id, p] of oo?.known ?? []) {
+      if (!isParsed(p)) continue;
       const o = this.objectOf(p, id, owner);
       if (o) objects.push(o);
       else if (p.problem) problems.push(p.problem);
@@ -439,7 +513,7 @@ export class ObjectStore {
 
   /** Why an object's stored spec cannot be read (undefined when it can, or there is none). */
   problem(owner: string, id: string): string | undefined {
-    const p = this.owners.get(owner)?.parsed.get(id);
+    const p = this.owners.get(owner)?.parsed(id);
     if (p) this.objectOf(p, id, owner);
     return p?.problem;
   }
@@ -447,7 +521,7 @@ export class ObjectStore {
   /** Every object of the owner NB holds anything of (rows, a document, reservations). */
   ids(owner: string): Set<string> {
     const oo = this.owners.get(owner);
-    const out = new Set<string>([...(oo?.entries.keys() ?? []), ...(oo?.parsed.keys() ?? [])]);
+    const out = new Set<string>(oo?.known.keys() ?? []);
     for (const h of this.facts.holders(`${owner}/`)) out.add(h.slice(owner.length + 1));
     return out;
   }
@@ -456,10 +530,10 @@ export class ObjectStore {
   withoutSpec(owner: string): string[] {
     const oo = this.owners.get(owner);
     const out = new Set<string>();
-    for (const id of oo?.entries.keys() ?? []) if (!oo!.parsed.has(id)) out.add(id);
+    for (const [id, k] of oo?.known ?? []) if (k.held && !isParsed(k)) out.add(id);
     for (const h of this.facts.holders(`${owner}/`)) {
       const id = h.slice(owner.length + 1);
-      if (!oo?.parsed.has(id)) out.add(id);
+      if (!oo?.parsed(id)) out.add(id);
     }
     return [...out].sort();
   }
@@ -473,7 +547,7 @@ export class ObjectStore {
     const oo = this.owners.get(owner);
     return walk(ids, (id) => {
       const refs = [id];
-      const o = fieldsOf(id, oo?.parsed.get(id));
+      const o = fieldsOf(id, oo?.known.get(id));
       if (o?.kind === 'Subnet' && !o.vpc) refs.push(EXT_GROUP);
       // the workload ports on a subnet's switch: the FIPs and SNATs that name them
       if (o?.kind === 'Subnet') {
@@ -503,7 +577,7 @@ export class ObjectStore {
       if (out.has(id)) continue;
       out.add(id);
       const over = overrides.get(id);
-      const p = over ? undefined : oo?.parsed.get(id);
+      const p = over ? undefined : oo?.parsed(id);
       const o = over ? (over as RefFields) : fieldsOf(id, p);
       for (const r of over ? refsOf(over) : (p?.refs ?? [])) {
         if (r === EXT_GROUP) for (const s of oo?.extSubnets ?? []) push(s);
@@ -522,7 +596,7 @@ export class ObjectStore {
         for (const u of this.users(owner, id)) if (u.startsWith('Subnet/')) push(u);
         for (const s of oo?.extSubnets ?? []) {
           const lrpEip = objectId('OvnEip', `${o.name}-${s.slice('Subnet/'.length)}`);
-          if (oo?.parsed.has(lrpEip) || overrides.has(lrpEip)) push(lrpEip);
+          if (oo?.parsed(lrpEip) || overrides.has(lrpEip)) push(lrpEip);
         }
       }
       if (o.kind === 'OvnEip' && (over ? o.type === 'lrp' : oo?.lrpEips.has(id))) {
@@ -536,7 +610,7 @@ export class ObjectStore {
         if (o.kind === 'OvnSnatRule') {
           // the other SNAT rules of its router: named by the router, or by one of its subnets
           const subId = o.vpcSubnet ? objectId('Subnet', o.vpcSubnet) : undefined;
-          const sub = subId ? (overrides.get(subId) ?? fieldsOf(subId, oo?.parsed.get(subId))) : undefined;
+          const sub = subId ? (overrides.get(subId) ?? fieldsOf(subId, oo?.known.get(subId))) : undefined;
           const vpc = o.vpc ?? (sub as RefFields | undefined)?.vpc;
           if (vpc) {
             for (const u of this.users(owner, objectId('Vpc', vpc))) {

@@ -5,6 +5,7 @@
 
 import { LayeredMap } from './layered-map.js';
 import { SetMultimap } from '../multimap.js';
+import { shared } from '../intern.js';
 import { type LeafSink, type PathElem, RAW_NOT_HANDLED } from './framing.js';
 import { parseRow, parsedKind, parsedRow, RowShape } from './rowparse.js';
 import { type Condition, encodeOperation } from './operations.js';
@@ -327,13 +328,13 @@ export class UpdateDecoder implements LeafSink {
       // reply of monitor / monitor_cond: [table, uuid, kind] -> columns
       if (path[2] !== 'initial' && path[2] !== 'insert' && path[2] !== 'new') return RAW_NOT_HANDLED;
       table = path[0];
-      uuid = path[1] as string;
+      uuid = shared(path[1] as string);
       wrapped = false;
     } else {
       // [rowsAt, table, uuid] -> {"initial"|"insert": columns}
       if (path[0] !== this.rowsAt) return RAW_NOT_HANDLED;
       table = path[1] as string;
-      uuid = path[2] as string;
+      uuid = shared(path[2] as string);
       wrapped = true;
     }
     const tv = this.view(rep, table);
