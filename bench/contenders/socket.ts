@@ -43,7 +43,11 @@ export async function socketBench(opts: { routers: number; fips: number; rounds:
   await writeFile(join(manifests, 'workload.yaml'), workloadDocuments(w).join('---\n'));
   const sock = join(dir, 'natgwd.ctl');
   const t0 = performance.now();
-  const daemon = spawn(process.execPath, [...(process.env.BENCH_DAEMON_NODE_ARGS?.split(' ').filter(Boolean) ?? []), BIN, '--db', a.nbRemote, '--sb', a.sbRemote, '--manifests', manifests, '--socket', sock, '--config', '/dev/null', '--log-level', 'warn'], { stdio: 'ignore' });
+  const args = ['--db', a.nbRemote, '--sb', a.sbRemote, '--manifests', manifests, '--socket', sock, '--config', '/dev/null', '--log-level', 'warn'];
+  // the bin run as a program, as its users and the systemd unit run it (its #! line gives node its flags);
+  // BENCH_DAEMON_NODE_ARGS: node with those flags instead
+  const nodeArgs = process.env.BENCH_DAEMON_NODE_ARGS?.split(' ').filter(Boolean);
+  const daemon = nodeArgs ? spawn(process.execPath, [...nodeArgs, BIN, ...args], { stdio: 'ignore' }) : spawn(BIN, args, { stdio: 'ignore' });
   try {
     await waitDaemonReady(sock, 600);
     const readySeconds = (performance.now() - t0) / 1000;
