@@ -638,6 +638,10 @@ async function failoverScenario(): Promise<void> {
       figure('failover', 'raw', { routers, n: r.raw.length, p50_ms: rawP50, p99_ms: percentile(r.raw, 99) });
       const monP50 = percentile(r.rawMonitored, 50);
       figure('failover', 'raw-monitored', { routers, n: r.rawMonitored.length, p50_ms: monP50, p99_ms: percentile(r.rawMonitored, 99), ours_ratio: ratio(p50, monP50) });
+      const two = percentile(r.two.ours, 50);
+      const twoRaw = percentile(r.two.raw, 50);
+      figure('failover', 'ovn-natgw', { routers, dead: 2, n: r.two.ours.length, p50_ms: two, p99_ms: percentile(r.two.ours, 99), slots: percentile(r.two.ports, 50), bytes: percentile(r.two.bytes, 50), ratio_to_raw: ratio(two, twoRaw) });
+      figure('failover', 'raw', { routers, dead: 2, n: r.two.raw.length, p50_ms: twoRaw, p99_ms: percentile(r.two.raw, 99) });
       if (peer) figure('failover', 'ovsdbapp', { routers, skipped: peer.replace(/\s+/g, '-') });
       else if (r.ovsdbapp && 'error' in r.ovsdbapp) figure('failover', 'ovsdbapp', { routers, error: r.ovsdbapp.error.replace(/\s+/g, '-').slice(0, 120) });
       else if (r.ovsdbapp) {

@@ -4,11 +4,13 @@
  * priority and active or standby, per port its chassis and where SB bound
  * it, per next hop its reroute policies, each change followed as it comes.
  */
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { OvsdbClient } from '../src/ovsdb/client.js';
 import type { NbTables } from '../src/models/ovn-nb.js';
 import type { SbTables } from '../src/models/ovn-sb.js';
 import { GatewayIndex, INDEX_BFD_COLUMNS, INDEX_NB_TABLES } from '../src/ha/index.js';
+import { PORT_CHASSIS_TABLES, PortChassisIndex } from '../src/gateway/port-chassis.js';
+import { asInserts } from '../src/ovsdb/replica.js';
 import { addChassisRows } from '../tools/sandbox-lib.js';
 import { nbctl, withSandbox } from './helpers/sandbox.js';
 import { until } from './helpers/util.js';
@@ -32,6 +34,20 @@ await Promise.all([nbc.connect(20_000), sbc.connect(20_000), nb.ready, sbr.ready
 const index = new GatewayIndex();
 // what the replicas hold at the start, as inserts; then every commit
 index.follow(nb, sbr);
+// and one that reads the gateway ports' chassis another reader keeps (as the daemon's reads NatGateway's NbFacts'), fed first
+const ports = new PortChassisIndex();
+ports.note(asInserts(nb, PORT_CHASSIS_TABLES));
+nb.onCommit((c) => ports.note(c));
+const sharing = new GatewayIndex(() => ports);
+sharing.follow(nb, sbr);
+/** What both indexes say of the ports and chassis named. */
+const answers = (ix: GatewayIndex, portNames: string[], chassis: string[]) =>
+  JSON.stringify({ ports: portNames.map((p) => [ix.chassisOf(p), ix.activeOf(p)]), chassis: chassis.map((c) => ix.portsOf(c)), load: [...ix.load()].sort(), policies: ix.policiesTo('100.64.0.2') });
+const agree = (t: Test) => {
+  const names = ['r1-ext', 'r2-ext', 'group:g1'];
+  const ch = ['pc-node-1', 'pc-node-2', 'pc-node-3'];
+  t.equal(answers(sharing, names, ch), answers(index, names, ch), 'an index reading the ports another reader keeps answers as the one keeping its own');
+};
 
 t.test('gateway ports by chassis, followed change by change', async (t) => {
   await nbctl(sb, 'lr-add', 'r1', '--', 'lrp-add', 'r1', 'r1-ext', '00:00:00:00:01:01', '10.0.0.1/24', '--', 'lr-add', 'r2', '--', 'lrp-add', 'r2', 'r2-ext', '00:00:00:00:02:01', '10.0.1.1/24');
@@ -54,6 +70,7 @@ t.test('gateway ports by chassis, followed change by change', async (t) => {
   await nbctl(sb, 'lrp-del', 'r2-ext');
   await until('r2-ext gone', () => index.chassisOf('r2-ext').length === 0);
   t.same(index.portsOf('pc-node-2'), [{ port: 'r1-ext', priority: 40, active: true }], 'pc-node-2: only r1-ext left');
+  agree(t);
 });
 
 t.test('HA chassis groups and reroute policies', async (t) => {
@@ -67,6 +84,7 @@ t.test('HA chassis groups and reroute policies', async (t) => {
   await nbctl(sb, 'set', 'Logical_Router_Policy', pol, 'nexthops="100.64.0.2"');
   await until('a next hop dropped', () => index.policiesTo('100.64.0.3').length === 0);
   t.same(index.policiesTo('100.64.0.2'), [pol], 'the other stays');
+  agree(t);
 });
 
 t.test("SB: the chassis a gateway port's chassisredirect port is bound to", async (t) => {
@@ -85,4 +103,5 @@ t.test("SB: the chassis a gateway port's chassisredirect port is bound to", asyn
   await until('unbound', () => index.boundOf('r1-ext') === undefined);
   t.same(index.boundPortsOf('pc-node-2'), [], 'unbound: pc-node-2 has none');
   t.match(index.bindingOf('r1-ext'), { chassis: null }, 'the binding row, with no chassis');
+  agree(t);
 });

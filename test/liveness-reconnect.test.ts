@@ -9,40 +9,16 @@
  * before stays dead, told once.
  */
 import t from 'tap';
-import { existsSync, rmSync } from 'node:fs';
-import path from 'node:path';
-import { OvsdbClient } from '../src/ovsdb/client.js';
-import { NodeLiveness, NodeLock } from '../src/ha/liveness.js';
-import { spawnOvsdbServer } from './helpers/ovsdb-server.js';
-import { tempDir, until } from './helpers/util.js';
+import { NodeLock } from '../src/ha/liveness.js';
+import { recordedLiveness, restartableServer } from './helpers/restartable-server.js';
+import { until } from './helpers/util.js';
 
-const dir = await tempDir(t, 'natgw-liveness-reconnect-');
-const sock = path.join(dir, 'nb.sock');
-let server = await spawnOvsdbServer(t, { dir, remotes: [`punix:${sock}`] });
-await until('the server listening', () => existsSync(sock), 10_000);
-const remote = `unix:${sock}`;
-const client = async (reconnect: boolean, backoffMs = 100) => {
-  const c = new OvsdbClient({ remote, database: 'OVN_Northbound', reconnect, minBackoffMs: backoffMs, maxBackoffMs: backoffMs * 2 });
-  t.teardown(() => c.close());
-  await c.connect(10_000);
-  return c;
-};
+const server = await restartableServer(t, 'natgw-liveness-reconnect-');
+const client = server.client;
 
 const GRACE = 3000;
 const leader = await client(true, 50);
-const events: { at: number; ev: string }[] = [];
-const tell = (ev: string) => events.push({ at: Date.now(), ev });
-const live = new NodeLiveness(
-  leader,
-  {
-    onDead: (c, cause) => tell(`${c} dead:${cause}`),
-    onReturned: (c) => tell(`${c} returning`),
-    onSuspect: (c) => tell(`${c} suspect`),
-    onWatched: (c) => tell(`${c} watched`),
-  },
-  { pingMs: 50, holdDownMs: 60_000, reconnectGraceMs: GRACE },
-);
-t.teardown(() => live.stop());
+const { live, events } = recordedLiveness(t, leader, { pingMs: 50, holdDownMs: 60_000, reconnectGraceMs: GRACE });
 
 // n1's daemon dies with the outage (no reconnect); n2's comes back, later than the leader; n3 is dead before
 const n1 = new NodeLock(await client(false), 'n1');
@@ -56,12 +32,9 @@ await n3.stop();
 await n3c.close();
 await until('n3 dead', async () => live.stateOf('n3') === 'dead', 5000);
 
-const top = t;
 t.test('the server restarted: the node that came back is alive, the one that did not is dead (vanished), the dead one stays dead', async (t) => {
   events.length = 0;
-  await server.stop();
-  rmSync(sock, { force: true });
-  server = await spawnOvsdbServer(top, { dir, remotes: [`punix:${sock}`] });
+  await server.restart();
   const back = Date.now();
   await until('the leader back', async () => leader.connected, 10_000);
   await until('n2 alive again', async () => live.stateOf('n2') === 'alive', 10_000);

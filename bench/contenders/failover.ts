@@ -42,6 +42,8 @@ export interface FailoverResult {
   rawMonitored: number[];
   ports: number[];
   bytes: number[];
+  /** two chassis dead at once (one transaction): ours and the raw limit, as above */
+  two: { ours: number[]; raw: number[]; ports: number[]; bytes: number[] };
 }
 
 /** ovsdbapp's failovers (bench/peers/ovsdbapp_failover.py) on this NB. */
@@ -123,7 +125,7 @@ export async function failoverBench(opts: { routers: number; rounds: number; pyt
     const sendRaw = rawSender(raw);
     mon = await monitoredSender(a.nbRemote, gw);
     const tx = recordTransactions(gw);
-    const out: FailoverResult = { routers: opts.routers, ours: [], raw: [], rawMonitored: [], ports: [], bytes: [] };
+    const out: FailoverResult = { routers: opts.routers, ours: [], raw: [], rawMonitored: [], ports: [], bytes: [], two: { ours: [], raw: [], ports: [], bytes: [] } };
     const warm = 2;
     progress(`failover: ${opts.rounds} failovers, each beside a raw one`);
     for (let i = 0; i < opts.rounds + warm; i++) {
@@ -151,6 +153,27 @@ export async function failoverBench(opts: { routers: number; rounds: number; pyt
       out.rawMonitored.push(monMs);
       out.ports.push(r.plan.changes.filter((c) => c.table === 'Gateway_Chassis').length);
       out.bytes.push(Buffer.byteLength(sent));
+    }
+    progress(`failover: ${opts.rounds} failovers of two chassis at once, each beside a raw one`);
+    for (let i = 0; i < opts.rounds + warm; i++) {
+      const d1 = busiest(gw, chassis, []);
+      const dead = [d1, busiest(gw, chassis, [d1])];
+      tx.sent = undefined;
+      const t = performance.now();
+      const r = await gw.failover(dead, { verify: false });
+      const ms = performance.now() - t;
+      const sent = tx.sent as string | undefined;
+      if (!r.transacted || !sent) throw new Error(`failover of ${dead.join(', ')}: no transaction`);
+      await gw.caughtUp();
+      const n1 = busiest(gw, chassis, dead);
+      const next = [n1, busiest(gw, chassis, [...dead, n1])];
+      const rawMs = await sendRaw(tx.encode(gw.failoverPlan(next).ops, 'ovn-natgw apply (ovn-natgw)'));
+      await gw.caughtUp();
+      if (i < warm) continue;
+      out.two.ours.push(ms);
+      out.two.raw.push(rawMs);
+      out.two.ports.push(r.plan.changes.filter((c) => c.table === 'Gateway_Chassis').length);
+      out.two.bytes.push(Buffer.byteLength(sent));
     }
     if (opts.python) {
       progress(`failover: ${opts.rounds} failovers through python ovsdbapp (plan from its IDL), on the same NB`);

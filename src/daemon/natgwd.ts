@@ -285,7 +285,7 @@ class Daemon {
   }
 
   /** the hot index (src/ha/index.ts): per chassis the gateway ports it is in, active or standby; kept from every commit */
-  readonly index = new GatewayIndex();
+  readonly index = new GatewayIndex(() => this.gw.gatewayPorts());
 
   /** Feeds the index what the replicas hold now, then each commit (O(change)). */
   private indexGateways(): void {

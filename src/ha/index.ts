@@ -13,7 +13,7 @@
  * set or a policy changing re-derives only the port, group or policy it
  * belongs to.
  */
-import type { ChangeEvent, Replica } from '../ovsdb/replica.js';
+import { asInserts, type ChangeEvent, type Replica } from '../ovsdb/replica.js';
 import { PORT_CHASSIS_TABLES, PortChassisIndex, type PortChassis } from '../gateway/port-chassis.js';
 
 export type { PortChassis } from '../gateway/port-chassis.js';
@@ -23,11 +23,6 @@ export const INDEX_NB_TABLES = [...PORT_CHASSIS_TABLES, 'Logical_Router_Policy']
 export const INDEX_SB_TABLES = ['Chassis', 'Port_Binding', 'BFD'] as const;
 /** The SB BFD columns the index reads. */
 export { SB_BFD_COLUMNS as INDEX_BFD_COLUMNS } from '../gateway/bfd-status.js';
-
-/** What a replica holds now, as inserts (the index's first feed). */
-function asInserts(rep: Replica<any>, tables: readonly string[]): ChangeEvent[] {
-  return tables.flatMap((table) => [...rep.table(table).values()].map((row) => ({ table, kind: 'insert' as const, row: row as ChangeEvent['row'] })));
-}
 
 type Row = { _uuid: string } & Record<string, unknown>;
 
@@ -48,9 +43,17 @@ export interface Binding {
 }
 
 export class GatewayIndex {
+  /**
+   * `sharedPorts`: the gateway ports' chassis as another reader of the same
+   * NB replica keeps them (NatGateway's NbFacts, fed before this index at
+   * each commit): read from there, not kept twice. Without it, the index keeps
+   * its own from what it is fed.
+   */
+  constructor(private readonly sharedPorts?: () => PortChassisIndex) {}
+
   /** Fed what the replicas hold now, then every commit of theirs (then: after `extra`, a commit's other readers). */
   follow(nb: Replica<any>, sb?: Replica<any>, extra?: () => void): void {
-    this.noteNb(asInserts(nb, INDEX_NB_TABLES));
+    this.noteNb(asInserts(nb, this.sharedPorts ? ['Logical_Router_Policy'] : INDEX_NB_TABLES));
     nb.onCommit((c) => {
       this.noteNb(c);
       extra?.();
@@ -75,7 +78,10 @@ export class GatewayIndex {
   }
 
   /** the gateway ports' chassis, in priority order, and the active count per chassis (src/gateway/port-chassis.ts) */
-  private readonly ports = new PortChassisIndex();
+  private readonly ownPorts = new PortChassisIndex();
+  private get ports(): PortChassisIndex {
+    return this.sharedPorts?.() ?? this.ownPorts;
+  }
   /** router port name -> the chassis SB bound its cr- port to (absent: none) */
   private readonly bound = new Map<string, string>();
   /** router port name -> its cr- Port_Binding (present while SB has the row) */
@@ -92,7 +98,7 @@ export class GatewayIndex {
   private readonly policyHops = new Map<string, readonly string[]>();
 
   noteNb(changes: readonly ChangeEvent[]): void {
-    this.ports.note(changes);
+    if (!this.sharedPorts) this.ownPorts.note(changes);
     for (const e of changes) {
       if (e.table !== 'Logical_Router_Policy') continue;
       const row = e.row as Row;

@@ -43,6 +43,7 @@ import { NB_INDEXES, NbFacts, byName, gatewayPortChassis, holdersOf, otherActive
 import { rebalance, type Move } from '../gateway/scheduler.js';
 import { DEFAULT_GATEWAY_CHASSIS, gatewayCandidates, isGatewayCapable, placementCandidates } from '../gateway/chassis.js';
 import { failoverSlots, type PortSlots } from '../gateway/failover.js';
+import type { PortChassisIndex } from '../gateway/port-chassis.js';
 import { Baseline, OTHERS_WRITE, changedOutside } from './baseline.js';
 import { ReadLog } from './reads.js';
 import { walk } from './graph.js';
@@ -274,6 +275,11 @@ export class NatGateway {
       }
     }
     return chassisLoad(ports, this.chassis(), bound);
+  }
+
+  /** The gateway ports' chassis in priority order and the active count per chassis, kept from every NB commit (the HA index reads it: one copy). */
+  gatewayPorts(): PortChassisIndex {
+    return this.facts.gatewayPorts;
   }
 
   /** The owners' address reservations by holder, kept from every commit (for object status by index). */

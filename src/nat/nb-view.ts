@@ -12,7 +12,7 @@
  */
 import { SetMultimap } from '../multimap.js';
 import type { NbTables } from '../models/ovn-nb.js';
-import type { ChangeEvent } from '../ovsdb/replica.js';
+import { asInserts, type ChangeEvent } from '../ovsdb/replica.js';
 import { parseIp, parseIpOrCidr } from './ip.js';
 import { IP_LEDGER_PREFIX, NAME_KEY, type NbTableName } from './rows.js';
 import { OWNED_TABLES, PARENT_INDEXES } from './topology.js';
@@ -172,7 +172,7 @@ export class NbFacts {
     this.lspByIp.clear();
     this.held.clear();
     this.gatewayPorts = new PortChassisIndex();
-    this.gatewayPorts.note(PORT_CHASSIS_TABLES.flatMap((table) => [...this.nb.table(table).values()].map((row) => ({ table, kind: 'insert' as const, row: row as unknown as ChangeEvent['row'] }))));
+    this.gatewayPorts.note(asInserts(this.nb, PORT_CHASSIS_TABLES));
     for (const p of this.nb.table('Logical_Router_Port').values()) for (const ip of routerPortIps(p as unknown as AnyRow)) this.lrpIps.add(ip);
     for (const p of this.nb.table('Logical_Switch_Port').values()) this.setPort(p._uuid, portIps(p as unknown as AnyRow));
     for (const ls of this.nb.table('Logical_Switch').values()) {

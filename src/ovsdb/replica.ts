@@ -97,6 +97,14 @@ function partValues(row: ReplicaRow, p: IndexPart): unknown[] {
 }
 
 /** Read-only view of one replicated table. */
+/**
+ * What a replica (or a view of one) holds now in `tables`, as inserts: the
+ * first feed of an index kept from commits afterwards.
+ */
+export function asInserts(view: { table(name: string): { values(): Iterable<unknown> } }, tables: readonly string[]): ChangeEvent[] {
+  return tables.flatMap((table) => [...view.table(table).values()].map((row) => ({ table, kind: 'insert' as const, row: row as ChangeEvent['row'] })));
+}
+
 export class TableView<R extends { _uuid: string } = ReplicaRow> {
   /** @internal */ rows = new Map<string, R>();
   /** @internal Rows still have the columns of an older schema (until the next full sync). */
