@@ -10,7 +10,7 @@
 import t, { type Test } from 'tap';
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { createConnection } from 'node:net';
-import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -209,6 +209,21 @@ t.test('ovn-natgwctl -t SOCKET: apply, get, status, delete through the daemon; r
   t.notOk((await natList()).some((l) => l.includes('10.5.204.202')), 'ovn-nbctl: gone');
   const noDaemon = await runBin(['-t', path.join(tmp, 'none.ctl'), 'status']);
   t.match(noDaemon.stderr, /cannot reach ovn-natgwd at .*none\.ctl: no such socket/, 'no daemon there: said at once');
+});
+
+t.test('put: a file that cannot be written (written while the plan is made) sends nothing and leaves no file', async (t) => {
+  // the FIP's temporary file is in the way (a directory where it goes): its EIP's is written first
+  const blocked = path.join(dir, `.natgwctl-OvnFip-fip-blk.yaml.${d.child.pid}.tmp`);
+  await mkdir(blocked);
+  t.teardown(() => rm(blocked, { recursive: true, force: true }));
+  const before = await nbctl(sb, 'show');
+  const r = await rpc('put', { manifest: fip('192.168.0.41').replaceAll('eip-1', 'eip-blk').replaceAll('fip-1', 'fip-blk').replace('10.5.204.201', '10.5.204.209') });
+  t.match(JSON.stringify(r?.error ?? null), /EISDIR|illegal operation on a directory/, `refused with the file system's reason: ${JSON.stringify(r?.error ?? r?.result).slice(0, 200)}`);
+  t.equal(await nbctl(sb, 'show'), before, 'NB unchanged (ovn-nbctl show)');
+  t.notOk((await natList()).some((l) => l.includes('10.5.204.209')), 'no NAT row for it');
+  const left = (await readdir(dir)).filter((f) => f.includes('-blk') && path.join(dir, f) !== blocked);
+  t.same(left, [], 'no file of it left in the directory (its EIP\'s temporary file removed)');
+  t.match((await status()).last_reconcile, { ok: true }, 'the daemon goes on');
 });
 
 t.test('events: on the socket as they happen (follow) and kept for ovn-natgwctl events', async (t) => {

@@ -899,22 +899,30 @@ class Daemon {
       const there = dir.get(idOf(o));
       if (there && path.resolve(there.file) !== this.fileOf(o)) throw new RpcError(INVALID_PARAMS, `${o.kind} ${o.name}: defined in ${there.file}; change it there`);
     }
-    // the files first under temporary names (a directory that cannot be written fails here), then
-    // the directory as it will be applied (a refusal: nothing written), then the files in place
+    // the files first under temporary names (a directory that cannot be written fails here, before
+    // anything is sent), written while the plan is made; then the directory as it will be applied (a
+    // refusal: nothing written); then the files in place, while the commit is checked
     const tmps: [string, string][] = [];
+    const texts = given.map((o) => [this.fileOf(o), yaml.dump(sourceOf(o) ?? o, { lineWidth: -1 })] as const);
+    const writing = (async () => {
+      for (const [file, text] of texts) tmps.push([await writeTemp(file, text), file]);
+    })();
+    // (handled here too: a plan that sends nothing does not wait for it)
+    writing.catch(() => undefined);
+    let placing: Promise<string[]> | undefined;
+    const place = () =>
+      (placing ??= (async () => {
+        await writing;
+        const files = tmps.map(([, file]) => file);
+        this.reconciler!.wrote(files.map((f) => path.basename(f)));
+        for (const [tmp, file] of tmps.splice(0)) await rename(tmp, file);
+        return files;
+      })());
     try {
-      for (const o of given) tmps.push([await writeTemp(this.fileOf(o), yaml.dump(sourceOf(o) ?? o, { lineWidth: -1 })), this.fileOf(o)]);
-      return await this.applyChecked('put', {
-        objects: given,
-        mode: 'merge',
-        files: async () => {
-          const files = tmps.map(([, file]) => file);
-          this.reconciler!.wrote(files.map((f) => path.basename(f)));
-          for (const [tmp, file] of tmps.splice(0)) await rename(tmp, file);
-          return files;
-        },
-      });
+      return await this.applyChecked('put', { objects: given, mode: 'merge', beforeCommit: writing, afterCommit: place, files: place });
     } finally {
+      await writing.catch(() => undefined);
+      await placing?.catch(() => undefined);
       for (const [tmp] of tmps) await rm(tmp, { force: true });
     }
   }
@@ -946,7 +954,7 @@ class Daemon {
   }
 
   /** The directory's objects as they will be, applied (its problems: an RpcError, nothing written). */
-  private async applyChecked(reason: string, change: { objects: ManifestObject[]; mode: 'merge' | 'delete'; files: () => Promise<string[]> }): Promise<unknown> {
+  private async applyChecked(reason: string, change: Parameters<Reconciler['applyGiven']>[1]): Promise<unknown> {
     try {
       const { last, plan } = await this.reconciler!.applyGiven(reason, change);
       return { plan: { changes: plan.changes, specs: plan.specs, warnings: plan.warnings }, reconcile: last };
