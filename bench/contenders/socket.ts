@@ -5,8 +5,11 @@
  * rebound (put again with a new internal address) and deleted through the
  * socket's JSON-RPC methods, as `ovn-natgwctl -t` sends them. Per change: the
  * time from the request to the daemon's answer (its apply has seen the commit
- * and the object's file is in place). Beside it: ovn-nbctl lr-nat-add on the
- * same NB, one process per call.
+ * and the object's file is in place). Beside it, on the same NB: ovn-nbctl
+ * lr-nat-add, one process per call, and through an `ovn-nbctl --detach`
+ * daemon (OVN_NB_DAEMON: its replica is warm, each call still a process);
+ * and, once the daemon has stopped, the same three changes made in process
+ * (NatGateway.apply on a warm replica, checked as the daemon checks them).
  */
 import { execFile, spawn } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -16,6 +19,10 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { callDaemon } from '../../src/cli/daemon-client.js';
+import { NatGateway } from '../../src/nat/apply.js';
+import { parseManifest } from '../../src/nat/manifest.js';
+import type { ManifestObject } from '../../src/nat/objects.js';
+import { readFile } from 'node:fs/promises';
 import { addChassisRows } from '../../tools/sandbox-lib.js';
 import { rssMb, waitDaemonReady } from '../daemon.js';
 import type { Sandbox } from '../sandbox.js';
@@ -30,6 +37,10 @@ export interface SocketResult {
   readySeconds: number;
   runs: { kind: 'add' | 'rebind' | 'remove'; ms: number[] }[];
   nbctlMs: number[];
+  /** lr-nat-add through an ovn-nbctl --detach daemon (ms each) */
+  nbctlDaemonMs: number[];
+  /** the same changes in process, after the daemon stopped */
+  inProcess: { kind: 'add' | 'rebind' | 'remove'; ms: number[] }[];
   rssMb: number;
 }
 
@@ -80,6 +91,22 @@ export async function socketBench(opts: { routers: number; fips: number; rounds:
       await exec('ovn-nbctl', [`--db=${a.nbRemote}`, 'lr-nat-add', w.routers[i].name, 'dnat_and_snat', intToIp(ipToInt('172.30.0.10') + i), internal(i, 252)]);
       nbctlMs.push(performance.now() - t);
     }
+    // through an ovn-nbctl daemon: started once (it syncs NB), then a process per call that hands it the command
+    const ctl = join(dir, 'nbctl.ctl');
+    const pidfile = join(dir, 'nbctl.pid');
+    await exec('ovn-nbctl', [`--db=${a.nbRemote}`, '--detach', `--pidfile=${pidfile}`, `--unixctl=${ctl}`, `--log-file=${join(dir, 'nbctl.log')}`]);
+    const nbctlDaemonMs: number[] = [];
+    try {
+      for (let i = 0; i < 5 + 20; i++) {
+        const t = performance.now();
+        await exec('ovn-nbctl', ['lr-nat-add', w.routers[(i * 11 + 5) % R].name, 'dnat_and_snat', intToIp(ipToInt('172.30.1.10') + i), internal((i * 11 + 5) % R, 253)], { env: { ...process.env, OVN_NB_DAEMON: ctl } });
+        if (i >= 5) nbctlDaemonMs.push(performance.now() - t);
+      }
+    } finally {
+      // (stopped by the pid it wrote: ours)
+      const pid = Number((await readFile(pidfile, 'utf8').catch(() => '')).trim());
+      if (pid > 0) process.kill(pid, 'SIGTERM');
+    }
     const rss = await rssMb(daemon.pid!);
     if (process.env.BENCH_SOCKET_MEMORY) {
       const mem = async () => JSON.stringify(((await callDaemon(sock, 'status')) as { memory_mb: unknown }).memory_mb);
@@ -87,10 +114,41 @@ export async function socketBench(opts: { routers: number; fips: number; rounds:
       await new Promise((r) => setTimeout(r, 20_000));
       progress(`memory 20 s later: ${await mem()}, rss ${(await rssMb(daemon.pid!)).toFixed(0)}`);
     }
-    return { readySeconds, runs, nbctlMs, rssMb: rss };
-  } finally {
     daemon.kill('SIGTERM');
     await new Promise((r) => daemon.once('exit', r));
+    // the same changes in process, on the same NB (the daemon's owner; it has stopped), each checked after its commit as the daemon's are
+    const gw = new NatGateway({ nb: a.nbRemote, sb: a.sbRemote, timeoutMs: 600_000 });
+    const inProcess: SocketResult['inProcess'] = [];
+    try {
+      await gw.connect();
+      const doc = (text: string) => parseManifest(text, 'change.yaml');
+      for (const kind of ['add', 'rebind', 'remove'] as const) {
+        progress(`socket: ${opts.rounds} x ${kind} in process`);
+        const ms: number[] = [];
+        for (let i = 0; i < n; i++) {
+          const fipIn = (host: number) => fipText(i, host).replaceAll('sock-', 'inp-');
+          const t = performance.now();
+          const r =
+            kind === 'add'
+              ? await gw.apply(doc(`${K}kind: OvnEip\nmetadata: {name: inp-e${i}}\nspec: {externalSubnet: external, type: nat}\n---\n${fipIn(250)}`), { mode: 'merge', wait: true })
+              : kind === 'rebind'
+                ? await gw.apply(doc(fipIn(251)), { mode: 'merge', wait: true })
+                : await gw.apply({ objects: [{ kind: 'OvnFip', name: `inp-f${i}` }, { kind: 'OvnEip', name: `inp-e${i}` }] as ManifestObject[], notices: [] }, { mode: 'delete' });
+          const d = performance.now() - t;
+          if (!r.transacted) throw new Error(`in process ${kind} ${i}: no transaction`);
+          if (i >= warm) ms.push(d);
+        }
+        inProcess.push({ kind, ms });
+      }
+    } finally {
+      await gw.close();
+    }
+    return { readySeconds, runs, nbctlMs, nbctlDaemonMs, inProcess, rssMb: rss };
+  } finally {
+    if (daemon.exitCode === null && daemon.signalCode === null) {
+      daemon.kill('SIGTERM');
+      await new Promise((r) => daemon.once('exit', r));
+    }
     await rm(dir, { recursive: true, force: true });
     await a.stop();
   }
