@@ -904,18 +904,22 @@ class Daemon {
     // refusal: nothing written); then the files in place, while the commit is checked
     const tmps: [string, string][] = [];
     const texts = given.map((o) => [this.fileOf(o), yaml.dump(sourceOf(o) ?? o, { lineWidth: -1 })] as const);
-    const writing = (async () => {
-      for (const [file, text] of texts) tmps.push([await writeTemp(file, text), file]);
-    })();
+    // (each file its own write, at once: an EIP and its FIP are two; all settled before a failure is
+    // told, so that none is still being written when the temporary files are cleaned up)
+    const writing = Promise.allSettled(texts.map(async ([file, text]) => void tmps.push([await writeTemp(file, text), file]))).then((rs) => {
+      const bad = rs.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (bad) throw bad.reason;
+    });
     // (handled here too: a plan that sends nothing does not wait for it)
     writing.catch(() => undefined);
     let placing: Promise<string[]> | undefined;
     const place = () =>
       (placing ??= (async () => {
         await writing;
-        const files = tmps.map(([, file]) => file);
+        // (in the objects' order: the directory takes the i-th file as the i-th object's)
+        const files = texts.map(([file]) => file);
         this.reconciler!.wrote(files.map((f) => path.basename(f)));
-        for (const [tmp, file] of tmps.splice(0)) await rename(tmp, file);
+        await Promise.all(tmps.splice(0).map(([tmp, file]) => rename(tmp, file)));
         return files;
       })());
     try {
