@@ -51,6 +51,17 @@ globals.set(`${GLOBAL_SPEC_PREFIX}${DEFAULT_OWNER}/OvnFip/bad-ip`, JSON.stringif
 const nb = memoryNbView({ NB_Global: [{ _uuid: '00000000-0000-0000-0000-000000000001', external_ids: globals } as never] });
 const store = new ObjectStore(nb, new NbFacts(nb));
 const all = new Map(objects.map((o) => [idOf(o), o] as const));
+
+/** A store over `view` whose users indexes keep no Set for a ref past `wide` users of a kind. */
+function storeWithWide(view: ReturnType<typeof memoryNbView>, wide: number): ObjectStore {
+  const was = UsersIndex.defaultWide;
+  UsersIndex.defaultWide = wide;
+  try {
+    return new ObjectStore(view, new NbFacts(view));
+  } finally {
+    UsersIndex.defaultWide = was;
+  }
+}
 const kinds = new Set<string>(objects.map((o) => o.kind));
 
 t.ok(objects.length >= 15 && ['OvnEip', 'OvnFip', 'OvnSnatRule', 'OvnDnatRule', 'Vpc', 'Subnet', 'Vip'].every((k) => kinds.has(k)), `the manifest holds every kind the closure reads (${[...kinds].sort().join(', ')})`);
@@ -83,14 +94,7 @@ t.test('closure and dependents of each object: from the stored documents as from
 });
 
 t.test('every ref wide (its users found by a scan, as for the ConfigMap at 100k objects): the same closures and dependents', async (t) => {
-  const was = UsersIndex.defaultWide;
-  UsersIndex.defaultWide = 0;
-  let wide: ObjectStore;
-  try {
-    wide = new ObjectStore(nb, new NbFacts(nb));
-  } finally {
-    UsersIndex.defaultWide = was;
-  }
+  const wide = storeWithWide(nb, 0);
   const differ: string[] = [];
   for (const id of all.keys()) {
     for (const [what, a, b] of [
@@ -102,4 +106,27 @@ t.test('every ref wide (its users found by a scan, as for the ConfigMap at 100k 
   }
   t.same(differ, [], `${all.size} objects: closures and dependents agree`);
   t.ok([...wide.dependents(DEFAULT_OWNER, ['Subnet/external204'])].length > 1, 'the dependents of an external subnet are found by the scan');
+});
+
+t.test("a Vpc named by more FIPs than `wide`: a FIP's closure is still lookups (no scan); the Vpc's dependents are found by one", async (t) => {
+  const doc = (kind: string, name: string, spec: Record<string, unknown>) => JSON.stringify({ apiVersion: 'kubeovn.io/v1', kind, metadata: { name }, spec });
+  const g = new Map<string, string>();
+  const put = (kind: string, name: string, spec: Record<string, unknown>) => g.set(`${GLOBAL_SPEC_PREFIX}${DEFAULT_OWNER}/${kind}/${name}`, doc(kind, name, spec));
+  put('Vpc', 'big', { enableExternal: true });
+  put('Subnet', 'big-net', { vpc: 'big', cidrBlock: '10.9.0.0/24', protocol: 'IPv4' });
+  put('OvnSnatRule', 'big-snat', { ovnEip: 'big-snat-eip', vpcSubnet: 'big-net' });
+  put('OvnEip', 'big-snat-eip', { externalSubnet: 'external204' });
+  for (let i = 0; i < 5; i++) {
+    put('OvnEip', `big-e${i}`, { externalSubnet: 'external204' });
+    put('OvnFip', `big-f${i}`, { ovnEip: `big-e${i}`, vpc: 'big', v4Ip: `10.9.0.${10 + i}` });
+  }
+  const view = memoryNbView({ NB_Global: [{ _uuid: '00000000-0000-0000-0000-000000000002', external_ids: g } as never] });
+  const s = storeWithWide(view, 2);
+  const before = s.scansOf(DEFAULT_OWNER);
+  const c = s.closure(DEFAULT_OWNER, ['OvnFip/big-f0']);
+  t.ok(c.has('Vpc/big') && c.has('Subnet/big-net') && c.has('OvnEip/big-e0'), `its closure: its EIP, its Vpc and the Vpc's subnet (${[...c].sort().join(', ')})`);
+  t.equal(s.scansOf(DEFAULT_OWNER), before, 'found without a scan (the Vpc is wide for FIPs, not for subnets)');
+  const deps = s.dependents(DEFAULT_OWNER, ['Vpc/big']);
+  t.ok([0, 1, 2, 3, 4].every((i) => deps.has(`OvnFip/big-f${i}`)), `the Vpc's dependents hold its 5 FIPs: ${[...deps].sort().join(', ')}`);
+  t.ok(s.scansOf(DEFAULT_OWNER) > before, 'found by a scan (the Vpc changed: its FIPs are planned again)');
 });

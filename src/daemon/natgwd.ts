@@ -899,34 +899,38 @@ class Daemon {
       const there = dir.get(idOf(o));
       if (there && path.resolve(there.file) !== this.fileOf(o)) throw new RpcError(INVALID_PARAMS, `${o.kind} ${o.name}: defined in ${there.file}; change it there`);
     }
-    // the files first under temporary names (a directory that cannot be written fails here, before
-    // anything is sent), written while the plan is made; then the directory as it will be applied (a
-    // refusal: nothing written); then the files in place, while the commit is checked
+    // the files first under temporary names (a directory that cannot be written fails here: nothing
+    // sent), then the directory as it will be applied (a refusal: nothing written), then the files in
+    // place. Each file its own write and rename, at once (an EIP and its FIP are two); every one is
+    // settled before a failure is told, and a temporary name is listed before its write begins, so
+    // that cleaning up finds each. (Not overlapped with the plan: the gateway's write queue, which a
+    // failover may be waiting in, never waits on the disk.)
     const tmps: [string, string][] = [];
-    const texts = given.map((o) => [this.fileOf(o), yaml.dump(sourceOf(o) ?? o, { lineWidth: -1 })] as const);
-    // (each file its own write, at once: an EIP and its FIP are two; all settled before a failure is
-    // told, so that none is still being written when the temporary files are cleaned up)
-    const writing = Promise.allSettled(texts.map(async ([file, text]) => void tmps.push([await writeTemp(file, text), file]))).then((rs) => {
-      const bad = rs.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-      if (bad) throw bad.reason;
-    });
-    // (handled here too: a plan that sends nothing does not wait for it)
-    writing.catch(() => undefined);
-    let placing: Promise<string[]> | undefined;
-    const place = () =>
-      (placing ??= (async () => {
-        await writing;
-        // (in the objects' order: the directory takes the i-th file as the i-th object's)
-        const files = texts.map(([file]) => file);
-        this.reconciler!.wrote(files.map((f) => path.basename(f)));
-        await Promise.all(tmps.splice(0).map(([tmp, file]) => rename(tmp, file)));
-        return files;
-      })());
     try {
-      return await this.applyChecked('put', { objects: given, mode: 'merge', beforeCommit: writing, afterCommit: place, files: place });
+      await allSettledOrThrow(
+        given.map((o) => {
+          const file = this.fileOf(o);
+          const tmp = tempName(file);
+          tmps.push([tmp, file]);
+          return writeFile(tmp, yaml.dump(sourceOf(o) ?? o, { lineWidth: -1 }));
+        }),
+      );
+      return await this.applyChecked('put', {
+        objects: given,
+        mode: 'merge',
+        files: async () => {
+          // (in the objects' order: the directory takes the i-th file as the i-th object's)
+          const files = given.map((o) => this.fileOf(o));
+          this.reconciler!.wrote(files.map((f) => path.basename(f)));
+          const moving = tmps.splice(0);
+          const done = await Promise.allSettled(moving.map(([tmp, file]) => rename(tmp, file)));
+          done.forEach((r, i) => r.status === 'rejected' && tmps.push(moving[i]));
+          const bad = done.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+          if (bad) throw bad.reason;
+          return files;
+        },
+      });
     } finally {
-      await writing.catch(() => undefined);
-      await placing?.catch(() => undefined);
       for (const [tmp] of tmps) await rm(tmp, { force: true });
     }
   }
@@ -1040,10 +1044,15 @@ async function detach(argv: string[], config: DaemonConfig, flags: Flags): Promi
 }
 
 /** A file's text written under a temporary name beside it (renamed into place once the change is applied). */
-async function writeTemp(file: string, text: string): Promise<string> {
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
-  await writeFile(tmp, text);
-  return tmp;
+/** Where a file of the directory is written before it is put in place (ending in .tmp: the directory's reader skips it). */
+function tempName(file: string): string {
+  return path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
+}
+
+/** Waits for all; then the first failure, if any, is thrown. */
+async function allSettledOrThrow(ps: readonly Promise<unknown>[]): Promise<void> {
+  const bad = (await Promise.allSettled(ps)).find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (bad) throw bad.reason;
 }
 
 /** The NB tables whose replica sizes the status and the metrics report. */

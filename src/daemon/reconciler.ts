@@ -178,16 +178,7 @@ export class Reconciler {
    * changes by as much. Throws what apply throws (a PlanError: nothing
    * written, no file touched).
    */
-  /**
-   * Objects given through the socket, applied as a merge (or deleted), then
-   * their files put in place (`files`); `beforeCommit` and `afterCommit`: as
-   * ApplyOptions has them (the files written while the plan is made, put in
-   * place while the commit is checked).
-   */
-  async applyGiven(
-    reason: string,
-    change: { objects: ManifestObject[]; mode: 'merge' | 'delete'; files: () => Promise<string[]>; beforeCommit?: Promise<unknown>; afterCommit?: () => Promise<unknown> },
-  ): Promise<{ last: ReconcileResult; plan: Plan }> {
+  async applyGiven(reason: string, change: { objects: ManifestObject[]; mode: 'merge' | 'delete'; files: () => Promise<string[]> }): Promise<{ last: ReconcileResult; plan: Plan }> {
     if (this.paused) throw new StandbyError();
     while (this.running) await this.running.catch(() => undefined);
     if (this.paused) throw new StandbyError();
@@ -195,8 +186,7 @@ export class Reconciler {
     this.running = new Promise<void>((r) => (done = r));
     try {
       const at = new Date().toISOString();
-      const hooks = { ...(change.beforeCommit ? { beforeCommit: change.beforeCommit } : {}), ...(change.afterCommit ? { afterCommit: change.afterCommit } : {}) };
-      const r = await this.applyAndRecord({ objects: change.objects, notices: [] }, { ...this.applyOptions(), mode: change.mode, ...hooks }, at, reason);
+      const r = await this.applyAndRecord({ objects: change.objects, notices: [] }, { ...this.applyOptions(), mode: change.mode }, at, reason);
       const files = await change.files();
       for (const [i, o] of change.objects.entries()) {
         if (change.mode === 'merge') await this.directory.placed(o, files[i]);

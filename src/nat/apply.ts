@@ -96,15 +96,6 @@ export interface ApplyOptions {
    * report whether nothing is left to change (`converged`). Default true.
    */
   verify?: boolean;
-  /**
-   * The caller's work that must be done before NB changes, run while the plan
-   * is made (the daemon's put writes its files under temporary names):
-   * awaited before the transaction is sent; its failure sends nothing. (Give
-   * it a handler: it is not awaited when there is nothing to send.)
-   */
-  beforeCommit?: Promise<unknown>;
-  /** Started once the transaction committed, beside the check that nothing is left; awaited before apply returns. */
-  afterCommit?: () => Promise<unknown>;
   /** Plan in full even when nothing changed since the last converged plan. */
   full?: boolean;
   /** Also warn of duplicate NAT rows anywhere in NB (a scan; a one-shot command's check). */
@@ -615,7 +606,6 @@ export class NatGateway {
     let p: Plan = fresh ? first! : plan();
     if (p.ops.length === 0) return { plan: p, transacted: false, attempts: 1, converged: true };
     let attempts = 0;
-    if (opts.beforeCommit) await opts.beforeCommit;
     this.store.expect(objects);
     const sent = performance.now();
     try {
@@ -632,16 +622,6 @@ export class NatGateway {
       this.store.settled();
     }
     const timings = { plan_ms: tenths(planned - t0), caught_up_ms: tenths(caughtAt - t0), commit_ms: tenths(performance.now() - sent) };
-    const after = opts.afterCommit?.();
-    try {
-      return this.committed(p, attempts, timings, opts, left);
-    } finally {
-      await after;
-    }
-  }
-
-  /** After the commit: whether a plan now finds nothing left (`verify`). */
-  private committed(p: Plan, attempts: number, timings: ApplyResult['timings'], opts: ApplyOptions, left: () => number): ApplyResult {
     // a re-plan after a conflict may find another writer made our change: then only the comment went out
     if (p.ops.length === 0) return { plan: p, transacted: false, attempts, converged: true, timings };
     // our own commit is in the replica already: ovsdb-server sends a client the updates of its

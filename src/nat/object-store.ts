@@ -232,14 +232,45 @@ function fieldsOf(id: string, k: Known | undefined): RefFields | undefined {
 
 class OwnerObjects {
   readonly known = new Map<string, Known>();
-  /** ref -> the objects that name it (a ref nearly every object names: found by a scan of what each names) */
-  readonly users = new UsersIndex<string>((ref) => this.namers(ref));
+  /**
+   * per kind of the namer: ref -> the objects of that kind that name it. A
+   * ref named by more than UsersIndex's `wide` objects of one kind keeps no
+   * Set (found by a scan when asked); apart by kind, so that what a plan asks
+   * of one object (a Vpc's subnets and SNAT rules, not its 10k FIPs) stays
+   * a lookup. The scans: only when that ref itself changes.
+   */
+  private readonly byKind = new Map<string, UsersIndex<string>>();
+  /** how many scans for a wide ref's namers were made (tests) */
+  scans = 0;
   readonly extSubnets = new Set<string>();
   /** the OvnEips of type lrp (a router's port on an external network) */
   readonly lrpEips = new Set<string>();
 
-  private *namers(ref: string): Iterable<string> {
-    for (const [id, k] of this.known) if (k.refs?.includes(ref)) yield id;
+  private namersOf(kind: string): UsersIndex<string> {
+    let u = this.byKind.get(kind);
+    if (!u) this.byKind.set(kind, (u = new UsersIndex((ref) => this.namers(ref, kind))));
+    return u;
+  }
+
+  private *namers(ref: string, kind: string): Iterable<string> {
+    this.scans++;
+    const prefix = `${kind}/`;
+    for (const [id, k] of this.known) if (id.startsWith(prefix) && k.refs?.includes(ref)) yield id;
+  }
+
+  /** `id` names `ref` (or no longer does). */
+  addUser(ref: string, id: string): void {
+    this.namersOf(shared(id.slice(0, id.indexOf('/')))).add(ref, id);
+  }
+
+  deleteUser(ref: string, id: string): void {
+    this.byKind.get(id.slice(0, id.indexOf('/')))?.delete(ref, id);
+  }
+
+  /** The objects (of `kind`, else of any) that name `ref`. */
+  *users(ref: string, kind?: string): Iterable<string> {
+    if (kind !== undefined) yield* this.byKind.get(kind)?.get(ref) ?? [];
+    else for (const u of this.byKind.values()) yield* u.get(ref);
   }
 
   entry(id: string): Known {
@@ -422,7 +453,7 @@ export class ObjectStore {
       k.problem = p!.problem;
       k.unread = p!.unread === true;
       k.refs = p!.refs;
-      for (const r of k.refs) oo.users.add(r, id);
+      for (const r of k.refs) oo.addUser(r, id);
       if (fields?.kind === 'Subnet' && !fields.vpc) oo.extSubnets.add(id);
       if (fields?.kind === 'OvnEip' && fields.type === 'lrp') oo.lrpEips.add(id);
     }
@@ -446,7 +477,7 @@ export class ObjectStore {
   private readonly cache = new LRUCache<string, ManifestObject>({ max: 1024 });
 
   private unlink(oo: OwnerObjects, id: string, p: Parsed): void {
-    for (const r of p.refs) oo.users.delete(r, id);
+    for (const r of p.refs) oo.deleteUser(r, id);
     oo.extSubnets.delete(id);
     oo.lrpEips.delete(id);
   }
@@ -538,8 +569,13 @@ export class ObjectStore {
     return [...out].sort();
   }
 
-  private users(owner: string, ref: string): Iterable<string> {
-    return this.owners.get(owner)?.users.get(ref) ?? [];
+  private users(owner: string, ref: string, kind?: string): Iterable<string> {
+    return this.owners.get(owner)?.users(ref, kind) ?? [];
+  }
+
+  /** How many scans for a wide ref's users the owner's objects needed (tests: a change's plan needs none). */
+  scansOf(owner: string): number {
+    return this.owners.get(owner)?.scans ?? 0;
   }
 
   /** The objects that, transitively, read one of `ids` (a plan of `ids` plans them too), with `ids`. */
@@ -588,12 +624,12 @@ export class ObjectStore {
         // a Vpc without a document of its own (the default VPC, attached by the ConfigMap): its networks
         if (id.startsWith('Vpc/')) {
           for (const s of oo?.extSubnets ?? []) push(s);
-          for (const u of this.users(owner, id)) if (u.startsWith('Subnet/')) push(u);
+          for (const u of this.users(owner, id, 'Subnet')) push(u);
         }
         continue;
       }
       if (o.kind === 'Vpc') {
-        for (const u of this.users(owner, id)) if (u.startsWith('Subnet/')) push(u);
+        for (const u of this.users(owner, id, 'Subnet')) push(u);
         for (const s of oo?.extSubnets ?? []) {
           const lrpEip = objectId('OvnEip', `${o.name}-${s.slice('Subnet/'.length)}`);
           if (oo?.parsed(lrpEip) || overrides.has(lrpEip)) push(lrpEip);
@@ -613,12 +649,10 @@ export class ObjectStore {
           const sub = subId ? (overrides.get(subId) ?? fieldsOf(subId, oo?.known.get(subId))) : undefined;
           const vpc = o.vpc ?? (sub as RefFields | undefined)?.vpc;
           if (vpc) {
-            for (const u of this.users(owner, objectId('Vpc', vpc))) {
-              if (u.startsWith('OvnSnatRule/')) push(u);
-              else if (u.startsWith('Subnet/')) for (const v of this.users(owner, u)) if (v.startsWith('OvnSnatRule/')) push(v);
-            }
+            for (const u of this.users(owner, objectId('Vpc', vpc), 'OvnSnatRule')) push(u);
+            for (const u of this.users(owner, objectId('Vpc', vpc), 'Subnet')) for (const v of this.users(owner, u, 'OvnSnatRule')) push(v);
           }
-          if (o.vpcSubnet) for (const u of this.users(owner, objectId('Subnet', o.vpcSubnet))) if (u.startsWith('OvnSnatRule/')) push(u);
+          if (o.vpcSubnet) for (const u of this.users(owner, objectId('Subnet', o.vpcSubnet), 'OvnSnatRule')) push(u);
         }
       }
     }
