@@ -6,7 +6,10 @@
  * another CA are refused.
  */
 import t from 'tap';
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { callDaemon } from '../src/cli/daemon-client.js';
 import path from 'node:path';
 import { OvsdbClient } from '../src/ovsdb/client.js';
 import { ConnectionClosedError } from '../src/ovsdb/errors.js';
@@ -133,6 +136,25 @@ t.test('ssl: a real ovsdb-server on pssl:', async (t) => {
     const e = await catchAsync(client.connect(20_000));
     t.type(e, ConnectionClosedError, 'connect rejects');
     t.notOk(client.connected);
+  });
+
+  t.test('ovn-natgwd over ssl, its TLS files given with the OVN tools\' letters (-p, -c, -C)', async (t) => {
+    const manifests = path.join(dir, 'manifests.d');
+    await mkdir(manifests);
+    await writeFile(path.join(manifests, 'vpc.yaml'), 'apiVersion: kubeovn.io/v1\nkind: Vpc\nmetadata: {name: tls-vpc}\nspec: {}\n');
+    const sock = path.join(dir, 'natgwd.ctl');
+    const BIN = fileURLToPath(new URL('../bin/ovn-natgwd.js', import.meta.url));
+    const d = spawn(process.execPath, [BIN, '--db', remote, '-p', pki.client.privateKey, '-c', pki.client.certificate, '-C', pki.client.caCert, '--manifests', manifests, '--socket', sock, '--config', '/dev/null', '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    d.stderr!.on('data', (b: Buffer) => (err += b.toString()));
+    t.teardown(() => void d.kill('SIGKILL'));
+    const ready = await waitFor(async () => ((await callDaemon(sock, 'status').catch(() => ({}))) as { ready?: boolean }).ready === true, 30_000);
+    t.ok(ready, `the daemon is ready on NB over ssl (${err.trim().split('\n').pop() ?? ''})`);
+    const nbctl = await findBinary('ovn-nbctl');
+    const lr = await run(nbctl, [`--db=${remote}`, '-p', pki.client.privateKey, '-c', pki.client.certificate, '-C', pki.client.caCert, '--timeout=20', '--bare', '--columns=name', 'find', 'Logical_Router', 'name=tls-vpc']);
+    t.equal(lr.stdout.trim(), 'tls-vpc', "ovn-nbctl over ssl: the manifest's router is in NB");
+    d.kill('SIGTERM');
+    t.equal(await new Promise((r) => d.once('exit', (code) => r(code))), 0, 'SIGTERM: exit 0');
   });
 
   t.test('stop the server by its pid', async (t) => {
