@@ -57,6 +57,25 @@ t.test('availability zones: an apply and a failover place over the same candidat
   t.same(placeGateways(['p'], ['a1', 'a2', 'b1'], 2, new Map([['p', ['a1']]])).get('p'), ['a1', 'a2'], 'without zones the same port would take a2');
 });
 
+t.test("a suspect chassis (its node missed a ping): an apply and a failover leave it its slots and give it no new one", async (t) => {
+  const chassis = [sb('c1'), sb('c2'), sb('c3'), sb('c4')];
+  const suspect = new Set(['c4']);
+  // apply: a port on c4 keeps it; new ports get none of c4 (they would by rendezvous and load)
+  const kept = placeGateways(['p1'], ['c1', 'c2', 'c3', 'c4'], 3, new Map([['p1', ['c4', 'c1']]]), new Map(), new Set(), new Map(), suspect).get('p1')!;
+  t.ok(kept.includes('c4') && kept.length === 3, `a port on c4 keeps it: ${kept.join(', ')}`);
+  const fresh = placeGateways(['n1', 'n2', 'n3', 'n4', 'n5', 'n6'], ['c1', 'c2', 'c3', 'c4'], 3, new Map(), new Map(), new Set(), new Map(), suspect);
+  t.same([...fresh.values()].filter((l) => l.includes('c4')).length, 0, `new ports: no slot on c4 (${[...fresh.values()].map((l) => l.join('/')).join(' ')})`);
+  const all = placeGateways(['n1', 'n2', 'n3', 'n4', 'n5', 'n6'], ['c1', 'c2', 'c3', 'c4'], 3, new Map());
+  t.ok([...all.values()].some((l) => l.includes('c4')), 'without it suspect, some new port would take c4 (the assertion above is not vacuous)');
+  // failover: c1 dead; the gap goes to c2/c3, not c4
+  const cands = placementCandidates(chassis, [], new Set(['c2', 'c3', 'c4']), new Set(), suspect);
+  t.equal(cands.find((c) => c.name === 'c4')?.state, 'suspect', 'the failover\'s candidates carry it as suspect');
+  const rows = failoverSlots([{ port: 'r1-ext', table: 'Gateway_Chassis', parentRef: 'uuid:lrp1', network: 'ext', slots: [{ chassis: 'c1', priority: 2 }, { chassis: 'c2', priority: 1 }] }], cands, { k: 2 }).get('r1-ext')!;
+  t.same(rows.map((r) => r.columns.chassis_name), ['c2', 'c3'], 'the dead c1 replaced by c3, not the suspect c4');
+  const unsuspected = failoverSlots([{ port: 'r1-ext', table: 'Gateway_Chassis', parentRef: 'uuid:lrp1', network: 'ext', slots: [{ chassis: 'c1', priority: 2 }, { chassis: 'c2', priority: 1 }] }], placementCandidates(chassis, [], new Set(['c2', 'c3', 'c4'])), { k: 2 }).get('r1-ext')!;
+  t.same(unsuspected.map((r) => r.columns.chassis_name), ['c2', 'c4'], 'without it suspect, c4 would have taken the gap');
+});
+
 // ---------------------------------------------------------------- the planner's slot reuse
 
 const tags = (kind: string, name: string, part: string) =>

@@ -498,6 +498,7 @@ class Daemon {
       metrics: this.metrics,
       onEvent: (e: { type: 'applied' | 'drift-repaired' | 'refused'; [k: string]: unknown }) => this.events.emit(e),
       draining: () => this.draining,
+      suspect: () => this.suspectSet(),
       live: () => this.liveSet(),
       onPlanned: (plan: Plan, objects: ReadonlyMap<string, DirObject>, first: boolean) => {
         // a plan of the whole state looks at every object (one scan per kind); a change, at what it planned
@@ -791,13 +792,20 @@ class Daemon {
   }
 
   /** The options a failover, drain or rebalance plans with, as the reconciles do (the same placement inputs). */
-  private writeOptions(): { owner: string; gatewayChassis?: number; clusterRouter?: string; draining?: ReadonlySet<string> } {
+  private writeOptions(): { owner: string; gatewayChassis?: number; clusterRouter?: string; draining?: ReadonlySet<string>; suspect?: ReadonlySet<string> } {
+    const suspect = this.suspectSet();
     return {
       owner: this.config.owner,
       ...(this.config.gatewayChassis !== undefined ? { gatewayChassis: this.config.gatewayChassis } : {}),
       ...(this.config.clusterRouter ? { clusterRouter: this.config.clusterRouter } : {}),
       ...(this.draining.size ? { draining: this.draining } : {}),
+      ...(suspect.size ? { suspect } : {}),
     };
+  }
+
+  /** The chassis whose node missed a ping and is not dead yet: they keep their slots, new ones go elsewhere. */
+  private suspectSet(): ReadonlySet<string> {
+    return new Set((this.liveness?.states() ?? []).filter(([, s]) => s === 'suspect').map(([c]) => c));
   }
 
   /** The chassis taken as up: every SB chassis but those liveness found dead or holds down (returning); undefined while none is. */

@@ -42,6 +42,8 @@ export interface ReconcileOptions {
   live?: () => ReadonlySet<string> | undefined;
   /** the chassis being drained */
   draining?: () => ReadonlySet<string>;
+  /** chassis whose node missed a ping (not yet dead): no new slots for them */
+  suspect?: () => ReadonlySet<string>;
   /** after each plan, with the directory as now applied (objects by id): readiness follows it */
   onPlanned?: (plan: Plan, objects: ReadonlyMap<string, DirObject>, first: boolean) => void;
 }
@@ -249,6 +251,7 @@ export class Reconciler {
       // the same live set as failover: an apply never undoes one
       ...(this.o.live?.() ? { live: this.o.live()! } : {}),
       ...(this.o.draining?.().size ? { draining: this.o.draining!() } : {}),
+      ...(this.o.suspect?.().size ? { suspect: this.o.suspect!() } : {}),
       ...(this.o.gatewayChassis !== undefined ? { gatewayChassis: this.o.gatewayChassis } : {}),
       ...(this.o.clusterRouter ? { clusterRouter: this.o.clusterRouter } : {}),
     };

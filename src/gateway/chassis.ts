@@ -92,20 +92,23 @@ export function placeGateways(
   draining: ReadonlySet<string> = new Set(),
   /** each chassis's availability zones (chassisZones): a free slot goes to a zone the port lacks first */
   zones: ReadonlyMap<string, readonly string[]> = new Map(),
+  /** chassis whose node missed a ping (not yet dead): they keep their slots and get no new ones */
+  suspect: ReadonlySet<string> = new Set(),
 ): Map<string, string[]> {
   // (the one scheduler: what a failover computes for the same live set)
   return schedule(
     ports.map((port) => ({ port, current: current.get(port) ?? [] })),
-    asCandidates(candidates, draining, zones),
+    asCandidates(candidates, draining, zones, suspect),
     { k, load },
   );
 }
 
-/** Candidate names as the scheduler takes them: draining or alive, with their zones. */
-function asCandidates(names: readonly string[], draining: ReadonlySet<string>, zones: ReadonlyMap<string, readonly string[]>): Candidate[] {
+/** Candidate names as the scheduler takes them: draining, suspect or alive, with their zones. */
+export function asCandidates(names: readonly string[], draining: ReadonlySet<string>, zones: ReadonlyMap<string, readonly string[]> = new Map(), suspect: ReadonlySet<string> = new Set()): Candidate[] {
   return names.map((name) => {
     const z = zones.get(name);
-    return { name, state: draining.has(name) ? ('draining' as const) : ('alive' as const), ...(z && z.length ? { zones: z } : {}) };
+    const state = draining.has(name) ? ('draining' as const) : suspect.has(name) ? ('suspect' as const) : ('alive' as const);
+    return { name, state, ...(z && z.length ? { zones: z } : {}) };
   });
 }
 
@@ -124,8 +127,8 @@ export function zonesOf(chassis: readonly SbChassis[]): Map<string, string[]> {
  * replaces them: the gateway nodes (gatewayCandidates) that are up, those
  * being drained as such, with their availability zones.
  */
-export function placementCandidates(chassis: readonly SbChassis[], nodes: readonly string[], up: ReadonlySet<string>, draining: ReadonlySet<string> = new Set()): Candidate[] {
-  return asCandidates(gatewayCandidates(chassis, nodes).names.filter((n) => up.has(n)), draining, zonesOf(chassis));
+export function placementCandidates(chassis: readonly SbChassis[], nodes: readonly string[], up: ReadonlySet<string>, draining: ReadonlySet<string> = new Set(), suspect: ReadonlySet<string> = new Set()): Candidate[] {
+  return asCandidates(gatewayCandidates(chassis, nodes).names.filter((n) => up.has(n)), draining, zonesOf(chassis), suspect);
 }
 
 /**

@@ -41,7 +41,7 @@ import type { StoredObjects } from './store.js';
 import { ObjectStore } from './object-store.js';
 import { NB_INDEXES, NbFacts, byName, gatewayPortChassis, holdersOf, otherActiveLoad, type NbView } from './nb-view.js';
 import { rebalance, type Move } from '../gateway/scheduler.js';
-import { DEFAULT_GATEWAY_CHASSIS, gatewayCandidates, isGatewayCapable, placementCandidates } from '../gateway/chassis.js';
+import { DEFAULT_GATEWAY_CHASSIS, asCandidates, gatewayCandidates, isGatewayCapable, placementCandidates } from '../gateway/chassis.js';
 import { failoverSlots, type PortSlots } from '../gateway/failover.js';
 import type { PortChassisIndex } from '../gateway/port-chassis.js';
 import { Baseline, OTHERS_WRITE, changedOutside } from './baseline.js';
@@ -108,6 +108,12 @@ export interface ApplyOptions {
   live?: ReadonlySet<string>;
   /** Chassis being drained (DesiredOptions.draining). */
   draining?: ReadonlySet<string>;
+  /**
+   * Chassis whose node missed a ping, not yet dead (DesiredOptions.suspect):
+   * they keep their slots and are given no new ones. Not part of what a
+   * converged plan is keyed by: it steers only where new slots go.
+   */
+  suspect?: ReadonlySet<string>;
   /** Gateway ports to order so (DesiredOptions.placement: a rebalance). */
   placement?: ReadonlyMap<string, readonly string[]>;
   /**
@@ -311,6 +317,7 @@ export class NatGateway {
       ...(opts.clusterRouter ? { clusterRouter: opts.clusterRouter } : {}),
       ...(opts.live ? { live: opts.live } : {}),
       ...(opts.draining?.size ? { draining: opts.draining } : {}),
+      ...(opts.suspect?.size ? { suspect: opts.suspect } : {}),
       ...(opts.placement ? { placement: opts.placement } : {}),
       ...(incoming ? { incoming } : {}),
     };
@@ -688,7 +695,7 @@ export class NatGateway {
     const nodes = cm.flatMap((o) => (o?.kind === 'ConfigMap' ? o.externalGwNodes : []));
     const inUse = new Set([...placements.values()].flat());
     for (const n of gatewayCandidates(this.chassis(), nodes).names) inUse.add(n);
-    const candidates = [...inUse].filter((c) => up.has(c)).sort().map((name) => ({ name, state: opts.draining?.has(name) ? ('draining' as const) : ('alive' as const) }));
+    const candidates = asCandidates([...inUse].filter((c) => up.has(c)).sort(), opts.draining ?? new Set(), undefined, opts.suspect);
     const k = Math.max(0, ...[...placements.values()].map((l) => l.length));
     const r = rebalance(placements, candidates, k);
     if (r.moves.length === 0) return { ...nothingApplied(), moves: [] };
@@ -846,7 +853,7 @@ export class NatGateway {
       // (the one ConfigMap read: manifest.ts ignores the others)
       const cm = this.store.get(owner, objectId('ConfigMap', EXTERNAL_GW_CONFIG));
       const nodes = cm?.kind === 'ConfigMap' ? cm.externalGwNodes : [];
-      const candidates = placementCandidates(sbc, nodes, live, opts.draining);
+      const candidates = placementCandidates(sbc, nodes, live, opts.draining, opts.suspect);
       // a port that has lost every chassis gets the least-loaded one: the active ports of the others
       const names = new Set(candidates.map((c) => c.name));
       const orphaned = req.ports.some((p) => !p.slots.some((s) => names.has(s.chassis)));

@@ -96,6 +96,8 @@ export interface DesiredOptions {
   live?: ReadonlySet<string>;
   /** Chassis being drained: they keep gateway ports only as the lowest standby, and lead none (the scheduler's draining). */
   draining?: ReadonlySet<string>;
+  /** Chassis whose node missed a ping: they keep their slots and get no new ones (the scheduler's suspect). */
+  suspect?: ReadonlySet<string>;
   /** Gateway ports to order so, highest priority first, instead of as NB has them (a rebalance's moves). */
   placement?: ReadonlyMap<string, readonly string[]>;
   /**
@@ -620,7 +622,7 @@ class Builder {
     // a rebalance's moves: those ports ordered as it says (the scheduler then keeps that order)
     for (const [p, order] of this.opts.placement ?? []) if (current.has(p)) current.set(p, [...order]);
     // without SB the gateway nodes cannot be checked: every port keeps what it has, a new one cannot be placed
-    const placed = this.sbChassis ? placeGateways(ports, names, k, current, this.otherLoad(ports, current), this.opts.draining, zonesOf(this.chassis)) : new Map(ports.map((p) => [p, (current.get(p) ?? []).slice(0, k)]));
+    const placed = this.sbChassis ? placeGateways(ports, names, k, current, this.otherLoad(ports, current), this.opts.draining, zonesOf(this.chassis), this.opts.suspect) : new Map(ports.map((p) => [p, (current.get(p) ?? []).slice(0, k)]));
     /** why a port gets no gateway chassis at all */
     const noChassis = !this.sbChassis
       ? 'SB was not given (--sb or OVN_SB_DB), so the gateway nodes cannot be checked and no gateway chassis placed'
