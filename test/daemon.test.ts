@@ -188,6 +188,18 @@ t.test('ovn-natgwctl -t SOCKET: apply, get, status, delete through the daemon; r
   const got = await ctl('get', 'ofip');
   t.match(got.stdout, /^fip-2\s+vpc1\s+10\.5\.204\.202\s+192\.168\.0\.21\s+true/m, 'get fip through the daemon');
   t.match((await ctl('status')).stdout, /^ready: true$/m, 'status');
+  // plan through the daemon: what apply would do, nothing written
+  const planFile = path.join(tmp, 'fip-3.yaml');
+  await writeFile(planFile, fip('192.168.0.22').replaceAll('eip-1', 'eip-3').replaceAll('fip-1', 'fip-3').replace('10.5.204.201', '10.5.204.203'));
+  const nbBefore = await nbctl(sb, 'show');
+  const planned = await ctl('plan', '-f', planFile);
+  t.equal(planned.code, 0, planned.stderr);
+  t.match(planned.stdout, /^\+ NAT dnat_and_snat 10\.5\.204\.203 <-> 192\.168\.0\.22 \(router vpc1\)$/m, 'plan -t: the daemon\'s plan of the objects');
+  t.equal(await nbctl(sb, 'show'), nbBefore, 'plan -t: NB unchanged');
+  t.notOk(existsSync(path.join(dir, 'natgwctl-OvnFip-fip-3.yaml')), 'plan -t: no file written');
+  const listed = (await rpc('list', { kind: 'OvnFip' }))?.result as { name: string; file: string; ready: boolean | null }[];
+  t.match(listed.find((x) => x.name === 'fip-2'), { file: path.join(dir, 'natgwctl-OvnFip-fip-2.yaml'), ready: true }, 'list: the FIP with its file and readiness');
+  t.notOk(listed.some((x) => x.name === 'fip-3'), 'list: the planned FIP is not there');
   const before = await nbctl(sb, 'show');
   const bad = path.join(tmp, 'bad-fip.yaml');
   await writeFile(bad, 'kind: OvnFip\napiVersion: kubeovn.io/v1\nmetadata: {name: fip-x}\nspec: {ovnEip: no-such-eip, vpc: vpc1, v4Ip: 192.168.0.30}\n');

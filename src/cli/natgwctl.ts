@@ -218,6 +218,18 @@ function program(run: Run): Command {
   planOpts(p.command('plan').description('show what apply would do with the same flags; writes nothing')).action(async (o, cmd: Command) => {
     const g = globals(cmd);
     const manifest = await readInput(run, o.filename);
+    const target = daemonTarget(run, g);
+    if (target) {
+      // what `apply -f` through the daemon would do: its plan of these objects, as a put applies them
+      if (o.prune) throw new UsageError("plan --prune: ovn-natgwd's manifest directory is the whole state; change the directory instead (or leave out -t)");
+      run.step(`planning ${manifest.objects.length} objects through ovn-natgwd`);
+      const text = manifest.objects.map((x) => yaml.dump(sourceOf(x) ?? x, { lineWidth: -1 })).join('---\n');
+      const r = (await callDaemon(target, 'plan', { manifest: text })) as Pick<Plan, 'changes' | 'specs' | 'warnings'>;
+      run.progress.done();
+      warn(run, r.warnings);
+      run.out.write(formatPlan({ ...r, ops: [] }, 'plan', run.out.isTTY === true));
+      return;
+    }
     const gw = await run.connect(g, true);
     run.step(`planning ${manifest.objects.length} objects`);
     const plan = gw.plan(manifest, applyOptions(g, o, o.prune ? 'replace' : 'merge'));

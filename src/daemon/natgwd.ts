@@ -659,6 +659,20 @@ class Daemon {
       },
     });
     a.register('put', { rpc: (p) => this.put(p) });
+    // (a manifest text of any number of objects: the same method under the name kubectl and the CLI use)
+    a.register('apply', { rpc: (p) => this.put(p) });
+    a.register('list', {
+      // every object of the directory as applied, with its file and readiness (optionally of one kind)
+      rpc: (p) => {
+        if (p.kind !== undefined && (typeof p.kind !== 'string' || !KINDS.includes(p.kind))) throw new RpcError(INVALID_PARAMS, `kind: must be one of ${KINDS.join(', ')}, got ${JSON.stringify(p.kind)}`);
+        const out: { kind: string; name: string; file: string; ready: boolean | null; reason?: string }[] = [];
+        for (const o of this.reconciler?.appliedObjects()?.values() ?? []) {
+          if (p.kind !== undefined && o.kind !== p.kind) continue;
+          out.push({ kind: o.kind, name: o.name, file: o.file, ready: o.reason === undefined ? null : o.reason === '', ...(o.reason ? { reason: o.reason } : {}) });
+        }
+        return out.sort((x, y) => (x.kind === y.kind ? (x.name < y.name ? -1 : 1) : x.kind < y.kind ? -1 : 1));
+      },
+    });
     a.register('failover', {
       rpc: async (p) => {
         const list = p.chassis;
@@ -725,11 +739,17 @@ class Daemon {
     });
     a.register('delete', { rpc: (p) => this.remove(p) });
     a.register('plan', {
-      rpc: async () => {
+      // without params: the manifest directory as it is now; with {manifest}: those objects as a put would apply them
+      rpc: async (p) => {
         if (!this.ready || !this.reconciler) throw new RpcError(-32000, 'not ready: the replicas are still being read');
+        if (p.manifest !== undefined) {
+          const given = this.givenObjects(p);
+          const plan = this.reconciler.planGiven(given);
+          return { changes: plan.changes, specs: plan.specs, warnings: plan.warnings, planned: plan.scope ?? null };
+        }
         const m = await loadManifests([this.config.manifests]);
-        const p = this.gw.plan(m, { owner: this.config.owner });
-        return { changes: p.changes, warnings: p.warnings, planned: p.scope ?? null };
+        const plan = this.gw.plan(m, { owner: this.config.owner });
+        return { changes: plan.changes, specs: plan.specs, warnings: plan.warnings, planned: plan.scope ?? null };
       },
     });
     a.register('reconcile', {
@@ -894,7 +914,8 @@ class Daemon {
    * state (a restart keeps them). An object defined
    * in another file of the directory is refused: change it there.
    */
-  private async put(p: Record<string, unknown>): Promise<unknown> {
+  /** The objects of a put's or a plan's `manifest` text (refused: an RpcError naming why; one defined in another file of the directory too). */
+  private givenObjects(p: Record<string, unknown>): ManifestObject[] {
     if (typeof p.manifest !== 'string' || p.manifest === '') throw new RpcError(INVALID_PARAMS, 'manifest: must be the text of a manifest (YAML or JSON)');
     let given: ManifestObject[];
     try {
@@ -908,6 +929,11 @@ class Daemon {
       const there = dir.get(idOf(o));
       if (there && path.resolve(there.file) !== this.fileOf(o)) throw new RpcError(INVALID_PARAMS, `${o.kind} ${o.name}: defined in ${there.file}; change it there`);
     }
+    return given;
+  }
+
+  private async put(p: Record<string, unknown>): Promise<unknown> {
+    const given = this.givenObjects(p);
     // the files first under temporary names (a directory that cannot be written fails here: nothing
     // sent), then the directory as it will be applied (a refusal: nothing written), then the files in
     // place. Each file its own write and rename, at once (an EIP and its FIP are two); every one is

@@ -203,6 +203,11 @@ export class Reconciler {
     }
   }
 
+  /** What applying these objects as a merge would do now, with the options the reconciles use (nothing written). */
+  planGiven(objects: ManifestObject[]): Plan {
+    return this.gw.plan({ objects, notices: [] }, { ...this.applyOptions(), mode: 'merge' });
+  }
+
   /** A reconcile asked for while another ran (the directory's watcher, a drift): run now. */
   private runAgain(): void {
     const next = this.again;
