@@ -174,6 +174,13 @@ t.test('config: refused at start naming the key (NB untouched); SIGHUP with a ba
   d.child.kill('SIGHUP');
   await until('the new config', async () => (await status()).log_level === 'debug');
   t.pass('a good config is taken on SIGHUP');
+  await until('the reload\'s plan logged', () => /"msg":"reload: the plan/.test(d.stderr()));
+  // (the apply's own line: "applied", or at debug "nothing to change", with reason reload)
+  await until('the reload applied', () => d.stderr().split('\n').some((l) => l.includes('"reason":"reload"') && /"msg":"(applied|nothing to change)"/.test(l)));
+  const lines = d.stderr().split('\n');
+  const planned = lines.findIndex((l) => l.includes('"msg":"reload: the plan'));
+  const applied = lines.findIndex((l) => l.includes('"reason":"reload"') && /"msg":"(applied|nothing to change)"/.test(l));
+  t.ok(planned >= 0 && applied > planned, `SIGHUP: the plan of the manifests is logged (line ${planned}), then applied (line ${applied})`);
 });
 
 t.test('ovn-natgwctl -t SOCKET: apply, get, status, delete through the daemon; refusals write nothing', async (t) => {

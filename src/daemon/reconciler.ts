@@ -314,6 +314,13 @@ export class Reconciler {
     try {
       const first = !this.applied;
       let r: ApplyResult;
+      if (full && reason === 'reload') {
+        // a reload says what it will do before it does it (SIGHUP: the plan is logged, then applied)
+        const plan = this.gw.plan(full.manifest, this.applyOptions());
+        const shown = plan.changes.slice(0, SHOWN).map(describe);
+        if (plan.changes.length > SHOWN) shown.push(`... and ${plan.changes.length - SHOWN} more changes`);
+        log.info({ reason, changes: shown, warnings: plan.warnings.length }, plan.changes.length ? 'reload: the plan, applied next' : 'reload: the plan finds nothing to change');
+      }
       if (full) r = await this.applyAndRecord(full.manifest, this.applyOptions(), at, reason);
       else {
         const dir = this.directory;
