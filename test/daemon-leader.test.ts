@@ -101,6 +101,25 @@ t.test('failover through the socket: ovs-appctl natgw/failover on the leader; re
   t.ok(events.recent.some((e) => e.type === 'failover'), 'a failover event');
 });
 
+t.test('a drain kept in NB: the leader killed, the new leader keeps the chassis drained; undrain clears it', async (t) => {
+  const gcs = async () => (await nbctl(sb, 'lrp-get-gateway-chassis', 'vpc1-external204')).trim().split('\n').map((l) => l.trim().split(/\s+/)[0].replace('vpc1-external204-', ''));
+  const kept = async () => (await nbctl(sb, 'get', 'NB_Global', '.', 'external_ids')).trim();
+  const active = (await gcs())[0];
+  const drained = (await callDaemon(b.sock, 'drain', { chassis: active })) as { draining: string[] };
+  t.same(drained.draining, [active], `drained ${active} on the leader`);
+  t.match(await kept(), new RegExp(`"ovn-natgw:draining:ovn-natgw"="?${active}"?`), 'ovn-nbctl: NB_Global keeps the drained chassis');
+  b.child!.kill('SIGKILL');
+  await until('a to lead', async () => (await status(a)).role === 'leader', 10_000);
+  t.same(((await callDaemon(a.sock, 'status')) as { draining: string[] }).draining, [active], 'the new leader keeps it drained');
+  const after = await gcs();
+  t.equal(after.at(-1), active, `ovn-nbctl: ${active} stays the lowest standby under the new leader (${after.join(', ')})`);
+  const undrained = (await callDaemon(a.sock, 'undrain', { chassis: active })) as { draining: string[] };
+  t.same(undrained.draining, [], 'undrained on the new leader');
+  t.notMatch(await kept(), /ovn-natgw:draining/, 'ovn-nbctl: the key is gone from NB_Global');
+  start(b);
+  await ready(b);
+});
+
 t.test('a lock name that is no OVSDB <id> is refused at start, naming the key', async (t) => {
   const r = await exec(process.execPath, [BIN, '--db', sb.nbRemote, '--config', '/dev/null', '--leader-lock', 'ovn-natgw-leader', '--socket', path.join(tmp, 'x.ctl'), '--manifests', a.dir]).then(
     () => ({ code: 0, stderr: '' }),

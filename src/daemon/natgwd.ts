@@ -398,6 +398,8 @@ class Daemon {
   private setRole(role: 'leader' | 'standby'): void {
     const before = this.role;
     this.role = role;
+    // a drain asked of the leader before this one is kept (NB holds the drained chassis)
+    if (role === 'leader' && before !== 'leader') this.loadDrained();
     this.metrics.leader.set(role === 'leader' ? 1 : 0);
     if (before !== role && this.ready) this.events.emit({ type: 'role', role, lock: this.config.leaderLock });
   }
@@ -834,19 +836,32 @@ class Daemon {
     return dead.size ? new Set(this.gw.chassis().map((c) => c.name).filter((n) => !dead.has(n))) : undefined;
   }
 
-  /** chassis being drained (asked for; kept until undrained or the daemon restarts) */
+  /** chassis being drained (asked for; kept in NB until undrained, so that a new leader or a restart keeps them) */
   private readonly draining = new Set<string>();
+
+  /** The drained chassis as NB keeps them (NB_Global external_ids), taken as this daemon's own (once it leads, or at its start). */
+  private loadDrained(): void {
+    // (before the replicas are read there is nothing to take: done again once they are, at READY)
+    if (!this.gw.nb) return;
+    const kept = this.gw.drainedOf(this.config.owner);
+    const changed = kept.length !== this.draining.size || kept.some((c) => !this.draining.has(c));
+    this.draining.clear();
+    for (const c of kept) this.draining.add(c);
+    if (changed && kept.length) this.logger.info({ draining: kept }, 'draining: the chassis drained before, as NB keeps them');
+  }
 
   /** Drain: actives off `chassis` in one transaction (it stays as the lowest standby); undrain: it may lead again (nothing moves by itself). */
   private async drain(chassis: string, on: boolean): Promise<{ transacted: boolean; objects: string[]; draining: string[] }> {
     this.mayWrite();
     if (!on) {
       this.draining.delete(chassis);
+      await this.gw.setDrained(this.config.owner, this.draining);
       this.events.emit({ type: 'drain', chassis, draining: false });
       return { transacted: false, objects: [], draining: [...this.draining] };
     }
     const r = await this.gw.drain(chassis, this.writeOptions());
     this.draining.add(chassis);
+    await this.gw.setDrained(this.config.owner, this.draining);
     this.events.emit({ type: 'drain', chassis, draining: true, objects: r.objects });
     return { transacted: r.transacted, objects: r.objects, draining: [...this.draining] };
   }

@@ -24,6 +24,7 @@ import PQueue from 'p-queue';
 import type { Logger } from 'pino';
 import { OvsdbClient } from '../ovsdb/client.js';
 import { transactVerified } from '../ovsdb/verify.js';
+import { ops } from '../ovsdb/operations.js';
 import type { Replica } from '../ovsdb/replica.js';
 import type { TlsFiles } from '../ovsdb/transport.js';
 import type { NbTables } from '../models/ovn-nb.js';
@@ -36,7 +37,7 @@ import { EXTERNAL_GW_CONFIG } from './manifest.js';
 import { buildPlan, type Plan } from './plan.js';
 import { OWNED_TABLES, PARENTS } from './topology.js';
 import { EgressIndex } from './egress-index.js';
-import { DEFAULT_OWNER, KIND_KEY, NAME_KEY, OWNER_KEY, PART_KEY, PlanError, idOf, objectId, rowKey, type NbTableName, type Problem, type RowSpec } from './rows.js';
+import { DEFAULT_OWNER, DRAINING_PREFIX, KIND_KEY, NAME_KEY, OWNER_KEY, PART_KEY, PlanError, idOf, objectId, rowKey, type NbTableName, type Problem, type RowSpec } from './rows.js';
 import type { StoredObjects } from './store.js';
 import { ObjectStore } from './object-store.js';
 import { NB_INDEXES, NbFacts, byName, gatewayPortChassis, holdersOf, otherActiveLoad, type NbView } from './nb-view.js';
@@ -568,6 +569,27 @@ export class NatGateway {
    */
   write<T>(fn: () => Promise<T>): Promise<T> {
     return this.writes.add(fn);
+  }
+
+  /** The chassis the owner's leader was draining, as NB keeps them (NB_Global external_ids; none: empty). */
+  drainedOf(owner = DEFAULT_OWNER): string[] {
+    const g = [...this.nb.table('NB_Global').values()][0] as { external_ids: ReadonlyMap<string, string> } | undefined;
+    return (g?.external_ids.get(`${DRAINING_PREFIX}${owner}`) ?? '').split(',').filter(Boolean);
+  }
+
+  /** Keeps the owner's drained chassis in NB (in the write queue, asserting the leader lock), so that the next leader keeps them. */
+  setDrained(owner: string, chassis: Iterable<string>): Promise<void> {
+    return this.writes.add(async () => {
+      const g = [...this.nb.table('NB_Global').values()][0];
+      if (!g) throw new Error('NB has no NB_Global row');
+      const key = `${DRAINING_PREFIX}${owner}`;
+      const value = [...new Set(chassis)].sort().join(',');
+      if (((g as { external_ids: ReadonlyMap<string, string> }).external_ids.get(key) ?? '') === value) return;
+      const mutations: [string, 'delete' | 'insert', unknown][] = [['external_ids', 'delete', [key]]];
+      if (value) mutations.push(['external_ids', 'insert', new Map([[key, value]])]);
+      await this.nbClient.transact([ops.mutate('NB_Global', [['_uuid', '==', g._uuid]], mutations as never)], { comment: `ovn-natgw draining (${owner})`, ...(this.o.lock ? { assertLock: this.o.lock } : {}) });
+      await this.nbClient.caughtUp();
+    });
   }
 
   private async applyNow(manifest: Manifest, opts: ApplyOptions): Promise<ApplyResult> {

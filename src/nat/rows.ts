@@ -20,6 +20,8 @@ export const DEFAULT_OWNER = 'ovn-natgw';
 export const SPEC_KEY = 'ovn-natgw:spec';
 /** NB_Global external_ids key prefix of the document of an object without rows: "ovn-natgw:spec:<owner>/<kind>/<name>". */
 export const GLOBAL_SPEC_PREFIX = 'ovn-natgw:spec:';
+/** NB_Global external_ids key (+ owner) of the chassis being drained, comma-separated: kept in NB, so that a new leader keeps a drain */
+export const DRAINING_PREFIX = 'ovn-natgw:draining:';
 
 /** An object's id, "Kind/name" (one copy for every holder: src/intern.ts). */
 export const objectId = (kind: string, name: string): string => shared(`${kind}/${name}`);
