@@ -102,6 +102,13 @@ t.test('the admin socket: mode 0660, ovs-appctl, JSON-RPC', async (t) => {
   await appctl('vlog/set', 'ANY:ANY:dbg');
   t.equal((await status()).log_level, 'debug', 'vlog/set changes the level');
   await appctl('vlog/set', 'info');
+  // the same through JSON-RPC: the level set, read back, and a bad one refused naming the level
+  t.equal((await rpc('log-level', { level: 'warn' }))?.result, 'warn', 'log-level {level}: set');
+  t.equal((await status()).log_level, 'warn', 'status shows it');
+  t.equal((await rpc('log-level'))?.result, 'warn', 'log-level without params: the level now');
+  t.match((await rpc('log-level', { level: 'loud' }))?.error, { code: -32602, message: /level: must be one of .*got "loud"/ }, 'an unknown level refused, named');
+  t.equal((await status()).log_level, 'warn', 'and the level unchanged');
+  await rpc('log-level', { level: 'info' });
   const bad = await exec('ovs-appctl', ['-t', sock, 'no/such']).catch((e: { stderr: string; code: number }) => e);
   t.match((bad as { stderr: string }).stderr, /"no\/such" is not a valid command/, 'ovs-appctl: an unknown command is named');
   const s = await status();
