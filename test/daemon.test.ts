@@ -117,6 +117,23 @@ t.test('the admin socket: mode 0660, ovs-appctl, JSON-RPC', async (t) => {
   t.match((await rpc('nope'))?.error, { code: -32601, message: /method "nope": unknown/ }, 'unknown method: named');
   t.match((await rpc('get', { kind: 'Nope' }))?.error, { code: -32602, message: /get: kind: must be one of/ }, 'bad params: named');
   t.match((await rpc('status', [1]))?.error, { code: -32602, message: /status: params: must be an object/ });
+  // 64 clients connected and silent: the 65th is told why and closed; once they leave, status answers again
+  const idle = await Promise.all(Array.from({ length: 64 }, () => new Promise<import('node:net').Socket>((r, no) => {
+    const c = createConnection(sock, () => r(c));
+    c.on('error', no);
+  })));
+  try {
+    await until('the daemon to count the 64', async () => {
+      const r = await request(JSON.stringify({ jsonrpc: '2.0', id: 9, method: 'status' }));
+      return (r?.error as { message?: string } | undefined)?.message !== undefined;
+    }, 5000);
+    const refused = await request(JSON.stringify({ jsonrpc: '2.0', id: 9, method: 'status' }));
+    t.match(refused?.error, { message: /too many clients \(at most 64\)/ }, 'the 65th client: too many clients, named, and closed');
+  } finally {
+    for (const c of idle) c.destroy();
+  }
+  await until('status again once they left', async () => ((await status().catch(() => ({ ready: false }))) as { ready: boolean }).ready, 5000);
+  t.pass('status answers again once the idle clients are gone');
   t.equal(await request('{"jsonrpc": "2.0", "id": 1, "method": ', true), null, 'a half message and a close: nothing answered');
   t.match(await request('{"jsonrpc" "2.0"}'), { error: { code: -32700, message: /malformed/ } }, 'malformed JSON: an error, then the connection is closed');
   t.match(await request(JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'status', params: { x: 'y'.repeat(2 * 1024 * 1024) } })), { error: { code: -32700 } }, 'a message over the size limit is refused');
